@@ -1,0 +1,756 @@
+//! NAS-Bench-101: cells of up to 7 vertices and 9 edges, ops conv3x3 / conv1x1 / maxpool.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+use crate::hash::module_hash_raw;
+use crate::{ArchGraph, GraphError, GraphLimits, ModuleHash, NodeOp, OpVocab, SearchSpace};
+
+/// Most vertices of a cell, input and output included.
+pub const NB101_MAX_VERTICES: usize = 7;
+/// Most edges of a cell.
+pub const NB101_MAX_EDGES: usize = 9;
+/// Number of distinct cells (module hashes) in the space, as published.
+pub const NB101_NUM_CELLS: usize = 423_624;
+
+const V: usize = NB101_MAX_VERTICES;
+
+/// The ops of an intermediate NAS-Bench-101 vertex; the discriminant is the label of the
+/// NB101 hash and the op id in [`Nb101Space::ops`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Nb101Op {
+    /// 3x3 convolution, batch norm, ReLU.
+    Conv3x3 = 0,
+    /// 1x1 convolution, batch norm, ReLU.
+    Conv1x1 = 1,
+    /// 3x3 max pooling.
+    MaxPool3x3 = 2,
+}
+
+impl Nb101Op {
+    /// The three ops, in id order.
+    pub const ALL: [Nb101Op; 3] = [Nb101Op::Conv3x3, Nb101Op::Conv1x1, Nb101Op::MaxPool3x3];
+
+    /// The official name (`conv3x3-bn-relu`, `conv1x1-bn-relu`, `maxpool3x3`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Nb101Op::Conv3x3 => "conv3x3-bn-relu",
+            Nb101Op::Conv1x1 => "conv1x1-bn-relu",
+            Nb101Op::MaxPool3x3 => "maxpool3x3",
+        }
+    }
+
+    /// The op called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// Its id.
+    pub fn id(self) -> usize {
+        self as usize
+    }
+}
+
+/// A NAS-Bench-101 cell: an upper-triangular DAG from vertex 0 (input) to vertex `n-1`
+/// (output), pruned so that every vertex is on an input→output path, with at most 9 edges.
+///
+/// Two cells that differ only by a renumbering of their vertices are the same architecture:
+/// compare [`Nb101Cell::module_hash`]es (the key of [`Nb101Space`]), not the cells.
+///
+/// ```
+/// use dcl_graph::Nb101Cell;
+/// // The first row of the 20k table: 7 vertices, upper triangle row-major, ops.
+/// let cell = Nb101Cell::from_table(
+///     7,
+///     "100110100001001010101",
+///     "input|conv3x3-bn-relu|maxpool3x3|conv3x3-bn-relu|conv3x3-bn-relu|conv1x1-bn-relu|output",
+/// ).unwrap();
+/// assert_eq!(cell.num_edges(), 9);
+/// assert_eq!(cell.module_hash().to_string(), "00005c142e6f48ac74fdcf73e3439874");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Nb101Cell {
+    n: u8,
+    /// `rows[i]` has bit `j` set for an edge `i → j` (`j > i`).
+    rows: [u8; V],
+    /// Op ids of vertices `1..n-1`; other slots are 0.
+    ops: [u8; V],
+}
+
+impl fmt::Debug for Nb101Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Nb101Cell {{ n: {}, adj_upper: {}, ops: {} }}",
+            self.n,
+            self.adj_upper(),
+            self.ops_string()
+        )
+    }
+}
+
+impl Nb101Cell {
+    /// A cell from a square 0/1 adjacency matrix (upper triangular, at most 7x7) and one op
+    /// name per vertex (`input` first, `output` last), as NAS-Bench-101's `ModelSpec` takes them.
+    /// Vertices off every input→output path are pruned, as `ModelSpec` does.
+    ///
+    /// ```
+    /// use dcl_graph::{Nb101Cell, GraphError};
+    /// let m = vec![vec![0, 1, 1], vec![0, 0, 1], vec![0, 0, 0]];
+    /// let cell = Nb101Cell::new(&m, &["input", "maxpool3x3", "output"]).unwrap();
+    /// assert_eq!(cell.num_vertices(), 3);
+    /// // A vertex with no path to the output is pruned away.
+    /// let m = vec![vec![0, 1, 1], vec![0, 0, 0], vec![0, 0, 0]];
+    /// assert_eq!(Nb101Cell::new(&m, &["input", "maxpool3x3", "output"]).unwrap().num_vertices(), 2);
+    /// // No input→output path at all is an error.
+    /// let m = vec![vec![0, 1, 0], vec![0, 0, 0], vec![0, 0, 0]];
+    /// assert_eq!(Nb101Cell::new(&m, &["input", "maxpool3x3", "output"]), Err(GraphError::Disconnected));
+    /// ```
+    pub fn new<S: AsRef<str>>(matrix: &[Vec<u8>], ops: &[S]) -> Result<Self, GraphError> {
+        let n = matrix.len();
+        if n < 2 {
+            return Err(GraphError::parse(
+                "NAS-Bench-101 spec",
+                &format!("{matrix:?}"),
+                "needs at least the input and output vertices",
+            ));
+        }
+        if n > V {
+            return Err(GraphError::TooManyNodes { found: n, max: V });
+        }
+        if ops.len() != n {
+            return Err(GraphError::parse(
+                "NAS-Bench-101 spec",
+                &format!("{} ops", ops.len()),
+                format!("expected one op per vertex ({n})"),
+            ));
+        }
+        let mut rows = [0u8; V];
+        for (i, row) in matrix.iter().enumerate() {
+            if row.len() != n {
+                return Err(GraphError::parse(
+                    "NAS-Bench-101 spec",
+                    &format!("{row:?}"),
+                    format!("row {i} has {} entries, expected {n}", row.len()),
+                ));
+            }
+            for (j, &x) in row.iter().enumerate() {
+                match (x, j > i) {
+                    (0, _) => {}
+                    (1, true) => rows[i] |= 1 << j,
+                    (1, false) => {
+                        return Err(GraphError::parse(
+                            "NAS-Bench-101 spec",
+                            &format!("{matrix:?}"),
+                            format!("entry ({i}, {j}) is below the diagonal: the matrix must be upper triangular"),
+                        ));
+                    }
+                    _ => {
+                        return Err(GraphError::parse(
+                            "NAS-Bench-101 spec",
+                            &format!("{matrix:?}"),
+                            format!("entry ({i}, {j}) is {x}, not 0 or 1"),
+                        ));
+                    }
+                }
+            }
+        }
+        let op_ids = parse_ops(ops.iter().map(AsRef::as_ref), n)?;
+        Self::pruned(n, rows, op_ids)
+    }
+
+    /// A cell in the tables' text form: `n_vertices`, `adj_upper` (the upper triangle row-major,
+    /// `(0,1),(0,2)..(0,n-1),(1,2)..`) and `ops` joined by `|`.
+    pub fn from_table(n_vertices: usize, adj_upper: &str, ops: &str) -> Result<Self, GraphError> {
+        const WHAT: &str = "NAS-Bench-101 adj_upper";
+        if !(2..=V).contains(&n_vertices) {
+            return Err(GraphError::parse(
+                "NAS-Bench-101 n_vertices",
+                &n_vertices.to_string(),
+                "must be 2..=7",
+            ));
+        }
+        let n = n_vertices;
+        let bits = adj_upper.as_bytes();
+        if bits.len() != n * (n - 1) / 2 {
+            return Err(GraphError::parse(
+                WHAT,
+                adj_upper,
+                format!("expected {} bits for {n} vertices", n * (n - 1) / 2),
+            ));
+        }
+        let mut rows = [0u8; V];
+        let mut k = 0;
+        for i in 0..n {
+            for j in i + 1..n {
+                match bits[k] {
+                    b'0' => {}
+                    b'1' => rows[i] |= 1 << j,
+                    _ => return Err(GraphError::parse(WHAT, adj_upper, "bits must be 0 or 1")),
+                }
+                k += 1;
+            }
+        }
+        let op_ids = parse_ops(ops.split('|'), n)?;
+        Self::pruned(n, rows, op_ids)
+    }
+
+    /// Prunes vertices off the input→output paths and checks the edge limit.
+    fn pruned(n: usize, rows: [u8; V], ops: [u8; V]) -> Result<Self, GraphError> {
+        let mut fwd = 1u8; // reachable from the input
+        for i in 0..n {
+            if fwd >> i & 1 == 1 {
+                fwd |= rows[i];
+            }
+        }
+        let mut bwd = 1u8 << (n - 1); // reaches the output
+        for i in (0..n).rev() {
+            if rows[i] & bwd != 0 {
+                bwd |= 1 << i;
+            }
+        }
+        let keep = fwd & bwd & ((1u16 << n) - 1) as u8;
+        if keep & 1 == 0 || keep >> (n - 1) & 1 == 0 {
+            return Err(GraphError::Disconnected);
+        }
+        let mut new_id = [usize::MAX; V];
+        let mut m = 0;
+        for (v, id) in new_id.iter_mut().enumerate().take(n) {
+            if keep >> v & 1 == 1 {
+                *id = m;
+                m += 1;
+            }
+        }
+        let mut cell = Nb101Cell {
+            n: m as u8,
+            rows: [0; V],
+            ops: [0; V],
+        };
+        for i in 0..n {
+            if keep >> i & 1 == 0 {
+                continue;
+            }
+            if new_id[i] != 0 && new_id[i] != m - 1 {
+                cell.ops[new_id[i]] = ops[i];
+            }
+            for j in i + 1..n {
+                if rows[i] >> j & 1 == 1 && keep >> j & 1 == 1 {
+                    cell.rows[new_id[i]] |= 1 << new_id[j];
+                }
+            }
+        }
+        let edges = cell.num_edges();
+        if edges > NB101_MAX_EDGES {
+            return Err(GraphError::TooManyEdges {
+                found: edges,
+                max: NB101_MAX_EDGES,
+            });
+        }
+        Ok(cell)
+    }
+
+    /// Number of vertices, input and output included.
+    pub fn num_vertices(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Number of edges.
+    pub fn num_edges(&self) -> usize {
+        self.rows.iter().map(|r| r.count_ones() as usize).sum()
+    }
+
+    /// Whether there is an edge `i → j`.
+    pub fn has_edge(&self, i: usize, j: usize) -> bool {
+        i < V && j < 8 && self.rows[i] >> j & 1 == 1
+    }
+
+    /// The op of intermediate vertex `v` (`None` for the input, the output, or past the end).
+    pub fn op(&self, v: usize) -> Option<Nb101Op> {
+        if v == 0 || v + 1 >= self.num_vertices() {
+            return None;
+        }
+        Nb101Op::ALL.get(self.ops[v] as usize).copied()
+    }
+
+    /// The adjacency matrix as 0/1 rows.
+    pub fn matrix(&self) -> Vec<Vec<u8>> {
+        let n = self.num_vertices();
+        (0..n)
+            .map(|i| (0..n).map(|j| u8::from(self.has_edge(i, j))).collect())
+            .collect()
+    }
+
+    /// Op names per vertex, `input` first and `output` last.
+    pub fn op_names(&self) -> Vec<&'static str> {
+        let n = self.num_vertices();
+        (0..n)
+            .map(|v| match v {
+                0 => "input",
+                _ if v == n - 1 => "output",
+                _ => Nb101Op::ALL[self.ops[v] as usize].name(),
+            })
+            .collect()
+    }
+
+    /// The upper triangle in the tables' text form.
+    pub fn adj_upper(&self) -> String {
+        let n = self.num_vertices();
+        let mut s = String::with_capacity(n * (n - 1) / 2);
+        for i in 0..n {
+            for j in i + 1..n {
+                s.push(if self.has_edge(i, j) { '1' } else { '0' });
+            }
+        }
+        s
+    }
+
+    /// The ops in the tables' text form (names joined by `|`).
+    pub fn ops_string(&self) -> String {
+        self.op_names().join("|")
+    }
+
+    /// The NAS-Bench-101 module hash: the key of the published tables.
+    pub fn module_hash(&self) -> ModuleHash {
+        let (labels, preds, succs) = self.adjacency_lists();
+        module_hash_raw(&labels, &preds, &succs)
+    }
+
+    /// The cell as a graph of [`Nb101Space`].
+    pub fn to_graph(&self) -> Result<ArchGraph, GraphError> {
+        let n = self.num_vertices();
+        let ops = (0..n)
+            .map(|v| match v {
+                0 => NodeOp::Input,
+                _ if v == n - 1 => NodeOp::Output,
+                _ => NodeOp::Op(self.ops[v] as usize),
+            })
+            .collect();
+        let edges: Vec<_> = (0..n)
+            .flat_map(|i| (i + 1..n).filter(move |&j| self.has_edge(i, j)).map(move |j| (i, j)))
+            .collect();
+        ArchGraph::new(ops, &edges, nb101_limits())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn adjacency_lists(&self) -> (Vec<i64>, Vec<Vec<usize>>, Vec<Vec<usize>>) {
+        let n = self.num_vertices();
+        let labels = (0..n)
+            .map(|v| match v {
+                0 => -1,
+                _ if v == n - 1 => -2,
+                _ => i64::from(self.ops[v]),
+            })
+            .collect();
+        let mut preds = vec![Vec::new(); n];
+        let mut succs = vec![Vec::new(); n];
+        for i in 0..n {
+            for j in i + 1..n {
+                if self.has_edge(i, j) {
+                    succs[i].push(j);
+                    preds[j].push(i);
+                }
+            }
+        }
+        (labels, preds, succs)
+    }
+
+    /// The cell spread over 7 vertices (extra vertices isolated, with the given ops), output
+    /// last: the form in which NAS-Bench-101's mutation and crossover work.
+    fn padded(&self, filler: [u8; V]) -> ([u8; V], [u8; V]) {
+        let n = self.num_vertices();
+        let mut rows = [0u8; V];
+        let mut ops = filler;
+        let remap = |j: usize| if j == n - 1 { V - 1 } else { j };
+        for i in 0..n - 1 {
+            for j in i + 1..n {
+                if self.has_edge(i, j) {
+                    rows[i] |= 1 << remap(j);
+                }
+            }
+            ops[i] = self.ops[i];
+        }
+        ops[0] = 0;
+        ops[V - 1] = 0;
+        (rows, ops)
+    }
+}
+
+fn parse_ops<'a>(names: impl Iterator<Item = &'a str>, n: usize) -> Result<[u8; V], GraphError> {
+    let names: Vec<&str> = names.collect();
+    if names.len() != n {
+        return Err(GraphError::parse(
+            "NAS-Bench-101 ops",
+            &names.join("|"),
+            format!("expected {n} ops"),
+        ));
+    }
+    if names[0] != "input" || names[n - 1] != "output" {
+        return Err(GraphError::parse(
+            "NAS-Bench-101 ops",
+            &names.join("|"),
+            "the first op must be input and the last output",
+        ));
+    }
+    let mut ops = [0u8; V];
+    for v in 1..n - 1 {
+        ops[v] = Nb101Op::from_name(names[v])
+            .ok_or_else(|| GraphError::UnknownOpName(names[v].to_owned()))? as u8;
+    }
+    Ok(ops)
+}
+
+fn nb101_limits() -> GraphLimits {
+    GraphLimits {
+        num_ops: 3,
+        max_nodes: V,
+        max_edges: NB101_MAX_EDGES,
+    }
+}
+
+/// The NAS-Bench-101 search space.
+///
+/// * Sampling is NAS-Bench-101's `random_spec`: each of the 21 upper-triangle edges of a 7x7
+///   matrix with probability 1/2 and each op uniformly, redrawn until the pruned cell is valid.
+///   It is uniform over valid *specs*, not over the 423,624 isomorphism classes (cells with
+///   more symmetries are drawn less often), as in the NAS literature.
+/// * Mutation is the one of the NAS-Bench-101 regularized-evolution example (mutation rate 1):
+///   on the 7-vertex padded cell, flip each edge with probability 1/7 and change each op with
+///   probability 1/5; redrawn until valid and of a different module hash.
+/// * Crossover is uniform over the padded matrices and ops.
+/// * Keys are module hashes, so isomorphic cells are one architecture.
+/// * [`enumerate`](SearchSpace::enumerate) lists all 423,624 cells (see [`enumerate_nb101`]).
+#[derive(Debug, Clone)]
+pub struct Nb101Space {
+    vocab: OpVocab,
+}
+
+impl Default for Nb101Space {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Nb101Space {
+    /// The space.
+    pub fn new() -> Self {
+        let vocab = OpVocab::new(Nb101Op::ALL.map(Nb101Op::name))
+            .unwrap_or_else(|_| unreachable!("the three NB101 op names are distinct"));
+        Self { vocab }
+    }
+}
+
+/// How often sampling, mutation and crossover redraw before giving up on a candidate. The
+/// acceptance rates are far above 1/100, so the fallbacks are practically never reached; they
+/// exist so that no RNG stream can make these functions loop forever or panic.
+const MAX_TRIES: usize = 10_000;
+
+impl SearchSpace for Nb101Space {
+    type Arch = Nb101Cell;
+    type Key = ModuleHash;
+
+    fn name(&self) -> &str {
+        "nb101"
+    }
+
+    fn ops(&self) -> &OpVocab {
+        &self.vocab
+    }
+
+    fn max_nodes(&self) -> usize {
+        V
+    }
+
+    fn max_edges(&self) -> usize {
+        NB101_MAX_EDGES
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nb101Cell {
+        for _ in 0..MAX_TRIES {
+            let mut rows = [0u8; V];
+            for (i, row) in rows.iter_mut().enumerate() {
+                for j in i + 1..V {
+                    if rng.random_bool(0.5) {
+                        *row |= 1 << j;
+                    }
+                }
+            }
+            let ops = std::array::from_fn(|_| rng.random_range(0..3u8));
+            if let Ok(cell) = Nb101Cell::pruned(V, rows, ops) {
+                return cell;
+            }
+        }
+        chain_cell(rng.random_range(0..3u8))
+    }
+
+    fn mutate<R: Rng + ?Sized>(&self, arch: &Nb101Cell, rng: &mut R) -> Nb101Cell {
+        let parent = arch.module_hash();
+        for _ in 0..MAX_TRIES {
+            let filler = std::array::from_fn(|_| rng.random_range(0..3u8));
+            let (mut rows, mut ops) = arch.padded(filler);
+            for (i, row) in rows.iter_mut().enumerate() {
+                for j in i + 1..V {
+                    if rng.random_bool(1.0 / V as f64) {
+                        *row ^= 1 << j;
+                    }
+                }
+            }
+            for op in ops.iter_mut().take(V - 1).skip(1) {
+                if rng.random_bool(1.0 / (V - 2) as f64) {
+                    *op = (*op + rng.random_range(1..3u8)) % 3;
+                }
+            }
+            if let Ok(child) = Nb101Cell::pruned(V, rows, ops)
+                && child.module_hash() != parent
+            {
+                return child;
+            }
+        }
+        // Changing the op of one vertex always changes the hash; a bare input→output cell
+        // grows a vertex instead.
+        let mut child = *arch;
+        if child.n > 2 {
+            let v = rng.random_range(1..child.n as usize - 1);
+            child.ops[v] = (child.ops[v] + rng.random_range(1..3u8)) % 3;
+            child
+        } else {
+            chain_cell(rng.random_range(0..3u8))
+        }
+    }
+
+    fn crossover<R: Rng + ?Sized>(&self, a: &Nb101Cell, b: &Nb101Cell, rng: &mut R) -> Option<Nb101Cell> {
+        let (ra, oa) = a.padded([0; V]);
+        let (rb, ob) = b.padded([0; V]);
+        for _ in 0..100 {
+            let mut rows = [0u8; V];
+            for (i, row) in rows.iter_mut().enumerate() {
+                for j in i + 1..V {
+                    let src = if rng.random_bool(0.5) { ra[i] } else { rb[i] };
+                    *row |= src & (1 << j);
+                }
+            }
+            let ops = std::array::from_fn(|v| if rng.random_bool(0.5) { oa[v] } else { ob[v] });
+            if let Ok(child) = Nb101Cell::pruned(V, rows, ops) {
+                return Some(child);
+            }
+        }
+        None
+    }
+
+    fn to_graph(&self, arch: &Nb101Cell) -> Result<ArchGraph, GraphError> {
+        arch.to_graph()
+    }
+
+    fn key(&self, arch: &Nb101Cell) -> ModuleHash {
+        arch.module_hash()
+    }
+
+    /// All 423,624 cells (a few seconds; see [`enumerate_nb101`]).
+    fn enumerate(&self) -> Option<Vec<Nb101Cell>> {
+        Some(enumerate_nb101().into_iter().map(|(_, c)| c).collect())
+    }
+}
+
+/// input → op → output.
+fn chain_cell(op: u8) -> Nb101Cell {
+    let mut rows = [0u8; V];
+    rows[0] = 0b10;
+    rows[1] = 0b100;
+    let mut ops = [0u8; V];
+    ops[1] = op % 3;
+    Nb101Cell { n: 3, rows, ops }
+}
+
+/// Every NAS-Bench-101 cell, one per module hash, with its hash.
+///
+/// This is the enumeration of google-research/nasbench's `generate_graphs.py`: for 2..=7
+/// vertices, every upper-triangular matrix (bit `x + y(y-1)/2` for edge `x → y`) with at most 9
+/// edges and no dangling vertex, times every labelling in `itertools.product` order; each hash
+/// keeps the first cell that produced it. So the cells are the same representatives the
+/// official generator (and our tables) keep, in the same order. The md5 work is spread over
+/// all available cores; the result does not depend on their number.
+pub fn enumerate_nb101() -> Vec<(ModuleHash, Nb101Cell)> {
+    // Full DAGs in generator order.
+    let mut shapes: Vec<(usize, [u8; V])> = Vec::new();
+    for n in 2..=V {
+        let m = n * (n - 1) / 2;
+        for bits in 0u32..(1 << m) {
+            if bits.count_ones() as usize > NB101_MAX_EDGES {
+                continue;
+            }
+            let mut rows = [0u8; V];
+            let mut has_in = 0u8;
+            for y in 1..n {
+                for x in 0..y {
+                    if bits >> (x + y * (y - 1) / 2) & 1 == 1 {
+                        rows[x] |= 1 << y;
+                        has_in |= 1 << y;
+                    }
+                }
+            }
+            let full = (0..n - 1).all(|x| rows[x] != 0) && (1..n).all(|y| has_in >> y & 1 == 1);
+            if full {
+                shapes.push((n, rows));
+            }
+        }
+    }
+
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(shapes.len());
+    let mut per_shape: Vec<Vec<ModuleHash>> = vec![Vec::new(); shapes.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let shapes = &shapes;
+                scope.spawn(move || {
+                    (t..shapes.len())
+                        .step_by(threads)
+                        .map(|s| (s, shape_hashes(shapes[s].0, &shapes[s].1)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            // A panicking worker would be a bug in this function, not bad input.
+            for (s, hashes) in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                per_shape[s] = hashes;
+            }
+        }
+    });
+
+    let mut seen = HashSet::with_capacity(NB101_NUM_CELLS);
+    let mut cells = Vec::with_capacity(NB101_NUM_CELLS);
+    for ((n, rows), hashes) in shapes.iter().zip(per_shape) {
+        for (l, hash) in hashes.into_iter().enumerate() {
+            if seen.insert(hash) {
+                cells.push((
+                    hash,
+                    Nb101Cell {
+                        n: *n as u8,
+                        rows: *rows,
+                        ops: labelling(*n, l),
+                    },
+                ));
+            }
+        }
+    }
+    cells
+}
+
+/// The `l`-th labelling of the `n - 2` intermediate vertices in `itertools.product` order
+/// (the last vertex varies fastest).
+fn labelling(n: usize, mut l: usize) -> [u8; V] {
+    let mut ops = [0u8; V];
+    for v in (1..n - 1).rev() {
+        ops[v] = (l % 3) as u8;
+        l /= 3;
+    }
+    ops
+}
+
+/// Hashes of every labelling of one shape, in labelling order.
+fn shape_hashes(n: usize, rows: &[u8; V]) -> Vec<ModuleHash> {
+    let mut preds = vec![Vec::new(); n];
+    let mut succs = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in i + 1..n {
+            if rows[i] >> j & 1 == 1 {
+                succs[i].push(j);
+                preds[j].push(i);
+            }
+        }
+    }
+    let count = 3usize.pow((n - 2) as u32);
+    let mut labels = vec![0i64; n];
+    labels[0] = -1;
+    labels[n - 1] = -2;
+    (0..count)
+        .map(|l| {
+            let ops = labelling(n, l);
+            for v in 1..n - 1 {
+                labels[v] = i64::from(ops[v]);
+            }
+            module_hash_raw(&labels, &preds, &succs)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn table_text_round_trips() {
+        let adj = "100010100101000101101";
+        let ops = "input|conv3x3-bn-relu|maxpool3x3|conv1x1-bn-relu|maxpool3x3|conv1x1-bn-relu|output";
+        let c = Nb101Cell::from_table(7, adj, ops).unwrap();
+        assert_eq!(c.adj_upper(), adj);
+        assert_eq!(c.ops_string(), ops);
+        assert_eq!(c.module_hash().to_string(), "0000cb5372fad9d62c470df699ac6d52");
+        assert_eq!(Nb101Cell::new(&c.matrix(), &c.op_names()).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_table_rows_are_errors() {
+        let ops3 = "input|conv3x3-bn-relu|output";
+        assert!(Nb101Cell::from_table(8, "1", ops3).is_err());
+        assert!(Nb101Cell::from_table(3, "11", ops3).is_err());
+        assert!(Nb101Cell::from_table(3, "1x1", ops3).is_err());
+        assert!(Nb101Cell::from_table(3, "111", "input|conv9|output").is_err());
+        assert!(Nb101Cell::from_table(3, "111", "conv3x3-bn-relu|input|output").is_err());
+        assert!(Nb101Cell::from_table(3, "111", "input|output").is_err());
+        assert_eq!(
+            Nb101Cell::from_table(3, "100", ops3),
+            Err(GraphError::Disconnected)
+        );
+        // Eleven edges on 7 vertices: the full first row plus the chain 1→2→…→6.
+        let too_many = "111111100001000100101";
+        assert!(matches!(
+            Nb101Cell::from_table(7, too_many, "input|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|output"),
+            Err(GraphError::TooManyEdges { .. })
+        ));
+    }
+
+    #[test]
+    fn spec_errors() {
+        let ops = ["input", "conv3x3-bn-relu", "output"];
+        let lower = vec![vec![0, 1, 1], vec![1, 0, 1], vec![0, 0, 0]];
+        assert!(Nb101Cell::new(&lower, &ops).is_err());
+        let two = vec![vec![0, 2, 1], vec![0, 0, 1], vec![0, 0, 0]];
+        assert!(Nb101Cell::new(&two, &ops).is_err());
+        let ragged = vec![vec![0, 1, 1], vec![0, 0], vec![0, 0, 0]];
+        assert!(Nb101Cell::new(&ragged, &ops).is_err());
+        let big = vec![vec![0; 8]; 8];
+        assert!(matches!(Nb101Cell::new(&big, &["x"; 8]), Err(GraphError::TooManyNodes { .. })));
+        assert!(Nb101Cell::new(&[vec![0]], &["input"]).is_err());
+    }
+
+    #[test]
+    fn labelling_follows_itertools_product() {
+        assert_eq!(&labelling(4, 0)[..4], &[0, 0, 0, 0]);
+        assert_eq!(&labelling(4, 1)[..4], &[0, 0, 1, 0]);
+        assert_eq!(&labelling(4, 3)[..4], &[0, 1, 0, 0]);
+        assert_eq!(&labelling(4, 8)[..4], &[0, 2, 2, 0]);
+    }
+
+    #[test]
+    fn sample_mutate_crossover_give_valid_cells() {
+        let space = Nb101Space::new();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..100 {
+            let a = space.sample(&mut rng);
+            let b = space.mutate(&a, &mut rng);
+            assert_ne!(a.module_hash(), b.module_hash());
+            assert!(a.to_graph().is_ok() && b.to_graph().is_ok());
+            if let Some(c) = space.crossover(&a, &b, &mut rng) {
+                assert!(c.to_graph().is_ok());
+                assert!(c.num_edges() <= NB101_MAX_EDGES);
+            }
+        }
+        let bare = Nb101Cell::new(&[vec![0, 1], vec![0, 0]], &["input", "output"]).unwrap();
+        assert_ne!(space.mutate(&bare, &mut rng).module_hash(), bare.module_hash());
+    }
+}
