@@ -1,1 +1,15 @@
+//! # dcl-enas
+//!
+//! Predictor-assisted evolutionary neural architecture search with dual contrastive learning
+//! (DCL-ENAS; Zhang, Gong, Chen, Zhang, arXiv 2512.20112), in Rust.
+//!
+//! This umbrella crate re-exports the workspace's crates and hosts the examples and benches.
+//! Each crate can also be used on its own:
+//!
+//! * [`graph`] (`dcl-graph`): architecture DAGs, the `SearchSpace` trait, NAS-Bench-101/201
+//!   spaces, the NB101 hash, augmentations, fixed-size encodings.
+//! * [`bench`] (`dcl-bench`): the NAS-Bench-101/201 tables, embedded, as true-fitness oracles.
+#![warn(missing_docs)]
 
+pub use dcl_bench as bench;
+pub use dcl_graph as graph;

@@ -16,7 +16,9 @@ pub(crate) fn read_maybe_gz(mut reader: impl Read, what: &str) -> Result<Vec<u8>
     reader.read_to_end(&mut raw).map_err(io)?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
-        MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
+        MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(io)?;
         Ok(out)
     } else {
         Ok(raw)
@@ -29,14 +31,20 @@ pub(crate) fn reader<'a>(
     table: &'static str,
     expected: &[&str],
 ) -> Result<csv::Reader<&'a [u8]>, BenchError> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(data);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(data);
     let found: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_err(table, e))?
         .iter()
         .map(str::to_owned)
         .collect();
-    if found.iter().map(String::as_str).ne(expected.iter().copied()) {
+    if found
+        .iter()
+        .map(String::as_str)
+        .ne(expected.iter().copied())
+    {
         return Err(BenchError::Header {
             table,
             found,

@@ -243,8 +243,8 @@ impl Nb101Table {
             let hash: ModuleHash = row.text(0).parse().map_err(|e| row.arch_err(e))?;
             let (c, values) = values(row)?;
             let n = row.u64(c)? as usize;
-            let cell =
-                Nb101Cell::from_table(n, row.text(c + 2), row.text(c + 3)).map_err(|e| row.arch_err(e))?;
+            let cell = Nb101Cell::from_table(n, row.text(c + 2), row.text(c + 3))
+                .map_err(|e| row.arch_err(e))?;
             if cell.num_vertices() != n {
                 return Err(row.mismatch(c, "the cell has vertices off every input→output path"));
             }

@@ -274,7 +274,11 @@ impl Nb201Table {
     /// The 1-based rank of `cell` for `metric`: one plus the number of cells strictly better.
     pub fn rank(&self, cell: &Nb201Cell, metric: Nb201Metric) -> Result<usize, BenchError> {
         let acc = self.accuracy(cell, metric)?;
-        Ok(1 + self.records.iter().filter(|r| r.accuracy(metric) > acc).count())
+        Ok(1 + self
+            .records
+            .iter()
+            .filter(|r| r.accuracy(metric) > acc)
+            .count())
     }
 }
 
@@ -313,7 +317,11 @@ mod tests {
                 };
                 assert!(col.ends_with(suffix), "{m} -> {col}");
                 // CIFAR-10's test column is cifar10_test_*, not cifar100_test_*.
-                assert_eq!(col.starts_with("cifar100"), d == Nb201Dataset::Cifar100, "{m} -> {col}");
+                assert_eq!(
+                    col.starts_with("cifar100"),
+                    d == Nb201Dataset::Cifar100,
+                    "{m} -> {col}"
+                );
             }
         }
     }

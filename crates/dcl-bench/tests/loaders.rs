@@ -36,7 +36,10 @@ fn a_small_synthetic_table_loads_plain_and_gzipped() {
         let t = Nb201Table::from_reader(&bytes[..]).unwrap();
         assert_eq!(t.len(), 2);
         let m = Nb201Metric::new(Nb201Dataset::Cifar100, Nb201Column::Valid12);
-        assert_eq!(t.accuracy(&Nb201Cell::from_ordinal(7).unwrap(), m).unwrap(), 60.5);
+        assert_eq!(
+            t.accuracy(&Nb201Cell::from_ordinal(7).unwrap(), m).unwrap(),
+            60.5
+        );
         assert_eq!(t.rank(&Nb201Cell::from_ordinal(5).unwrap(), m).unwrap(), 2);
         assert!(matches!(
             t.accuracy(&Nb201Cell::from_ordinal(6).unwrap(), m),
@@ -49,7 +52,10 @@ fn a_small_synthetic_table_loads_plain_and_gzipped() {
 fn truncated_gzip_is_an_io_error() {
     let full = gz(nb201_csv(&[(0, 5, "50.0"), (1, 7, "60.5")]).as_bytes());
     let cut = &full[..full.len() / 2];
-    assert!(matches!(Nb201Table::from_reader(cut), Err(BenchError::Io { .. })));
+    assert!(matches!(
+        Nb201Table::from_reader(cut),
+        Err(BenchError::Io { .. })
+    ));
     let mut corrupt = full.clone();
     let mid = corrupt.len() / 2;
     corrupt[mid] ^= 0xff;
@@ -86,7 +92,11 @@ fn duplicates_are_refused() {
     let csv = nb201_csv(&[(0, 5, "50.0"), (1, 5, "60.0")]);
     assert!(matches!(
         Nb201Table::from_reader(csv.as_bytes()),
-        Err(BenchError::Duplicate { line: 3, first_line: 2, .. })
+        Err(BenchError::Duplicate {
+            line: 3,
+            first_line: 2,
+            ..
+        })
     ));
     let csv = nb201_csv(&[(0, 5, "50.0"), (0, 6, "60.0")]);
     assert!(matches!(
@@ -99,19 +109,34 @@ fn duplicates_are_refused() {
 fn malformed_rows_are_refused() {
     // Ragged row.
     let csv = format!("{NB201_HEADER}\n0,1,2\n");
-    assert!(matches!(Nb201Table::from_reader(csv.as_bytes()), Err(BenchError::Csv { .. })));
+    assert!(matches!(
+        Nb201Table::from_reader(csv.as_bytes()),
+        Err(BenchError::Csv { .. })
+    ));
     // edge_ops disagrees with arch_str.
     let csv = nb201_csv(&[(0, 5, "50.0")]).replace(",000010,", ",000011,");
-    assert!(matches!(Nb201Table::from_reader(csv.as_bytes()), Err(BenchError::Value { .. })));
+    assert!(matches!(
+        Nb201Table::from_reader(csv.as_bytes()),
+        Err(BenchError::Value { .. })
+    ));
     // Bad arch string.
     let csv = nb201_csv(&[(0, 5, "50.0")]).replace("none~0|+", "nope~0|+");
-    assert!(matches!(Nb201Table::from_reader(csv.as_bytes()), Err(BenchError::Arch { .. })));
+    assert!(matches!(
+        Nb201Table::from_reader(csv.as_bytes()),
+        Err(BenchError::Arch { .. })
+    ));
     // Index out of range.
     let csv = nb201_csv(&[(15_625, 5, "50.0")]);
-    assert!(matches!(Nb201Table::from_reader(csv.as_bytes()), Err(BenchError::Value { .. })));
+    assert!(matches!(
+        Nb201Table::from_reader(csv.as_bytes()),
+        Err(BenchError::Value { .. })
+    ));
     // No rows at all.
     let csv = format!("{NB201_HEADER}\n");
-    assert!(matches!(Nb201Table::from_reader(csv.as_bytes()), Err(BenchError::Empty(_))));
+    assert!(matches!(
+        Nb201Table::from_reader(csv.as_bytes()),
+        Err(BenchError::Empty(_))
+    ));
     // Not even a header.
     assert!(Nb201Table::from_reader(&b""[..]).is_err());
 }
@@ -137,15 +162,33 @@ fn nb101_loader_checks_rows() {
         Err(BenchError::Duplicate { line: 3, .. })
     ));
     let nan = format!("{NB101_HEADER}\n{}\n", ROW.replace("93.0489", "nan"));
-    assert!(matches!(Nb101Table::subset_from_reader(nan.as_bytes()), Err(BenchError::Value { .. })));
+    assert!(matches!(
+        Nb101Table::subset_from_reader(nan.as_bytes()),
+        Err(BenchError::Value { .. })
+    ));
     let bad_hash = format!("{NB101_HEADER}\n{}\n", ROW.replace("00005c14", "zz005c14"));
-    assert!(matches!(Nb101Table::subset_from_reader(bad_hash.as_bytes()), Err(BenchError::Arch { .. })));
+    assert!(matches!(
+        Nb101Table::subset_from_reader(bad_hash.as_bytes()),
+        Err(BenchError::Arch { .. })
+    ));
     let bad_edges = format!("{NB101_HEADER}\n{}\n", ROW.replace(",7,9,", ",7,8,"));
-    assert!(matches!(Nb101Table::subset_from_reader(bad_edges.as_bytes()), Err(BenchError::Value { .. })));
-    let bad_op = format!("{NB101_HEADER}\n{}\n", ROW.replace("maxpool3x3", "maxpool5x5"));
-    assert!(matches!(Nb101Table::subset_from_reader(bad_op.as_bytes()), Err(BenchError::Arch { .. })));
+    assert!(matches!(
+        Nb101Table::subset_from_reader(bad_edges.as_bytes()),
+        Err(BenchError::Value { .. })
+    ));
+    let bad_op = format!(
+        "{NB101_HEADER}\n{}\n",
+        ROW.replace("maxpool3x3", "maxpool5x5")
+    );
+    assert!(matches!(
+        Nb101Table::subset_from_reader(bad_op.as_bytes()),
+        Err(BenchError::Arch { .. })
+    ));
     let params = format!("{NB101_HEADER}\n{}\n", ROW.replace("8555530", "-3"));
-    assert!(matches!(Nb101Table::subset_from_reader(params.as_bytes()), Err(BenchError::Value { .. })));
+    assert!(matches!(
+        Nb101Table::subset_from_reader(params.as_bytes()),
+        Err(BenchError::Value { .. })
+    ));
     let full = gz(ok.as_bytes());
     assert!(matches!(
         Nb101Table::subset_from_reader(&full[..full.len() - 9]),
@@ -190,7 +233,11 @@ fn embedded_nb101_tables_load() {
         assert!(r.get(Nb101Metric::TestAcc(Nb101Epochs::E108)).is_some());
     }
     // Three cells occur in both tables.
-    let shared = c.records().iter().filter(|r| s.get_by_hash(&r.hash).is_ok()).count();
+    let shared = c
+        .records()
+        .iter()
+        .filter(|r| s.get_by_hash(&r.hash).is_ok())
+        .count();
     assert_eq!(shared, 3);
 }
 

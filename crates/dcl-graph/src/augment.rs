@@ -144,7 +144,11 @@ impl GraphView {
         seen[start] = true;
         while let Some(v) = stack.pop() {
             for w in 0..n {
-                let e = if forward { self.adj[v * n + w] } else { self.adj[w * n + v] };
+                let e = if forward {
+                    self.adj[v * n + w]
+                } else {
+                    self.adj[w * n + v]
+                };
                 if e && !seen[w] {
                     seen[w] = true;
                     stack.push(w);
@@ -157,7 +161,9 @@ impl GraphView {
     /// A topological order, or `None` if the view has a cycle (Kahn's algorithm).
     fn topological_order(&self) -> Option<Vec<usize>> {
         let n = self.num_nodes();
-        let mut indeg: Vec<usize> = (0..n).map(|j| (0..n).filter(|&i| self.adj[i * n + j]).count()).collect();
+        let mut indeg: Vec<usize> = (0..n)
+            .map(|j| (0..n).filter(|&i| self.adj[i * n + j]).count())
+            .collect();
         let mut ready: Vec<usize> = (0..n).filter(|&v| indeg[v] == 0).rev().collect();
         let mut order = Vec::with_capacity(n);
         while let Some(v) = ready.pop() {
@@ -489,7 +495,11 @@ impl Augmentation for OneOf {
 }
 
 fn clamp_rate(rate: f64) -> f64 {
-    if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) }
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
 }
 
 /// Fisher–Yates, from our RNG (so it works on `dyn Rng`).
@@ -517,7 +527,9 @@ mod tests {
         let v = EdgeDrop::new(1.0).augment(&graph(), &mut rng);
         assert_eq!(v.num_edges(), 0);
         assert!(matches!(v.to_graph(), Err(GraphError::Dangling(_))));
-        let v = EdgeDrop::new(1.0).keeping_valid().augment(&graph(), &mut rng);
+        let v = EdgeDrop::new(1.0)
+            .keeping_valid()
+            .augment(&graph(), &mut rng);
         assert!(v.is_valid());
         // In the NB201 graph form every edge is needed, so nothing can be dropped safely.
         assert_eq!(v.num_edges(), 10);
@@ -585,7 +597,13 @@ mod tests {
     fn nan_rates_do_nothing() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let g = graph();
-        assert_eq!(EdgeDrop::new(f64::NAN).augment(&g, &mut rng), GraphView::from(&g));
-        assert_eq!(NodeMask::new(f64::NAN).augment(&g, &mut rng), GraphView::from(&g));
+        assert_eq!(
+            EdgeDrop::new(f64::NAN).augment(&g, &mut rng),
+            GraphView::from(&g)
+        );
+        assert_eq!(
+            NodeMask::new(f64::NAN).augment(&g, &mut rng),
+            GraphView::from(&g)
+        );
     }
 }

@@ -198,14 +198,18 @@ impl GraphBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Nb101Cell, Nb101Space, augment::NodeMask, augment::Augmentation};
+    use crate::{Nb101Cell, Nb101Space, augment::Augmentation, augment::NodeMask};
     use rand::SeedableRng;
 
     #[test]
     fn small_cell_is_padded() {
         let space = Nb101Space::new();
         let shape = EncodingShape::of(&space);
-        let cell = Nb101Cell::new(&[vec![0, 1, 0], vec![0, 0, 1], vec![0, 0, 0]], &["input", "maxpool3x3", "output"]).unwrap();
+        let cell = Nb101Cell::new(
+            &[vec![0, 1, 0], vec![0, 0, 1], vec![0, 0, 0]],
+            &["input", "maxpool3x3", "output"],
+        )
+        .unwrap();
         let mut b = GraphBatch::new(shape);
         b.push_graph(&cell.to_graph().unwrap()).unwrap();
         let n = 7;
@@ -215,7 +219,12 @@ mod tests {
         assert_eq!(b.adjacency()[1], 1.0); // 0 -> 1
         assert_eq!(b.adjacency()[n + 2], 1.0); // 1 -> 2
         assert_eq!(b.adjacency().iter().sum::<f32>(), 2.0);
-        assert_eq!(&b.features()[..3 * f], &[1., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 1., 0., 1., 0., 0., 0., 0.]);
+        assert_eq!(
+            &b.features()[..3 * f],
+            &[
+                1., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 1., 0., 1., 0., 0., 0., 0.
+            ]
+        );
         assert!(b.features()[3 * f..].iter().all(|&x| x == 0.0));
     }
 
@@ -228,7 +237,9 @@ mod tests {
         let mut b = GraphBatch::new(EncodingShape::of(&space));
         b.push(&v).unwrap();
         let f = 8;
-        let masked: f32 = (0..8).map(|v| b.features()[v * f + EncodingShape::MASKED]).sum();
+        let masked: f32 = (0..8)
+            .map(|v| b.features()[v * f + EncodingShape::MASKED])
+            .sum();
         assert_eq!(masked, 6.0);
     }
 
@@ -236,10 +247,19 @@ mod tests {
     fn oversize_or_unknown_ops_are_errors_and_leave_batch_unchanged() {
         let space = crate::Nb201Space::new();
         let g = space.to_graph(&space.enumerate().unwrap()[77]).unwrap();
-        let mut small = GraphBatch::new(EncodingShape { max_nodes: 7, num_ops: 5 });
+        let mut small = GraphBatch::new(EncodingShape {
+            max_nodes: 7,
+            num_ops: 5,
+        });
         assert!(matches!(small.push_graph(&g), Err(GraphError::Encoding(_))));
-        let mut few_ops = GraphBatch::new(EncodingShape { max_nodes: 8, num_ops: 1 });
-        assert!(matches!(few_ops.push_graph(&g), Err(GraphError::UnknownOp { .. })));
+        let mut few_ops = GraphBatch::new(EncodingShape {
+            max_nodes: 8,
+            num_ops: 1,
+        });
+        assert!(matches!(
+            few_ops.push_graph(&g),
+            Err(GraphError::UnknownOp { .. })
+        ));
         assert!(small.is_empty() && few_ops.is_empty() && few_ops.features().is_empty());
     }
 }

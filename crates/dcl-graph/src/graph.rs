@@ -182,7 +182,10 @@ impl ArchGraph {
     pub fn permuted(&self, perm: &[usize]) -> Result<Self, GraphError> {
         let n = self.num_nodes();
         let mut seen = vec![false; n];
-        if perm.len() != n || perm.iter().any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
+        if perm.len() != n
+            || perm
+                .iter()
+                .any(|&p| p >= n || std::mem::replace(&mut seen[p], true))
         {
             return Err(GraphError::parse(
                 "node permutation",

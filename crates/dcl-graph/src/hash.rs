@@ -114,7 +114,11 @@ pub fn module_hash(graph: &ArchGraph) -> ModuleHash {
 }
 
 /// The hash from labels and adjacency lists; `preds[v]` / `succs[v]` list `v`'s neighbours.
-pub(crate) fn module_hash_raw(labels: &[i64], preds: &[Vec<usize>], succs: &[Vec<usize>]) -> ModuleHash {
+pub(crate) fn module_hash_raw(
+    labels: &[i64],
+    preds: &[Vec<usize>],
+    succs: &[Vec<usize>],
+) -> ModuleHash {
     let n = labels.len();
     let mut hashes: Vec<[u8; 32]> = (0..n)
         .map(|v| {

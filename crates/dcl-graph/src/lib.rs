@@ -30,6 +30,8 @@
 //! Nothing here touches a global RNG: every random function takes the caller's RNG, so the
 //! same seed gives the same result on every platform (use `rand_chacha`).
 #![warn(missing_docs)]
+// Adjacency-matrix code indexes several arrays by the same vertex; index loops say that best.
+#![allow(clippy::needless_range_loop)]
 
 pub mod augment;
 mod encoding;

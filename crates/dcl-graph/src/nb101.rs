@@ -146,7 +146,9 @@ impl Nb101Cell {
                         return Err(GraphError::parse(
                             "NAS-Bench-101 spec",
                             &format!("{matrix:?}"),
-                            format!("entry ({i}, {j}) is below the diagonal: the matrix must be upper triangular"),
+                            format!(
+                                "entry ({i}, {j}) is below the diagonal: the matrix must be upper triangular"
+                            ),
                         ));
                     }
                     _ => {
@@ -315,8 +317,8 @@ impl Nb101Cell {
 
     /// The NAS-Bench-101 module hash: the key of the published tables.
     pub fn module_hash(&self) -> ModuleHash {
-        let (labels, preds, succs) = self.adjacency_lists();
-        module_hash_raw(&labels, &preds, &succs)
+        let (preds, succs) = neighbour_lists(self.num_vertices(), &self.rows);
+        module_hash_raw(&self.hash_labels(), &preds, &succs)
     }
 
     /// The cell as a graph of [`Nb101Space`].
@@ -330,32 +332,24 @@ impl Nb101Cell {
             })
             .collect();
         let edges: Vec<_> = (0..n)
-            .flat_map(|i| (i + 1..n).filter(move |&j| self.has_edge(i, j)).map(move |j| (i, j)))
+            .flat_map(|i| {
+                (i + 1..n)
+                    .filter(move |&j| self.has_edge(i, j))
+                    .map(move |j| (i, j))
+            })
             .collect();
         ArchGraph::new(ops, &edges, nb101_limits())
     }
 
-    #[allow(clippy::type_complexity)]
-    fn adjacency_lists(&self) -> (Vec<i64>, Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    fn hash_labels(&self) -> Vec<i64> {
         let n = self.num_vertices();
-        let labels = (0..n)
+        (0..n)
             .map(|v| match v {
                 0 => -1,
                 _ if v == n - 1 => -2,
                 _ => i64::from(self.ops[v]),
             })
-            .collect();
-        let mut preds = vec![Vec::new(); n];
-        let mut succs = vec![Vec::new(); n];
-        for i in 0..n {
-            for j in i + 1..n {
-                if self.has_edge(i, j) {
-                    succs[i].push(j);
-                    preds[j].push(i);
-                }
-            }
-        }
-        (labels, preds, succs)
+            .collect()
     }
 
     /// The cell spread over 7 vertices (extra vertices isolated, with the given ops), output
@@ -521,7 +515,12 @@ impl SearchSpace for Nb101Space {
         }
     }
 
-    fn crossover<R: Rng + ?Sized>(&self, a: &Nb101Cell, b: &Nb101Cell, rng: &mut R) -> Option<Nb101Cell> {
+    fn crossover<R: Rng + ?Sized>(
+        &self,
+        a: &Nb101Cell,
+        b: &Nb101Cell,
+        rng: &mut R,
+    ) -> Option<Nb101Cell> {
         let (ra, oa) = a.padded([0; V]);
         let (rb, ob) = b.padded([0; V]);
         for _ in 0..100 {
@@ -598,7 +597,9 @@ pub fn enumerate_nb101() -> Vec<(ModuleHash, Nb101Cell)> {
         }
     }
 
-    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(shapes.len());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(shapes.len());
     let mut per_shape: Vec<Vec<ModuleHash>> = vec![Vec::new(); shapes.len()];
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -650,8 +651,8 @@ fn labelling(n: usize, mut l: usize) -> [u8; V] {
     ops
 }
 
-/// Hashes of every labelling of one shape, in labelling order.
-fn shape_hashes(n: usize, rows: &[u8; V]) -> Vec<ModuleHash> {
+/// Predecessor and successor lists of the first `n` vertices of row-bitmask adjacency.
+fn neighbour_lists(n: usize, rows: &[u8; V]) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
     let mut preds = vec![Vec::new(); n];
     let mut succs = vec![Vec::new(); n];
     for i in 0..n {
@@ -662,6 +663,12 @@ fn shape_hashes(n: usize, rows: &[u8; V]) -> Vec<ModuleHash> {
             }
         }
     }
+    (preds, succs)
+}
+
+/// Hashes of every labelling of one shape, in labelling order.
+fn shape_hashes(n: usize, rows: &[u8; V]) -> Vec<ModuleHash> {
+    let (preds, succs) = neighbour_lists(n, rows);
     let count = 3usize.pow((n - 2) as u32);
     let mut labels = vec![0i64; n];
     labels[0] = -1;
@@ -685,11 +692,15 @@ mod tests {
     #[test]
     fn table_text_round_trips() {
         let adj = "100010100101000101101";
-        let ops = "input|conv3x3-bn-relu|maxpool3x3|conv1x1-bn-relu|maxpool3x3|conv1x1-bn-relu|output";
+        let ops =
+            "input|conv3x3-bn-relu|maxpool3x3|conv1x1-bn-relu|maxpool3x3|conv1x1-bn-relu|output";
         let c = Nb101Cell::from_table(7, adj, ops).unwrap();
         assert_eq!(c.adj_upper(), adj);
         assert_eq!(c.ops_string(), ops);
-        assert_eq!(c.module_hash().to_string(), "0000cb5372fad9d62c470df699ac6d52");
+        assert_eq!(
+            c.module_hash().to_string(),
+            "0000cb5372fad9d62c470df699ac6d52"
+        );
         assert_eq!(Nb101Cell::new(&c.matrix(), &c.op_names()).unwrap(), c);
     }
 
@@ -709,7 +720,11 @@ mod tests {
         // Eleven edges on 7 vertices: the full first row plus the chain 1→2→…→6.
         let too_many = "111111100001000100101";
         assert!(matches!(
-            Nb101Cell::from_table(7, too_many, "input|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|output"),
+            Nb101Cell::from_table(
+                7,
+                too_many,
+                "input|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|conv3x3-bn-relu|output"
+            ),
             Err(GraphError::TooManyEdges { .. })
         ));
     }
@@ -724,7 +739,10 @@ mod tests {
         let ragged = vec![vec![0, 1, 1], vec![0, 0], vec![0, 0, 0]];
         assert!(Nb101Cell::new(&ragged, &ops).is_err());
         let big = vec![vec![0; 8]; 8];
-        assert!(matches!(Nb101Cell::new(&big, &["x"; 8]), Err(GraphError::TooManyNodes { .. })));
+        assert!(matches!(
+            Nb101Cell::new(&big, &["x"; 8]),
+            Err(GraphError::TooManyNodes { .. })
+        ));
         assert!(Nb101Cell::new(&[vec![0]], &["input"]).is_err());
     }
 
@@ -751,6 +769,9 @@ mod tests {
             }
         }
         let bare = Nb101Cell::new(&[vec![0, 1], vec![0, 0]], &["input", "output"]).unwrap();
-        assert_ne!(space.mutate(&bare, &mut rng).module_hash(), bare.module_hash());
+        assert_ne!(
+            space.mutate(&bare, &mut rng).module_hash(),
+            bare.module_hash()
+        );
     }
 }

@@ -116,14 +116,21 @@ impl Nb201Cell {
 
     /// The six op ids as digits, e.g. `"421211"` (the tables' `edge_ops` column).
     pub fn digits(&self) -> String {
-        self.ops.iter().map(|o| char::from(b'0' + *o as u8)).collect()
+        self.ops
+            .iter()
+            .map(|o| char::from(b'0' + *o as u8))
+            .collect()
     }
 
     /// The cell from six op-id digits.
     pub fn from_digits(digits: &str) -> Result<Self, GraphError> {
         let b = digits.as_bytes();
         if b.len() != 6 {
-            return Err(GraphError::parse("NAS-Bench-201 edge_ops", digits, "expected 6 digits"));
+            return Err(GraphError::parse(
+                "NAS-Bench-201 edge_ops",
+                digits,
+                "expected 6 digits",
+            ));
         }
         let mut ops = [Nb201Op::None; 6];
         for (slot, &c) in ops.iter_mut().zip(b) {
@@ -160,7 +167,11 @@ impl FromStr for Nb201Cell {
         const WHAT: &str = "NAS-Bench-201 arch string";
         let nodes: Vec<&str> = s.split('+').collect();
         if nodes.len() != 3 {
-            return Err(GraphError::parse(WHAT, s, "expected 3 node groups joined by '+'"));
+            return Err(GraphError::parse(
+                WHAT,
+                s,
+                "expected 3 node groups joined by '+'",
+            ));
         }
         let mut ops = [Nb201Op::None; 6];
         let mut k = 0;
@@ -168,19 +179,26 @@ impl FromStr for Nb201Cell {
             let inner = group
                 .strip_prefix('|')
                 .and_then(|g| g.strip_suffix('|'))
-                .ok_or_else(|| GraphError::parse(WHAT, s, "each group must start and end with '|'"))?;
+                .ok_or_else(|| {
+                    GraphError::parse(WHAT, s, "each group must start and end with '|'")
+                })?;
             let edges: Vec<&str> = inner.split('|').collect();
             if edges.len() != node + 1 {
                 return Err(GraphError::parse(
                     WHAT,
                     s,
-                    format!("node {} needs {} incoming edges, found {}", node + 1, node + 1, edges.len()),
+                    format!(
+                        "node {} needs {} incoming edges, found {}",
+                        node + 1,
+                        node + 1,
+                        edges.len()
+                    ),
                 ));
             }
             for (from, edge) in edges.iter().enumerate() {
-                let (name, src) = edge
-                    .split_once('~')
-                    .ok_or_else(|| GraphError::parse(WHAT, s, format!("edge {edge:?} lacks '~'")))?;
+                let (name, src) = edge.split_once('~').ok_or_else(|| {
+                    GraphError::parse(WHAT, s, format!("edge {edge:?} lacks '~'"))
+                })?;
                 if src != from.to_string() {
                     return Err(GraphError::parse(
                         WHAT,
@@ -188,7 +206,8 @@ impl FromStr for Nb201Cell {
                         format!("edge {edge:?} should come from node {from}"),
                     ));
                 }
-                ops[k] = Nb201Op::from_name(name).ok_or_else(|| GraphError::UnknownOpName(name.to_owned()))?;
+                ops[k] = Nb201Op::from_name(name)
+                    .ok_or_else(|| GraphError::UnknownOpName(name.to_owned()))?;
                 k += 1;
             }
         }
@@ -284,9 +303,20 @@ impl SearchSpace for Nb201Space {
     }
 
     /// Uniform crossover: each edge's op from either parent.
-    fn crossover<R: Rng + ?Sized>(&self, a: &Nb201Cell, b: &Nb201Cell, rng: &mut R) -> Option<Nb201Cell> {
+    fn crossover<R: Rng + ?Sized>(
+        &self,
+        a: &Nb201Cell,
+        b: &Nb201Cell,
+        rng: &mut R,
+    ) -> Option<Nb201Cell> {
         Some(Nb201Cell {
-            ops: std::array::from_fn(|i| if rng.random_bool(0.5) { a.ops[i] } else { b.ops[i] }),
+            ops: std::array::from_fn(|i| {
+                if rng.random_bool(0.5) {
+                    a.ops[i]
+                } else {
+                    b.ops[i]
+                }
+            }),
         })
     }
 
@@ -304,7 +334,11 @@ impl SearchSpace for Nb201Space {
 
     /// All 15,625 cells, in ordinal order.
     fn enumerate(&self) -> Option<Vec<Nb201Cell>> {
-        Some((0..NB201_NUM_CELLS).filter_map(Nb201Cell::from_ordinal).collect())
+        Some(
+            (0..NB201_NUM_CELLS)
+                .filter_map(Nb201Cell::from_ordinal)
+                .collect(),
+        )
     }
 }
 
@@ -382,7 +416,12 @@ mod tests {
         for _ in 0..200 {
             let a = space.sample(&mut rng);
             let b = space.mutate(&a, &mut rng);
-            let diff = a.ops().iter().zip(b.ops()).filter(|(x, y)| **x != *y).count();
+            let diff = a
+                .ops()
+                .iter()
+                .zip(b.ops())
+                .filter(|(x, y)| **x != *y)
+                .count();
             assert_eq!(diff, 1);
         }
     }
