@@ -254,3 +254,28 @@ fn oracle_counts_only_successful_queries() {
     o.reset();
     assert_eq!(o.queries(), 0);
 }
+
+#[test]
+fn every_subset_hash_is_recomputed_from_its_cell() {
+    let t = Nb101Table::subset20k().unwrap();
+    let bad: Vec<_> = t
+        .records()
+        .iter()
+        .filter(|r| r.cell.module_hash() != r.hash)
+        .map(|r| r.hash.to_string())
+        .take(5)
+        .collect();
+    assert!(bad.is_empty(), "hash mismatches, e.g. {bad:?}");
+    let c = Nb101Table::clue100().unwrap();
+    assert!(c.records().iter().all(|r| r.cell.module_hash() == r.hash));
+}
+
+#[test]
+fn the_enumeration_finds_the_published_count_and_every_table_cell() {
+    let cells = dcl_graph::enumerate_nb101();
+    assert_eq!(cells.len(), dcl_graph::NB101_NUM_CELLS);
+    let by_hash: std::collections::HashMap<_, _> = cells.into_iter().collect();
+    let t = Nb101Table::subset20k().unwrap();
+    // Same hash and the very same representative cell as the official generator kept.
+    assert!(t.records().iter().all(|r| by_hash.get(&r.hash) == Some(&r.cell)));
+}
