@@ -277,5 +277,9 @@ fn the_enumeration_finds_the_published_count_and_every_table_cell() {
     let by_hash: std::collections::HashMap<_, _> = cells.into_iter().collect();
     let t = Nb101Table::subset20k().unwrap();
     // Same hash and the very same representative cell as the official generator kept.
-    assert!(t.records().iter().all(|r| by_hash.get(&r.hash) == Some(&r.cell)));
+    assert!(
+        t.records()
+            .iter()
+            .all(|r| by_hash.get(&r.hash) == Some(&r.cell))
+    );
 }
