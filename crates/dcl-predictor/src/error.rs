@@ -1,0 +1,57 @@
+//! The one error type of this crate.
+
+use dcl_contrastive::LossError;
+use dcl_graph::GraphError;
+use thiserror::Error;
+
+/// Why a predictor operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PredictorError {
+    /// An architecture could not be turned into a graph or an encoding.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// A loss refused its inputs.
+    #[error(transparent)]
+    Loss(#[from] LossError),
+    /// No architectures (or no labelled ones) to work with.
+    #[error("no data: {0}")]
+    Empty(&'static str),
+    /// A label that is NaN or infinite.
+    #[error("label {index} is not finite ({value})")]
+    NonFiniteLabel {
+        /// Position in the labelled set.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A training loss that became NaN or infinite.
+    #[error("training diverged: the loss became {0} at step {1}")]
+    Diverged(f32, usize),
+    /// A configuration value out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The predictor (or file) belongs to another search space.
+    #[error("the predictor is for space {expected:?}, not {found:?}")]
+    SpaceMismatch {
+        /// The predictor's space.
+        expected: String,
+        /// The space it was used with.
+        found: String,
+    },
+    /// The predictor (or file) has another encoding shape or model shape.
+    #[error("shape mismatch: {0}")]
+    ShapeMismatch(String),
+    /// Reading or writing a file failed.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not a saved predictor, or is damaged.
+    #[error("not a valid predictor file: {0}")]
+    Format(String),
+}

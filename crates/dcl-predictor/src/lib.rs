@@ -1,0 +1,32 @@
+//! # dcl-predictor
+//!
+//! The DCL-ENAS ranker: a GIN-style graph encoder (messages along both edge directions,
+//! one-hot op features, a readout over every layer), a projection head trained label-free with
+//! InfoNCE on augmented views ([`Predictor::pretrain`], stage 1), and a score head fine-tuned
+//! to rank with a relative-performance loss ([`Predictor::finetune`], stage 2). Ranking
+//! metrics live in [`metrics`].
+//!
+//! `cargo add dcl-predictor` is enough to use it on your own space: the graph vocabulary
+//! ([`SearchSpace`], [`ArchGraph`], ...) is re-exported here.
+//!
+//! ## Determinism
+//!
+//! Initial weights and every shuffle and augmentation come from a `ChaCha8Rng` seeded by
+//! [`Predictor::new`]'s seed, never from a global RNG. burn 0.21's ndarray backend is then
+//! bit-exact from run to run with `RAYON_NUM_THREADS=1`; with more threads, parallel
+//! reductions may sum in another order and results can differ in the last bits.
+#![warn(missing_docs)]
+
+mod error;
+pub mod metrics;
+mod model;
+mod predictor;
+
+pub use dcl_contrastive as contrastive;
+pub use dcl_graph::{
+    self, ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, ModuleHash, Nb101Cell, Nb101Space,
+    Nb201Cell, Nb201Space, NodeOp, OpVocab, SearchSpace, augment,
+};
+pub use error::PredictorError;
+pub use model::ModelConfig;
+pub use predictor::{CpuBackend, FinetuneConfig, PretrainConfig, Predictor, RankingLoss, TrainReport};

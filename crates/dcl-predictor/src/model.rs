@@ -1,0 +1,167 @@
+//! The GIN-style encoder and its two heads, as burn modules.
+
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use dcl_graph::GraphBatch;
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+/// The shape of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Width of node states and of the graph embedding.
+    pub hidden: usize,
+    /// Message-passing layers (at least 1).
+    pub layers: usize,
+    /// Width of the stage-1 projection head's output.
+    pub projection: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: 64,
+            layers: 4,
+            projection: 32,
+        }
+    }
+}
+
+/// A `Linear` layer whose weights come from our RNG (Kaiming-uniform, burn's default bound
+/// `1/sqrt(d_in)`), so initial weights depend on the seed alone, not on the backend's RNG.
+pub(crate) fn seeded_linear<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    rng: &mut dyn Rng,
+    device: &B::Device,
+) -> Linear<B> {
+    let bound = 1.0 / (d_in as f32).sqrt();
+    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+    let w = draw(d_in * d_out);
+    let b = draw(d_out);
+    let mut lin = LinearConfig::new(d_in, d_out).init(device);
+    lin.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device));
+    lin.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device)));
+    lin
+}
+
+/// Applies a `Linear` to `[b, n, d]` as `[b * n, d]`: on CPU the 2-D form measured about 4x
+/// faster than burn's batched 3-D path.
+fn linear3<B: Backend>(lin: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, n, d] = x.dims();
+    let y = lin.forward(x.reshape([b * n, d]));
+    let out = y.dims()[1];
+    y.reshape([b, n, out])
+}
+
+/// One GIN layer with messages along both edge directions:
+/// `h' = h + MLP([h, Σ_pred h, Σ_succ h])`, padding nodes kept at zero.
+#[derive(Module, Debug)]
+pub struct GinLayer<B: Backend> {
+    lin1: Linear<B>,
+    lin2: Linear<B>,
+}
+
+impl<B: Backend> GinLayer<B> {
+    fn new(hidden: usize, rng: &mut dyn Rng, device: &B::Device) -> Self {
+        Self {
+            lin1: seeded_linear(3 * hidden, hidden, rng, device),
+            lin2: seeded_linear(hidden, hidden, rng, device),
+        }
+    }
+
+    fn forward(&self, h: Tensor<B, 3>, adj: Tensor<B, 3>, adj_t: Tensor<B, 3>, mask: Tensor<B, 3>) -> Tensor<B, 3> {
+        let from_preds = adj_t.matmul(h.clone());
+        let from_succs = adj.matmul(h.clone());
+        let z = Tensor::cat(vec![h.clone(), from_preds, from_succs], 2);
+        let z = relu(linear3(&self.lin1, z));
+        let z = relu(linear3(&self.lin2, z));
+        (h + z) * mask
+    }
+}
+
+/// The encoder: node embedding, GIN layers, and a readout of the masked mean of every layer's
+/// node states (so shallow and deep features both reach the graph embedding).
+#[derive(Module, Debug)]
+pub struct GinEncoder<B: Backend> {
+    embed: Linear<B>,
+    layers: Vec<GinLayer<B>>,
+    readout: Linear<B>,
+}
+
+/// The ranker: encoder, stage-1 projection head, stage-2 score head.
+#[derive(Module, Debug)]
+pub struct RankerModel<B: Backend> {
+    encoder: GinEncoder<B>,
+    proj1: Linear<B>,
+    proj2: Linear<B>,
+    score1: Linear<B>,
+    score2: Linear<B>,
+}
+
+/// A [`GraphBatch`] as tensors: adjacency `[b, n, n]`, features `[b, n, f]`, mask `[b, n, 1]`.
+pub(crate) struct BatchTensors<B: Backend> {
+    pub adj: Tensor<B, 3>,
+    pub features: Tensor<B, 3>,
+    pub mask: Tensor<B, 3>,
+}
+
+impl<B: Backend> BatchTensors<B> {
+    pub fn new(batch: &GraphBatch, device: &B::Device) -> Self {
+        let (b, n, f) = (batch.len(), batch.shape().max_nodes, batch.shape().feature_dim());
+        let t = |v: &[f32], shape: [usize; 3]| Tensor::from_data(TensorData::new(v.to_vec(), shape), device);
+        Self {
+            adj: t(batch.adjacency(), [b, n, n]),
+            features: t(batch.features(), [b, n, f]),
+            mask: t(batch.node_mask(), [b, n, 1]),
+        }
+    }
+}
+
+impl<B: Backend> RankerModel<B> {
+    /// A freshly initialised model for node features of width `features`.
+    pub fn new(features: usize, cfg: ModelConfig, rng: &mut dyn Rng, device: &B::Device) -> Self {
+        let h = cfg.hidden;
+        let encoder = GinEncoder {
+            embed: seeded_linear(features, h, rng, device),
+            layers: (0..cfg.layers).map(|_| GinLayer::new(h, rng, device)).collect(),
+            readout: seeded_linear(h * (cfg.layers + 1), h, rng, device),
+        };
+        Self {
+            encoder,
+            proj1: seeded_linear(h, h, rng, device),
+            proj2: seeded_linear(h, cfg.projection, rng, device),
+            score1: seeded_linear(h, h, rng, device),
+            score2: seeded_linear(h, 1, rng, device),
+        }
+    }
+
+    /// Graph embeddings `[b, hidden]`.
+    pub(crate) fn embed(&self, x: &BatchTensors<B>) -> Tensor<B, 2> {
+        let e = &self.encoder;
+        let adj_t = x.adj.clone().swap_dims(1, 2);
+        let count = x.mask.clone().sum_dim(1).clamp_min(1.0); // [b, 1, 1]
+        let mut h = relu(linear3(&e.embed, x.features.clone())) * x.mask.clone();
+        let mut pooled = vec![(h.clone().sum_dim(1) / count.clone()).squeeze_dim::<2>(1)];
+        for layer in &e.layers {
+            h = layer.forward(h, x.adj.clone(), adj_t.clone(), x.mask.clone());
+            pooled.push((h.clone().sum_dim(1) / count.clone()).squeeze_dim::<2>(1));
+        }
+        e.readout.forward(Tensor::cat(pooled, 1))
+    }
+
+    /// Stage-1 projections `[b, projection]` of embeddings.
+    pub(crate) fn project(&self, emb: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.proj2.forward(relu(self.proj1.forward(relu(emb))))
+    }
+
+    /// Stage-2 scores `[b]` of embeddings: higher means better.
+    pub(crate) fn score(&self, emb: Tensor<B, 2>) -> Tensor<B, 1> {
+        let s = self.score2.forward(relu(self.score1.forward(relu(emb))));
+        let [b, _] = s.dims();
+        s.reshape([b])
+    }
+}

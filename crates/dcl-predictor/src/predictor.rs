@@ -1,0 +1,513 @@
+//! The [`Predictor`] handle: pre-train, fine-tune, score, save, load.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::backend::{Autodiff, NdArray};
+use burn::module::{AutodiffModule, Module};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{ElementConversion, Tensor, TensorData};
+use dcl_contrastive::{info_nce, pairwise_logistic, rank_n_contrast};
+use dcl_graph::augment::{Augmentation, Compose, EdgeDrop, NodeMask, NodeShuffle, OpSubstitution};
+use dcl_graph::{ArchGraph, EncodingShape, GraphBatch, SearchSpace};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::PredictorError;
+use crate::model::{BatchTensors, ModelConfig, RankerModel};
+
+/// The CPU backend used by default: burn-ndarray with autodiff.
+pub type CpuBackend = Autodiff<NdArray<f32>>;
+
+/// Stage 1: label-free contrastive pre-training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PretrainConfig {
+    /// Passes over the architectures.
+    pub epochs: usize,
+    /// Architectures per step (each gives two views).
+    pub batch_size: usize,
+    /// Stop after this many steps, if set.
+    pub max_steps: Option<usize>,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// InfoNCE temperature.
+    pub temperature: f64,
+    /// Per-node probability of an op substitution in a view.
+    pub op_substitution: f64,
+    /// Per-edge probability of an edge drop in a view.
+    pub edge_drop: f64,
+    /// Per-node probability of masking an op in a view.
+    pub node_mask: f64,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 256,
+            max_steps: None,
+            learning_rate: 1e-3,
+            temperature: 0.2,
+            op_substitution: 0.1,
+            edge_drop: 0.1,
+            node_mask: 0.1,
+        }
+    }
+}
+
+/// The stage-2 loss.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum RankingLoss {
+    /// Pairwise logistic ranking loss on the scores.
+    Pairwise,
+    /// Rank-N-Contrast on the embeddings, plus the pairwise loss on the scores (the score head
+    /// needs some signal to read the ordered embeddings out).
+    RankNContrast {
+        /// Weight of the Rank-N-Contrast term.
+        weight: f64,
+    },
+    /// Plain mean squared error on standardised accuracies (a regression baseline).
+    Mse,
+}
+
+/// Stage 2: fine-tuning on labelled architectures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneConfig {
+    /// Passes over the labelled set.
+    pub epochs: usize,
+    /// Labelled architectures per step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Adam weight decay (L2 penalty).
+    pub weight_decay: f64,
+    /// The loss.
+    pub loss: RankingLoss,
+    /// Temperature of the pairwise loss (on standardised score differences).
+    pub temperature: f64,
+    /// Temperature of Rank-N-Contrast.
+    pub rnc_temperature: f64,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 100,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            weight_decay: 1e-4,
+            loss: RankingLoss::Pairwise,
+            temperature: 1.0,
+            rnc_temperature: 0.5,
+        }
+    }
+}
+
+/// What a training stage did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Optimiser steps taken.
+    pub steps: usize,
+    /// Mean loss over the last epoch.
+    pub final_loss: f64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// A GIN ranker for the architectures of one search space.
+///
+/// ```
+/// use dcl_predictor::{FinetuneConfig, ModelConfig, Nb201Space, Predictor, PretrainConfig, SearchSpace};
+/// use rand::SeedableRng;
+///
+/// let space = Nb201Space::new();
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let archs: Vec<_> = (0..64).map(|_| space.sample(&mut rng)).collect();
+/// let small = ModelConfig { hidden: 16, layers: 2, projection: 8 };
+/// let mut p: Predictor = Predictor::new(&space, small, 7).unwrap();
+/// p.pretrain(&space, &archs, &PretrainConfig { epochs: 1, batch_size: 32, ..Default::default() }).unwrap();
+/// // Label: the number of 3x3 convolutions (a toy target).
+/// let labelled: Vec<_> = archs.iter().map(|a| {
+///     (*a, a.ops().iter().filter(|o| **o == dcl_graph::Nb201Op::NorConv3x3).count() as f64)
+/// }).collect();
+/// p.finetune(&space, &labelled, &FinetuneConfig { epochs: 5, ..Default::default() }).unwrap();
+/// let scores = p.score(&space, &archs).unwrap();
+/// assert_eq!(scores.len(), 64);
+/// ```
+#[derive(Debug)]
+pub struct Predictor<B: AutodiffBackend = CpuBackend> {
+    model: RankerModel<B>,
+    config: ModelConfig,
+    space: String,
+    shape: EncodingShape,
+    device: B::Device,
+    rng: ChaCha8Rng,
+}
+
+/// Graphs per forward pass when scoring.
+const SCORE_CHUNK: usize = 2048;
+
+impl<B: AutodiffBackend> Predictor<B> {
+    /// A fresh predictor for `space`, weights drawn from `seed`, on the default device.
+    pub fn new<S: SearchSpace>(space: &S, config: ModelConfig, seed: u64) -> Result<Self, PredictorError> {
+        Self::with_device(space, config, seed, B::Device::default())
+    }
+
+    /// A fresh predictor on `device`.
+    pub fn with_device<S: SearchSpace>(
+        space: &S,
+        config: ModelConfig,
+        seed: u64,
+        device: B::Device,
+    ) -> Result<Self, PredictorError> {
+        if config.hidden == 0 || config.layers == 0 || config.projection == 0 {
+            return Err(PredictorError::Config(format!("every model size must be positive: {config:?}")));
+        }
+        let shape = EncodingShape::of(space);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let model = RankerModel::new(shape.feature_dim(), config, &mut rng, &device);
+        Ok(Self {
+            model,
+            config,
+            space: space.name().to_owned(),
+            shape,
+            device,
+            rng,
+        })
+    }
+
+    /// A copy of this predictor whose future shuffles and augmentations follow `seed`: one
+    /// pre-trained encoder can be fine-tuned independently for every seed of an experiment.
+    pub fn fork(&self, seed: u64) -> Self {
+        Self {
+            model: self.model.clone(),
+            config: self.config,
+            space: self.space.clone(),
+            shape: self.shape,
+            device: self.device.clone(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// The model's shape.
+    pub fn model_config(&self) -> ModelConfig {
+        self.config
+    }
+
+    /// The name of the space the predictor is for.
+    pub fn space_name(&self) -> &str {
+        &self.space
+    }
+
+    /// The encoding shape the predictor reads.
+    pub fn encoding_shape(&self) -> EncodingShape {
+        self.shape
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> usize {
+        self.model.num_params()
+    }
+
+    fn check_space<S: SearchSpace>(&self, space: &S) -> Result<(), PredictorError> {
+        if space.name() != self.space {
+            return Err(PredictorError::SpaceMismatch {
+                expected: self.space.clone(),
+                found: space.name().to_owned(),
+            });
+        }
+        let shape = EncodingShape::of(space);
+        if shape != self.shape {
+            return Err(PredictorError::ShapeMismatch(format!(
+                "the predictor reads {:?}, the space gives {shape:?}",
+                self.shape
+            )));
+        }
+        Ok(())
+    }
+
+    fn graphs<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<ArchGraph>, PredictorError> {
+        self.check_space(space)?;
+        archs
+            .iter()
+            .map(|a| space.to_graph(a).map_err(PredictorError::from))
+            .collect()
+    }
+
+    /// Stage 1: InfoNCE between two augmented views of every architecture, no labels needed.
+    pub fn pretrain<S: SearchSpace>(
+        &mut self,
+        space: &S,
+        archs: &[S::Arch],
+        cfg: &PretrainConfig,
+    ) -> Result<TrainReport, PredictorError> {
+        let start = Instant::now();
+        if archs.len() < 2 {
+            return Err(PredictorError::Empty("pre-training needs at least two architectures"));
+        }
+        if cfg.batch_size < 2 || cfg.epochs == 0 {
+            return Err(PredictorError::Config("pre-training needs batch_size >= 2 and epochs >= 1".into()));
+        }
+        let graphs = self.graphs(space, archs)?;
+        let aug = Compose::new(vec![
+            Box::new(OpSubstitution::new(cfg.op_substitution)),
+            Box::new(EdgeDrop::new(cfg.edge_drop)),
+            Box::new(NodeMask::new(cfg.node_mask)),
+            Box::new(NodeShuffle),
+        ]);
+        let mut optim = AdamConfig::new().init::<B, RankerModel<B>>();
+        let mut model = self.model.clone();
+        let mut order: Vec<usize> = (0..graphs.len()).collect();
+        let (mut steps, mut last_epoch_loss) = (0usize, 0.0f64);
+        let max_steps = cfg.max_steps.unwrap_or(usize::MAX);
+        'epochs: for _ in 0..cfg.epochs {
+            shuffle(&mut order, &mut self.rng);
+            let (mut sum, mut count) = (0.0, 0usize);
+            for chunk in order.chunks(cfg.batch_size) {
+                if chunk.len() < 2 {
+                    continue;
+                }
+                if steps >= max_steps {
+                    break 'epochs;
+                }
+                let mut v1 = GraphBatch::with_capacity(self.shape, chunk.len());
+                let mut v2 = GraphBatch::with_capacity(self.shape, chunk.len());
+                for &i in chunk {
+                    v1.push(&aug.augment(&graphs[i], &mut self.rng))?;
+                    v2.push(&aug.augment(&graphs[i], &mut self.rng))?;
+                }
+                let z1 = model.project(model.embed(&BatchTensors::new(&v1, &self.device)));
+                let z2 = model.project(model.embed(&BatchTensors::new(&v2, &self.device)));
+                let loss = info_nce(z1, z2, cfg.temperature)?;
+                let value = loss.clone().into_scalar().elem::<f32>();
+                if !value.is_finite() {
+                    return Err(PredictorError::Diverged(value, steps));
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(cfg.learning_rate, model, grads);
+                steps += 1;
+                sum += f64::from(value);
+                count += 1;
+            }
+            if count > 0 {
+                last_epoch_loss = sum / count as f64;
+            }
+        }
+        self.model = model;
+        Ok(TrainReport {
+            steps,
+            final_loss: last_epoch_loss,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Stage 2: fine-tune encoder and score head on `(architecture, accuracy)` pairs so that
+    /// better architectures score higher.
+    pub fn finetune<S: SearchSpace>(
+        &mut self,
+        space: &S,
+        labelled: &[(S::Arch, f64)],
+        cfg: &FinetuneConfig,
+    ) -> Result<TrainReport, PredictorError> {
+        let start = Instant::now();
+        if labelled.len() < 2 {
+            return Err(PredictorError::Empty("fine-tuning needs at least two labelled architectures"));
+        }
+        if cfg.batch_size < 2 || cfg.epochs == 0 {
+            return Err(PredictorError::Config("fine-tuning needs batch_size >= 2 and epochs >= 1".into()));
+        }
+        if let Some((index, (_, value))) = labelled.iter().enumerate().find(|(_, (_, y))| !y.is_finite()) {
+            return Err(PredictorError::NonFiniteLabel { index, value: *value });
+        }
+        let archs: Vec<S::Arch> = labelled.iter().map(|(a, _)| a.clone()).collect();
+        let graphs = self.graphs(space, &archs)?;
+        // Standardised targets: the order is all the ranking losses use; MSE and the
+        // Rank-N-Contrast distances want a unit scale.
+        let n = labelled.len() as f64;
+        let mean = labelled.iter().map(|(_, y)| y).sum::<f64>() / n;
+        let std = (labelled.iter().map(|(_, y)| (y - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-9);
+        let targets: Vec<f32> = labelled.iter().map(|(_, y)| ((y - mean) / std) as f32).collect();
+
+        let mut optim = AdamConfig::new()
+            .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+            .init::<B, RankerModel<B>>();
+        let mut model = self.model.clone();
+        let mut order: Vec<usize> = (0..graphs.len()).collect();
+        let (mut steps, mut last_epoch_loss) = (0usize, 0.0f64);
+        for _ in 0..cfg.epochs {
+            shuffle(&mut order, &mut self.rng);
+            let (mut sum, mut count) = (0.0, 0usize);
+            for chunk in order.chunks(cfg.batch_size) {
+                if chunk.len() < 2 {
+                    continue;
+                }
+                let mut batch = GraphBatch::with_capacity(self.shape, chunk.len());
+                for &i in chunk {
+                    batch.push_graph(&graphs[i])?;
+                }
+                let y: Vec<f32> = chunk.iter().map(|&i| targets[i]).collect();
+                let y = Tensor::<B, 1>::from_data(TensorData::new(y, [chunk.len()]), &self.device);
+                let emb = model.embed(&BatchTensors::new(&batch, &self.device));
+                let loss = match cfg.loss {
+                    RankingLoss::Pairwise => pairwise_logistic(model.score(emb), y, cfg.temperature)?,
+                    RankingLoss::RankNContrast { weight } => {
+                        let rnc = rank_n_contrast(emb.clone(), y.clone(), cfg.rnc_temperature)?;
+                        pairwise_logistic(model.score(emb), y, cfg.temperature)? + rnc.mul_scalar(weight)
+                    }
+                    RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
+                };
+                let value = loss.clone().into_scalar().elem::<f32>();
+                if !value.is_finite() {
+                    return Err(PredictorError::Diverged(value, steps));
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(cfg.learning_rate, model, grads);
+                steps += 1;
+                sum += f64::from(value);
+                count += 1;
+            }
+            if count > 0 {
+                last_epoch_loss = sum / count as f64;
+            }
+        }
+        self.model = model;
+        Ok(TrainReport {
+            steps,
+            final_loss: last_epoch_loss,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Scores of `archs` (higher = predicted better), in input order.
+    pub fn score<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<f32>, PredictorError> {
+        self.check_space(space)?;
+        let model = self.model.valid();
+        let mut out = Vec::with_capacity(archs.len());
+        for chunk in archs.chunks(SCORE_CHUNK) {
+            let mut batch = GraphBatch::with_capacity(self.shape, chunk.len());
+            for a in chunk {
+                batch.push_graph(&space.to_graph(a)?)?;
+            }
+            let emb = model.embed(&BatchTensors::<B::InnerBackend>::new(&batch, &self.device));
+            let scores = model.score(emb).into_data();
+            out.extend(
+                scores
+                    .to_vec::<f32>()
+                    .map_err(|e| PredictorError::Format(format!("{e:?}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Positions of `archs`, best predicted first.
+    pub fn rank<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<usize>, PredictorError> {
+        let s = self.score(space, archs)?;
+        let mut idx: Vec<usize> = (0..s.len()).collect();
+        idx.sort_by(|&i, &j| s[j].total_cmp(&s[i]).then(i.cmp(&j)));
+        Ok(idx)
+    }
+
+    /// Saves the predictor: a header naming its space and shapes, then the weights as a burn
+    /// record (named MessagePack).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PredictorError> {
+        let path = path.as_ref();
+        let io = |source| PredictorError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let header = serde_json::to_vec(&Header {
+            format: FORMAT_VERSION,
+            space: self.space.clone(),
+            shape: self.shape,
+            model: self.config,
+        })
+        .map_err(|e| PredictorError::Format(e.to_string()))?;
+        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+            .record(self.model.clone().into_record(), ())
+            .map_err(|e| PredictorError::Format(e.to_string()))?;
+        let mut f = std::fs::File::create(path).map_err(io)?;
+        f.write_all(MAGIC).map_err(io)?;
+        f.write_all(&(header.len() as u32).to_le_bytes()).map_err(io)?;
+        f.write_all(&header).map_err(io)?;
+        f.write_all(&record).map_err(io)?;
+        f.flush().map_err(io)
+    }
+
+    /// Loads a predictor saved by [`save`](Self::save) for use with `space`; a file for another
+    /// space or shape is refused with a typed error.
+    pub fn load<S: SearchSpace>(
+        path: impl AsRef<Path>,
+        space: &S,
+        device: B::Device,
+    ) -> Result<Self, PredictorError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| PredictorError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let body = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| PredictorError::Format("missing the dcl-predictor header".into()))?;
+        let (len, body) = body
+            .split_first_chunk::<4>()
+            .ok_or_else(|| PredictorError::Format("truncated header".into()))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if body.len() < len {
+            return Err(PredictorError::Format("truncated header".into()));
+        }
+        let (header, record) = body.split_at(len);
+        let header: Header = serde_json::from_slice(header).map_err(|e| PredictorError::Format(e.to_string()))?;
+        if header.format != FORMAT_VERSION {
+            return Err(PredictorError::Format(format!("unknown format version {}", header.format)));
+        }
+        let mut p = Self::with_device(space, header.model, 0, device)?;
+        if header.space != p.space {
+            return Err(PredictorError::SpaceMismatch {
+                expected: header.space,
+                found: p.space,
+            });
+        }
+        if header.shape != p.shape {
+            return Err(PredictorError::ShapeMismatch(format!(
+                "the file reads {:?}, the space gives {:?}",
+                header.shape, p.shape
+            )));
+        }
+        let expected = p.model.num_params();
+        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+            .load(record.to_vec(), &p.device)
+            .map_err(|e| PredictorError::Format(e.to_string()))?;
+        p.model = p.model.load_record(record);
+        if p.model.num_params() != expected {
+            return Err(PredictorError::ShapeMismatch(format!(
+                "the weights have {} parameters, the model {expected}",
+                p.model.num_params()
+            )));
+        }
+        Ok(p)
+    }
+}
+
+const MAGIC: &[u8] = b"DCLPRED\n";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    space: String,
+    shape: EncodingShape,
+    model: ModelConfig,
+}
+
+/// Fisher–Yates from our RNG.
+fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
+    for i in (1..v.len()).rev() {
+        let j = rng.random_range(0..=i);
+        v.swap(i, j);
+    }
+}
