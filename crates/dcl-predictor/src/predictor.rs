@@ -386,13 +386,24 @@ impl<B: AutodiffBackend> Predictor<B> {
     /// Scores of `archs` (higher = predicted better), in input order.
     pub fn score<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<f32>, PredictorError> {
         self.check_space(space)?;
-        let model = self.model.valid();
         let mut out = Vec::with_capacity(archs.len());
         for chunk in archs.chunks(SCORE_CHUNK) {
-            let mut batch = GraphBatch::with_capacity(self.shape, chunk.len());
-            for a in chunk {
-                batch.push_graph(&space.to_graph(a)?)?;
-            }
+            let graphs = chunk
+                .iter()
+                .map(|a| space.to_graph(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.extend(self.score_graphs(&graphs)?);
+        }
+        Ok(out)
+    }
+
+    /// Scores of graphs of the predictor's space (higher = predicted better), in input order.
+    /// The score depends on the graph alone, not on how its nodes are numbered.
+    pub fn score_graphs(&self, graphs: &[ArchGraph]) -> Result<Vec<f32>, PredictorError> {
+        let model = self.model.valid();
+        let mut out = Vec::with_capacity(graphs.len());
+        for chunk in graphs.chunks(SCORE_CHUNK) {
+            let batch = GraphBatch::from_graphs(self.shape, chunk)?;
             let emb = model.embed(&BatchTensors::<B::InnerBackend>::new(&batch, &self.device));
             let scores = model.score(emb).into_data();
             out.extend(
