@@ -103,3 +103,17 @@ where
         self.seen.clear();
     }
 }
+
+impl<S, T> dcl_graph::Evaluator<S> for CountingOracle<'_, T>
+where
+    S: dcl_graph::SearchSpace<Arch = T::Arch>,
+    T: BenchmarkTable,
+    T::Arch: Clone + Eq + std::hash::Hash,
+{
+    type Error = BenchError;
+
+    /// A counted [`query`](CountingOracle::query).
+    fn evaluate(&mut self, _space: &S, arch: &T::Arch) -> Result<f64, BenchError> {
+        self.query(arch)
+    }
+}

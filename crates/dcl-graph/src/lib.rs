@@ -36,15 +36,18 @@
 pub mod augment;
 mod encoding;
 mod error;
+mod eval;
 mod graph;
 mod hash;
 mod nb101;
 mod nb201;
 mod ops;
 mod space;
+mod subspace;
 
 pub use encoding::{EncodingShape, GraphBatch};
 pub use error::GraphError;
+pub use eval::{Evaluator, Surrogate};
 pub use graph::{ArchGraph, GraphLimits};
 pub use hash::{ModuleHash, module_hash};
 pub use nb101::{
@@ -54,3 +57,4 @@ pub use nb101::{
 pub use nb201::{NB201_EDGES, NB201_NUM_CELLS, Nb201Cell, Nb201Op, Nb201Space};
 pub use ops::{NodeOp, OpVocab};
 pub use space::SearchSpace;
+pub use subspace::Subspace;

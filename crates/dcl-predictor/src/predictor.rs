@@ -108,6 +108,17 @@ impl Default for FinetuneConfig {
     }
 }
 
+impl FinetuneConfig {
+    /// The fine-tuning used for each refit inside a search: fewer epochs than
+    /// [`Default`], since a search refits many times on small, growing labelled sets.
+    pub fn search_default() -> Self {
+        Self {
+            epochs: 50,
+            ..Self::default()
+        }
+    }
+}
+
 /// What a training stage did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
