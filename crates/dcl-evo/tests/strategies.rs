@@ -1,0 +1,217 @@
+//! The strategies on a synthetic NB201 problem: budgets are exact, nothing is paid for twice,
+//! runs are repeatable, errors surface, and guidance beats random sampling.
+
+use std::collections::HashSet;
+
+use dcl_evo::{
+    DclEnas, DclEnasConfig, Evaluator, RandomSearch, RegularizedEvolution, SearchError,
+    SearchHistory, Surrogate,
+};
+use dcl_graph::{Nb201Cell, Nb201Op, Nb201Space, SearchSpace, Subspace};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// A structured synthetic fitness with a unique optimum (all edges 3x3 conv except edge 3,
+/// a skip), and interactions so that greedy per-edge choices are not enough.
+fn toy(cell: &Nb201Cell) -> f64 {
+    let ops = cell.ops();
+    let mut f = 0.0;
+    for (i, op) in ops.iter().enumerate() {
+        f += match (i, op) {
+            (3, Nb201Op::SkipConnect) => 3.0,
+            (3, _) => 0.0,
+            (_, Nb201Op::NorConv3x3) => 2.0,
+            (_, Nb201Op::NorConv1x1) => 1.5,
+            (_, Nb201Op::SkipConnect) => 0.5,
+            _ => 0.0,
+        };
+    }
+    if ops[5] == Nb201Op::None {
+        f -= 4.0;
+    }
+    f
+}
+
+fn toy_best() -> f64 {
+    Nb201Space::new().enumerate().unwrap().iter().map(toy).fold(f64::MIN, f64::max)
+}
+
+struct Toy {
+    calls: usize,
+    fail_at: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("evaluator broke")]
+struct Broke;
+
+impl Evaluator<Nb201Space> for Toy {
+    type Error = Broke;
+    fn evaluate(&mut self, _: &Nb201Space, a: &Nb201Cell) -> Result<f64, Broke> {
+        self.calls += 1;
+        if Some(self.calls) == self.fail_at {
+            return Err(Broke);
+        }
+        Ok(toy(a))
+    }
+}
+
+impl Evaluator<Subspace<Nb201Space>> for Toy {
+    type Error = Broke;
+    fn evaluate(&mut self, _: &Subspace<Nb201Space>, a: &Nb201Cell) -> Result<f64, Broke> {
+        self.calls += 1;
+        Ok(toy(a))
+    }
+}
+
+/// A surrogate that knows the toy function up to a monotone distortion; `learn` only counts.
+struct Knowing {
+    learned: usize,
+    wrong_count: bool,
+}
+
+impl<S: SearchSpace<Arch = Nb201Cell>> Surrogate<S> for Knowing {
+    type Error = Broke;
+    fn score(&mut self, _: &S, archs: &[Nb201Cell]) -> Result<Vec<f64>, Broke> {
+        let n = archs.len() - usize::from(self.wrong_count && !archs.is_empty());
+        Ok(archs[..n].iter().map(|a| toy(a).exp()).collect())
+    }
+    fn learn(&mut self, _: &S, labelled: &[(Nb201Cell, f64)]) -> Result<(), Broke> {
+        assert!(!labelled.is_empty());
+        self.learned += 1;
+        Ok(())
+    }
+}
+
+fn toy_eval() -> Toy {
+    Toy { calls: 0, fail_at: None }
+}
+
+fn knowing() -> Knowing {
+    Knowing { learned: 0, wrong_count: false }
+}
+
+fn check_history(h: &SearchHistory<Nb201Cell>, budget: usize, calls: usize) {
+    assert_eq!(h.len(), budget);
+    assert_eq!(calls, budget, "every evaluator call is a recorded query");
+    let keys: HashSet<_> = h.queries.iter().map(|q| q.arch).collect();
+    assert_eq!(keys.len(), budget, "an architecture was paid for twice");
+    for (i, q) in h.queries.iter().enumerate() {
+        assert_eq!(q.query, i + 1);
+        assert_eq!(q.fitness, toy(&q.arch));
+    }
+    let curve = h.best_so_far();
+    assert!(curve.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(*curve.last().unwrap(), h.best().unwrap().fitness);
+}
+
+#[test]
+fn budgets_are_exact_and_nothing_is_paid_twice() {
+    let space = Nb201Space::new();
+    for seed in 0..3 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut e = toy_eval();
+        let h = RandomSearch.run(&space, &mut e, 40, &mut rng).unwrap();
+        check_history(&h, 40, e.calls);
+        let mut e = toy_eval();
+        let h = RegularizedEvolution::default().run(&space, &mut e, 40, &mut rng).unwrap();
+        check_history(&h, 40, e.calls);
+        let mut e = toy_eval();
+        let mut s = knowing();
+        let h = DclEnas::default().run(&space, &mut e, &mut s, 40, &mut rng).unwrap();
+        check_history(&h, 40, e.calls);
+        // One fit before each round of 5 true evaluations after the initial 10.
+        assert_eq!(s.learned, (40 - 10) / 5);
+    }
+}
+
+#[test]
+fn same_seed_same_search() {
+    let space = Nb201Space::new();
+    let run = |seed| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h = DclEnas::default().run(&space, &mut toy_eval(), &mut knowing(), 30, &mut rng).unwrap();
+        h.queries.iter().map(|q| q.arch).collect::<Vec<_>>()
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8));
+    let re = |seed| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h = RegularizedEvolution::default().run(&space, &mut toy_eval(), 30, &mut rng).unwrap();
+        h.queries.iter().map(|q| q.arch).collect::<Vec<_>>()
+    };
+    assert_eq!(re(1), re(1));
+}
+
+#[test]
+fn guidance_beats_random_sampling() {
+    let space = Nb201Space::new();
+    let best = toy_best();
+    let (mut hits_dcl, mut hits_random, mut sum_re, mut sum_random) = (0, 0, 0.0, 0.0);
+    for seed in 0..10 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let h = DclEnas::default().run(&space, &mut toy_eval(), &mut knowing(), 50, &mut rng).unwrap();
+        hits_dcl += usize::from(h.best().unwrap().fitness == best);
+        let h = RandomSearch.run(&space, &mut toy_eval(), 50, &mut rng).unwrap();
+        hits_random += usize::from(h.best().unwrap().fitness == best);
+        sum_random += h.best().unwrap().fitness;
+        let h = RegularizedEvolution::default().run(&space, &mut toy_eval(), 50, &mut rng).unwrap();
+        sum_re += h.best().unwrap().fitness;
+    }
+    // With a surrogate that ranks perfectly, DCL-ENAS finds the optimum every time; 50 random
+    // draws out of 15,625 almost never do.
+    assert_eq!(hits_dcl, 10);
+    assert!(hits_random <= 1);
+    assert!(sum_re > sum_random, "regularized evolution {sum_re} vs random {sum_random}");
+}
+
+#[test]
+fn a_space_smaller_than_the_budget_ends_the_search() {
+    let members: Vec<_> = (0..12).filter_map(|o| Nb201Cell::from_ordinal(o * 1000)).collect();
+    let space = Subspace::new(Nb201Space::new(), members).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    assert_eq!(RandomSearch.run(&space, &mut toy_eval(), 50, &mut rng).unwrap().len(), 12);
+    assert_eq!(RegularizedEvolution::default().run(&space, &mut toy_eval(), 50, &mut rng).unwrap().len(), 12);
+    let h = DclEnas::default().run(&space, &mut toy_eval(), &mut knowing(), 50, &mut rng).unwrap();
+    assert_eq!(h.len(), 12);
+}
+
+#[test]
+fn failures_surface_as_typed_errors() {
+    let space = Nb201Space::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut e = Toy { calls: 0, fail_at: Some(5) };
+    assert!(matches!(RandomSearch.run(&space, &mut e, 10, &mut rng), Err(SearchError::Evaluator(_))));
+    let mut s = Knowing { learned: 0, wrong_count: true };
+    assert!(matches!(
+        DclEnas::default().run(&space, &mut toy_eval(), &mut s, 20, &mut rng),
+        Err(SearchError::ScoreCount { .. })
+    ));
+    let bad = DclEnas::new(DclEnasConfig { infill: 0, ..Default::default() });
+    assert!(matches!(bad.run(&space, &mut toy_eval(), &mut knowing(), 20, &mut rng), Err(SearchError::Config(_))));
+
+    struct NanEval;
+    impl Evaluator<Nb201Space> for NanEval {
+        type Error = Broke;
+        fn evaluate(&mut self, _: &Nb201Space, _: &Nb201Cell) -> Result<f64, Broke> {
+            Ok(f64::NAN)
+        }
+    }
+    assert!(matches!(RandomSearch.run(&space, &mut NanEval, 3, &mut rng), Err(SearchError::NonFinite(_))));
+}
+
+#[test]
+fn history_serializes() {
+    let space = Nb201Space::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let h = RandomSearch.run(&space, &mut toy_eval(), 5, &mut rng).unwrap();
+    let json = h.to_json().unwrap();
+    let back: SearchHistory<Nb201Cell> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, h);
+    let mut csv = Vec::new();
+    h.write_csv(&mut csv, |a| a.to_string()).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(text.lines().count(), 6);
+    assert!(text.starts_with("query,arch,fitness,seconds\n1,|"));
+    assert_eq!(h.best_within(2).unwrap().fitness, h.best_so_far()[1]);
+}
