@@ -81,7 +81,11 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-fn run<S: SearchSpace>(p: Problem<S>, args: &Args, ks: &[usize]) -> Result<(), Box<dyn std::error::Error>> {
+fn run<S: SearchSpace>(
+    p: Problem<S>,
+    args: &Args,
+    ks: &[usize],
+) -> Result<(), Box<dyn std::error::Error>> {
     let model = ModelConfig {
         hidden: args.hidden,
         layers: args.layers,
@@ -132,17 +136,26 @@ fn run<S: SearchSpace>(p: Problem<S>, args: &Args, ks: &[usize]) -> Result<(), B
                     idx.swap(i, j);
                 }
                 let (train, test) = idx.split_at(k);
-                let labelled: Vec<_> = train.iter().map(|&i| (p.archs[i].clone(), p.labels[i])).collect();
+                let labelled: Vec<_> = train
+                    .iter()
+                    .map(|&i| (p.archs[i].clone(), p.labels[i]))
+                    .collect();
                 let mut pred = base.fork(seed);
                 pred.finetune(&p.space, &labelled, &fcfg)?;
                 let test_archs: Vec<_> = test.iter().map(|&i| p.archs[i].clone()).collect();
-                let scores: Vec<f64> = pred.score(&p.space, &test_archs)?.into_iter().map(f64::from).collect();
+                let scores: Vec<f64> = pred
+                    .score(&p.space, &test_archs)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
                 let truth: Vec<f64> = test.iter().map(|&i| p.labels[i]).collect();
                 let tau = kendall_tau(&truth, &scores)?;
                 let rho = spearman_rho(&truth, &scores)?;
                 let p50 = precision_at_k(&truth, &scores, 50.min(truth.len()))?;
                 let s = start.elapsed().as_secs_f64();
-                println!("  space={name} k={k} variant={variant} seed={seed} tau={tau:.4} rho={rho:.4} p@50={p50:.2} seconds={s:.1}");
+                println!(
+                    "  space={name} k={k} variant={variant} seed={seed} tau={tau:.4} rho={rho:.4} p@50={p50:.2} seconds={s:.1}"
+                );
                 taus.push(tau);
                 secs.push(s);
             }
@@ -168,10 +181,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let metric = Nb201Metric::new(Nb201Dataset::Cifar10, Nb201Column::Test200);
             let archs: Vec<_> = table.records().iter().map(|r| r.cell).collect();
             let labels = table.records().iter().map(|r| r.accuracy(metric)).collect();
-            let ks = if args.k.is_empty() { vec![78, 156, 469, 781, 1563] } else { args.k.clone() };
+            let ks = if args.k.is_empty() {
+                vec![78, 156, 469, 781, 1563]
+            } else {
+                args.k.clone()
+            };
             let space = Nb201Space::new();
             let pretrain_pool = archs.clone();
-            run(Problem { space, archs, labels, pretrain_pool }, &args, &ks)
+            run(
+                Problem {
+                    space,
+                    archs,
+                    labels,
+                    pretrain_pool,
+                },
+                &args,
+                &ks,
+            )
         }
         "nb101" => {
             let table = Nb101Table::subset20k()?;
@@ -181,10 +207,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .iter()
                 .map(|r| r.get(Nb101Metric::VAL_108).ok_or("missing val_acc_108"))
                 .collect::<Result<_, _>>()?;
-            let ks = if args.k.is_empty() { vec![100, 172, 424, 4236] } else { args.k.clone() };
+            let ks = if args.k.is_empty() {
+                vec![100, 172, 424, 4236]
+            } else {
+                args.k.clone()
+            };
             let space = Nb101Space::new();
             let pretrain_pool = space.enumerate().ok_or("NB101 enumerates")?;
-            run(Problem { space, archs, labels, pretrain_pool }, &args, &ks)
+            run(
+                Problem {
+                    space,
+                    archs,
+                    labels,
+                    pretrain_pool,
+                },
+                &args,
+                &ks,
+            )
         }
         other => Err(format!("unknown space {other}; use nb201 or nb101").into()),
     }

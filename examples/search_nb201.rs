@@ -19,7 +19,6 @@ use dcl_bench::{CountingOracle, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Tab
 use dcl_evo::{DclEnas, DclEnasConfig};
 use dcl_predictor::{
     FinetuneConfig, ModelConfig, Nb201Space, Predictor, PredictorSurrogate, PretrainConfig,
-    SearchSpace,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -52,7 +51,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = Nb201Table::embedded()?;
     let space = Nb201Space::new();
 
-    println!("stage 1: label-free pre-training on all {} cells ...", table.len());
+    println!(
+        "stage 1: label-free pre-training on all {} cells ...",
+        table.len()
+    );
     let cells: Vec<_> = table.records().iter().map(|r| r.cell).collect();
     let mut predictor: Predictor = Predictor::new(&space, ModelConfig::default(), args.seed)?;
     let report = predictor.pretrain(
@@ -68,18 +70,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.steps, report.final_loss, report.seconds
     );
 
-    println!("search: DCL-ENAS on {metric}, budget {} queries ...", args.budget);
-    let mut surrogate = PredictorSurrogate::new(predictor, FinetuneConfig::search_default(), args.seed);
+    println!(
+        "search: DCL-ENAS on {metric}, budget {} queries ...",
+        args.budget
+    );
+    let mut surrogate =
+        PredictorSurrogate::new(predictor, FinetuneConfig::search_default(), args.seed);
     let mut oracle = CountingOracle::new(table, metric);
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let search = DclEnas::new(DclEnasConfig::default());
     let mut last_shown = 0;
-    let history = search.run_observed(&space, &mut oracle, &mut surrogate, args.budget, &mut rng, &mut |q| {
-        if q.query / 10 > last_shown || q.query == args.budget {
-            last_shown = q.query / 10;
-            println!("  query {:>4}: {:.2} ({})", q.query, q.fitness, q.arch);
-        }
-    })?;
+    let history = search.run_observed(
+        &space,
+        &mut oracle,
+        &mut surrogate,
+        args.budget,
+        &mut rng,
+        &mut |q| {
+            if q.query / 10 > last_shown || q.query == args.budget {
+                last_shown = q.query / 10;
+                println!("  query {:>4}: {:.2} ({})", q.query, q.fitness, q.arch);
+            }
+        },
+    )?;
     let best = history.best().ok_or("no query was made")?;
     let rank = table.rank(&best.arch, metric)?;
     println!(
@@ -97,6 +110,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         oracle.queries(),
         start.elapsed().as_secs_f64()
     );
-    let _ = space.name();
     Ok(())
 }

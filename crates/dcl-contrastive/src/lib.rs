@@ -64,7 +64,12 @@ fn check_temperature(t: f64) -> Result<(), LossError> {
 
 /// Rows scaled to unit length (a zero row stays zero).
 pub fn l2_normalize<B: Backend>(z: Tensor<B, 2>) -> Tensor<B, 2> {
-    let norm = z.clone().powf_scalar(2.0).sum_dim(1).add_scalar(1e-12).sqrt();
+    let norm = z
+        .clone()
+        .powf_scalar(2.0)
+        .sum_dim(1)
+        .add_scalar(1e-12)
+        .sqrt();
     z / norm
 }
 
@@ -118,7 +123,10 @@ fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p()
 }
 
-fn check_scores<B: Backend>(scores: &Tensor<B, 1>, targets: &Tensor<B, 1>) -> Result<usize, LossError> {
+fn check_scores<B: Backend>(
+    scores: &Tensor<B, 1>,
+    targets: &Tensor<B, 1>,
+) -> Result<usize, LossError> {
     let [n] = scores.dims();
     if targets.dims() != [n] {
         return Err(LossError::Shape(format!(
@@ -239,7 +247,10 @@ mod tests {
         let mut total = 0.0;
         for i in 0..m {
             let pos = (i + n) % m;
-            let denom: f64 = (0..m).filter(|&k| k != i).map(|k| (cos(z[i], z[k]) / t).exp()).sum();
+            let denom: f64 = (0..m)
+                .filter(|&k| k != i)
+                .map(|k| (cos(z[i], z[k]) / t).exp())
+                .sum();
             total += -((cos(z[i], z[pos]) / t).exp() / denom).ln();
         }
         total / m as f64
@@ -265,23 +276,40 @@ mod tests {
     }
 
     fn data() -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>) {
-        let z1 = vec![vec![1.0, 0.5, -0.2], vec![0.1, -1.0, 0.3], vec![-0.7, 0.2, 0.9], vec![0.3, 0.3, 0.3]];
-        let z2 = vec![vec![0.9, 0.4, 0.0], vec![0.2, -0.8, 0.1], vec![-0.5, 0.1, 1.0], vec![0.0, 0.5, 0.2]];
+        let z1 = vec![
+            vec![1.0, 0.5, -0.2],
+            vec![0.1, -1.0, 0.3],
+            vec![-0.7, 0.2, 0.9],
+            vec![0.3, 0.3, 0.3],
+        ];
+        let z2 = vec![
+            vec![0.9, 0.4, 0.0],
+            vec![0.2, -0.8, 0.1],
+            vec![-0.5, 0.1, 1.0],
+            vec![0.0, 0.5, 0.2],
+        ];
         let y = vec![91.0, 85.5, 85.5, 70.0];
         (z1, z2, y)
     }
 
     fn f32s(v: &[Vec<f64>]) -> Vec<Vec<f32>> {
-        v.iter().map(|r| r.iter().map(|&x| x as f32).collect()).collect()
+        v.iter()
+            .map(|r| r.iter().map(|&x| x as f32).collect())
+            .collect()
     }
 
     #[test]
     fn info_nce_matches_reference() {
         let (z1, z2, _) = data();
         for t in [0.1, 0.5, 2.0] {
-            let got = info_nce(t2(&f32s(&z1)), t2(&f32s(&z2)), t).unwrap().into_scalar() as f64;
+            let got = info_nce(t2(&f32s(&z1)), t2(&f32s(&z2)), t)
+                .unwrap()
+                .into_scalar() as f64;
             let want = info_nce_ref(&z1, &z2, t);
-            assert!((got - want).abs() < 1e-4 * want.max(1.0), "t={t}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-4 * want.max(1.0),
+                "t={t}: {got} vs {want}"
+            );
         }
     }
 
@@ -311,7 +339,8 @@ mod tests {
 
     #[test]
     fn pairwise_is_finite_for_ties_equal_scores_singletons_and_huge_margins() {
-        let loss = |s: &[f32], y: &[f32]| pairwise_logistic(t1(s), t1(y), 0.1).unwrap().into_scalar();
+        let loss =
+            |s: &[f32], y: &[f32]| pairwise_logistic(t1(s), t1(y), 0.1).unwrap().into_scalar();
         assert_eq!(loss(&[1.0, 1.0], &[5.0, 5.0]), 0.0);
         assert_eq!(loss(&[3.0], &[5.0]), 0.0);
         assert!((loss(&[0.0, 0.0], &[2.0, 1.0]) - 2f32.ln()).abs() < 1e-6);
@@ -324,26 +353,42 @@ mod tests {
     fn rank_n_contrast_matches_reference() {
         let (z1, _, y) = data();
         for t in [0.1, 1.0] {
-            let got = rank_n_contrast(t2(&f32s(&z1)), t1(&y.iter().map(|&v| v as f32).collect::<Vec<_>>()), t)
-                .unwrap()
-                .into_scalar() as f64;
+            let got = rank_n_contrast(
+                t2(&f32s(&z1)),
+                t1(&y.iter().map(|&v| v as f32).collect::<Vec<_>>()),
+                t,
+            )
+            .unwrap()
+            .into_scalar() as f64;
             let want = rnc_ref(&z1, &y, t);
-            assert!((got - want).abs() < 1e-4 * want.max(1.0), "t={t}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-4 * want.max(1.0),
+                "t={t}: {got} vs {want}"
+            );
         }
     }
 
     #[test]
     fn rank_n_contrast_small_cases() {
-        assert_eq!(rank_n_contrast(t2(&[vec![1.0, 0.0]]), t1(&[1.0]), 0.5).unwrap().into_scalar(), 0.0);
+        assert_eq!(
+            rank_n_contrast(t2(&[vec![1.0, 0.0]]), t1(&[1.0]), 0.5)
+                .unwrap()
+                .into_scalar(),
+            0.0
+        );
         // Two samples: each anchor's only other sample is its own denominator: loss 0.
         let l = rank_n_contrast(t2(&[vec![1.0, 0.0], vec![0.0, 1.0]]), t1(&[1.0, 2.0]), 0.5)
             .unwrap()
             .into_scalar();
         assert!(l.abs() < 1e-6);
         // All tied: finite.
-        let l = rank_n_contrast(t2(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]]), t1(&[1.0, 1.0, 1.0]), 0.1)
-            .unwrap()
-            .into_scalar();
+        let l = rank_n_contrast(
+            t2(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]]),
+            t1(&[1.0, 1.0, 1.0]),
+            0.1,
+        )
+        .unwrap()
+        .into_scalar();
         assert!(l.is_finite());
     }
 
@@ -351,13 +396,34 @@ mod tests {
     fn bad_inputs_are_typed_errors() {
         let z = t2(&[vec![1.0, 0.0], vec![0.0, 1.0]]);
         let z3 = t2(&[vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]]);
-        assert!(matches!(info_nce(z.clone(), z3.clone(), 0.1), Err(LossError::Shape(_))));
-        assert!(matches!(info_nce(z.clone(), z.clone(), 0.0), Err(LossError::Temperature(_))));
-        assert!(matches!(info_nce(z.clone(), z.clone(), f64::NAN), Err(LossError::Temperature(_))));
-        assert!(matches!(pairwise_logistic(t1(&[1.0, 2.0]), t1(&[1.0]), 1.0), Err(LossError::Shape(_))));
-        assert!(matches!(pairwise_logistic(t1(&[]), t1(&[]), 1.0), Err(LossError::Empty)));
-        assert!(matches!(rank_n_contrast(z3, t1(&[1.0]), 1.0), Err(LossError::Shape(_))));
-        assert!(matches!(rank_n_contrast(z, t1(&[1.0, 2.0]), -1.0), Err(LossError::Temperature(_))));
+        assert!(matches!(
+            info_nce(z.clone(), z3.clone(), 0.1),
+            Err(LossError::Shape(_))
+        ));
+        assert!(matches!(
+            info_nce(z.clone(), z.clone(), 0.0),
+            Err(LossError::Temperature(_))
+        ));
+        assert!(matches!(
+            info_nce(z.clone(), z.clone(), f64::NAN),
+            Err(LossError::Temperature(_))
+        ));
+        assert!(matches!(
+            pairwise_logistic(t1(&[1.0, 2.0]), t1(&[1.0]), 1.0),
+            Err(LossError::Shape(_))
+        ));
+        assert!(matches!(
+            pairwise_logistic(t1(&[]), t1(&[]), 1.0),
+            Err(LossError::Empty)
+        ));
+        assert!(matches!(
+            rank_n_contrast(z3, t1(&[1.0]), 1.0),
+            Err(LossError::Shape(_))
+        ));
+        assert!(matches!(
+            rank_n_contrast(z, t1(&[1.0, 2.0]), -1.0),
+            Err(LossError::Temperature(_))
+        ));
     }
 
     #[test]
@@ -369,11 +435,21 @@ mod tests {
         let grads = loss.backward();
         let g: Vec<f32> = scores.grad(&grads).unwrap().into_data().to_vec().unwrap();
         // Descent raises the best (index 1) and lowers the worst (index 0).
-        assert!(g[1] < 0.0 && g[0] > 0.0 && g.iter().all(|x| x.is_finite()), "{g:?}");
+        assert!(
+            g[1] < 0.0 && g[0] > 0.0 && g.iter().all(|x| x.is_finite()),
+            "{g:?}"
+        );
 
-        let z = Tensor::<AD, 2>::from_floats([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], &d).require_grad();
-        let loss = rank_n_contrast(z.clone(), Tensor::from_floats([1.0, 1.0, 1.0], &d), 0.1).unwrap();
-        let g: Vec<f32> = z.grad(&loss.backward()).unwrap().into_data().to_vec().unwrap();
+        let z =
+            Tensor::<AD, 2>::from_floats([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], &d).require_grad();
+        let loss =
+            rank_n_contrast(z.clone(), Tensor::from_floats([1.0, 1.0, 1.0], &d), 0.1).unwrap();
+        let g: Vec<f32> = z
+            .grad(&loss.backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
         assert!(g.iter().all(|x| x.is_finite()), "{g:?}");
     }
 }

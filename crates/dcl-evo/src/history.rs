@@ -81,7 +81,11 @@ impl<A> SearchHistory<A> {
 
     /// Writes the queries as CSV (`query,arch,fitness,seconds`), the architecture written by
     /// `label` (quoted as CSV needs).
-    pub fn write_csv<W: Write>(&self, mut w: W, label: impl Fn(&A) -> String) -> std::io::Result<()> {
+    pub fn write_csv<W: Write>(
+        &self,
+        mut w: W,
+        label: impl Fn(&A) -> String,
+    ) -> std::io::Result<()> {
         writeln!(w, "query,arch,fitness,seconds")?;
         for q in &self.queries {
             let arch = label(&q.arch);

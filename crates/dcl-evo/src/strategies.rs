@@ -14,6 +14,9 @@ const SAMPLE_TRIES: usize = 10_000;
 /// How many mutations of one parent are tried for an unseen child.
 const MUTATION_TRIES: usize = 100;
 
+/// Called after every true evaluation.
+type Observer<'a, A> = &'a mut dyn FnMut(&QueryRecord<A>);
+
 /// Pays for true evaluations: counts the budget, refuses repeats, records the history.
 struct Ledger<'a, S: SearchSpace, E: Evaluator<S>> {
     space: &'a S,
@@ -23,7 +26,7 @@ struct Ledger<'a, S: SearchSpace, E: Evaluator<S>> {
     labelled: Vec<(S::Arch, f64)>,
     history: SearchHistory<S::Arch>,
     start: Instant,
-    observer: Option<&'a mut dyn FnMut(&QueryRecord<S::Arch>)>,
+    observer: Option<Observer<'a, S::Arch>>,
 }
 
 impl<'a, S: SearchSpace, E: Evaluator<S>> Ledger<'a, S, E> {
@@ -138,7 +141,9 @@ impl RandomSearch {
     {
         let mut ledger = Ledger::new("random", space, evaluator, budget);
         while ledger.remaining() > 0 {
-            let Some(a) = ledger.sample_unseen(rng) else { break };
+            let Some(a) = ledger.sample_unseen(rng) else {
+                break;
+            };
             ledger.evaluate(a)?;
         }
         Ok(ledger.finish())
@@ -181,12 +186,16 @@ impl RegularizedEvolution {
         R: Rng + ?Sized,
     {
         if self.population_size == 0 || self.sample_size == 0 {
-            return Err(SearchError::Config("population and sample sizes must be positive".into()));
+            return Err(SearchError::Config(
+                "population and sample sizes must be positive".into(),
+            ));
         }
         let mut ledger = Ledger::new("regularized-evolution", space, evaluator, budget);
         let mut population: VecDeque<(S::Arch, f64)> = VecDeque::new();
         while population.len() < self.population_size && ledger.remaining() > 0 {
-            let Some(a) = ledger.sample_unseen(rng) else { break };
+            let Some(a) = ledger.sample_unseen(rng) else {
+                break;
+            };
             let f = ledger.evaluate(a.clone())?;
             population.push_back((a, f));
         }
@@ -195,7 +204,9 @@ impl RegularizedEvolution {
                 .map(|_| &population[rng.random_range(0..population.len())])
                 .reduce(|b, c| if c.1 > b.1 { c } else { b })
                 .map(|(a, _)| a.clone());
-            let Some(child) = parent.and_then(|p| ledger.unseen_child(&p, rng)) else { break };
+            let Some(child) = parent.and_then(|p| ledger.unseen_child(&p, rng)) else {
+                break;
+            };
             let f = ledger.evaluate(child.clone())?;
             population.push_back((child, f));
             if population.len() > self.population_size {
@@ -308,7 +319,9 @@ impl DclEnas {
         ledger.observer = Some(observer);
         let mut surrogate_seconds = 0.0;
         while ledger.labelled.len() < c.initial && ledger.remaining() > 0 {
-            let Some(a) = ledger.sample_unseen(rng) else { break };
+            let Some(a) = ledger.sample_unseen(rng) else {
+                break;
+            };
             ledger.evaluate(a)?;
         }
         while ledger.remaining() > 0 {
@@ -363,7 +376,9 @@ impl DclEnas {
             }
             if picked == 0 {
                 // Nothing new was bred (a tiny or exhausted space): fall back to a random query.
-                let Some(a) = ledger.sample_unseen(rng) else { break };
+                let Some(a) = ledger.sample_unseen(rng) else {
+                    break;
+                };
                 ledger.evaluate(a)?;
             }
         }
@@ -372,7 +387,12 @@ impl DclEnas {
         Ok(history)
     }
 
-    fn breed<S: SearchSpace, R: Rng + ?Sized>(&self, space: &S, population: &[(S::Arch, f64)], rng: &mut R) -> S::Arch {
+    fn breed<S: SearchSpace, R: Rng + ?Sized>(
+        &self,
+        space: &S,
+        population: &[(S::Arch, f64)],
+        rng: &mut R,
+    ) -> S::Arch {
         let pick = |rng: &mut R| {
             (0..self.config.tournament)
                 .map(|_| &population[rng.random_range(0..population.len())])
@@ -395,7 +415,11 @@ impl DclEnas {
     }
 }
 
-fn score<S: SearchSpace, P: Surrogate<S>>(surrogate: &mut P, space: &S, archs: &[S::Arch]) -> Result<Vec<f64>, SearchError> {
+fn score<S: SearchSpace, P: Surrogate<S>>(
+    surrogate: &mut P,
+    space: &S,
+    archs: &[S::Arch],
+) -> Result<Vec<f64>, SearchError> {
     let s = surrogate
         .score(space, archs)
         .map_err(|e| SearchError::Surrogate(Box::new(e)))?;
@@ -406,5 +430,7 @@ fn score<S: SearchSpace, P: Surrogate<S>>(surrogate: &mut P, space: &S, archs: &
         });
     }
     // A NaN score would poison every sort: treat it as the worst.
-    Ok(s.into_iter().map(|x| if x.is_nan() { f64::NEG_INFINITY } else { x }).collect())
+    Ok(s.into_iter()
+        .map(|x| if x.is_nan() { f64::NEG_INFINITY } else { x })
+        .collect())
 }

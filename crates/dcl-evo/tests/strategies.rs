@@ -33,7 +33,12 @@ fn toy(cell: &Nb201Cell) -> f64 {
 }
 
 fn toy_best() -> f64 {
-    Nb201Space::new().enumerate().unwrap().iter().map(toy).fold(f64::MIN, f64::max)
+    Nb201Space::new()
+        .enumerate()
+        .unwrap()
+        .iter()
+        .map(toy)
+        .fold(f64::MIN, f64::max)
 }
 
 struct Toy {
@@ -84,11 +89,17 @@ impl<S: SearchSpace<Arch = Nb201Cell>> Surrogate<S> for Knowing {
 }
 
 fn toy_eval() -> Toy {
-    Toy { calls: 0, fail_at: None }
+    Toy {
+        calls: 0,
+        fail_at: None,
+    }
 }
 
 fn knowing() -> Knowing {
-    Knowing { learned: 0, wrong_count: false }
+    Knowing {
+        learned: 0,
+        wrong_count: false,
+    }
 }
 
 fn check_history(h: &SearchHistory<Nb201Cell>, budget: usize, calls: usize) {
@@ -114,11 +125,15 @@ fn budgets_are_exact_and_nothing_is_paid_twice() {
         let h = RandomSearch.run(&space, &mut e, 40, &mut rng).unwrap();
         check_history(&h, 40, e.calls);
         let mut e = toy_eval();
-        let h = RegularizedEvolution::default().run(&space, &mut e, 40, &mut rng).unwrap();
+        let h = RegularizedEvolution::default()
+            .run(&space, &mut e, 40, &mut rng)
+            .unwrap();
         check_history(&h, 40, e.calls);
         let mut e = toy_eval();
         let mut s = knowing();
-        let h = DclEnas::default().run(&space, &mut e, &mut s, 40, &mut rng).unwrap();
+        let h = DclEnas::default()
+            .run(&space, &mut e, &mut s, 40, &mut rng)
+            .unwrap();
         check_history(&h, 40, e.calls);
         // One fit before each round of 5 true evaluations after the initial 10.
         assert_eq!(s.learned, (40 - 10) / 5);
@@ -130,14 +145,18 @@ fn same_seed_same_search() {
     let space = Nb201Space::new();
     let run = |seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let h = DclEnas::default().run(&space, &mut toy_eval(), &mut knowing(), 30, &mut rng).unwrap();
+        let h = DclEnas::default()
+            .run(&space, &mut toy_eval(), &mut knowing(), 30, &mut rng)
+            .unwrap();
         h.queries.iter().map(|q| q.arch).collect::<Vec<_>>()
     };
     assert_eq!(run(7), run(7));
     assert_ne!(run(7), run(8));
     let re = |seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let h = RegularizedEvolution::default().run(&space, &mut toy_eval(), 30, &mut rng).unwrap();
+        let h = RegularizedEvolution::default()
+            .run(&space, &mut toy_eval(), 30, &mut rng)
+            .unwrap();
         h.queries.iter().map(|q| q.arch).collect::<Vec<_>>()
     };
     assert_eq!(re(1), re(1));
@@ -150,29 +169,54 @@ fn guidance_beats_random_sampling() {
     let (mut hits_dcl, mut hits_random, mut sum_re, mut sum_random) = (0, 0, 0.0, 0.0);
     for seed in 0..10 {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let h = DclEnas::default().run(&space, &mut toy_eval(), &mut knowing(), 50, &mut rng).unwrap();
+        let h = DclEnas::default()
+            .run(&space, &mut toy_eval(), &mut knowing(), 50, &mut rng)
+            .unwrap();
         hits_dcl += usize::from(h.best().unwrap().fitness == best);
-        let h = RandomSearch.run(&space, &mut toy_eval(), 50, &mut rng).unwrap();
+        let h = RandomSearch
+            .run(&space, &mut toy_eval(), 50, &mut rng)
+            .unwrap();
         hits_random += usize::from(h.best().unwrap().fitness == best);
         sum_random += h.best().unwrap().fitness;
-        let h = RegularizedEvolution::default().run(&space, &mut toy_eval(), 50, &mut rng).unwrap();
+        let h = RegularizedEvolution::default()
+            .run(&space, &mut toy_eval(), 50, &mut rng)
+            .unwrap();
         sum_re += h.best().unwrap().fitness;
     }
     // With a surrogate that ranks perfectly, DCL-ENAS finds the optimum every time; 50 random
     // draws out of 15,625 almost never do.
     assert_eq!(hits_dcl, 10);
     assert!(hits_random <= 1);
-    assert!(sum_re > sum_random, "regularized evolution {sum_re} vs random {sum_random}");
+    assert!(
+        sum_re > sum_random,
+        "regularized evolution {sum_re} vs random {sum_random}"
+    );
 }
 
 #[test]
 fn a_space_smaller_than_the_budget_ends_the_search() {
-    let members: Vec<_> = (0..12).filter_map(|o| Nb201Cell::from_ordinal(o * 1000)).collect();
+    let members: Vec<_> = (0..12)
+        .filter_map(|o| Nb201Cell::from_ordinal(o * 1000))
+        .collect();
     let space = Subspace::new(Nb201Space::new(), members).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    assert_eq!(RandomSearch.run(&space, &mut toy_eval(), 50, &mut rng).unwrap().len(), 12);
-    assert_eq!(RegularizedEvolution::default().run(&space, &mut toy_eval(), 50, &mut rng).unwrap().len(), 12);
-    let h = DclEnas::default().run(&space, &mut toy_eval(), &mut knowing(), 50, &mut rng).unwrap();
+    assert_eq!(
+        RandomSearch
+            .run(&space, &mut toy_eval(), 50, &mut rng)
+            .unwrap()
+            .len(),
+        12
+    );
+    assert_eq!(
+        RegularizedEvolution::default()
+            .run(&space, &mut toy_eval(), 50, &mut rng)
+            .unwrap()
+            .len(),
+        12
+    );
+    let h = DclEnas::default()
+        .run(&space, &mut toy_eval(), &mut knowing(), 50, &mut rng)
+        .unwrap();
     assert_eq!(h.len(), 12);
 }
 
@@ -180,15 +224,30 @@ fn a_space_smaller_than_the_budget_ends_the_search() {
 fn failures_surface_as_typed_errors() {
     let space = Nb201Space::new();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let mut e = Toy { calls: 0, fail_at: Some(5) };
-    assert!(matches!(RandomSearch.run(&space, &mut e, 10, &mut rng), Err(SearchError::Evaluator(_))));
-    let mut s = Knowing { learned: 0, wrong_count: true };
+    let mut e = Toy {
+        calls: 0,
+        fail_at: Some(5),
+    };
+    assert!(matches!(
+        RandomSearch.run(&space, &mut e, 10, &mut rng),
+        Err(SearchError::Evaluator(_))
+    ));
+    let mut s = Knowing {
+        learned: 0,
+        wrong_count: true,
+    };
     assert!(matches!(
         DclEnas::default().run(&space, &mut toy_eval(), &mut s, 20, &mut rng),
         Err(SearchError::ScoreCount { .. })
     ));
-    let bad = DclEnas::new(DclEnasConfig { infill: 0, ..Default::default() });
-    assert!(matches!(bad.run(&space, &mut toy_eval(), &mut knowing(), 20, &mut rng), Err(SearchError::Config(_))));
+    let bad = DclEnas::new(DclEnasConfig {
+        infill: 0,
+        ..Default::default()
+    });
+    assert!(matches!(
+        bad.run(&space, &mut toy_eval(), &mut knowing(), 20, &mut rng),
+        Err(SearchError::Config(_))
+    ));
 
     struct NanEval;
     impl Evaluator<Nb201Space> for NanEval {
@@ -197,14 +256,19 @@ fn failures_surface_as_typed_errors() {
             Ok(f64::NAN)
         }
     }
-    assert!(matches!(RandomSearch.run(&space, &mut NanEval, 3, &mut rng), Err(SearchError::NonFinite(_))));
+    assert!(matches!(
+        RandomSearch.run(&space, &mut NanEval, 3, &mut rng),
+        Err(SearchError::NonFinite(_))
+    ));
 }
 
 #[test]
 fn history_serializes() {
     let space = Nb201Space::new();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let h = RandomSearch.run(&space, &mut toy_eval(), 5, &mut rng).unwrap();
+    let h = RandomSearch
+        .run(&space, &mut toy_eval(), 5, &mut rng)
+        .unwrap();
     let json = h.to_json().unwrap();
     let back: SearchHistory<Nb201Cell> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, h);

@@ -37,9 +37,8 @@ impl<S: SearchSpace> Subspace<S> {
         let mut kept = Vec::with_capacity(members.len());
         for a in members {
             base.to_graph(&a)?;
-            let k = base.key(&a);
-            if !index.contains_key(&k) {
-                index.insert(k, kept.len());
+            if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(base.key(&a)) {
+                slot.insert(kept.len());
                 kept.push(a);
             }
         }

@@ -25,10 +25,12 @@ mod surrogate;
 
 pub use dcl_contrastive as contrastive;
 pub use dcl_graph::{
-    self, ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, ModuleHash, Nb101Cell, Nb101Space,
-    Nb201Cell, Nb201Space, NodeOp, OpVocab, SearchSpace, Subspace, Surrogate, augment,
+    self, ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, ModuleHash, Nb101Cell,
+    Nb101Space, Nb201Cell, Nb201Space, NodeOp, OpVocab, SearchSpace, Subspace, Surrogate, augment,
 };
 pub use error::PredictorError;
 pub use model::ModelConfig;
+pub use predictor::{
+    CpuBackend, FinetuneConfig, Predictor, PretrainConfig, RankingLoss, TrainReport,
+};
 pub use surrogate::PredictorSurrogate;
-pub use predictor::{CpuBackend, FinetuneConfig, PretrainConfig, Predictor, RankingLoss, TrainReport};

@@ -20,7 +20,9 @@ fn check(a: &[f64], b: &[f64]) -> Result<(), PredictorError> {
         )));
     }
     if a.len() < 2 {
-        return Err(PredictorError::Empty("a rank correlation needs at least two values"));
+        return Err(PredictorError::Empty(
+            "a rank correlation needs at least two values",
+        ));
     }
     if let Some((i, v)) = a.iter().chain(b).enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(PredictorError::NonFiniteLabel {
@@ -77,7 +79,8 @@ pub fn kendall_tau(x: &[f64], y: &[f64]) -> Result<f64, PredictorError> {
     if denom == 0.0 {
         return Ok(0.0);
     }
-    let concordant_minus_discordant = n0 as f64 - tx as f64 - ty as f64 + txy as f64 - 2.0 * swaps as f64;
+    let concordant_minus_discordant =
+        n0 as f64 - tx as f64 - ty as f64 + txy as f64 - 2.0 * swaps as f64;
     Ok(concordant_minus_discordant / denom)
 }
 
@@ -162,7 +165,10 @@ pub fn top_k(values: &[f64], k: usize) -> Vec<usize> {
 pub fn precision_at_k(truth: &[f64], predicted: &[f64], k: usize) -> Result<f64, PredictorError> {
     check(truth, predicted)?;
     if k == 0 || k > truth.len() {
-        return Err(PredictorError::Config(format!("k = {k} must be in 1..={}", truth.len())));
+        return Err(PredictorError::Config(format!(
+            "k = {k} must be in 1..={}",
+            truth.len()
+        )));
     }
     let t: std::collections::HashSet<usize> = top_k(truth, k).into_iter().collect();
     Ok(top_k(predicted, k).iter().filter(|i| t.contains(i)).count() as f64 / k as f64)

@@ -39,12 +39,16 @@ pub(crate) fn seeded_linear<B: Backend>(
     device: &B::Device,
 ) -> Linear<B> {
     let bound = 1.0 / (d_in as f32).sqrt();
-    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+    let mut draw =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
     let w = draw(d_in * d_out);
     let b = draw(d_out);
     let mut lin = LinearConfig::new(d_in, d_out).init(device);
     lin.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device));
-    lin.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device)));
+    lin.bias = Some(Param::from_tensor(Tensor::from_data(
+        TensorData::new(b, [d_out]),
+        device,
+    )));
     lin
 }
 
@@ -73,7 +77,13 @@ impl<B: Backend> GinLayer<B> {
         }
     }
 
-    fn forward(&self, h: Tensor<B, 3>, adj: Tensor<B, 3>, adj_t: Tensor<B, 3>, mask: Tensor<B, 3>) -> Tensor<B, 3> {
+    fn forward(
+        &self,
+        h: Tensor<B, 3>,
+        adj: Tensor<B, 3>,
+        adj_t: Tensor<B, 3>,
+        mask: Tensor<B, 3>,
+    ) -> Tensor<B, 3> {
         let from_preds = adj_t.matmul(h.clone());
         let from_succs = adj.matmul(h.clone());
         let z = Tensor::cat(vec![h.clone(), from_preds, from_succs], 2);
@@ -111,8 +121,14 @@ pub(crate) struct BatchTensors<B: Backend> {
 
 impl<B: Backend> BatchTensors<B> {
     pub fn new(batch: &GraphBatch, device: &B::Device) -> Self {
-        let (b, n, f) = (batch.len(), batch.shape().max_nodes, batch.shape().feature_dim());
-        let t = |v: &[f32], shape: [usize; 3]| Tensor::from_data(TensorData::new(v.to_vec(), shape), device);
+        let (b, n, f) = (
+            batch.len(),
+            batch.shape().max_nodes,
+            batch.shape().feature_dim(),
+        );
+        let t = |v: &[f32], shape: [usize; 3]| {
+            Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
+        };
         Self {
             adj: t(batch.adjacency(), [b, n, n]),
             features: t(batch.features(), [b, n, f]),
@@ -127,7 +143,9 @@ impl<B: Backend> RankerModel<B> {
         let h = cfg.hidden;
         let encoder = GinEncoder {
             embed: seeded_linear(features, h, rng, device),
-            layers: (0..cfg.layers).map(|_| GinLayer::new(h, rng, device)).collect(),
+            layers: (0..cfg.layers)
+                .map(|_| GinLayer::new(h, rng, device))
+                .collect(),
             readout: seeded_linear(h * (cfg.layers + 1), h, rng, device),
         };
         Self {

@@ -165,7 +165,11 @@ const SCORE_CHUNK: usize = 2048;
 
 impl<B: AutodiffBackend> Predictor<B> {
     /// A fresh predictor for `space`, weights drawn from `seed`, on the default device.
-    pub fn new<S: SearchSpace>(space: &S, config: ModelConfig, seed: u64) -> Result<Self, PredictorError> {
+    pub fn new<S: SearchSpace>(
+        space: &S,
+        config: ModelConfig,
+        seed: u64,
+    ) -> Result<Self, PredictorError> {
         Self::with_device(space, config, seed, B::Device::default())
     }
 
@@ -177,7 +181,9 @@ impl<B: AutodiffBackend> Predictor<B> {
         device: B::Device,
     ) -> Result<Self, PredictorError> {
         if config.hidden == 0 || config.layers == 0 || config.projection == 0 {
-            return Err(PredictorError::Config(format!("every model size must be positive: {config:?}")));
+            return Err(PredictorError::Config(format!(
+                "every model size must be positive: {config:?}"
+            )));
         }
         let shape = EncodingShape::of(space);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -242,7 +248,11 @@ impl<B: AutodiffBackend> Predictor<B> {
         Ok(())
     }
 
-    fn graphs<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<ArchGraph>, PredictorError> {
+    fn graphs<S: SearchSpace>(
+        &self,
+        space: &S,
+        archs: &[S::Arch],
+    ) -> Result<Vec<ArchGraph>, PredictorError> {
         self.check_space(space)?;
         archs
             .iter()
@@ -259,10 +269,14 @@ impl<B: AutodiffBackend> Predictor<B> {
     ) -> Result<TrainReport, PredictorError> {
         let start = Instant::now();
         if archs.len() < 2 {
-            return Err(PredictorError::Empty("pre-training needs at least two architectures"));
+            return Err(PredictorError::Empty(
+                "pre-training needs at least two architectures",
+            ));
         }
         if cfg.batch_size < 2 || cfg.epochs == 0 {
-            return Err(PredictorError::Config("pre-training needs batch_size >= 2 and epochs >= 1".into()));
+            return Err(PredictorError::Config(
+                "pre-training needs batch_size >= 2 and epochs >= 1".into(),
+            ));
         }
         let graphs = self.graphs(space, archs)?;
         let aug = Compose::new(vec![
@@ -284,6 +298,10 @@ impl<B: AutodiffBackend> Predictor<B> {
                     continue;
                 }
                 if steps >= max_steps {
+                    // Report the partial epoch rather than nothing.
+                    if count > 0 {
+                        last_epoch_loss = sum / count as f64;
+                    }
                     break 'epochs;
                 }
                 let mut v1 = GraphBatch::with_capacity(self.shape, chunk.len());
@@ -327,13 +345,24 @@ impl<B: AutodiffBackend> Predictor<B> {
     ) -> Result<TrainReport, PredictorError> {
         let start = Instant::now();
         if labelled.len() < 2 {
-            return Err(PredictorError::Empty("fine-tuning needs at least two labelled architectures"));
+            return Err(PredictorError::Empty(
+                "fine-tuning needs at least two labelled architectures",
+            ));
         }
         if cfg.batch_size < 2 || cfg.epochs == 0 {
-            return Err(PredictorError::Config("fine-tuning needs batch_size >= 2 and epochs >= 1".into()));
+            return Err(PredictorError::Config(
+                "fine-tuning needs batch_size >= 2 and epochs >= 1".into(),
+            ));
         }
-        if let Some((index, (_, value))) = labelled.iter().enumerate().find(|(_, (_, y))| !y.is_finite()) {
-            return Err(PredictorError::NonFiniteLabel { index, value: *value });
+        if let Some((index, (_, value))) = labelled
+            .iter()
+            .enumerate()
+            .find(|(_, (_, y))| !y.is_finite())
+        {
+            return Err(PredictorError::NonFiniteLabel {
+                index,
+                value: *value,
+            });
         }
         let archs: Vec<S::Arch> = labelled.iter().map(|(a, _)| a.clone()).collect();
         let graphs = self.graphs(space, &archs)?;
@@ -341,8 +370,17 @@ impl<B: AutodiffBackend> Predictor<B> {
         // Rank-N-Contrast distances want a unit scale.
         let n = labelled.len() as f64;
         let mean = labelled.iter().map(|(_, y)| y).sum::<f64>() / n;
-        let std = (labelled.iter().map(|(_, y)| (y - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-9);
-        let targets: Vec<f32> = labelled.iter().map(|(_, y)| ((y - mean) / std) as f32).collect();
+        let std = (labelled
+            .iter()
+            .map(|(_, y)| (y - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt()
+            .max(1e-9);
+        let targets: Vec<f32> = labelled
+            .iter()
+            .map(|(_, y)| ((y - mean) / std) as f32)
+            .collect();
 
         let mut optim = AdamConfig::new()
             .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
@@ -365,10 +403,13 @@ impl<B: AutodiffBackend> Predictor<B> {
                 let y = Tensor::<B, 1>::from_data(TensorData::new(y, [chunk.len()]), &self.device);
                 let emb = model.embed(&BatchTensors::new(&batch, &self.device));
                 let loss = match cfg.loss {
-                    RankingLoss::Pairwise => pairwise_logistic(model.score(emb), y, cfg.temperature)?,
+                    RankingLoss::Pairwise => {
+                        pairwise_logistic(model.score(emb), y, cfg.temperature)?
+                    }
                     RankingLoss::RankNContrast { weight } => {
                         let rnc = rank_n_contrast(emb.clone(), y.clone(), cfg.rnc_temperature)?;
-                        pairwise_logistic(model.score(emb), y, cfg.temperature)? + rnc.mul_scalar(weight)
+                        pairwise_logistic(model.score(emb), y, cfg.temperature)?
+                            + rnc.mul_scalar(weight)
                     }
                     RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
                 };
@@ -395,7 +436,11 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// Scores of `archs` (higher = predicted better), in input order.
-    pub fn score<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<f32>, PredictorError> {
+    pub fn score<S: SearchSpace>(
+        &self,
+        space: &S,
+        archs: &[S::Arch],
+    ) -> Result<Vec<f32>, PredictorError> {
         self.check_space(space)?;
         let mut out = Vec::with_capacity(archs.len());
         for chunk in archs.chunks(SCORE_CHUNK) {
@@ -427,7 +472,11 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// Positions of `archs`, best predicted first.
-    pub fn rank<S: SearchSpace>(&self, space: &S, archs: &[S::Arch]) -> Result<Vec<usize>, PredictorError> {
+    pub fn rank<S: SearchSpace>(
+        &self,
+        space: &S,
+        archs: &[S::Arch],
+    ) -> Result<Vec<usize>, PredictorError> {
         let s = self.score(space, archs)?;
         let mut idx: Vec<usize> = (0..s.len()).collect();
         idx.sort_by(|&i, &j| s[j].total_cmp(&s[i]).then(i.cmp(&j)));
@@ -454,7 +503,8 @@ impl<B: AutodiffBackend> Predictor<B> {
             .map_err(|e| PredictorError::Format(e.to_string()))?;
         let mut f = std::fs::File::create(path).map_err(io)?;
         f.write_all(MAGIC).map_err(io)?;
-        f.write_all(&(header.len() as u32).to_le_bytes()).map_err(io)?;
+        f.write_all(&(header.len() as u32).to_le_bytes())
+            .map_err(io)?;
         f.write_all(&header).map_err(io)?;
         f.write_all(&record).map_err(io)?;
         f.flush().map_err(io)
@@ -483,9 +533,13 @@ impl<B: AutodiffBackend> Predictor<B> {
             return Err(PredictorError::Format("truncated header".into()));
         }
         let (header, record) = body.split_at(len);
-        let header: Header = serde_json::from_slice(header).map_err(|e| PredictorError::Format(e.to_string()))?;
+        let header: Header =
+            serde_json::from_slice(header).map_err(|e| PredictorError::Format(e.to_string()))?;
         if header.format != FORMAT_VERSION {
-            return Err(PredictorError::Format(format!("unknown format version {}", header.format)));
+            return Err(PredictorError::Format(format!(
+                "unknown format version {}",
+                header.format
+            )));
         }
         let mut p = Self::with_device(space, header.model, 0, device)?;
         if header.space != p.space {

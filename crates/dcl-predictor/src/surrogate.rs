@@ -46,12 +46,20 @@ impl<S: SearchSpace, B: AutodiffBackend> Surrogate<S> for PredictorSurrogate<B> 
     type Error = PredictorError;
 
     fn score(&mut self, space: &S, archs: &[S::Arch]) -> Result<Vec<f64>, PredictorError> {
-        Ok(self.current.score(space, archs)?.into_iter().map(f64::from).collect())
+        Ok(self
+            .current
+            .score(space, archs)?
+            .into_iter()
+            .map(f64::from)
+            .collect())
     }
 
     fn learn(&mut self, space: &S, labelled: &[(S::Arch, f64)]) -> Result<(), PredictorError> {
         self.refits += 1;
-        let mut p = self.base.fork(self.seed.wrapping_add(self.refits.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let mut p = self.base.fork(
+            self.seed
+                .wrapping_add(self.refits.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        );
         p.finetune(space, labelled, &self.finetune)?;
         self.current = p;
         Ok(())

@@ -53,7 +53,11 @@ fn fine_tuning_learns_a_ranking() {
     let truth: Vec<f64> = test.iter().map(toy_label).collect();
     let mut p: Predictor = Predictor::new(&space, SMALL, 3).unwrap();
     let before = kendall_tau(&truth, &scores(&p, &space, &test)).unwrap();
-    for loss in [RankingLoss::Pairwise, RankingLoss::RankNContrast { weight: 0.5 }, RankingLoss::Mse] {
+    for loss in [
+        RankingLoss::Pairwise,
+        RankingLoss::RankNContrast { weight: 0.5 },
+        RankingLoss::Mse,
+    ] {
         let mut q = p.fork(4);
         let cfg = FinetuneConfig {
             epochs: 40,
@@ -65,17 +69,42 @@ fn fine_tuning_learns_a_ranking() {
         let report = q.finetune(&space, &labelled, &cfg).unwrap();
         assert_eq!(report.steps, 40 * 2);
         let tau = kendall_tau(&truth, &scores(&q, &space, &test)).unwrap();
-        assert!(tau > 0.6 && tau > before + 0.2, "{loss:?}: tau {tau} (untrained {before})");
+        assert!(
+            tau > 0.6 && tau > before + 0.2,
+            "{loss:?}: tau {tau} (untrained {before})"
+        );
     }
     // Pre-training runs and leaves a working predictor.
     let r = p
-        .pretrain(&space, &test, &PretrainConfig { epochs: 1, batch_size: 64, ..Default::default() })
+        .pretrain(
+            &space,
+            &test,
+            &PretrainConfig {
+                epochs: 1,
+                batch_size: 64,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert!(r.steps > 0 && r.final_loss.is_finite());
+    // A step cap inside the first epoch still reports the loss of the steps taken.
+    let capped = PretrainConfig {
+        epochs: 3,
+        batch_size: 32,
+        max_steps: Some(2),
+        ..Default::default()
+    };
+    let r = p.pretrain(&space, &test, &capped).unwrap();
+    assert_eq!(r.steps, 2);
+    assert!(r.final_loss > 0.0, "{r:?}");
 }
 
 fn scores(p: &Predictor, space: &Nb201Space, cells: &[Nb201Cell]) -> Vec<f64> {
-    p.score(space, cells).unwrap().into_iter().map(f64::from).collect()
+    p.score(space, cells)
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 #[test]
@@ -83,7 +112,11 @@ fn same_seed_same_predictor() {
     let space = Nb201Space::new();
     let cells = sample(&space, 50, 9);
     let labelled: Vec<_> = cells.iter().map(|c| (*c, toy_label(c))).collect();
-    let cfg = FinetuneConfig { epochs: 3, batch_size: 16, ..Default::default() };
+    let cfg = FinetuneConfig {
+        epochs: 3,
+        batch_size: 16,
+        ..Default::default()
+    };
     let run = |seed| {
         let mut p: Predictor = Predictor::new(&space, SMALL, seed).unwrap();
         p.finetune(&space, &labelled, &cfg).unwrap();
@@ -126,7 +159,10 @@ fn save_and_load_round_trip_and_refuse_other_spaces() {
     let path = dir.join("p.dclpred");
     p.save(&path).unwrap();
     let q: Predictor = Predictor::load(&path, &space, Default::default()).unwrap();
-    assert_eq!(p.score(&space, &cells).unwrap(), q.score(&space, &cells).unwrap());
+    assert_eq!(
+        p.score(&space, &cells).unwrap(),
+        q.score(&space, &cells).unwrap()
+    );
     assert_eq!(q.model_config(), SMALL);
 
     let other = Nb101Space::new();
@@ -147,7 +183,11 @@ fn save_and_load_round_trip_and_refuse_other_spaces() {
         assert!(matches!(r, Err(PredictorError::Format(_))), "{name}: {r:?}");
     }
     assert!(matches!(
-        Predictor::<dcl_predictor::CpuBackend>::load(dir.join("missing"), &space, Default::default()),
+        Predictor::<dcl_predictor::CpuBackend>::load(
+            dir.join("missing"),
+            &space,
+            Default::default()
+        ),
         Err(PredictorError::Io { .. })
     ));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -173,11 +213,21 @@ fn bad_inputs_are_typed_errors() {
     ));
     let ok: Vec<_> = cells.iter().map(|c| (*c, 1.0)).collect();
     assert!(matches!(
-        p.finetune(&space, &ok, &FinetuneConfig { batch_size: 1, ..Default::default() }),
+        p.finetune(
+            &space,
+            &ok,
+            &FinetuneConfig {
+                batch_size: 1,
+                ..Default::default()
+            }
+        ),
         Err(PredictorError::Config(_))
     ));
     assert!(matches!(
-        p.score(&Nb101Space::new(), &[Nb101Space::new().sample(&mut ChaCha8Rng::seed_from_u64(0))]),
+        p.score(
+            &Nb101Space::new(),
+            &[Nb101Space::new().sample(&mut ChaCha8Rng::seed_from_u64(0))]
+        ),
         Err(PredictorError::SpaceMismatch { .. })
     ));
     assert!(matches!(
