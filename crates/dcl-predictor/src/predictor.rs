@@ -313,14 +313,10 @@ impl<B: AutodiffBackend> Predictor<B> {
                 let z1 = model.project(model.embed(&BatchTensors::new(&v1, &self.device)));
                 let z2 = model.project(model.embed(&BatchTensors::new(&v2, &self.device)));
                 let loss = info_nce(z1, z2, cfg.temperature)?;
-                let value = loss.clone().into_scalar().elem::<f32>();
-                if !value.is_finite() {
-                    return Err(PredictorError::Diverged(value, steps));
-                }
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(cfg.learning_rate, model, grads);
+                let value;
+                (model, value) = descend(model, &mut optim, loss, cfg.learning_rate, steps)?;
                 steps += 1;
-                sum += f64::from(value);
+                sum += value;
                 count += 1;
             }
             if count > 0 {
@@ -413,14 +409,10 @@ impl<B: AutodiffBackend> Predictor<B> {
                     }
                     RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
                 };
-                let value = loss.clone().into_scalar().elem::<f32>();
-                if !value.is_finite() {
-                    return Err(PredictorError::Diverged(value, steps));
-                }
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
-                model = optim.step(cfg.learning_rate, model, grads);
+                let value;
+                (model, value) = descend(model, &mut optim, loss, cfg.learning_rate, steps)?;
                 steps += 1;
-                sum += f64::from(value);
+                sum += value;
                 count += 1;
             }
             if count > 0 {
@@ -567,6 +559,23 @@ impl<B: AutodiffBackend> Predictor<B> {
         }
         Ok(p)
     }
+}
+
+/// One optimiser step on `loss`; returns the updated model and the loss value, or an error if
+/// the loss is no longer finite.
+fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
+    model: RankerModel<B>,
+    optim: &mut O,
+    loss: Tensor<B, 1>,
+    learning_rate: f64,
+    step: usize,
+) -> Result<(RankerModel<B>, f64), PredictorError> {
+    let value = loss.clone().into_scalar().elem::<f32>();
+    if !value.is_finite() {
+        return Err(PredictorError::Diverged(value, step));
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    Ok((optim.step(learning_rate, model, grads), f64::from(value)))
 }
 
 const MAGIC: &[u8] = b"DCLPRED\n";
