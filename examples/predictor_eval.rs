@@ -61,22 +61,12 @@ struct Args {
     /// Message-passing layers.
     #[arg(long, default_value_t = 4)]
     layers: usize,
-    /// Fine-tuned copies per seed whose standardised scores are averaged (1 = no ensemble).
-    #[arg(long, default_value_t = 1)]
-    ensemble: u64,
     /// Temperature of the pairwise loss.
     #[arg(long, default_value_t = FinetuneConfig::default().temperature)]
     temperature: f64,
     /// Fine-tuning learning rate.
     #[arg(long, default_value_t = FinetuneConfig::default().learning_rate)]
     lr: f64,
-}
-
-/// Scores standardised to mean 0, standard deviation 1.
-fn standardise(v: Vec<f32>) -> Vec<f64> {
-    let v: Vec<f64> = v.into_iter().map(f64::from).collect();
-    let (m, s) = mean_std(&v);
-    v.into_iter().map(|x| (x - m) / s.max(1e-12)).collect()
 }
 
 struct Problem<S: SearchSpace> {
