@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use dcl_graph::{NB201_NUM_CELLS, Nb201Cell};
 use serde::{Deserialize, Serialize};
 
-use crate::csvutil::{for_each_row, read_maybe_gz, reader};
+use crate::csvutil::{for_each_row, read_maybe_gz};
 use crate::{BenchError, BenchmarkTable};
 
 const TABLE: &str = "nb201.csv";
@@ -181,7 +181,7 @@ impl Nb201Table {
     /// Rows may be any subset of the space; each cell at most once.
     pub fn from_reader(reader: impl Read) -> Result<Self, BenchError> {
         let data = read_maybe_gz(reader, TABLE)?;
-        let mut rdr = reader_for(&data)?;
+        let mut rdr = crate::csvutil::reader(&data, TABLE, &HEADER)?;
         let mut records = Vec::with_capacity(NB201_NUM_CELLS);
         let mut by_ordinal = vec![None; NB201_NUM_CELLS];
         let mut lines = vec![0u64; NB201_NUM_CELLS];
@@ -202,7 +202,7 @@ impl Nb201Table {
                 *a = row.percent(3 + k)?;
             }
             let ord = cell.ordinal();
-            if let Some(_prev) = by_ordinal[ord] {
+            if by_ordinal[ord].is_some() {
                 return Err(BenchError::Duplicate {
                     table: TABLE,
                     line: row.line,
@@ -280,10 +280,6 @@ impl Nb201Table {
             .filter(|r| r.accuracy(metric) > acc)
             .count())
     }
-}
-
-fn reader_for(data: &[u8]) -> Result<csv::Reader<&[u8]>, BenchError> {
-    reader(data, TABLE, &HEADER)
 }
 
 impl BenchmarkTable for Nb201Table {
