@@ -12,10 +12,16 @@
 //! * [`contrastive`] (`dcl-contrastive`): InfoNCE and the ranking losses.
 //! * [`predictor`] (`dcl-predictor`): the GIN ranker and its two training stages.
 //! * [`evo`] (`dcl-evo`): random search, regularized evolution and the DCL-ENAS loop.
+//! * [`ecg`] (`dcl-ecg`): the MIT-BIH Arrhythmia Database, bundled, as a beat-classification task.
+//! * [`train`] (`dcl-train`): builds candidate networks from cells and trains them with burn.
 #![warn(missing_docs)]
 
 pub use dcl_bench as bench;
 pub use dcl_contrastive as contrastive;
+pub use dcl_ecg as ecg;
 pub use dcl_evo as evo;
 pub use dcl_graph as graph;
 pub use dcl_predictor as predictor;
+pub use dcl_train as train;
+
+pub mod ecg_search;

@@ -1,0 +1,281 @@
+//! Beat windows cut around annotated R peaks, RR-interval features, and the inter-patient split.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::aami::ClassSet;
+use crate::db::{MitBih, Split};
+use crate::error::{EcgError, Result};
+
+/// Number of RR-interval features per beat (see [`BeatConfig::rr_features`]).
+pub const RR_FEATURES: usize = 4;
+
+/// How beats are cut and described.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeatConfig {
+    /// Samples (at 360 Hz) kept before the R peak. Default 96 (0.27 s).
+    pub before: usize,
+    /// Samples kept from the R peak on. Default 160 (0.44 s).
+    pub after: usize,
+    /// Keep every `downsample`-th sample (after averaging each group, a box filter).
+    /// Default 2: 256 samples at 360 Hz become 128 at 180 Hz.
+    pub downsample: usize,
+    /// Add the four RR-interval features of de Chazal et al.: the previous and next RR
+    /// intervals and the mean of the last ten, each divided by the record's mean RR interval,
+    /// and the previous-to-next ratio. Morphology alone cannot tell most S beats from N beats
+    /// across patients; the rhythm can. Default true.
+    pub rr_features: bool,
+    /// Which classes are kept. Default [`ClassSet::Aami4`].
+    pub classes: ClassSet,
+}
+
+impl Default for BeatConfig {
+    fn default() -> Self {
+        Self {
+            before: 96,
+            after: 160,
+            downsample: 2,
+            rr_features: true,
+            classes: ClassSet::Aami4,
+        }
+    }
+}
+
+impl BeatConfig {
+    /// Samples per beat window after downsampling.
+    pub fn window(&self) -> usize {
+        (self.before + self.after) / self.downsample.max(1)
+    }
+
+    /// Features per beat besides the window (0 or [`RR_FEATURES`]).
+    pub fn n_features(&self) -> usize {
+        if self.rr_features { RR_FEATURES } else { 0 }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.downsample == 0 || self.window() == 0 {
+            return Err(EcgError::Config(
+                "the beat window must hold at least one sample and downsample must be >= 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A set of labelled beats, stored flat: beat `i`'s window is
+/// `signals[i * window .. (i + 1) * window]`, its features `features[i * n_features ..]`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BeatSet {
+    /// Samples per window.
+    pub window: usize,
+    /// Extra features per beat.
+    pub n_features: usize,
+    /// Number of classes labels are drawn from.
+    pub n_classes: usize,
+    /// Windows, one after another. Each is in millivolts, minus its own mean (baseline wander),
+    /// divided by its record's signal standard deviation (amplitude differs between patients).
+    pub signals: Vec<f32>,
+    /// Features, one beat after another.
+    pub features: Vec<f32>,
+    /// Class label of each beat, `0..n_classes`.
+    pub labels: Vec<u8>,
+    /// Record name of each beat.
+    pub records: Vec<String>,
+}
+
+impl BeatSet {
+    /// Number of beats.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there is no beat.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Beats per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.n_classes];
+        for &l in &self.labels {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+
+    /// The beats at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        let mut out = Self {
+            window: self.window,
+            n_features: self.n_features,
+            n_classes: self.n_classes,
+            ..Self::default()
+        };
+        for &i in indices {
+            out.signals
+                .extend_from_slice(&self.signals[i * self.window..(i + 1) * self.window]);
+            out.features
+                .extend_from_slice(&self.features[i * self.n_features..(i + 1) * self.n_features]);
+            out.labels.push(self.labels[i]);
+            out.records.push(self.records[i].clone());
+        }
+        out
+    }
+
+    /// At most `per_class` beats of each class, drawn without replacement with a seeded RNG
+    /// (a class with fewer beats keeps all of them), shuffled.
+    pub fn balanced_subsample(&self, per_class: usize, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut chosen = Vec::new();
+        for class in 0..self.n_classes {
+            let mut members: Vec<usize> = (0..self.len())
+                .filter(|&i| self.labels[i] as usize == class)
+                .collect();
+            members.shuffle(&mut rng);
+            members.truncate(per_class);
+            chosen.extend(members);
+        }
+        chosen.shuffle(&mut rng);
+        self.subset(&chosen)
+    }
+
+    /// Fails with [`EcgError::EmptyClass`] when a class has no beat.
+    pub fn require_all_classes(&self, set: &str, classes: ClassSet) -> Result<()> {
+        for (label, count) in self.class_counts().into_iter().enumerate() {
+            if count == 0 {
+                return Err(EcgError::EmptyClass {
+                    set: set.to_string(),
+                    class: classes.classes()[label].to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cuts the beats of `records` out of the database. Beats whose window would cross the
+/// signal's edges, and the first and last beat of each record (they lack an RR interval), are
+/// skipped; beats of classes left out by `config.classes` are dropped.
+pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Result<BeatSet> {
+    config.validate()?;
+    let window = config.window();
+    let n_features = config.n_features();
+    let mut set = BeatSet {
+        window,
+        n_features,
+        n_classes: config.classes.len(),
+        ..BeatSet::default()
+    };
+    for &name in records {
+        let info = db.record(name)?;
+        let signal = db.signal(name)?;
+        let beats: Vec<_> = db
+            .annotations(name)?
+            .iter()
+            .filter_map(|a| a.class.map(|c| (a.sample, c)))
+            .collect();
+        if beats.len() < 3 {
+            continue;
+        }
+        let fs = info.fs_hz as f32;
+        let mv: Vec<f32> = signal
+            .iter()
+            .map(|&s| (s as i32 - info.zero) as f32 / info.gain)
+            .collect();
+        let mean = mv.iter().sum::<f32>() / mv.len() as f32;
+        let std = (mv.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / mv.len() as f32)
+            .sqrt()
+            .max(1e-3);
+        let rr: Vec<f32> = beats
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) as f32 / fs)
+            .collect();
+        let mean_rr = rr.iter().sum::<f32>() / rr.len() as f32;
+        for k in 1..beats.len() - 1 {
+            let (sample, class) = beats[k];
+            let Some(label) = config.classes.label(class) else {
+                continue;
+            };
+            if sample < config.before || sample + config.after > signal.len() {
+                continue;
+            }
+            let raw = &mv[sample - config.before..sample + config.after];
+            let down: Vec<f32> = raw
+                .chunks_exact(config.downsample)
+                .map(|c| c.iter().sum::<f32>() / c.len() as f32)
+                .take(window)
+                .collect();
+            let w_mean = down.iter().sum::<f32>() / down.len() as f32;
+            set.signals.extend(down.iter().map(|v| (v - w_mean) / std));
+            if config.rr_features {
+                let (pre, post) = (rr[k - 1], rr[k]);
+                let local = rr[k.saturating_sub(10)..k].iter().sum::<f32>()
+                    / (k - k.saturating_sub(10)) as f32;
+                set.features.extend([
+                    pre / mean_rr,
+                    post / mean_rr,
+                    local / mean_rr,
+                    pre / post.max(1e-3),
+                ]);
+            }
+            set.labels.push(label as u8);
+            set.records.push(name.to_string());
+        }
+    }
+    Ok(set)
+}
+
+/// DS1 records held out for validation (early stopping, search fitness) by default: five
+/// patients that together hold beats of all four classes N, S, V, F, so that the validation
+/// split is by patient, like the test split.
+pub const DEFAULT_VALID_RECORDS: [&str; 5] = ["118", "124", "205", "207", "223"];
+
+/// The inter-patient protocol: train on DS1 minus the validation patients, validate on those,
+/// test on DS2. Paced records are in none of them.
+#[derive(Debug, Clone)]
+pub struct InterPatientSplit {
+    /// DS1 beats of the training patients.
+    pub train: BeatSet,
+    /// DS1 beats of the validation patients.
+    pub valid: BeatSet,
+    /// DS2 beats.
+    pub test: BeatSet,
+}
+
+impl InterPatientSplit {
+    /// Builds the three sets. `valid_records` must be DS1 records; every class of
+    /// `config.classes` must have beats in each set, or an [`EcgError::EmptyClass`] says which.
+    ///
+    /// ```no_run
+    /// use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, InterPatientSplit, MitBih};
+    /// let db = MitBih::bundled()?;
+    /// let split = InterPatientSplit::new(&db, &BeatConfig::default(), &DEFAULT_VALID_RECORDS)?;
+    /// println!("train {} valid {} test {}", split.train.len(), split.valid.len(), split.test.len());
+    /// # Ok::<(), dcl_ecg::EcgError>(())
+    /// ```
+    pub fn new(db: &MitBih, config: &BeatConfig, valid_records: &[&str]) -> Result<Self> {
+        let ds1 = db.records_in(Split::Ds1);
+        for &v in valid_records {
+            if !ds1.contains(&v) {
+                return Err(EcgError::Config(format!(
+                    "validation record {v:?} is not a DS1 record"
+                )));
+            }
+        }
+        let train_records: Vec<&str> = ds1
+            .iter()
+            .copied()
+            .filter(|r| !valid_records.contains(r))
+            .collect();
+        let split = Self {
+            train: extract_beats(db, &train_records, config)?,
+            valid: extract_beats(db, valid_records, config)?,
+            test: extract_beats(db, &db.records_in(Split::Ds2), config)?,
+        };
+        split.train.require_all_classes("train", config.classes)?;
+        split.valid.require_all_classes("valid", config.classes)?;
+        split.test.require_all_classes("test", config.classes)?;
+        Ok(split)
+    }
+}

@@ -1,0 +1,356 @@
+//! The record table, the annotations and the signals of a MIT-BIH directory.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+
+use crate::aami::AamiClass;
+use crate::error::{EcgError, Result};
+
+/// The de Chazal et al. (2004) inter-patient split a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// Training records.
+    Ds1,
+    /// Test records.
+    Ds2,
+    /// The four paced records, excluded as AAMI recommends.
+    Paced,
+}
+
+impl Split {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "DS1" => Some(Self::Ds1),
+            "DS2" => Some(Self::Ds2),
+            "paced" => Some(Self::Paced),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the record table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordInfo {
+    /// Record name, e.g. `"100"`.
+    pub name: String,
+    /// The stored lead (MLII for all but records 102 and 104).
+    pub lead: String,
+    /// Sampling rate in Hz (360).
+    pub fs_hz: u32,
+    /// Samples in the signal (650,000).
+    pub n_samples: usize,
+    /// ADC units per millivolt (200).
+    pub gain: f32,
+    /// ADC value of 0 mV (1024).
+    pub zero: i32,
+    /// Inter-patient split.
+    pub split: Split,
+}
+
+/// One reference annotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    /// Sample index (360 Hz) of the annotation: the R peak for beats.
+    pub sample: usize,
+    /// The MIT-BIH symbol.
+    pub symbol: String,
+    /// The AAMI class for beat annotations, `None` for non-beat ones.
+    pub class: Option<AamiClass>,
+}
+
+/// A MIT-BIH Arrhythmia Database directory: `records.csv`, `annotations.csv.gz` and
+/// `signals/<record>.i16le.gz` (the layout of the copy bundled with this crate).
+///
+/// Opening reads and checks the record table and all annotations; signals are read on demand.
+///
+/// ```
+/// use dcl_ecg::{MitBih, Split};
+/// let db = MitBih::bundled().unwrap();
+/// assert_eq!(db.records().len(), 48);
+/// assert_eq!(db.records_in(Split::Ds1).len(), 22);
+/// let beats = db.annotations("100").unwrap().iter().filter(|a| a.class.is_some()).count();
+/// assert_eq!(beats, 2273);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MitBih {
+    dir: PathBuf,
+    records: Vec<RecordInfo>,
+    annotations: BTreeMap<String, Vec<Annotation>>,
+}
+
+const RECORD_HEADER: [&str; 6] = [
+    "record",
+    "stored_lead",
+    "other_lead",
+    "fs_hz",
+    "n_samples",
+    "adc_gain_per_mV",
+];
+const ANNOTATION_HEADER: [&str; 5] = ["record", "sample", "symbol", "aami", "aux"];
+
+impl MitBih {
+    /// Where the copy bundled with this crate lives (`<crate>/data/mitdb`).
+    pub fn bundled_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join("mitdb")
+    }
+
+    /// Opens the bundled copy (all 48 records).
+    pub fn bundled() -> Result<Self> {
+        Self::open(Self::bundled_dir())
+    }
+
+    /// Opens a directory laid out like the bundled copy. Fails with a typed error on a missing
+    /// file, a malformed table, an unknown annotation symbol, an annotation past the end of its
+    /// signal, or an annotation for a record the table does not list.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let records = read_records(&dir.join("records.csv"))?;
+        let mut annotations: BTreeMap<String, Vec<Annotation>> = records
+            .iter()
+            .map(|r| (r.name.clone(), Vec::new()))
+            .collect();
+        let path = dir.join("annotations.csv.gz");
+        let file = open_file(&path)?;
+        let mut reader = csv::Reader::from_reader(GzDecoder::new(BufReader::new(file)));
+        check_header(&mut reader, "annotations.csv.gz", &ANNOTATION_HEADER, &path)?;
+        let mut record = csv::StringRecord::new();
+        loop {
+            let more = reader
+                .read_record(&mut record)
+                .map_err(|e| csv_error("annotations.csv.gz", &path, e))?;
+            if !more {
+                break;
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let fmt = |message: String| EcgError::Format {
+                file: "annotations.csv.gz".into(),
+                line,
+                message,
+            };
+            if record.len() != ANNOTATION_HEADER.len() {
+                return Err(fmt(format!("{} fields, expected 5", record.len())));
+            }
+            let name = &record[0];
+            let info = records
+                .iter()
+                .find(|r| r.name == name)
+                .ok_or_else(|| fmt(format!("annotation for unknown record {name:?}")))?;
+            let sample: usize = record[1]
+                .parse()
+                .map_err(|_| fmt(format!("bad sample index {:?}", &record[1])))?;
+            if sample >= info.n_samples {
+                return Err(EcgError::AnnotationOutOfRange {
+                    record: name.to_string(),
+                    sample,
+                    n_samples: info.n_samples,
+                });
+            }
+            let symbol = record[2].to_string();
+            let class = AamiClass::from_symbol(&symbol).map_err(|()| EcgError::UnknownSymbol {
+                record: name.to_string(),
+                sample,
+                symbol: symbol.clone(),
+            })?;
+            // The file carries its own AAMI column: it must agree with our mapping.
+            let listed = match &record[3] {
+                "" => None,
+                s => Some(
+                    AamiClass::from_name(s).ok_or_else(|| fmt(format!("bad AAMI class {s:?}")))?,
+                ),
+            };
+            if listed != class {
+                return Err(fmt(format!(
+                    "symbol {symbol:?} is listed as AAMI {listed:?}, but maps to {class:?}"
+                )));
+            }
+            annotations
+                .get_mut(name)
+                .expect("every record has an entry")
+                .push(Annotation {
+                    sample,
+                    symbol,
+                    class,
+                });
+        }
+        for list in annotations.values_mut() {
+            list.sort_by_key(|a| a.sample);
+        }
+        Ok(Self {
+            dir,
+            records,
+            annotations,
+        })
+    }
+
+    /// The directory this database was opened from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every record, in table order.
+    pub fn records(&self) -> &[RecordInfo] {
+        &self.records
+    }
+
+    /// The names of the records in one split, in table order.
+    pub fn records_in(&self, split: Split) -> Vec<&str> {
+        self.records
+            .iter()
+            .filter(|r| r.split == split)
+            .map(|r| r.name.as_str())
+            .collect()
+    }
+
+    /// One record's table row.
+    pub fn record(&self, name: &str) -> Result<&RecordInfo> {
+        self.records
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| EcgError::UnknownRecord(name.to_string()))
+    }
+
+    /// One record's annotations, sorted by sample.
+    pub fn annotations(&self, name: &str) -> Result<&[Annotation]> {
+        self.annotations
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| EcgError::UnknownRecord(name.to_string()))
+    }
+
+    /// Reads one record's raw ADC samples. Fails on a missing or corrupt file and on a signal
+    /// whose length differs from the record table's.
+    pub fn signal(&self, name: &str) -> Result<Vec<i16>> {
+        let info = self.record(name)?;
+        let path = self.dir.join("signals").join(format!("{name}.i16le.gz"));
+        let mut bytes = Vec::with_capacity(info.n_samples * 2);
+        GzDecoder::new(BufReader::new(open_file(&path)?))
+            .read_to_end(&mut bytes)
+            .map_err(|source| EcgError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        if bytes.len() % 2 != 0 || bytes.len() / 2 != info.n_samples {
+            return Err(EcgError::SignalLength {
+                record: name.to_string(),
+                found: bytes.len() / 2,
+                expected: info.n_samples,
+            });
+        }
+        Ok(bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect())
+    }
+}
+
+fn open_file(path: &Path) -> Result<File> {
+    File::open(path).map_err(|source| EcgError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn csv_error(file: &str, path: &Path, e: csv::Error) -> EcgError {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => EcgError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        kind => EcgError::Format {
+            file: file.into(),
+            line,
+            message: format!("{kind:?}"),
+        },
+    }
+}
+
+fn check_header<R: Read>(
+    reader: &mut csv::Reader<R>,
+    file: &str,
+    expected: &[&str],
+    path: &Path,
+) -> Result<()> {
+    let header = reader.headers().map_err(|e| csv_error(file, path, e))?;
+    let found: Vec<&str> = header.iter().collect();
+    if found.len() < expected.len() || found[..expected.len()] != *expected {
+        return Err(EcgError::Format {
+            file: file.into(),
+            line: 1,
+            message: format!("unexpected header {found:?}, expected it to start with {expected:?}"),
+        });
+    }
+    Ok(())
+}
+
+fn read_records(path: &Path) -> Result<Vec<RecordInfo>> {
+    let file = open_file(path)?;
+    let mut reader = csv::Reader::from_reader(BufReader::new(file));
+    check_header(&mut reader, "records.csv", &RECORD_HEADER, path)?;
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error("records.csv", path, e))?
+        .clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| EcgError::Format {
+                file: "records.csv".into(),
+                line: 1,
+                message: format!("missing column {name:?}"),
+            })
+    };
+    let (c_zero, c_split) = (column("adc_zero")?, column("split_dechazal")?);
+    let mut records: Vec<RecordInfo> = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| csv_error("records.csv", path, e))?;
+        let line = row.position().map_or(0, |p| p.line());
+        let fmt = |message: String| EcgError::Format {
+            file: "records.csv".into(),
+            line,
+            message,
+        };
+        let get = |i: usize| row.get(i).ok_or_else(|| fmt(format!("missing field {i}")));
+        let name = get(0)?.to_string();
+        if name.is_empty() || records.iter().any(|r| r.name == name) {
+            return Err(fmt(format!("empty or duplicate record name {name:?}")));
+        }
+        let num = |i: usize| -> Result<f64> {
+            let s = get(i)?;
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| fmt(format!("bad number {s:?}")))
+        };
+        let (fs, n, gain, zero) = (num(3)?, num(4)?, num(5)?, num(c_zero)?);
+        if fs <= 0.0 || n < 1.0 || gain <= 0.0 || fs.fract() != 0.0 || n.fract() != 0.0 {
+            return Err(fmt("sampling rate, length and gain must be positive".into()));
+        }
+        let split = Split::parse(get(c_split)?)
+            .ok_or_else(|| fmt(format!("bad split {:?}", get(c_split).unwrap_or(""))))?;
+        records.push(RecordInfo {
+            name,
+            lead: get(1)?.to_string(),
+            fs_hz: fs as u32,
+            n_samples: n as usize,
+            gain: gain as f32,
+            zero: zero as i32,
+            split,
+        });
+    }
+    if records.is_empty() {
+        return Err(EcgError::Format {
+            file: "records.csv".into(),
+            line: 0,
+            message: "no records".into(),
+        });
+    }
+    Ok(records)
+}

@@ -1,0 +1,251 @@
+//! The bundled database against PhysioNet's published counts, and every typed error on
+//! small synthetic directories.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use dcl_ecg::{
+    AamiClass, BeatConfig, ClassSet, DEFAULT_VALID_RECORDS, EcgError, InterPatientSplit, MitBih,
+    Split, extract_beats,
+};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+#[test]
+fn bundled_counts_match_physionet() {
+    let db = MitBih::bundled().unwrap();
+    assert_eq!(db.records().len(), 48);
+    let mut totals = [0usize; 5];
+    for r in db.records() {
+        for a in db.annotations(&r.name).unwrap() {
+            if let Some(c) = a.class {
+                totals[c.index()] += 1;
+            }
+        }
+    }
+    // The standard AAMI totals over the 48 records.
+    assert_eq!(totals, [90_631, 2_781, 7_236, 803, 8_043]);
+    assert_eq!(db.records_in(Split::Ds1).len(), 22);
+    assert_eq!(db.records_in(Split::Ds2).len(), 22);
+    assert_eq!(
+        db.records_in(Split::Paced),
+        vec!["102", "104", "107", "217"]
+    );
+    let signal = db.signal("100").unwrap();
+    assert_eq!(signal.len(), 650_000);
+    // First sample of record 100's MLII lead, from its header.
+    assert_eq!(signal[0], 995);
+}
+
+#[test]
+fn beat_windows_are_normalised_and_labelled() {
+    let db = MitBih::bundled().unwrap();
+    let config = BeatConfig::default();
+    let beats = extract_beats(&db, &["119"], &config).unwrap();
+    // Record 119: 1,543 N and 444 V beats; the first and last beats have no RR interval.
+    let counts = beats.class_counts();
+    assert_eq!(counts.iter().sum::<usize>(), 1_987 - 2);
+    assert!(counts[AamiClass::V.index()] >= 443);
+    assert_eq!(beats.signals.len(), beats.len() * 128);
+    assert_eq!(beats.features.len(), beats.len() * 4);
+    for w in beats.signals.chunks(128).take(50) {
+        let mean: f32 = w.iter().sum::<f32>() / 128.0;
+        assert!(mean.abs() < 1e-4, "window mean {mean}");
+    }
+    assert!(beats.signals.iter().all(|v| v.is_finite()));
+    // Patient-normalised RR: the mean of the previous-RR feature is close to 1.
+    let pre_mean: f32 = beats.features.chunks(4).map(|f| f[0]).sum::<f32>() / beats.len() as f32;
+    assert!((pre_mean - 1.0).abs() < 0.05, "{pre_mean}");
+    // Without RR features and with Q kept.
+    let plain = BeatConfig {
+        rr_features: false,
+        classes: ClassSet::Aami5,
+        ..config
+    };
+    let paced = extract_beats(&db, &["107"], &plain).unwrap();
+    assert_eq!(paced.n_features, 0);
+    assert!(paced.class_counts()[AamiClass::Q.index()] > 2_000);
+}
+
+#[test]
+fn inter_patient_split_is_by_patient() {
+    let db = MitBih::bundled().unwrap();
+    let split =
+        InterPatientSplit::new(&db, &BeatConfig::default(), &DEFAULT_VALID_RECORDS).unwrap();
+    let ds2 = db.records_in(Split::Ds2);
+    assert!(split.test.records.iter().all(|r| ds2.contains(&r.as_str())));
+    assert!(
+        split
+            .valid
+            .records
+            .iter()
+            .all(|r| DEFAULT_VALID_RECORDS.contains(&r.as_str()))
+    );
+    assert!(
+        split.train.records.iter().all(|r| {
+            !DEFAULT_VALID_RECORDS.contains(&r.as_str()) && !ds2.contains(&r.as_str())
+        })
+    );
+    for set in [&split.train, &split.valid, &split.test] {
+        assert!(set.class_counts().iter().all(|&c| c > 0));
+    }
+    // DS2 has the standard ~49.7k beats of N, S, V, F (Q dropped), less two per record.
+    let n_test = split.test.len();
+    assert!((49_600..=49_720).contains(&n_test), "{n_test}");
+    let balanced = split.train.balanced_subsample(100, 7);
+    assert_eq!(balanced.class_counts(), vec![100; 4]);
+    assert_eq!(balanced, split.train.balanced_subsample(100, 7));
+    // A validation record outside DS1 is refused.
+    assert!(matches!(
+        InterPatientSplit::new(&db, &BeatConfig::default(), &["100"]),
+        Err(EcgError::Config(_))
+    ));
+}
+
+// ----- synthetic directories for the error paths -----
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn write_gz(path: &PathBuf, bytes: &[u8]) {
+    let mut enc = GzEncoder::new(std::fs::File::create(path).unwrap(), Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap();
+}
+
+/// A one-record database: `n` samples of a sine, the given annotation rows.
+fn synthetic(n: usize, signal_len: usize, annotations: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "dcl-ecg-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(dir.join("signals")).unwrap();
+    std::fs::write(
+        dir.join("records.csv"),
+        format!(
+            "record,stored_lead,other_lead,fs_hz,n_samples,adc_gain_per_mV,adc_zero,header_checksum,split_dechazal\n\
+             900,MLII,V1,360,{n},200.0,1024,0,DS1\n"
+        ),
+    )
+    .unwrap();
+    write_gz(
+        &dir.join("annotations.csv.gz"),
+        format!("record,sample,symbol,aami,aux\n{annotations}").as_bytes(),
+    );
+    let samples: Vec<u8> = (0..signal_len)
+        .flat_map(|i| ((1024.0 + 100.0 * (i as f64 * 0.05).sin()) as i16).to_le_bytes())
+        .collect();
+    write_gz(&dir.join("signals").join("900.i16le.gz"), &samples);
+    dir
+}
+
+#[test]
+fn good_synthetic_database_reads() {
+    let rows = "900,400,N,N,\n900,700,V,V,\n900,1000,+,,(N\n900,1100,N,N,\n900,1500,N,N,\n";
+    let db = MitBih::open(synthetic(2000, 2000, rows)).unwrap();
+    let beats = extract_beats(&db, &["900"], &BeatConfig::default()).unwrap();
+    // Four beats; the first and last are skipped.
+    assert_eq!(beats.labels, vec![2, 0]);
+    assert!(matches!(db.signal("901"), Err(EcgError::UnknownRecord(_))));
+}
+
+#[test]
+fn truncated_signal_is_an_error() {
+    let db = MitBih::open(synthetic(2000, 1500, "900,400,N,N,\n")).unwrap();
+    assert!(matches!(
+        db.signal("900"),
+        Err(EcgError::SignalLength {
+            found: 1500,
+            expected: 2000,
+            ..
+        })
+    ));
+    assert!(extract_beats(&db, &["900"], &BeatConfig::default()).is_err());
+}
+
+#[test]
+fn corrupt_gzip_is_an_io_error() {
+    let dir = synthetic(2000, 2000, "900,400,N,N,\n");
+    let path = dir.join("signals").join("900.i16le.gz");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let db = MitBih::open(&dir).unwrap();
+    assert!(matches!(db.signal("900"), Err(EcgError::Io { .. })));
+}
+
+#[test]
+fn missing_files_are_io_errors() {
+    let dir = synthetic(2000, 2000, "900,400,N,N,\n");
+    std::fs::remove_file(dir.join("signals").join("900.i16le.gz")).unwrap();
+    let db = MitBih::open(&dir).unwrap();
+    assert!(matches!(db.signal("900"), Err(EcgError::Io { .. })));
+    std::fs::remove_file(dir.join("annotations.csv.gz")).unwrap();
+    assert!(matches!(MitBih::open(&dir), Err(EcgError::Io { .. })));
+    assert!(matches!(
+        MitBih::open("/nonexistent/dcl-ecg"),
+        Err(EcgError::Io { .. })
+    ));
+}
+
+#[test]
+fn annotation_past_the_end_is_an_error() {
+    let err = MitBih::open(synthetic(2000, 2000, "900,400,N,N,\n900,2000,N,N,\n")).unwrap_err();
+    assert!(matches!(
+        err,
+        EcgError::AnnotationOutOfRange {
+            sample: 2000,
+            n_samples: 2000,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unknown_symbol_is_an_error() {
+    let err = MitBih::open(synthetic(2000, 2000, "900,400,Z,,\n")).unwrap_err();
+    assert!(matches!(err, EcgError::UnknownSymbol { ref symbol, .. } if symbol == "Z"));
+}
+
+#[test]
+fn inconsistent_or_malformed_rows_are_errors() {
+    // The file says V, the symbol says N.
+    assert!(matches!(
+        MitBih::open(synthetic(2000, 2000, "900,400,N,V,\n")),
+        Err(EcgError::Format { .. })
+    ));
+    assert!(matches!(
+        MitBih::open(synthetic(2000, 2000, "900,abc,N,N,\n")),
+        Err(EcgError::Format { .. })
+    ));
+    assert!(matches!(
+        MitBih::open(synthetic(2000, 2000, "901,400,N,N,\n")),
+        Err(EcgError::Format { .. })
+    ));
+}
+
+#[test]
+fn empty_class_is_an_error() {
+    let rows = "900,400,N,N,\n900,700,N,N,\n900,1000,N,N,\n900,1300,N,N,\n";
+    let db = MitBih::open(synthetic(2000, 2000, rows)).unwrap();
+    let beats = extract_beats(&db, &["900"], &BeatConfig::default()).unwrap();
+    let err = beats
+        .require_all_classes("train", ClassSet::Aami4)
+        .unwrap_err();
+    assert!(matches!(err, EcgError::EmptyClass { ref class, .. } if class == "S"));
+}
+
+#[test]
+fn zero_window_is_a_config_error() {
+    let db = MitBih::open(synthetic(2000, 2000, "900,400,N,N,\n")).unwrap();
+    let config = BeatConfig {
+        before: 0,
+        after: 1,
+        downsample: 2,
+        ..BeatConfig::default()
+    };
+    assert!(matches!(
+        extract_beats(&db, &["900"], &config),
+        Err(EcgError::Config(_))
+    ));
+}

@@ -1,0 +1,76 @@
+//! # dcl-train
+//!
+//! Builds candidate networks from architectures and trains them for real with burn, so that a
+//! search can pay for each query with a training run instead of a table look-up.
+//!
+//! * [`CellSpec`]: a cell as operation edges between nodes; [`CellSpec::from_nb201`] reads a
+//!   NAS-Bench-201 cell as a 1-D cell.
+//! * [`CellNet`]: the NAS-Bench-201 macro skeleton (stem, stages of cells joined by residual
+//!   reduction blocks, global pooling, classifier) with 1-D convolutions for signals;
+//!   [`KachueeNet`]: the hand-designed residual 1-D CNN of Kachuee et al. (2018) as a baseline.
+//! * [`train`]: seeded mini-batches, Adam or SGD with a cosine schedule, class-weighted
+//!   cross-entropy, early stopping on a validation split; [`ClassMetrics`] for the results.
+//! * [`CellEvaluator`]: implements dcl-graph's `Evaluator` for `Nb201Space`, so DCL-ENAS (or any
+//!   strategy of dcl-evo) trains the candidates it queries.
+//!
+//! Backends: burn-ndarray on the CPU by default ([`NdArrayBackend`]); burn-flex with the `flex`
+//! feature; burn-cuda with the `cuda` feature. [`DeviceKind`] picks one at run time and says
+//! clearly when it is not available.
+//!
+//! ```
+//! use dcl_train::{CellNet, CellSpec, ClassMetrics, InputShape, Kernels, NdArrayBackend, NetConfig,
+//!     OptimizerKind, SignalData, TrainConfig, train};
+//! // Two classes of toy signals: a positive or a negative bump.
+//! let (length, n) = (32, 64);
+//! let mut data = SignalData { length, n_features: 0, n_classes: 2, ..Default::default() };
+//! for i in 0..n {
+//!     let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+//!     data.signals.extend((0..length).map(|t| sign * (-((t as f32 - 16.0) / 4.0).powi(2)).exp()));
+//!     data.labels.push((i % 2) as u8);
+//! }
+//! let cell = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_1x1~2|".parse().unwrap();
+//! let spec = CellSpec::from_nb201(&cell, Kernels::default());
+//! let shape = InputShape { length, n_features: 0, n_classes: 2 };
+//! let device = Default::default();
+//! let net_config = NetConfig { channels: 4, stages: 2, ..NetConfig::default() };
+//! let model = CellNet::<NdArrayBackend>::new(&spec, &net_config, shape, 1, &device)?;
+//! let config = TrainConfig {
+//!     epochs: 6,
+//!     batch_size: 16,
+//!     optimizer: OptimizerKind::Adam { lr: 1e-2, weight_decay: 0.0 },
+//!     patience: None,
+//!     ..TrainConfig::default()
+//! };
+//! let trained = train(model, &data, &data, &config, &device, &mut |_| {})?;
+//! assert!(trained.report.valid.accuracy > 0.9, "{:?}", trained.report.epochs);
+//! # Ok::<(), dcl_train::TrainError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod backend;
+mod cell;
+mod data;
+mod error;
+mod evaluator;
+mod metrics;
+mod net;
+mod train;
+
+#[cfg(feature = "cuda")]
+pub use backend::CudaBackend;
+#[cfg(feature = "flex")]
+pub use backend::FlexBackend;
+pub use backend::{DeviceKind, NdArrayBackend};
+pub use cell::{CellEdge, CellSpec, EdgeOp, Kernels};
+pub use data::SignalData;
+pub use error::TrainError;
+pub use evaluator::{CandidateRecord, CellEvaluator};
+pub use metrics::{ClassMetrics, Monitor};
+pub use net::{
+    Cell, CellNet, Classifier, InputShape, KachueeBlock, KachueeNet, NetConfig, ReductionBlock,
+    ReluConvBn,
+};
+pub use train::{
+    ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainReport, Trained, evaluate,
+    predict, train,
+};

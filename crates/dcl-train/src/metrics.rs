@@ -1,0 +1,162 @@
+//! Classification metrics: accuracy, balanced accuracy, macro-F1, per-class sensitivity and
+//! positive predictive value, and the confusion matrix.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+
+/// The metrics of a set of predictions against the truth.
+///
+/// Balanced accuracy and macro-F1 average over the classes that occur in the truth, so a
+/// class absent from a test set neither helps nor hurts.
+///
+/// ```
+/// use dcl_train::ClassMetrics;
+/// let m = ClassMetrics::new(&[0, 0, 0, 1], &[0, 0, 1, 1], 2).unwrap();
+/// assert_eq!(m.accuracy, 0.75);
+/// assert!((m.balanced_accuracy - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+/// assert_eq!(m.confusion, vec![vec![2, 1], vec![0, 1]]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    /// `confusion[t][p]`: samples of true class `t` predicted as `p`.
+    pub confusion: Vec<Vec<usize>>,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// Mean per-class sensitivity (recall) over the classes present in the truth.
+    pub balanced_accuracy: f64,
+    /// Mean per-class F1 over the classes present in the truth (F1 = 0 for a present class never
+    /// predicted correctly).
+    pub macro_f1: f64,
+    /// Per-class sensitivity (recall); `None` for a class absent from the truth.
+    pub sensitivity: Vec<Option<f64>>,
+    /// Per-class positive predictive value (precision); `None` for a class never predicted.
+    pub ppv: Vec<Option<f64>>,
+}
+
+impl ClassMetrics {
+    /// Computes the metrics. Fails on empty or mismatched inputs and out-of-range labels.
+    pub fn new(truth: &[u8], predicted: &[u8], n_classes: usize) -> Result<Self, TrainError> {
+        if truth.is_empty() || truth.len() != predicted.len() {
+            return Err(TrainError::Data(format!(
+                "{} true labels and {} predictions",
+                truth.len(),
+                predicted.len()
+            )));
+        }
+        let mut confusion = vec![vec![0usize; n_classes]; n_classes];
+        for (&t, &p) in truth.iter().zip(predicted) {
+            for label in [t, p] {
+                if label as usize >= n_classes {
+                    return Err(TrainError::Label {
+                        label: label as usize,
+                        n_classes,
+                    });
+                }
+            }
+            confusion[t as usize][p as usize] += 1;
+        }
+        let correct: usize = (0..n_classes).map(|c| confusion[c][c]).sum();
+        let row = |c: usize| confusion[c].iter().sum::<usize>();
+        let col = |c: usize| confusion.iter().map(|r| r[c]).sum::<usize>();
+        let sensitivity: Vec<Option<f64>> = (0..n_classes)
+            .map(|c| (row(c) > 0).then(|| confusion[c][c] as f64 / row(c) as f64))
+            .collect();
+        let ppv: Vec<Option<f64>> = (0..n_classes)
+            .map(|c| (col(c) > 0).then(|| confusion[c][c] as f64 / col(c) as f64))
+            .collect();
+        let present: Vec<usize> = (0..n_classes).filter(|&c| row(c) > 0).collect();
+        let balanced_accuracy = present
+            .iter()
+            .map(|&c| sensitivity[c].unwrap_or(0.0))
+            .sum::<f64>()
+            / present.len() as f64;
+        let macro_f1 = present
+            .iter()
+            .map(|&c| {
+                let (se, pp) = (sensitivity[c].unwrap_or(0.0), ppv[c].unwrap_or(0.0));
+                if se + pp > 0.0 {
+                    2.0 * se * pp / (se + pp)
+                } else {
+                    0.0
+                }
+            })
+            .sum::<f64>()
+            / present.len() as f64;
+        Ok(Self {
+            confusion,
+            accuracy: correct as f64 / truth.len() as f64,
+            balanced_accuracy,
+            macro_f1,
+            sensitivity,
+            ppv,
+        })
+    }
+}
+
+/// Which validation metric model selection (early stopping, search fitness) maximises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Monitor {
+    /// [`ClassMetrics::balanced_accuracy`].
+    BalancedAccuracy,
+    /// [`ClassMetrics::macro_f1`].
+    MacroF1,
+    /// [`ClassMetrics::accuracy`].
+    Accuracy,
+}
+
+impl Monitor {
+    /// The monitored value of `metrics`.
+    pub fn value(self, metrics: &ClassMetrics) -> f64 {
+        match self {
+            Self::BalancedAccuracy => metrics.balanced_accuracy,
+            Self::MacroF1 => metrics.macro_f1,
+            Self::Accuracy => metrics.accuracy,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_three_classes() {
+        // truth 0 0 0 1 1 2, predicted 0 1 0 1 2 2
+        let m = ClassMetrics::new(&[0, 0, 0, 1, 1, 2], &[0, 1, 0, 1, 2, 2], 3).unwrap();
+        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        let se = [2.0 / 3.0, 0.5, 1.0];
+        let pp = [1.0, 0.5, 0.5];
+        for c in 0..3 {
+            assert!((m.sensitivity[c].unwrap() - se[c]).abs() < 1e-12);
+            assert!((m.ppv[c].unwrap() - pp[c]).abs() < 1e-12);
+        }
+        let f1: f64 = (0..3)
+            .map(|c| 2.0 * se[c] * pp[c] / (se[c] + pp[c]))
+            .sum::<f64>()
+            / 3.0;
+        assert!((m.macro_f1 - f1).abs() < 1e-12);
+        assert!((m.balanced_accuracy - se.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn absent_and_never_predicted_classes() {
+        // Class 2 never occurs in the truth; class 1 is never predicted.
+        let m = ClassMetrics::new(&[0, 1, 1], &[0, 0, 2], 3).unwrap();
+        assert_eq!(m.sensitivity[2], None);
+        assert_eq!(m.ppv[1], None);
+        assert_eq!(m.balanced_accuracy, 0.5);
+        // F1(0) = 2 * 1 * 0.5 / 1.5, F1(1) = 0.
+        assert!((m.macro_f1 - (2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        assert!(ClassMetrics::new(&[], &[], 2).is_err());
+        assert!(ClassMetrics::new(&[0], &[0, 1], 2).is_err());
+        assert!(matches!(
+            ClassMetrics::new(&[0, 3], &[0, 1], 2),
+            Err(TrainError::Label { label: 3, .. })
+        ));
+    }
+}

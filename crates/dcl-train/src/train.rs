@@ -1,0 +1,395 @@
+//! The trainer: seeded mini-batches, Adam or SGD with an optional cosine schedule,
+//! class-weighted cross-entropy, early stopping on a validation split.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::data::SignalData;
+use crate::metrics::{ClassMetrics, Monitor};
+use crate::net::Classifier;
+
+/// The optimiser and its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum OptimizerKind {
+    /// Adam with L2 weight decay.
+    Adam {
+        /// Peak learning rate.
+        lr: f64,
+        /// L2 penalty.
+        weight_decay: f32,
+    },
+    /// SGD with momentum and L2 weight decay.
+    Sgd {
+        /// Peak learning rate.
+        lr: f64,
+        /// Momentum.
+        momentum: f64,
+        /// L2 penalty.
+        weight_decay: f32,
+    },
+}
+
+impl OptimizerKind {
+    fn lr(self) -> f64 {
+        match self {
+            Self::Adam { lr, .. } | Self::Sgd { lr, .. } => lr,
+        }
+    }
+}
+
+/// How cross-entropy weighs the classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClassWeighting {
+    /// Every sample counts the same.
+    Uniform,
+    /// Class `c` weighs `n / (k * n_c)`: each class contributes equally, however rare.
+    InverseFrequency,
+    /// Class `c` weighs `sqrt(n / (k * n_c))`: a milder correction.
+    SqrtInverseFrequency,
+}
+
+/// Everything the trainer needs besides the data and the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Maximum number of epochs. Default 20.
+    pub epochs: usize,
+    /// Mini-batch size. Default 128.
+    pub batch_size: usize,
+    /// Cap on the optimisation steps of one epoch (`None`: the whole training set). Default None.
+    pub steps_per_epoch: Option<usize>,
+    /// Optimiser. Default Adam, lr 1e-3, weight decay 1e-4.
+    pub optimizer: OptimizerKind,
+    /// Cosine decay of the learning rate from its peak to 0 over all planned steps. Default true.
+    pub cosine: bool,
+    /// Class weights of the loss. Default [`ClassWeighting::InverseFrequency`].
+    pub class_weighting: ClassWeighting,
+    /// Stop after this many epochs without a better validation score (`None`: never). The
+    /// returned model is always the best one seen. Default Some(5).
+    pub patience: Option<usize>,
+    /// The validation metric that picks the best epoch. Default balanced accuracy.
+    pub monitor: Monitor,
+    /// Seed of the batch order. Default 0.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch_size: 128,
+            steps_per_epoch: None,
+            optimizer: OptimizerKind::Adam {
+                lr: 1e-3,
+                weight_decay: 1e-4,
+            },
+            cosine: true,
+            class_weighting: ClassWeighting::InverseFrequency,
+            patience: Some(5),
+            monitor: Monitor::BalancedAccuracy,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn validate(&self) -> Result<(), TrainError> {
+        let lr = self.optimizer.lr();
+        if self.epochs == 0
+            || self.batch_size == 0
+            || self.steps_per_epoch == Some(0)
+            || !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(TrainError::Config(format!(
+                "epochs, batch size, steps per epoch and learning rate must be positive: {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub loss: f64,
+    /// The monitored validation metric.
+    pub valid_score: f64,
+    /// Seconds since training began.
+    pub seconds: f64,
+}
+
+/// What a training run returns besides the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Every epoch run.
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch whose model is returned (1-based).
+    pub best_epoch: usize,
+    /// Validation metrics of the returned model.
+    pub valid: ClassMetrics,
+    /// Optimisation steps taken.
+    pub steps: usize,
+    /// Wall time of the whole run.
+    pub seconds: f64,
+}
+
+/// A trained model and its report.
+#[derive(Debug)]
+pub struct Trained<M> {
+    /// The best model seen (by the monitored validation metric), on the inference backend
+    /// (autodiff stripped). It is a snapshot: burn's batch-norm running statistics are shared
+    /// between clones of a training module, so a clone would keep drifting as training goes on.
+    pub model: M,
+    /// The run's report.
+    pub report: TrainReport,
+}
+
+/// Samples `indices` of `data` as tensors: signals `[b, 1, length]`, features `[b, f]`.
+fn batch<B: Backend>(
+    data: &SignalData,
+    indices: &[usize],
+    device: &B::Device,
+) -> (Tensor<B, 3>, Tensor<B, 2>) {
+    let (len, nf) = (data.length, data.n_features);
+    let mut signals = Vec::with_capacity(indices.len() * len);
+    let mut features = Vec::with_capacity(indices.len() * nf);
+    for &i in indices {
+        signals.extend_from_slice(&data.signals[i * len..(i + 1) * len]);
+        features.extend_from_slice(&data.features[i * nf..(i + 1) * nf]);
+    }
+    let b = indices.len();
+    (
+        Tensor::from_data(TensorData::new(signals, [b, 1, len]), device),
+        Tensor::from_data(TensorData::new(features, [b, nf]), device),
+    )
+}
+
+/// Predicted labels for every sample of `data`, in batches of `batch_size`.
+pub fn predict<B: Backend, M: Classifier<B>>(
+    model: &M,
+    data: &SignalData,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Vec<u8>, TrainError> {
+    data.validate()?;
+    let all: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::with_capacity(data.len());
+    for chunk in all.chunks(batch_size.max(1)) {
+        let (x, f) = batch::<B>(data, chunk, device);
+        let pred = model.forward(x, f).argmax(1).into_data();
+        out.extend(pred.iter::<i64>().map(|p| p as u8));
+    }
+    Ok(out)
+}
+
+/// The metrics of `model` on `data`.
+pub fn evaluate<B: Backend, M: Classifier<B>>(
+    model: &M,
+    data: &SignalData,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<ClassMetrics, TrainError> {
+    let predicted = predict(model, data, batch_size, device)?;
+    ClassMetrics::new(&data.labels, &predicted, data.n_classes)
+}
+
+/// Loss weights per class; a class absent from the training data gets weight 0.
+fn class_weights(counts: &[usize], weighting: ClassWeighting) -> Vec<f32> {
+    let n: usize = counts.iter().sum();
+    let k = counts.iter().filter(|&&c| c > 0).count().max(1);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                return 0.0;
+            }
+            let inv = n as f64 / (k as f64 * c as f64);
+            (match weighting {
+                ClassWeighting::Uniform => 1.0,
+                ClassWeighting::InverseFrequency => inv,
+                ClassWeighting::SqrtInverseFrequency => inv.sqrt(),
+            }) as f32
+        })
+        .collect()
+}
+
+/// Trains `model` on `train`, keeping the epoch that scores best on `valid`. `progress` is
+/// called after every epoch. Same seed, data and backend thread count ⇒ same result.
+pub fn train<B, M>(
+    model: M,
+    train: &SignalData,
+    valid: &SignalData,
+    config: &TrainConfig,
+    device: &B::Device,
+    progress: &mut dyn FnMut(&EpochRecord),
+) -> Result<Trained<M::InnerModule>, TrainError>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+{
+    config.validate()?;
+    train.validate()?;
+    valid.validate()?;
+    if train.length != valid.length
+        || train.n_features != valid.n_features
+        || train.n_classes != valid.n_classes
+    {
+        return Err(TrainError::Data(
+            "training and validation data differ in shape".into(),
+        ));
+    }
+    match config.optimizer {
+        OptimizerKind::Adam { weight_decay, .. } => {
+            let optim = AdamConfig::new()
+                .with_weight_decay(
+                    (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay)),
+                )
+                .init();
+            run(model, optim, train, valid, config, device, progress)
+        }
+        OptimizerKind::Sgd {
+            momentum,
+            weight_decay,
+            ..
+        } => {
+            let optim = SgdConfig::new()
+                .with_momentum(Some(MomentumConfig {
+                    momentum,
+                    dampening: 0.0,
+                    nesterov: false,
+                }))
+                .with_weight_decay(
+                    (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay)),
+                )
+                .init();
+            run(model, optim, train, valid, config, device, progress)
+        }
+    }
+}
+
+fn run<B, M, O>(
+    mut model: M,
+    mut optim: O,
+    train: &SignalData,
+    valid: &SignalData,
+    config: &TrainConfig,
+    device: &B::Device,
+    progress: &mut dyn FnMut(&EpochRecord),
+) -> Result<Trained<M::InnerModule>, TrainError>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+    O: Optimizer<M, B>,
+{
+    let start = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let weights = class_weights(&train.class_counts(), config.class_weighting);
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_weights(Some(weights))
+        .init::<B>(device);
+    let full_steps = train.len().div_ceil(config.batch_size);
+    let steps_per_epoch = config
+        .steps_per_epoch
+        .map_or(full_steps, |s| s.min(full_steps));
+    let planned = (steps_per_epoch * config.epochs).max(1);
+    let peak = config.optimizer.lr();
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut cursor = order.len(); // forces a shuffle before the first batch
+    let mut epochs = Vec::new();
+    let mut best: Option<(f64, usize, M::InnerModule, ClassMetrics)> = None;
+    let mut step = 0;
+    for epoch in 1..=config.epochs {
+        let mut loss_sum = 0.0;
+        for _ in 0..steps_per_epoch {
+            if cursor + config.batch_size > order.len() && cursor > 0 {
+                // Fisher–Yates from our RNG; a partial epoch continues where the last stopped.
+                for i in (1..order.len()).rev() {
+                    order.swap(i, rng.random_range(0..=i));
+                }
+                cursor = 0;
+            }
+            let end = (cursor + config.batch_size).min(order.len());
+            let idx = &order[cursor..end];
+            cursor = end;
+            let (x, f) = batch::<B>(train, idx, device);
+            let targets: Vec<i32> = idx.iter().map(|&i| i32::from(train.labels[i])).collect();
+            let targets = Tensor::<B, 1, Int>::from_ints(targets.as_slice(), device);
+            let loss = loss_fn.forward(model.forward(x, f), targets);
+            let value = loss.clone().into_scalar().elem::<f32>();
+            if !value.is_finite() {
+                return Err(TrainError::Diverged { loss: value, step });
+            }
+            loss_sum += f64::from(value);
+            let lr = if config.cosine {
+                peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / planned as f64).cos())
+            } else {
+                peak
+            };
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            step += 1;
+        }
+        let inner = model.valid();
+        let metrics = evaluate(&inner, valid, 512, device)?;
+        let score = config.monitor.value(&metrics);
+        let record = EpochRecord {
+            epoch,
+            loss: loss_sum / steps_per_epoch as f64,
+            valid_score: score,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        progress(&record);
+        epochs.push(record);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, epoch, inner, metrics));
+        }
+        let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
+        if config.patience.is_some_and(|p| epoch - best_epoch >= p) {
+            break;
+        }
+    }
+    let (_, best_epoch, model, valid_metrics) = best.expect("at least one epoch ran");
+    Ok(Trained {
+        model,
+        report: TrainReport {
+            epochs,
+            best_epoch,
+            valid: valid_metrics,
+            steps: step,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_weights_balance_the_classes() {
+        let w = class_weights(&[90, 10, 0], ClassWeighting::InverseFrequency);
+        assert!((w[0] * 90.0 - w[1] * 10.0).abs() < 1e-4);
+        assert_eq!(w[2], 0.0);
+        assert_eq!(
+            class_weights(&[90, 10], ClassWeighting::Uniform),
+            vec![1.0, 1.0]
+        );
+        let s = class_weights(&[90, 10], ClassWeighting::SqrtInverseFrequency);
+        assert!((s[1] / s[0] - 3.0).abs() < 1e-4);
+    }
+}

@@ -1,0 +1,328 @@
+//! The trainer learns toy signals, is seeded, selects by validation, and refuses bad input.
+
+use burn::backend::NdArray;
+use burn::tensor::Tensor;
+use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
+use dcl_train::{
+    CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, InputShape, KachueeNet, Kernels,
+    Monitor, NdArrayBackend, NetConfig, OptimizerKind, SignalData, TrainConfig, TrainError,
+    evaluate, train,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Three classes of noisy toy signals: a positive bump, a negative bump, a wide positive bump;
+/// one feature that carries no information.
+fn toy(n: usize, seed: u64) -> SignalData {
+    use rand::RngExt;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let length = 128;
+    let mut data = SignalData {
+        length,
+        n_features: 1,
+        n_classes: 3,
+        ..SignalData::default()
+    };
+    for i in 0..n {
+        let class = i % 3;
+        let (sign, width) = [(1.0, 3.0), (-1.0, 3.0), (1.0, 12.0)][class];
+        let centre = 64.0 + rng.random_range(-6.0..6.0);
+        data.signals.extend((0..length).map(|t| {
+            sign * (-((t as f32 - centre) / width).powi(2)).exp() + rng.random_range(-0.2..0.2)
+        }));
+        data.features.push(rng.random_range(-1.0..1.0));
+        data.labels.push(class as u8);
+    }
+    data
+}
+
+fn shape(data: &SignalData) -> InputShape {
+    InputShape {
+        length: data.length,
+        n_features: data.n_features,
+        n_classes: data.n_classes,
+    }
+}
+
+fn small_net() -> NetConfig {
+    NetConfig {
+        channels: 4,
+        stages: 2,
+        ..NetConfig::default()
+    }
+}
+
+fn quick() -> TrainConfig {
+    TrainConfig {
+        epochs: 6,
+        batch_size: 32,
+        optimizer: OptimizerKind::Adam {
+            lr: 1e-2,
+            weight_decay: 0.0,
+        },
+        ..TrainConfig::default()
+    }
+}
+
+fn cell(s: &str) -> Nb201Cell {
+    s.parse().unwrap()
+}
+
+const GOOD: &str = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|";
+
+#[test]
+fn cell_net_learns_toy_signals() {
+    let (tr, va) = (toy(240, 1), toy(96, 2));
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    let mut seen = Vec::new();
+    let trained = train(model, &tr, &va, &quick(), &device, &mut |e| {
+        seen.push(e.epoch)
+    })
+    .unwrap();
+    assert_eq!(seen.len(), trained.report.epochs.len());
+    assert!(
+        trained.report.valid.balanced_accuracy > 0.85,
+        "{:?}",
+        trained.report
+    );
+    // The returned model is the best epoch's, and scores what the report says.
+    let best = &trained.report.epochs[trained.report.best_epoch - 1];
+    assert!(
+        trained
+            .report
+            .epochs
+            .iter()
+            .all(|e| e.valid_score <= best.valid_score)
+    );
+    // The returned model is a snapshot of the best epoch: it still scores what the report says
+    // after the later epochs trained on.
+    let again = evaluate(&trained.model, &va, 64, &device).unwrap();
+    assert_eq!(again, trained.report.valid);
+}
+
+#[test]
+fn kachuee_baseline_learns_toy_signals() {
+    let (tr, va) = (toy(64, 3), toy(48, 4));
+    let device = Default::default();
+    let model = KachueeNet::<NdArrayBackend>::new(shape(&tr), 5, &device).unwrap();
+    let config = TrainConfig {
+        epochs: 4,
+        batch_size: 16,
+        optimizer: OptimizerKind::Adam {
+            lr: 3e-3,
+            weight_decay: 0.0,
+        },
+        monitor: Monitor::MacroF1,
+        class_weighting: ClassWeighting::Uniform,
+        ..quick()
+    };
+    let trained = train(model, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    // Chance is 1/3.
+    assert!(
+        trained.report.valid.balanced_accuracy > 0.6,
+        "{:?}",
+        trained.report
+    );
+}
+
+#[test]
+fn sgd_with_momentum_learns_too() {
+    let (tr, va) = (toy(144, 5), toy(48, 6));
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    let config = TrainConfig {
+        optimizer: OptimizerKind::Sgd {
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+        },
+        ..quick()
+    };
+    let trained = train(model, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    // Chance is 1/3.
+    assert!(
+        trained.report.valid.balanced_accuracy > 0.6,
+        "{:?}",
+        trained.report
+    );
+}
+
+#[test]
+fn same_seed_same_result() {
+    let (tr, va) = (toy(96, 5), toy(48, 6));
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let run = |seed: u64| {
+        let model =
+            CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), seed, &device).unwrap();
+        let config = TrainConfig {
+            epochs: 2,
+            seed,
+            ..quick()
+        };
+        let report = train(model, &tr, &va, &config, &device, &mut |_| {})
+            .unwrap()
+            .report;
+        report.epochs.iter().map(|e| e.loss).collect::<Vec<_>>()
+    };
+    // Bit-exact only with RAYON_NUM_THREADS=1 (burn-ndarray's parallel reductions may sum in
+    // another order); with more threads the same seed agrees to float rounding.
+    let (a, b, c) = (run(11), run(11), run(12));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+    }
+    assert!(
+        a.iter().zip(&c).any(|(x, y)| (x - y).abs() > 1e-3),
+        "{a:?} vs {c:?}"
+    );
+}
+
+#[test]
+fn every_nb201_cell_builds_and_runs() {
+    // Including cells whose output node no edge reaches (all zero).
+    let device = Default::default();
+    let space = Nb201Space::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut cells: Vec<Nb201Cell> = (0..20).map(|_| space.sample(&mut rng)).collect();
+    cells.push(cell("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"));
+    cells.push(cell(
+        "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    ));
+    let shape = InputShape {
+        length: 33,
+        n_features: 2,
+        n_classes: 4,
+    };
+    for c in &cells {
+        let spec = CellSpec::from_nb201(c, Kernels::default());
+        let net = CellNet::<NdArray>::new(&spec, &NetConfig::default(), shape, 0, &device).unwrap();
+        let out = net.forward(
+            Tensor::ones([3, 1, 33], &device),
+            Tensor::ones([3, 2], &device),
+        );
+        assert_eq!(out.dims(), [3, 4]);
+        let values: Vec<f32> = out.into_data().to_vec().unwrap();
+        assert!(values.iter().all(|v| v.is_finite()), "{c}");
+    }
+}
+
+#[test]
+fn evaluator_trains_each_query() {
+    let (tr, va) = (toy(96, 7), toy(48, 8));
+    let config = TrainConfig {
+        epochs: 1,
+        ..quick()
+    };
+    let mut eval = CellEvaluator::<NdArrayBackend>::new(
+        tr,
+        va,
+        small_net(),
+        Kernels::default(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
+    let space = Nb201Space::new();
+    let fitness = eval.evaluate(&space, &cell(GOOD)).unwrap();
+    assert!((0.0..=100.0).contains(&fitness));
+    assert_eq!(eval.log().len(), 1);
+    assert_eq!(eval.log()[0].fitness, fitness);
+    assert!(eval.seconds() > 0.0);
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let device = Default::default();
+    let tr = toy(30, 1);
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let model =
+        || CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 0, &device).unwrap();
+    let run = |data: &SignalData, valid: &SignalData, config: &TrainConfig| {
+        train(model(), data, valid, config, &device, &mut |_| {}).map(|_| ())
+    };
+    let mut nan = tr.clone();
+    nan.signals[5] = f32::NAN;
+    assert!(matches!(run(&nan, &tr, &quick()), Err(TrainError::Data(_))));
+    let mut bad_label = tr.clone();
+    bad_label.labels[0] = 7;
+    assert!(matches!(
+        run(&bad_label, &tr, &quick()),
+        Err(TrainError::Label { label: 7, .. })
+    ));
+    assert!(matches!(
+        run(&SignalData::default(), &tr, &quick()),
+        Err(TrainError::Data(_))
+    ));
+    let mut short = tr.clone();
+    short.signals.pop();
+    assert!(matches!(
+        run(&short, &tr, &quick()),
+        Err(TrainError::Data(_))
+    ));
+    let zero_epochs = TrainConfig {
+        epochs: 0,
+        ..quick()
+    };
+    assert!(matches!(
+        run(&tr, &tr, &zero_epochs),
+        Err(TrainError::Config(_))
+    ));
+    let mut other = toy(30, 2);
+    other.n_features = 0;
+    other.features.clear();
+    assert!(matches!(
+        run(&tr, &other, &quick()),
+        Err(TrainError::Data(_))
+    ));
+    // Networks refuse shapes they cannot handle.
+    let tiny = InputShape {
+        length: 20,
+        n_features: 0,
+        n_classes: 2,
+    };
+    assert!(matches!(
+        KachueeNet::<NdArray>::new(tiny, 0, &device),
+        Err(TrainError::Config(_))
+    ));
+    let backwards = CellSpec {
+        nodes: 3,
+        edges: vec![dcl_train::CellEdge {
+            from: 2,
+            to: 1,
+            op: dcl_train::EdgeOp::Identity,
+        }],
+    };
+    assert!(matches!(
+        CellNet::<NdArray>::new(&backwards, &NetConfig::default(), tiny, 0, &device),
+        Err(TrainError::Cell(_))
+    ));
+}
+
+#[test]
+fn unavailable_devices_say_so() {
+    use dcl_train::DeviceKind;
+    #[cfg(not(feature = "cuda"))]
+    assert!(matches!(
+        DeviceKind::Cuda(0).check(),
+        Err(TrainError::DeviceUnavailable { .. })
+    ));
+    #[cfg(not(feature = "flex"))]
+    assert!(matches!(
+        DeviceKind::Flex.check(),
+        Err(TrainError::DeviceUnavailable { .. })
+    ));
+    // With `cuda` built, the probe answers either way without panicking.
+    #[cfg(feature = "cuda")]
+    let _ = DeviceKind::Cuda(0).check();
+    let message = DeviceKind::Cuda(0)
+        .check()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.is_empty() || message.contains("cuda:0"));
+}

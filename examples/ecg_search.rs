@@ -1,0 +1,222 @@
+//! The real-world case: DCL-ENAS over 1-D cells on MIT-BIH heartbeat classification (AAMI
+//! N/S/V/F, de Chazal inter-patient split), every queried candidate really trained, against the
+//! hand-designed Kachuee et al. (2018) residual CNN trained by the same trainer with the same
+//! budget. Results: docs/results/ecg.md.
+//!
+//! ```text
+//! RAYON_NUM_THREADS=2 cargo run --release --features flex --example ecg_search -- --device flex
+//! ```
+//!
+//! Ends with one line per network:
+//! `ecg model=baseline acc=... balanced_acc=... macro_f1=... seeds=...` (mean ± std over the
+//! final-training seeds) and the same for `model=dcl-enas`.
+
+use std::time::Instant;
+
+use burn::tensor::backend::AutodiffBackend;
+use clap::Parser;
+use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
+use dcl_enas::ecg_search::{EcgSearchConfig, EcgSearchReport, FinalRun, run};
+use dcl_evo::DclEnasConfig;
+use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
+use dcl_train::{DeviceKind, Kernels, NetConfig, OptimizerKind, TrainConfig};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// ndarray (cpu), flex (needs --features flex), cuda or cuda:N (needs --features cuda).
+    #[arg(long, default_value = "ndarray")]
+    device: String,
+    /// Candidates trained during the search.
+    #[arg(long, default_value_t = 30)]
+    budget: usize,
+    /// Search seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Seeds of the final trainings (comma list), one run per seed per network.
+    #[arg(long, default_value = "0,1,2", value_delimiter = ',')]
+    final_seeds: Vec<u64>,
+    /// Proxy: training beats per class during the search.
+    #[arg(long, default_value_t = 400)]
+    proxy_per_class: usize,
+    /// Proxy: epochs per candidate.
+    #[arg(long, default_value_t = 6)]
+    proxy_epochs: usize,
+    /// Final training: beats per class (0 = all of DS1's training patients).
+    #[arg(long, default_value_t = 2000)]
+    full_per_class: usize,
+    /// Final training: epochs (with early stopping, patience 5).
+    #[arg(long, default_value_t = 15)]
+    full_epochs: usize,
+    /// Channels of the first stage of the searched skeleton.
+    #[arg(long, default_value_t = 16)]
+    channels: usize,
+    /// DCL-ENAS: initial random candidates.
+    #[arg(long, default_value_t = 10)]
+    initial: usize,
+    /// DCL-ENAS: candidates trained per round.
+    #[arg(long, default_value_t = 5)]
+    infill: usize,
+    /// Stage-1 epochs over the 15,625 cells.
+    #[arg(long, default_value_t = 2)]
+    pretrain_epochs: usize,
+    /// Write the whole report (history, candidates, metrics) as JSON here.
+    #[arg(long)]
+    out: Option<String>,
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
+    (m, var.sqrt())
+}
+
+fn config(args: &Args) -> EcgSearchConfig {
+    let adam = OptimizerKind::Adam {
+        lr: 1e-3,
+        weight_decay: 1e-4,
+    };
+    EcgSearchConfig {
+        beats: BeatConfig::default(),
+        valid_records: DEFAULT_VALID_RECORDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        proxy_train_per_class: args.proxy_per_class,
+        proxy_valid_per_class: 500,
+        full_train_per_class: (args.full_per_class > 0).then_some(args.full_per_class),
+        eval_per_class: None,
+        net: NetConfig {
+            channels: args.channels,
+            ..NetConfig::default()
+        },
+        kernels: Kernels::default(),
+        proxy_train: TrainConfig {
+            epochs: args.proxy_epochs,
+            optimizer: adam,
+            patience: None,
+            seed: args.seed,
+            ..TrainConfig::default()
+        },
+        full_train: TrainConfig {
+            epochs: args.full_epochs,
+            optimizer: adam,
+            patience: Some(5),
+            ..TrainConfig::default()
+        },
+        search: DclEnasConfig {
+            initial: args.initial,
+            infill: args.infill,
+            ..DclEnasConfig::default()
+        },
+        budget: args.budget,
+        model: ModelConfig::default(),
+        pretrain: PretrainConfig {
+            epochs: args.pretrain_epochs,
+            ..PretrainConfig::default()
+        },
+        finetune: FinetuneConfig::search_default(),
+        final_seeds: args.final_seeds.clone(),
+        seed: args.seed,
+    }
+}
+
+fn go<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+) -> Result<EcgSearchReport, Box<dyn std::error::Error>> {
+    let device = B::Device::default();
+    Ok(run::<B>(db, config, &device, &mut |line| {
+        println!("{line}")
+    })?)
+}
+
+fn summary(name: &str, runs: &[FinalRun]) -> String {
+    let pick = |f: &dyn Fn(&FinalRun) -> f64| mean_std(&runs.iter().map(f).collect::<Vec<_>>());
+    let (acc, acc_sd) = pick(&|r| 100.0 * r.test.accuracy);
+    let (bal, bal_sd) = pick(&|r| 100.0 * r.test.balanced_accuracy);
+    let (f1, f1_sd) = pick(&|r| 100.0 * r.test.macro_f1);
+    format!(
+        "ecg model={name} acc={acc:.2}±{acc_sd:.2} balanced_acc={bal:.2}±{bal_sd:.2} macro_f1={f1:.2}±{f1_sd:.2} seeds={}",
+        runs.len()
+    )
+}
+
+fn per_class(name: &str, runs: &[FinalRun]) {
+    println!(
+        "{name}: DS2 per-class sensitivity / PPV (%, mean over seeds), confusion of seed {}:",
+        runs[0].seed
+    );
+    for (c, class) in ["N", "S", "V", "F"].iter().enumerate() {
+        let se: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.test.sensitivity.get(c).copied().flatten())
+            .collect();
+        let pp: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.test.ppv.get(c).copied().flatten())
+            .collect();
+        println!(
+            "  {class}: Se {:6.2}  PPV {:6.2}   {:?}",
+            100.0 * mean_std(&se).0,
+            if pp.is_empty() {
+                f64::NAN
+            } else {
+                100.0 * mean_std(&pp).0
+            },
+            runs[0].test.confusion.get(c).cloned().unwrap_or_default()
+        );
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let start = Instant::now();
+    let device: DeviceKind = args.device.parse()?;
+    device.check()?;
+    let db = MitBih::bundled()?;
+    let config = config(&args);
+    println!("ecg_search on {device}: {args:?}");
+    let report = match device {
+        DeviceKind::NdArray => go::<dcl_train::NdArrayBackend>(&db, &config)?,
+        #[cfg(feature = "flex")]
+        DeviceKind::Flex => go::<dcl_train::FlexBackend>(&db, &config)?,
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda(i) => {
+            let device = burn::backend::cuda::CudaDevice::new(i);
+            run::<dcl_train::CudaBackend>(&db, &config, &device, &mut |l| println!("{l}"))?
+        }
+        #[allow(unreachable_patterns)]
+        other => return Err(format!("{other} was not compiled in").into()),
+    };
+    if let Some(path) = &args.out {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        println!("report written to {path}");
+    }
+    per_class("baseline", &report.baseline);
+    per_class("dcl-enas", &report.found);
+    let train_seconds = |runs: &[FinalRun]| runs.iter().map(|r| r.seconds).sum::<f64>();
+    println!(
+        "time: pretrain {:.0} s, search {:.0} s ({} candidates), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
+        report.pretrain_seconds,
+        report.search_seconds,
+        report.candidates.len(),
+        train_seconds(&report.baseline),
+        train_seconds(&report.found),
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "{} params={}",
+        summary("baseline", &report.baseline),
+        report.params[0]
+    );
+    println!(
+        "{} params={} cell={} candidates={} search_seconds={:.0} total_seconds={:.0}",
+        summary("dcl-enas", &report.found),
+        report.params[1],
+        report.best_cell,
+        report.candidates.len(),
+        report.search_seconds,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

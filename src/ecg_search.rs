@@ -1,0 +1,321 @@
+//! The real-world case: DCL-ENAS over 1-D cells on MIT-BIH heartbeat classification, with every
+//! queried candidate really trained, against the hand-designed Kachuee et al. (2018) network.
+//!
+//! [`run`] is the whole pipeline, shared by the `ecg_search` example (the full experiment) and
+//! the test suite (a tiny configuration):
+//!
+//! 1. cut beats, inter-patient split: DS1 minus the validation patients for training, the
+//!    validation patients (DS1) for model selection, DS2 for the test;
+//! 2. stage 1: pre-train the predictor label-free on all 15,625 NAS-Bench-201 cells (the 1-D
+//!    cell space is NAS-Bench-201's, read with 1-D operations);
+//! 3. DCL-ENAS, each query a real training run on a proxy: a class-balanced DS1 subset, few
+//!    epochs; the fitness is the validation balanced accuracy (or the configured metric);
+//! 4. the best cell found and the baseline are trained by the same trainer with the same
+//!    full budget, once per seed, and tested on DS2.
+
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::backend::AutodiffBackend;
+use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih};
+use dcl_evo::{DclEnas, DclEnasConfig, SearchHistory};
+use dcl_graph::{Nb201Cell, Nb201Space, SearchSpace};
+use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
+use dcl_train::{
+    CandidateRecord, CellEvaluator, CellNet, CellSpec, ClassMetrics, Classifier, InputShape,
+    KachueeNet, Kernels, NetConfig, SignalData, TrainConfig, evaluate, train,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Everything the pipeline can be told.
+#[derive(Debug, Clone)]
+pub struct EcgSearchConfig {
+    /// How beats are cut.
+    pub beats: BeatConfig,
+    /// DS1 records used for validation.
+    pub valid_records: Vec<String>,
+    /// Search proxy: at most this many training beats per class (class-balanced subset).
+    pub proxy_train_per_class: usize,
+    /// Search proxy: at most this many validation beats per class.
+    pub proxy_valid_per_class: usize,
+    /// Final training: at most this many training beats per class (`None`: all of them).
+    pub full_train_per_class: Option<usize>,
+    /// Final validation and test: at most this many beats per class (`None`: every beat, the
+    /// real protocol; a cap only serves quick smoke runs).
+    pub eval_per_class: Option<usize>,
+    /// The skeleton around the searched cell.
+    pub net: NetConfig,
+    /// How NB201 operations become 1-D ones.
+    pub kernels: Kernels,
+    /// Training of each candidate during the search.
+    pub proxy_train: TrainConfig,
+    /// Training of the final networks (found and baseline alike).
+    pub full_train: TrainConfig,
+    /// The search.
+    pub search: DclEnasConfig,
+    /// Candidates trained during the search (true evaluations).
+    pub budget: usize,
+    /// Predictor model.
+    pub model: ModelConfig,
+    /// Stage 1.
+    pub pretrain: PretrainConfig,
+    /// Stage 2, at every refit.
+    pub finetune: FinetuneConfig,
+    /// Initial-weight and batch-order seeds of the final trainings (one run per seed per network).
+    pub final_seeds: Vec<u64>,
+    /// Seed of the search (predictor, evolution, proxy subsets).
+    pub seed: u64,
+}
+
+/// One final training run, tested on DS2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinalRun {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Validation metrics of the selected epoch.
+    pub valid: ClassMetrics,
+    /// DS2 test metrics.
+    pub test: ClassMetrics,
+    /// Selected epoch.
+    pub best_epoch: usize,
+    /// Wall time of the training.
+    pub seconds: f64,
+}
+
+/// What [`run`] returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EcgSearchReport {
+    /// Beats per class: training, validation, test.
+    pub class_counts: [Vec<usize>; 3],
+    /// The search's query history.
+    pub history: SearchHistory<Nb201Cell>,
+    /// Every candidate trained during the search.
+    pub candidates: Vec<CandidateRecord>,
+    /// The cell chosen (best validation fitness on the proxy).
+    pub best_cell: Nb201Cell,
+    /// Seconds of stage-1 pre-training.
+    pub pretrain_seconds: f64,
+    /// Seconds of the whole search (pre-training excluded).
+    pub search_seconds: f64,
+    /// Parameters of the baseline and of the found network.
+    pub params: [usize; 2],
+    /// Final runs of the baseline.
+    pub baseline: Vec<FinalRun>,
+    /// Final runs of the found network.
+    pub found: Vec<FinalRun>,
+    /// Wall time of everything.
+    pub seconds: f64,
+}
+
+/// Why the pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EcgSearchError {
+    /// Reading the data failed.
+    #[error(transparent)]
+    Ecg(#[from] dcl_ecg::EcgError),
+    /// Building or training a network failed.
+    #[error(transparent)]
+    Train(#[from] dcl_train::TrainError),
+    /// The predictor failed.
+    #[error(transparent)]
+    Predictor(#[from] dcl_predictor::PredictorError),
+    /// The search failed.
+    #[error(transparent)]
+    Search(#[from] dcl_evo::SearchError),
+    /// A configuration that cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+fn final_runs<B, M>(
+    build: &dyn Fn(u64) -> Result<M, dcl_train::TrainError>,
+    data: [&SignalData; 3],
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    name: &str,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<FinalRun>, EcgSearchError>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+{
+    let [tr, va, te] = data;
+    let mut runs = Vec::new();
+    for &seed in &config.final_seeds {
+        let train_config = TrainConfig {
+            seed,
+            ..config.full_train.clone()
+        };
+        let trained = train(build(seed)?, tr, va, &train_config, device, &mut |e| {
+            log(&format!(
+                "    {name} seed {seed} epoch {:>3}: loss {:.4} valid {:.4} ({:.0} s)",
+                e.epoch, e.loss, e.valid_score, e.seconds
+            ))
+        })?;
+        let test = evaluate(&trained.model, te, 512, device)?;
+        log(&format!(
+            "  {name} seed {seed}: test acc {:.4} balanced {:.4} macro-F1 {:.4} (epoch {}, {:.0} s)",
+            test.accuracy,
+            test.balanced_accuracy,
+            test.macro_f1,
+            trained.report.best_epoch,
+            trained.report.seconds
+        ));
+        runs.push(FinalRun {
+            seed,
+            valid: trained.report.valid,
+            test,
+            best_epoch: trained.report.best_epoch,
+            seconds: trained.report.seconds,
+        });
+    }
+    Ok(runs)
+}
+
+/// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
+pub fn run<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<EcgSearchReport, EcgSearchError> {
+    let start = Instant::now();
+    if config.final_seeds.is_empty() || config.budget == 0 {
+        return Err(EcgSearchError::Config(
+            "at least one final seed and a positive budget are needed".into(),
+        ));
+    }
+    let valid_records: Vec<&str> = config.valid_records.iter().map(String::as_str).collect();
+    let split = InterPatientSplit::new(db, &config.beats, &valid_records)?;
+    let full_train = match config.full_train_per_class {
+        Some(k) => split.train.balanced_subsample(k, config.seed),
+        None => split.train.clone(),
+    };
+    let proxy_train: SignalData = split
+        .train
+        .balanced_subsample(config.proxy_train_per_class, config.seed)
+        .into();
+    let proxy_valid: SignalData = split
+        .valid
+        .balanced_subsample(config.proxy_valid_per_class, config.seed)
+        .into();
+    let class_counts = [
+        full_train.class_counts(),
+        split.valid.class_counts(),
+        split.test.class_counts(),
+    ];
+    log(&format!(
+        "data: train {:?} valid {:?} test {:?} (N, S, V, F); proxy train {:?} valid {:?}",
+        class_counts[0],
+        class_counts[1],
+        class_counts[2],
+        proxy_train.class_counts(),
+        proxy_valid.class_counts()
+    ));
+    let cap = |set: dcl_ecg::BeatSet| match config.eval_per_class {
+        Some(k) => set.balanced_subsample(k, config.seed),
+        None => set,
+    };
+    let (tr, va, te): (SignalData, SignalData, SignalData) = (
+        full_train.into(),
+        cap(split.valid).into(),
+        cap(split.test).into(),
+    );
+    let shape = InputShape {
+        length: tr.length,
+        n_features: tr.n_features,
+        n_classes: tr.n_classes,
+    };
+
+    // Stage 1 over the whole cell space, label-free.
+    let space = Nb201Space::new();
+    let cells = space
+        .enumerate()
+        .ok_or_else(|| EcgSearchError::Config("the cell space cannot be enumerated".into()))?;
+    let t = Instant::now();
+    let mut predictor: Predictor = Predictor::new(&space, config.model, config.seed)?;
+    let pre = predictor.pretrain(&space, &cells, &config.pretrain)?;
+    let pretrain_seconds = t.elapsed().as_secs_f64();
+    log(&format!(
+        "stage 1: {} cells, {} steps, InfoNCE {:.3}, {pretrain_seconds:.1} s",
+        cells.len(),
+        pre.steps,
+        pre.final_loss
+    ));
+
+    // The search: every query trains a candidate on the proxy.
+    let t = Instant::now();
+    let mut evaluator = CellEvaluator::<B>::new(
+        proxy_train,
+        proxy_valid,
+        config.net,
+        config.kernels,
+        config.proxy_train.clone(),
+        device.clone(),
+    )?
+    .verbose(true);
+    let mut surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let history = DclEnas::new(config.search.clone()).run_observed(
+        &space,
+        &mut evaluator,
+        &mut surrogate,
+        config.budget,
+        &mut rng,
+        &mut |_| {},
+    )?;
+    let search_seconds = t.elapsed().as_secs_f64();
+    let best_cell = history
+        .best()
+        .map(|q| q.arch)
+        .ok_or_else(|| EcgSearchError::Config("the search made no query".into()))?;
+    log(&format!(
+        "search: {} candidates trained in {search_seconds:.0} s (predictor {:.1} s); best {best_cell} (proxy fitness {:.2})",
+        evaluator.log().len(),
+        history.surrogate_seconds,
+        history.best().map_or(f64::NAN, |q| q.fitness)
+    ));
+
+    // Final training of both networks with the same trainer, data and budget.
+    let spec = CellSpec::from_nb201(&best_cell, config.kernels);
+    let params = [
+        KachueeNet::<B>::new(shape, 0, device)?.num_params(),
+        CellNet::<B>::new(&spec, &config.net, shape, 0, device)?.num_params(),
+    ];
+    log(&format!(
+        "final training: baseline ({} parameters) and found ({} parameters), seeds {:?}",
+        params[0], params[1], config.final_seeds
+    ));
+    let data = [&tr, &va, &te];
+    let baseline = final_runs::<B, _>(
+        &|seed| KachueeNet::<B>::new(shape, seed, device),
+        data,
+        config,
+        device,
+        "baseline",
+        log,
+    )?;
+    let found = final_runs::<B, _>(
+        &|seed| CellNet::<B>::new(&spec, &config.net, shape, seed, device),
+        data,
+        config,
+        device,
+        "dcl-enas",
+        log,
+    )?;
+    Ok(EcgSearchReport {
+        class_counts,
+        history,
+        candidates: evaluator.log().to_vec(),
+        best_cell,
+        pretrain_seconds,
+        search_seconds,
+        params,
+        baseline,
+        found,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

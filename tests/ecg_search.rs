@@ -1,0 +1,91 @@
+//! A tiny configuration of the whole ECG pipeline (the `ecg_search` example's): real MIT-BIH
+//! beats, the inter-patient split, stage-1 pre-training, a DCL-ENAS search that trains every
+//! candidate, and the final training and DS2 test of the found and the baseline networks.
+
+use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
+use dcl_enas::ecg_search::{EcgSearchConfig, run};
+use dcl_evo::DclEnasConfig;
+use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
+use dcl_train::{Kernels, NdArrayBackend, NetConfig, TrainConfig};
+
+#[test]
+fn tiny_ecg_search_runs_end_to_end() {
+    let db = MitBih::bundled().unwrap();
+    let tiny_train = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        steps_per_epoch: Some(2),
+        ..TrainConfig::default()
+    };
+    let config = EcgSearchConfig {
+        beats: BeatConfig::default(),
+        valid_records: DEFAULT_VALID_RECORDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        proxy_train_per_class: 16,
+        proxy_valid_per_class: 16,
+        full_train_per_class: Some(16),
+        eval_per_class: Some(16),
+        net: NetConfig {
+            channels: 2,
+            stages: 2,
+            ..NetConfig::default()
+        },
+        kernels: Kernels::default(),
+        proxy_train: tiny_train.clone(),
+        full_train: tiny_train,
+        search: DclEnasConfig {
+            initial: 2,
+            infill: 1,
+            population: 4,
+            offspring: 8,
+            generations: 1,
+            ..DclEnasConfig::default()
+        },
+        budget: 3,
+        model: ModelConfig {
+            hidden: 8,
+            layers: 2,
+            projection: 4,
+        },
+        pretrain: PretrainConfig {
+            epochs: 1,
+            max_steps: Some(2),
+            ..PretrainConfig::default()
+        },
+        finetune: FinetuneConfig {
+            epochs: 2,
+            ..FinetuneConfig::search_default()
+        },
+        final_seeds: vec![0],
+        seed: 1,
+    };
+    let mut lines = 0;
+    let report =
+        run::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1).unwrap();
+    assert_eq!(report.candidates.len(), 3);
+    assert_eq!(report.history.queries.len(), 3);
+    assert!(
+        report
+            .candidates
+            .iter()
+            .any(|c| c.cell == report.best_cell.to_string())
+    );
+    // Both networks tested on DS2 (capped at 16 beats per class here).
+    for runs in [&report.baseline, &report.found] {
+        assert_eq!(runs.len(), 1);
+        let test = &runs[0].test;
+        let n: usize = test.confusion.iter().flatten().sum();
+        assert_eq!(n, 4 * 16);
+        assert!((0.0..=1.0).contains(&test.balanced_accuracy));
+    }
+    assert_eq!(report.class_counts[0], vec![16; 4]);
+    assert!(lines >= 5);
+    // Bad configuration: a typed error, not a panic.
+    let bad = EcgSearchConfig {
+        final_seeds: vec![],
+        ..config
+    };
+    assert!(run::<NdArrayBackend>(&db, &bad, &Default::default(), &mut |_| {}).is_err());
+}
