@@ -20,15 +20,18 @@
 //! ```
 //! use dcl_train::{CellNet, CellSpec, ClassMetrics, InputShape, Kernels, NdArrayBackend, NetConfig,
 //!     OptimizerKind, SignalData, TrainConfig, train};
-//! // Two classes of toy signals: a positive or a negative bump.
+//! // Two classes of toy signals: a narrow or a wide bump, at shifting positions.
 //! let (length, n) = (32, 64);
 //! let mut data = SignalData { length, n_features: 0, n_classes: 2, ..Default::default() };
 //! for i in 0..n {
-//!     let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-//!     data.signals.extend((0..length).map(|t| sign * (-((t as f32 - 16.0) / 4.0).powi(2)).exp()));
+//!     let width = if i % 2 == 0 { 1.5 } else { 6.0 };
+//!     let centre = 12.0 + (i % 8) as f32;
+//!     data.signals.extend((0..length).map(|t| (-((t as f32 - centre) / width).powi(2)).exp()));
 //!     data.labels.push((i % 2) as u8);
 //! }
-//! let cell = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_1x1~2|".parse().unwrap();
+//! let cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+//!     .parse()
+//!     .unwrap();
 //! let spec = CellSpec::from_nb201(&cell, Kernels::default());
 //! let shape = InputShape { length, n_features: 0, n_classes: 2 };
 //! let device = Default::default();

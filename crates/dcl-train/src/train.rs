@@ -185,6 +185,17 @@ pub fn predict<B: Backend, M: Classifier<B>>(
     device: &B::Device,
 ) -> Result<Vec<u8>, TrainError> {
     data.validate()?;
+    Ok(predict_valid(model, data, batch_size, device))
+}
+
+/// [`predict`] on data already validated: the trainer checks its validation data once, not
+/// at every epoch.
+fn predict_valid<B: Backend, M: Classifier<B>>(
+    model: &M,
+    data: &SignalData,
+    batch_size: usize,
+    device: &B::Device,
+) -> Vec<u8> {
     let all: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
     for chunk in all.chunks(batch_size.max(1)) {
@@ -192,7 +203,7 @@ pub fn predict<B: Backend, M: Classifier<B>>(
         let pred = model.forward(x, f).argmax(1).into_data();
         out.extend(pred.iter::<i64>().map(|p| p as u8));
     }
-    Ok(out)
+    out
 }
 
 /// The metrics of `model` on `data`.
@@ -252,12 +263,11 @@ where
             "training and validation data differ in shape".into(),
         ));
     }
+    let decay = |penalty: f32| (penalty > 0.0).then(|| WeightDecayConfig::new(penalty));
     match config.optimizer {
         OptimizerKind::Adam { weight_decay, .. } => {
             let optim = AdamConfig::new()
-                .with_weight_decay(
-                    (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay)),
-                )
+                .with_weight_decay(decay(weight_decay))
                 .init();
             run(model, optim, train, valid, config, device, progress)
         }
@@ -272,9 +282,7 @@ where
                     dampening: 0.0,
                     nesterov: false,
                 }))
-                .with_weight_decay(
-                    (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay)),
-                )
+                .with_weight_decay(decay(weight_decay))
                 .init();
             run(model, optim, train, valid, config, device, progress)
         }
@@ -345,7 +353,8 @@ where
             step += 1;
         }
         let inner = model.valid();
-        let metrics = evaluate(&inner, valid, 512, device)?;
+        let predicted = predict_valid(&inner, valid, 512, device);
+        let metrics = ClassMetrics::new(&valid.labels, &predicted, valid.n_classes)?;
         let score = config.monitor.value(&metrics);
         let record = EpochRecord {
             epoch,
