@@ -15,6 +15,18 @@
 //! mismatched shapes, empty batches and bad temperatures. They read no data back from the
 //! device, so they add no synchronisation to a training step.
 //!
+//! ## Exact, reproducible gradients
+//!
+//! burn's autodiff differentiates `log`, `log1p` and tensor division through `recip`, and
+//! burn-ndarray 0.21 computes `recip` with the CPU's reciprocal *estimate* (`rcp_ps`, 12 bits)
+//! on the SIMD-aligned part of a buffer and exactly on the rest. Gradients through those
+//! operations are then off by up to 4e-4 and depend on where the allocator put the buffer, so
+//! the same seed does not give the same model. These losses never differentiate through them:
+//! [`logsumexp`], [`log_softmax`], [`l2_normalize`] and the softplus of
+//! [`pairwise_logistic`] compute their value without a graph and attach the exact derivative
+//! (softmax, sigmoid) as a detached slope, so training is bit-for-bit repeatable on every
+//! backend.
+//!
 //! ```
 //! use burn::backend::NdArray;
 //! use burn::tensor::Tensor;
@@ -30,7 +42,6 @@
 //! ```
 #![warn(missing_docs)]
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use thiserror::Error;
@@ -62,15 +73,51 @@ fn check_temperature(t: f64) -> Result<(), LossError> {
     }
 }
 
-/// Rows scaled to unit length (a zero row stays zero).
+/// Rows scaled to unit length (a zero row stays zero). Differentiable without a division.
 pub fn l2_normalize<B: Backend>(z: Tensor<B, 2>) -> Tensor<B, 2> {
-    let norm = z
+    let inv_norm = z
         .clone()
         .powf_scalar(2.0)
         .sum_dim(1)
         .add_scalar(1e-12)
-        .sqrt();
-    z / norm
+        .powf_scalar(-0.5);
+    z * inv_norm
+}
+
+/// `slope * x` plus a constant, so that the result equals `value` and its gradient with respect
+/// to `x` is `slope` (both `value` and `slope` are taken as constants).
+fn with_slope<B: Backend, const D: usize>(
+    value: Tensor<B, D>,
+    slope: Tensor<B, D>,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
+    let linear = slope.detach() * x;
+    linear.clone() + (value.detach() - linear.detach())
+}
+
+/// `log(sum(exp(x)))` along `dim` (kept, of size 1), stable for any finite input. Its gradient
+/// is the softmax along `dim`, computed exactly (see the crate docs for why this matters).
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::Tensor;
+/// let x = Tensor::<NdArray, 2>::from_floats([[0.0, 0.0], [1000.0, 1000.0]], &Default::default());
+/// let lse: Vec<f32> = dcl_contrastive::logsumexp(x, 1).into_data().to_vec().unwrap();
+/// assert!((lse[0] - 2f32.ln()).abs() < 1e-6 && (lse[1] - 1000.0 - 2f32.ln()).abs() < 1e-3);
+/// ```
+pub fn logsumexp<B: Backend, const D: usize>(x: Tensor<B, D>, dim: usize) -> Tensor<B, D> {
+    let max = x.clone().detach().max_dim(dim);
+    let shifted = x - max.clone();
+    let plain = shifted.clone().detach();
+    let lse = plain.clone().exp().sum_dim(dim).log(); // no graph: a constant
+    let softmax = (plain - lse.clone()).exp();
+    let linear = (softmax * shifted).sum_dim(dim);
+    linear.clone() + (lse - linear.detach()) + max
+}
+
+/// `x - logsumexp(x)` along `dim`: log-probabilities, with exact gradients.
+pub fn log_softmax<B: Backend, const D: usize>(x: Tensor<B, D>, dim: usize) -> Tensor<B, D> {
+    x.clone() - logsumexp(x, dim)
 }
 
 /// InfoNCE / NT-Xent (SimCLR) between two batches of view embeddings `[n, d]`: row `i` of
@@ -118,9 +165,13 @@ pub fn info_nce<B: Backend>(
     Ok(log_prob.gather(1, idx).mean().neg())
 }
 
-/// Stable `log(1 + exp(x))`.
+/// Stable `log(1 + exp(x))`, its gradient the exact sigmoid.
 fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    x.clone().clamp_min(0.0) + x.abs().neg().exp().log1p()
+    let plain = x.clone().detach();
+    let value = plain.clone().clamp_min(0.0) + plain.clone().abs().neg().exp().log1p();
+    // sigmoid(x) = exp(x - softplus(x)); the exponent is never positive.
+    let sigmoid = (plain - value.clone()).exp();
+    with_slope(value, sigmoid, x)
 }
 
 fn check_scores<B: Backend>(
@@ -203,8 +254,7 @@ pub fn rank_n_contrast<B: Backend>(
     let keep = d_ik.greater_equal(d_ij).bool_and(not_self);
     let logits = sim.clone().reshape([n, 1, n]).expand([n, n, n]);
     let masked = logits.mask_fill(keep.bool_not(), MASKED);
-    let max = masked.clone().max_dim(2); // [n, n, 1]
-    let lse = (masked - max.clone()).exp().sum_dim(2).log() + max; // [n, n, 1]
+    let lse = logsumexp(masked, 2); // [n, n, 1]
     let term = sim - lse.reshape([n, n]); // log-probability of j among its negatives
     let off_diag = Tensor::<B, 2, Int>::eye(n, &device).equal_elem(0).float();
     let total = (term * off_diag).sum();
@@ -424,6 +474,100 @@ mod tests {
             rank_n_contrast(z, t1(&[1.0, 2.0]), -1.0),
             Err(LossError::Temperature(_))
         ));
+    }
+
+    /// The gradient of log-sum-exp is the softmax, to f32 rounding. burn's own `log` backward
+    /// on burn-ndarray is off by up to 4e-4 here: with 67 rows (at least 32 sums) it takes the
+    /// approximate SIMD reciprocal.
+    #[test]
+    fn logsumexp_gradient_is_the_exact_softmax() {
+        let d = Default::default();
+        let (rows, cols) = (67, 3);
+        let v: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37) % 11) as f32 * 0.3 - 1.0)
+            .collect();
+        let x = Tensor::<AD, 1>::from_floats(v.as_slice(), &d)
+            .reshape([rows, cols])
+            .require_grad();
+        let lse = logsumexp(x.clone(), 1);
+        let values: Vec<f32> = lse.clone().into_data().to_vec().unwrap();
+        let g: Vec<f32> = x
+            .grad(&lse.sum().backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        for r in 0..rows {
+            let row = &v[r * cols..(r + 1) * cols];
+            let want = row.iter().map(|&x| f64::from(x).exp()).sum::<f64>().ln();
+            assert!(
+                (f64::from(values[r]) - want).abs() < 1e-5,
+                "{r}: {} vs {want}",
+                values[r]
+            );
+            for (c, &x) in row.iter().enumerate() {
+                let p = (f64::from(x) - want).exp();
+                let got = f64::from(g[r * cols + c]);
+                assert!((got - p).abs() < 1e-6, "{r},{c}: {got} vs {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn softplus_gradient_is_the_exact_sigmoid() {
+        let d = Default::default();
+        let v: Vec<f32> = (0..40).map(|i| i as f32 * 0.5 - 10.0).collect();
+        let x = Tensor::<AD, 1>::from_floats(v.as_slice(), &d).require_grad();
+        let y = softplus(x.clone());
+        let values: Vec<f32> = y.clone().into_data().to_vec().unwrap();
+        let g: Vec<f32> = x
+            .grad(&y.sum().backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        for ((&xi, &yi), &gi) in v.iter().zip(&values).zip(&g) {
+            let x = f64::from(xi);
+            let (sp, sig) = ((1.0 + x.exp()).ln(), 1.0 / (1.0 + (-x).exp()));
+            assert!(
+                (f64::from(yi) - sp).abs() < 1e-5 * sp.max(1.0),
+                "{yi} vs {sp}"
+            );
+            assert!(
+                (f64::from(gi) - sig).abs() < 1e-6 * sig.max(1e-3),
+                "{gi} vs {sig}"
+            );
+        }
+    }
+
+    #[test]
+    fn l2_normalize_gradient_matches_the_analytic_one() {
+        // d/dz_k of sum_j w_j z_j / |z| = (w_k - u_k (w . u)) / |z|, with u = z / |z|.
+        let d = Default::default();
+        let z: Vec<f32> = (0..24).map(|i| ((i * 7) % 5) as f32 - 1.7).collect();
+        let w: Vec<f32> = (0..24).map(|i| ((i * 3) % 7) as f32 * 0.25 - 0.5).collect();
+        let zt = Tensor::<AD, 1>::from_floats(z.as_slice(), &d)
+            .reshape([1, 24])
+            .require_grad();
+        let wt = Tensor::<AD, 1>::from_floats(w.as_slice(), &d).reshape([1, 24]);
+        let out = (l2_normalize(zt.clone()) * wt).sum();
+        let g: Vec<f32> = zt
+            .grad(&out.backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let norm = z.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        let u: Vec<f64> = z.iter().map(|&v| f64::from(v) / norm).collect();
+        let wu: f64 = w.iter().zip(&u).map(|(&a, b)| f64::from(a) * b).sum();
+        for k in 0..24 {
+            let want = (f64::from(w[k]) - u[k] * wu) / norm;
+            assert!(
+                (f64::from(g[k]) - want).abs() < 1e-6,
+                "{k}: {} vs {want}",
+                g[k]
+            );
+        }
     }
 
     #[test]

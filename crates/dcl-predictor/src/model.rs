@@ -112,11 +112,16 @@ pub struct RankerModel<B: Backend> {
     score2: Linear<B>,
 }
 
-/// A [`GraphBatch`] as tensors: adjacency `[b, n, n]`, features `[b, n, f]`, mask `[b, n, 1]`.
+/// A [`GraphBatch`] as tensors: adjacency `[b, n, n]`, features `[b, n, f]`, mask `[b, n, 1]`,
+/// and one over each graph's node count `[b, 1, 1]` for mean pooling.
 pub(crate) struct BatchTensors<B: Backend> {
     pub adj: Tensor<B, 3>,
     pub features: Tensor<B, 3>,
     pub mask: Tensor<B, 3>,
+    /// Computed here rather than divided by on the device: burn differentiates a division
+    /// through burn-ndarray's approximate SIMD reciprocal, which is neither exact nor
+    /// reproducible (see dcl-contrastive's crate docs).
+    pub inv_count: Tensor<B, 3>,
 }
 
 impl<B: Backend> BatchTensors<B> {
@@ -129,10 +134,16 @@ impl<B: Backend> BatchTensors<B> {
         let t = |v: &[f32], shape: [usize; 3]| {
             Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
         };
+        let inv_count: Vec<f32> = batch
+            .node_mask()
+            .chunks(n.max(1))
+            .map(|m| 1.0 / m.iter().sum::<f32>().max(1.0))
+            .collect();
         Self {
             adj: t(batch.adjacency(), [b, n, n]),
             features: t(batch.features(), [b, n, f]),
             mask: t(batch.node_mask(), [b, n, 1]),
+            inv_count: t(&inv_count, [b, 1, 1]),
         }
     }
 }
@@ -161,12 +172,13 @@ impl<B: Backend> RankerModel<B> {
     pub(crate) fn embed(&self, x: &BatchTensors<B>) -> Tensor<B, 2> {
         let e = &self.encoder;
         let adj_t = x.adj.clone().swap_dims(1, 2);
-        let count = x.mask.clone().sum_dim(1).clamp_min(1.0); // [b, 1, 1]
+        let mean =
+            |h: &Tensor<B, 3>| (h.clone().sum_dim(1) * x.inv_count.clone()).squeeze_dim::<2>(1);
         let mut h = relu(linear3(&e.embed, x.features.clone())) * x.mask.clone();
-        let mut pooled = vec![(h.clone().sum_dim(1) / count.clone()).squeeze_dim::<2>(1)];
+        let mut pooled = vec![mean(&h)];
         for layer in &e.layers {
             h = layer.forward(h, x.adj.clone(), adj_t.clone(), x.mask.clone());
-            pooled.push((h.clone().sum_dim(1) / count.clone()).squeeze_dim::<2>(1));
+            pooled.push(mean(&h));
         }
         e.readout.forward(Tensor::cat(pooled, 1))
     }

@@ -117,7 +117,11 @@ fn batch_norm<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
                 .reshape([1, channels, 1]),
         )
     };
-    let scale = bn.gamma.val().reshape([1, channels, 1]) / var.add_scalar(bn.epsilon).sqrt();
+    // A power, not a division by a square root: burn differentiates divisions through
+    // burn-ndarray's approximate SIMD reciprocal (12 bits, alignment-dependent, so training
+    // would not repeat bit for bit).
+    let scale =
+        bn.gamma.val().reshape([1, channels, 1]) * var.add_scalar(bn.epsilon).powf_scalar(-0.5);
     (x - mean) * scale + bn.beta.val().reshape([1, channels, 1])
 }
 

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig};
@@ -238,7 +237,8 @@ fn class_weights(counts: &[usize], weighting: ClassWeighting) -> Vec<f32> {
 }
 
 /// Trains `model` on `train`, keeping the epoch that scores best on `valid`. `progress` is
-/// called after every epoch. Same seed, data and backend thread count ⇒ same result.
+/// called after every epoch. Same seed and data ⇒ same result, bit for bit on burn-ndarray
+/// whatever its thread count (tested; other backends are not checked).
 pub fn train<B, M>(
     model: M,
     train: &SignalData,
@@ -289,6 +289,30 @@ where
     }
 }
 
+/// Class-weighted cross-entropy as burn's `CrossEntropyLoss` defines it,
+/// `sum_i w[t_i] (logsumexp(z_i) - z_i[t_i]) / sum_i w[t_i]`, but with exact gradients:
+/// burn's own differentiates `log` through burn-ndarray's approximate SIMD reciprocal, which
+/// made training neither exact nor repeatable (see dcl-contrastive's crate docs).
+fn weighted_cross_entropy<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: &[u8],
+    class_weights: &[f32],
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let b = targets.len();
+    let w: Vec<f32> = targets
+        .iter()
+        .map(|&t| class_weights[usize::from(t)])
+        .collect();
+    let total: f32 = w.iter().sum();
+    let index: Vec<i32> = targets.iter().map(|&t| i32::from(t)).collect();
+    let index = Tensor::<B, 1, Int>::from_ints(index.as_slice(), device).reshape([b, 1]);
+    let picked = logits.clone().gather(1, index);
+    let nll = (dcl_contrastive::logsumexp(logits, 1) - picked).reshape([b]);
+    let w = Tensor::<B, 1>::from_floats(w.as_slice(), device);
+    (nll * w).sum().div_scalar(total.max(f32::MIN_POSITIVE))
+}
+
 fn run<B, M, O>(
     mut model: M,
     mut optim: O,
@@ -307,9 +331,6 @@ where
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let weights = class_weights(&train.class_counts(), config.class_weighting);
-    let loss_fn = CrossEntropyLossConfig::new()
-        .with_weights(Some(weights))
-        .init::<B>(device);
     let full_steps = train.len().div_ceil(config.batch_size);
     let steps_per_epoch = config
         .steps_per_epoch
@@ -335,9 +356,8 @@ where
             let idx = &order[cursor..end];
             cursor = end;
             let (x, f) = batch::<B>(train, idx, device);
-            let targets: Vec<i32> = idx.iter().map(|&i| i32::from(train.labels[i])).collect();
-            let targets = Tensor::<B, 1, Int>::from_ints(targets.as_slice(), device);
-            let loss = loss_fn.forward(model.forward(x, f), targets);
+            let targets: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
+            let loss = weighted_cross_entropy(model.forward(x, f), &targets, &weights, device);
             let value = loss.clone().into_scalar().elem::<f32>();
             if !value.is_finite() {
                 return Err(TrainError::Diverged { loss: value, step });
@@ -388,6 +408,56 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Value and gradient against an f64 reference; 40 rows, so burn-ndarray would take its
+    /// approximate SIMD reciprocal had the loss differentiated `log`.
+    #[test]
+    fn weighted_cross_entropy_is_exact() {
+        use burn::backend::{Autodiff, NdArray};
+        type AD = Autodiff<NdArray>;
+        let device = Default::default();
+        let (b, c) = (40, 3);
+        let z: Vec<f32> = (0..b * c)
+            .map(|i| ((i * 13) % 7) as f32 * 0.4 - 1.2)
+            .collect();
+        let targets: Vec<u8> = (0..b).map(|i| (i % c) as u8).collect();
+        let weights = [0.5f32, 2.0, 1.0];
+        let logits = Tensor::<AD, 1>::from_floats(z.as_slice(), &device)
+            .reshape([b, c])
+            .require_grad();
+        let loss = weighted_cross_entropy(logits.clone(), &targets, &weights, &device);
+        let value = f64::from(loss.clone().into_scalar());
+        let grad: Vec<f32> = logits
+            .grad(&loss.backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let total: f64 = targets
+            .iter()
+            .map(|&t| f64::from(weights[t as usize]))
+            .sum();
+        let mut want = 0.0;
+        for i in 0..b {
+            let row: Vec<f64> = z[i * c..(i + 1) * c]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+            let (t, w) = (targets[i] as usize, f64::from(weights[targets[i] as usize]));
+            want += w * (lse - row[t]) / total;
+            for k in 0..c {
+                let p = (row[k] - lse).exp() - if k == t { 1.0 } else { 0.0 };
+                let g = f64::from(grad[i * c + k]);
+                assert!(
+                    (g - w * p / total).abs() < 1e-7,
+                    "{i},{k}: {g} vs {}",
+                    w * p / total
+                );
+            }
+        }
+        assert!((value - want).abs() < 1e-5, "{value} vs {want}");
+    }
 
     #[test]
     fn class_weights_balance_the_classes() {
