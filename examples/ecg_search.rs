@@ -16,10 +16,10 @@ use std::time::Instant;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{EcgSearchConfig, EcgSearchReport, FinalRun, run};
+use dcl_enas::ecg_search::{EcgSearchConfig, EcgSearchReport, FinalRun, run, run_baseline};
 use dcl_evo::DclEnasConfig;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{DeviceKind, Kernels, NetConfig, OptimizerKind, TrainConfig};
+use dcl_train::{Augment, DeviceKind, Kernels, NetConfig, OptimizerKind, TrainConfig};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -62,6 +62,16 @@ struct Args {
     /// Write the whole report (history, candidates, metrics) as JSON here.
     #[arg(long)]
     out: Option<String>,
+    /// Augmentation of training beats, proxy and final trainings alike: `none` or `ecg`
+    /// (`dcl_train::Augment::ecg()`: gain, noise, baseline wander, shift, RR jitter).
+    #[arg(long, default_value = "none")]
+    augment: String,
+    /// Adam's L2 weight decay, proxy and final trainings alike.
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f32,
+    /// Only train and test the baseline (no search): a quick check of data and trainer settings.
+    #[arg(long)]
+    baseline_only: bool,
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -70,12 +80,17 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-fn config(args: &Args) -> EcgSearchConfig {
+fn config(args: &Args) -> Result<EcgSearchConfig, String> {
     let adam = OptimizerKind::Adam {
         lr: 1e-3,
-        weight_decay: 1e-4,
+        weight_decay: args.weight_decay,
     };
-    EcgSearchConfig {
+    let augment = match args.augment.as_str() {
+        "none" => Augment::NONE,
+        "ecg" => Augment::ecg(),
+        other => return Err(format!("--augment: `none` or `ecg`, not {other:?}")),
+    };
+    Ok(EcgSearchConfig {
         beats: BeatConfig::default(),
         valid_records: DEFAULT_VALID_RECORDS
             .iter()
@@ -95,12 +110,14 @@ fn config(args: &Args) -> EcgSearchConfig {
             optimizer: adam,
             patience: None,
             seed: args.seed,
+            augment,
             ..TrainConfig::default()
         },
         full_train: TrainConfig {
             epochs: args.full_epochs,
             optimizer: adam,
             patience: Some(5),
+            augment,
             ..TrainConfig::default()
         },
         search: DclEnasConfig {
@@ -117,17 +134,26 @@ fn config(args: &Args) -> EcgSearchConfig {
         finetune: FinetuneConfig::search_default(),
         final_seeds: args.final_seeds.clone(),
         seed: args.seed,
-    }
+    })
+}
+
+enum Outcome {
+    Full(Box<EcgSearchReport>),
+    Baseline(Vec<FinalRun>),
 }
 
 fn go<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
-) -> Result<EcgSearchReport, Box<dyn std::error::Error>> {
-    let device = B::Device::default();
-    Ok(run::<B>(db, config, &device, &mut |line| {
-        println!("{line}")
-    })?)
+    device: &B::Device,
+    baseline_only: bool,
+) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let mut log = |line: &str| println!("{line}");
+    Ok(if baseline_only {
+        Outcome::Baseline(run_baseline::<B>(db, config, device, &mut log)?)
+    } else {
+        Outcome::Full(Box::new(run::<B>(db, config, device, &mut log)?))
+    })
 }
 
 fn summary(name: &str, runs: &[FinalRun]) -> String {
@@ -174,19 +200,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device: DeviceKind = args.device.parse()?;
     device.check()?;
     let db = MitBih::bundled()?;
-    let config = config(&args);
+    let config = config(&args)?;
     println!("ecg_search on {device}: {args:?}");
-    let report = match device {
-        DeviceKind::NdArray => go::<dcl_train::NdArrayBackend>(&db, &config)?,
+    let only = args.baseline_only;
+    let outcome = match device {
+        DeviceKind::NdArray => {
+            go::<dcl_train::NdArrayBackend>(&db, &config, &Default::default(), only)?
+        }
         #[cfg(feature = "flex")]
-        DeviceKind::Flex => go::<dcl_train::FlexBackend>(&db, &config)?,
+        DeviceKind::Flex => go::<dcl_train::FlexBackend>(&db, &config, &Default::default(), only)?,
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda(i) => {
             let device = burn::backend::cuda::CudaDevice::new(i);
-            run::<dcl_train::CudaBackend>(&db, &config, &device, &mut |l| println!("{l}"))?
+            go::<dcl_train::CudaBackend>(&db, &config, &device, only)?
         }
         #[allow(unreachable_patterns)]
         other => return Err(format!("{other} was not compiled in").into()),
+    };
+    let report = match outcome {
+        Outcome::Full(report) => report,
+        Outcome::Baseline(runs) => {
+            per_class("baseline", &runs);
+            println!(
+                "{} augment={} seconds={:.0}",
+                summary("baseline", &runs),
+                args.augment,
+                start.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
     };
     if let Some(path) = &args.out {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;

@@ -175,17 +175,25 @@ where
     Ok(runs)
 }
 
-/// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
-pub fn run<B: AutodiffBackend>(
+/// The data of one pipeline run.
+struct Prepared {
+    train: SignalData,
+    valid: SignalData,
+    test: SignalData,
+    proxy_train: SignalData,
+    proxy_valid: SignalData,
+    class_counts: [Vec<usize>; 3],
+    shape: InputShape,
+}
+
+fn prepare(
     db: &MitBih,
     config: &EcgSearchConfig,
-    device: &B::Device,
     log: &mut dyn FnMut(&str),
-) -> Result<EcgSearchReport, EcgSearchError> {
-    let start = Instant::now();
-    if config.final_seeds.is_empty() || config.budget == 0 {
+) -> Result<Prepared, EcgSearchError> {
+    if config.final_seeds.is_empty() {
         return Err(EcgSearchError::Config(
-            "at least one final seed and a positive budget are needed".into(),
+            "at least one final seed is needed".into(),
         ));
     }
     let valid_records: Vec<&str> = config.valid_records.iter().map(String::as_str).collect();
@@ -219,16 +227,67 @@ pub fn run<B: AutodiffBackend>(
         Some(k) => set.balanced_subsample(k, config.seed),
         None => set,
     };
-    let (tr, va, te): (SignalData, SignalData, SignalData) = (
+    let (train, valid, test): (SignalData, SignalData, SignalData) = (
         full_train.into(),
         cap(split.valid).into(),
         cap(split.test).into(),
     );
     let shape = InputShape {
-        length: tr.length,
-        n_features: tr.n_features,
-        n_classes: tr.n_classes,
+        length: train.length,
+        n_features: train.n_features,
+        n_classes: train.n_classes,
     };
+    Ok(Prepared {
+        train,
+        valid,
+        test,
+        proxy_train,
+        proxy_valid,
+        class_counts,
+        shape,
+    })
+}
+
+/// Only the hand-designed baseline's final trainings (no search): a quick check of data and
+/// trainer settings, with the same data and budget as [`run`] gives it.
+pub fn run_baseline<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<FinalRun>, EcgSearchError> {
+    let p = prepare(db, config, log)?;
+    let shape = p.shape;
+    final_runs::<B, _>(
+        &|seed| KachueeNet::<B>::new(shape, seed, device),
+        [&p.train, &p.valid, &p.test],
+        config,
+        device,
+        "baseline",
+        log,
+    )
+}
+
+/// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
+pub fn run<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<EcgSearchReport, EcgSearchError> {
+    let start = Instant::now();
+    if config.budget == 0 {
+        return Err(EcgSearchError::Config("the budget must be positive".into()));
+    }
+    let Prepared {
+        train: tr,
+        valid: va,
+        test: te,
+        proxy_train,
+        proxy_valid,
+        class_counts,
+        shape,
+    } = prepare(db, config, log)?;
 
     // Stage 1 over the whole cell space, label-free.
     let space = Nb201Space::new();

@@ -50,6 +50,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod augment;
 mod backend;
 mod cell;
 mod data;
@@ -59,6 +60,7 @@ mod metrics;
 mod net;
 mod train;
 
+pub use augment::Augment;
 #[cfg(feature = "cuda")]
 pub use backend::CudaBackend;
 #[cfg(feature = "flex")]

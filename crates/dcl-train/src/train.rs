@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::augment::Augment;
 use crate::data::SignalData;
 use crate::metrics::{ClassMetrics, Monitor};
 use crate::net::Classifier;
@@ -78,8 +79,12 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// The validation metric that picks the best epoch. Default balanced accuracy.
     pub monitor: Monitor,
-    /// Seed of the batch order. Default 0.
+    /// Seed of the batch order and of the augmentation. Default 0.
     pub seed: u64,
+    /// Random perturbation of every training signal (validation data is never touched).
+    /// Default none.
+    #[serde(default)]
+    pub augment: Augment,
 }
 
 impl Default for TrainConfig {
@@ -97,6 +102,7 @@ impl Default for TrainConfig {
             patience: Some(5),
             monitor: Monitor::BalancedAccuracy,
             seed: 0,
+            augment: Augment::NONE,
         }
     }
 }
@@ -113,7 +119,7 @@ impl TrainConfig {
                 "epochs, batch size, steps per epoch and learning rate must be positive: {self:?}"
             )));
         }
-        Ok(())
+        self.augment.validate()
     }
 }
 
@@ -156,10 +162,12 @@ pub struct Trained<M> {
     pub report: TrainReport,
 }
 
-/// Samples `indices` of `data` as tensors: signals `[b, 1, length]`, features `[b, f]`.
+/// Samples `indices` of `data` as tensors: signals `[b, 1, length]`, features `[b, f]`,
+/// each sample perturbed by `augment` if given.
 fn batch<B: Backend>(
     data: &SignalData,
     indices: &[usize],
+    augment: Option<(&Augment, &mut ChaCha8Rng)>,
     device: &B::Device,
 ) -> (Tensor<B, 3>, Tensor<B, 2>) {
     let (len, nf) = (data.length, data.n_features);
@@ -168,6 +176,12 @@ fn batch<B: Backend>(
     for &i in indices {
         signals.extend_from_slice(&data.signals[i * len..(i + 1) * len]);
         features.extend_from_slice(&data.features[i * nf..(i + 1) * nf]);
+    }
+    if let Some((augment, rng)) = augment.filter(|(a, _)| !a.is_none()) {
+        for k in 0..indices.len() {
+            let s = &mut signals[k * len..(k + 1) * len];
+            augment.apply(s, &mut features[k * nf..(k + 1) * nf], rng);
+        }
     }
     let b = indices.len();
     (
@@ -198,7 +212,7 @@ fn predict_valid<B: Backend, M: Classifier<B>>(
     let all: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
     for chunk in all.chunks(batch_size.max(1)) {
-        let (x, f) = batch::<B>(data, chunk, device);
+        let (x, f) = batch::<B>(data, chunk, None, device);
         let pred = model.forward(x, f).argmax(1).into_data();
         out.extend(pred.iter::<i64>().map(|p| p as u8));
     }
@@ -330,6 +344,9 @@ where
 {
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    // Its own stream: switching augmentation on or off leaves the batch order as it was.
+    let mut augment_rng = ChaCha8Rng::seed_from_u64(config.seed);
+    augment_rng.set_stream(1);
     let weights = class_weights(&train.class_counts(), config.class_weighting);
     let full_steps = train.len().div_ceil(config.batch_size);
     let steps_per_epoch = config
@@ -355,7 +372,12 @@ where
             let end = (cursor + config.batch_size).min(order.len());
             let idx = &order[cursor..end];
             cursor = end;
-            let (x, f) = batch::<B>(train, idx, device);
+            let (x, f) = batch::<B>(
+                train,
+                idx,
+                Some((&config.augment, &mut augment_rng)),
+                device,
+            );
             let targets: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
             let loss = weighted_cross_entropy(model.forward(x, f), &targets, &weights, device);
             let value = loss.clone().into_scalar().elem::<f32>();

@@ -4,9 +4,9 @@ use burn::backend::NdArray;
 use burn::tensor::Tensor;
 use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
 use dcl_train::{
-    CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, InputShape, KachueeNet, Kernels,
-    Monitor, NdArrayBackend, NetConfig, OptimizerKind, SignalData, TrainConfig, TrainError,
-    evaluate, train,
+    Augment, CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, InputShape, KachueeNet,
+    Kernels, Monitor, NdArrayBackend, NetConfig, OptimizerKind, SignalData, TrainConfig,
+    TrainError, evaluate, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -157,12 +157,13 @@ fn same_seed_same_result() {
     let (tr, va) = (toy(96, 5), toy(48, 6));
     let device = Default::default();
     let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
-    let run = |seed: u64| {
+    let run = |seed: u64, augment: Augment| {
         let model =
             CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), seed, &device).unwrap();
         let config = TrainConfig {
             epochs: 2,
             seed,
+            augment,
             ..quick()
         };
         let report = train(model, &tr, &va, &config, &device, &mut |_| {})
@@ -172,12 +173,20 @@ fn same_seed_same_result() {
     };
     // Bit for bit, whatever the thread count: the trainer avoids burn-ndarray's approximate,
     // alignment-dependent reciprocal (see dcl-contrastive's crate docs).
-    let (a, b, c) = (run(11), run(11), run(12));
+    let (a, b, c) = (
+        run(11, Augment::NONE),
+        run(11, Augment::NONE),
+        run(12, Augment::NONE),
+    );
     assert_eq!(a, b);
     assert!(
         a.iter().zip(&c).any(|(x, y)| (x - y).abs() > 1e-3),
         "{a:?} vs {c:?}"
     );
+    // Augmentation draws from the seeded trainer too: repeatable, and it changes the run.
+    let (d, e) = (run(11, Augment::ecg()), run(11, Augment::ecg()));
+    assert_eq!(d, e);
+    assert_ne!(a, d);
 }
 
 #[test]
@@ -268,6 +277,17 @@ fn bad_input_is_a_typed_error() {
     };
     assert!(matches!(
         run(&tr, &tr, &zero_epochs),
+        Err(TrainError::Config(_))
+    ));
+    let negative_noise = TrainConfig {
+        augment: Augment {
+            noise: -1.0,
+            ..Augment::NONE
+        },
+        ..quick()
+    };
+    assert!(matches!(
+        run(&tr, &tr, &negative_noise),
         Err(TrainError::Config(_))
     ));
     let mut other = toy(30, 2);
