@@ -69,6 +69,9 @@ struct Args {
     /// Adam's L2 weight decay, proxy and final trainings alike.
     #[arg(long, default_value_t = 1e-4)]
     weight_decay: f32,
+    /// Units of a hidden layer in the cell network's head (0: NAS-Bench-201's linear classifier).
+    #[arg(long, default_value_t = 0)]
+    head_hidden: usize,
     /// Only train and test the baseline (no search): a quick check of data and trainer settings.
     #[arg(long)]
     baseline_only: bool,
@@ -102,6 +105,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         eval_per_class: None,
         net: NetConfig {
             channels: args.channels,
+            head_hidden: args.head_hidden,
             ..NetConfig::default()
         },
         kernels: Kernels::default(),

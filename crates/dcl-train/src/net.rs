@@ -264,6 +264,12 @@ pub struct NetConfig {
     pub cells_per_stage: usize,
     /// Width of the stem convolution. Default 7.
     pub stem_kernel: usize,
+    /// Units of a hidden ReLU layer between the pooled maps (with the extra features) and the
+    /// classifier; 0 for NAS-Bench-201's single linear classifier. A hidden layer lets the
+    /// network combine extra features non-linearly (ratios of RR intervals, say), as the
+    /// baseline's fully-connected layers can. Default 0.
+    #[serde(default)]
+    pub head_hidden: usize,
 }
 
 impl Default for NetConfig {
@@ -273,12 +279,14 @@ impl Default for NetConfig {
             stages: 3,
             cells_per_stage: 1,
             stem_kernel: 7,
+            head_hidden: 0,
         }
     }
 }
 
 /// Stem, stages of cells joined by [`ReductionBlock`]s, batch norm and ReLU, global average
-/// pooling, the extra features joined, a linear classifier.
+/// pooling, the extra features joined, an optional hidden layer ([`NetConfig::head_hidden`]),
+/// a linear classifier.
 ///
 /// ```
 /// use burn::backend::NdArray;
@@ -301,6 +309,7 @@ pub struct CellNet<B: Backend> {
     stages: Vec<Vec<Cell<B>>>,
     reductions: Vec<ReductionBlock<B>>,
     head_bn: BatchNorm<B>,
+    hidden: Option<Linear<B>>,
     classifier: Linear<B>,
 }
 
@@ -344,13 +353,22 @@ impl<B: Backend> CellNet<B> {
             );
         }
         let last = c << (config.stages - 1);
+        let joined = last + shape.n_features;
+        let hidden =
+            (config.head_hidden > 0).then(|| linear(joined, config.head_hidden, &mut rng, device));
+        let classifier_in = if config.head_hidden > 0 {
+            config.head_hidden
+        } else {
+            joined
+        };
         Ok(Self {
             stem,
             stem_bn: BatchNormConfig::new(c).init(device),
             stages,
             reductions,
             head_bn: BatchNormConfig::new(last).init(device),
-            classifier: linear(last + shape.n_features, shape.n_classes, &mut rng, device),
+            hidden,
+            classifier: linear(classifier_in, shape.n_classes, &mut rng, device),
         })
     }
 }
@@ -374,7 +392,10 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
         } else {
             pooled
         };
-        self.classifier.forward(joined)
+        match &self.hidden {
+            Some(hidden) => self.classifier.forward(relu(hidden.forward(joined))),
+            None => self.classifier.forward(joined),
+        }
     }
 }
 

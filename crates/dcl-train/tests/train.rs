@@ -205,17 +205,35 @@ fn every_nb201_cell_builds_and_runs() {
         n_features: 2,
         n_classes: 4,
     };
+    let with_hidden = NetConfig {
+        head_hidden: 8,
+        ..NetConfig::default()
+    };
     for c in &cells {
         let spec = CellSpec::from_nb201(c, Kernels::default());
-        let net = CellNet::<NdArray>::new(&spec, &NetConfig::default(), shape, 0, &device).unwrap();
-        let out = net.forward(
-            Tensor::ones([3, 1, 33], &device),
-            Tensor::ones([3, 2], &device),
-        );
-        assert_eq!(out.dims(), [3, 4]);
-        let values: Vec<f32> = out.into_data().to_vec().unwrap();
-        assert!(values.iter().all(|v| v.is_finite()), "{c}");
+        for config in [NetConfig::default(), with_hidden] {
+            let net = CellNet::<NdArray>::new(&spec, &config, shape, 0, &device).unwrap();
+            let out = net.forward(
+                Tensor::ones([3, 1, 33], &device),
+                Tensor::ones([3, 2], &device),
+            );
+            assert_eq!(out.dims(), [3, 4]);
+            let values: Vec<f32> = out.into_data().to_vec().unwrap();
+            assert!(values.iter().all(|v| v.is_finite()), "{c}");
+        }
     }
+    // The hidden layer adds (64 + 2) * 8 + 8 weights and shrinks the classifier to 8 inputs.
+    let spec = CellSpec::from_nb201(&cells[0], Kernels::default());
+    let params = |config: &NetConfig| {
+        use burn::module::Module;
+        CellNet::<NdArray>::new(&spec, config, shape, 0, &device)
+            .unwrap()
+            .num_params()
+    };
+    assert_eq!(
+        params(&with_hidden),
+        params(&NetConfig::default()) + 66 * 8 + 8 + 9 * 4 - 67 * 4
+    );
 }
 
 #[test]
