@@ -34,6 +34,19 @@ pub struct InputShape {
     pub n_classes: usize,
 }
 
+/// A parameter of `shape` drawn uniformly from `(-bound, bound)` by our RNG.
+fn uniform<B: Backend, const D: usize>(
+    shape: [usize; D],
+    bound: f32,
+    rng: &mut dyn Rng,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    let values: Vec<f32> = (0..shape.iter().product::<usize>())
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
 /// A same-padded `Conv1d` whose weights come from our RNG (Kaiming-uniform with burn's default
 /// bound `1/sqrt(fan_in)`), so initial weights depend on the seed alone.
 fn conv1d<B: Backend>(
@@ -45,22 +58,13 @@ fn conv1d<B: Backend>(
     device: &B::Device,
 ) -> Conv1d<B> {
     let bound = 1.0 / ((c_in * kernel) as f32).sqrt();
-    let mut draw =
-        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
-    let w = draw(c_out * c_in * kernel);
-    let b = draw(c_out);
     let mut conv = Conv1dConfig::new(c_in, c_out, kernel)
         .with_stride(stride)
         .with_padding(PaddingConfig1d::Explicit(kernel / 2, kernel / 2))
         .init(device);
-    conv.weight = Param::from_tensor(Tensor::from_data(
-        TensorData::new(w, [c_out, c_in, kernel]),
-        device,
-    ));
-    conv.bias = Some(Param::from_tensor(Tensor::from_data(
-        TensorData::new(b, [c_out]),
-        device,
-    )));
+    // Weights before bias: the order of draws fixes which seed gives which network.
+    conv.weight = uniform([c_out, c_in, kernel], bound, rng, device);
+    conv.bias = Some(uniform([c_out], bound, rng, device));
     conv
 }
 
@@ -72,16 +76,9 @@ fn linear<B: Backend>(
     device: &B::Device,
 ) -> Linear<B> {
     let bound = 1.0 / (d_in as f32).sqrt();
-    let mut draw =
-        |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
-    let w = draw(d_in * d_out);
-    let b = draw(d_out);
     let mut lin = LinearConfig::new(d_in, d_out).init(device);
-    lin.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device));
-    lin.bias = Some(Param::from_tensor(Tensor::from_data(
-        TensorData::new(b, [d_out]),
-        device,
-    )));
+    lin.weight = uniform([d_in, d_out], bound, rng, device);
+    lin.bias = Some(uniform([d_out], bound, rng, device));
     lin
 }
 
