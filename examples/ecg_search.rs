@@ -56,6 +56,10 @@ struct Args {
     /// DCL-ENAS: candidates trained per round.
     #[arg(long, default_value_t = 5)]
     infill: usize,
+    /// DCL-ENAS: candidates per round that explore (mutants of the best trained ones, not
+    /// ranked by the predictor); the runs recorded in docs/results/ecg.md used 0.
+    #[arg(long, default_value_t = DclEnasConfig::default().explore)]
+    explore: usize,
     /// Stage-1 epochs over the 15,625 cells.
     #[arg(long, default_value_t = 2)]
     pretrain_epochs: usize,
@@ -127,6 +131,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         search: DclEnasConfig {
             initial: args.initial,
             infill: args.infill,
+            explore: args.explore,
             ..DclEnasConfig::default()
         },
         budget: args.budget,

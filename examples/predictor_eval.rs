@@ -64,6 +64,9 @@ struct Args {
     /// Temperature of the pairwise loss.
     #[arg(long, default_value_t = FinetuneConfig::default().temperature)]
     temperature: f64,
+    /// Fine-tuned copies per seed whose standardised scores are averaged (1: a single model).
+    #[arg(long, default_value_t = 1)]
+    ensemble: usize,
     /// Fine-tuning learning rate.
     #[arg(long, default_value_t = FinetuneConfig::default().learning_rate)]
     lr: f64,
@@ -148,14 +151,22 @@ fn run<S: SearchSpace>(
                     .iter()
                     .map(|&i| (p.archs[i].clone(), p.labels[i]))
                     .collect();
-                let mut pred = base.fork(seed);
-                pred.finetune(&p.space, &labelled, &fcfg)?;
                 let test_archs: Vec<_> = test.iter().map(|&i| p.archs[i].clone()).collect();
-                let scores: Vec<f64> = pred
-                    .score(&p.space, &test_archs)?
-                    .into_iter()
-                    .map(f64::from)
-                    .collect();
+                let mut scores = vec![0.0; test_archs.len()];
+                for member in 0..args.ensemble.max(1) as u64 {
+                    // Member 0 is the single model (same seed as without an ensemble).
+                    let mut pred = base.fork(seed + member * 1_000_000);
+                    pred.finetune(&p.space, &labelled, &fcfg)?;
+                    let s: Vec<f64> = pred
+                        .score(&p.space, &test_archs)?
+                        .into_iter()
+                        .map(f64::from)
+                        .collect();
+                    let (m, sd) = mean_std(&s);
+                    for (acc, v) in scores.iter_mut().zip(&s) {
+                        *acc += (v - m) / sd.max(1e-12);
+                    }
+                }
                 let truth: Vec<f64> = test.iter().map(|&i| p.labels[i]).collect();
                 let tau = kendall_tau(&truth, &scores)?;
                 let rho = spearman_rho(&truth, &scores)?;

@@ -28,7 +28,7 @@ use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric,
 use dcl_evo::{DclEnas, DclEnasConfig, RandomSearch, RegularizedEvolution, SearchHistory};
 use dcl_predictor::{
     FinetuneConfig, ModelConfig, Nb101Space, Nb201Space, Predictor, PredictorSurrogate,
-    PretrainConfig, SearchSpace, Subspace,
+    PretrainConfig, RankingLoss, SearchSpace, Subspace,
 };
 use plotters::prelude::*;
 use rand::SeedableRng;
@@ -63,9 +63,34 @@ struct Args {
     /// DCL-ENAS: architectures truly evaluated per round.
     #[arg(long, default_value_t = DclEnasConfig::default().infill)]
     infill: usize,
+    /// DCL-ENAS: queries per round that explore (mutants of the best so far, not ranked by
+    /// the predictor).
+    #[arg(long, default_value_t = DclEnasConfig::default().explore)]
+    explore: usize,
+    /// DCL-ENAS: random architectures truly evaluated before the first fit.
+    #[arg(long, default_value_t = DclEnasConfig::default().initial)]
+    initial: usize,
+    /// DCL-ENAS: generations evolved on predicted fitness between rounds.
+    #[arg(long, default_value_t = DclEnasConfig::default().generations)]
+    generations: usize,
+    /// DCL-ENAS: offspring bred per generation.
+    #[arg(long, default_value_t = DclEnasConfig::default().offspring)]
+    offspring: usize,
+    /// DCL-ENAS: population size.
+    #[arg(long, default_value_t = DclEnasConfig::default().population)]
+    population: usize,
     /// DCL-ENAS: fine-tuning epochs per refit.
     #[arg(long, default_value_t = FinetuneConfig::search_default().epochs)]
     refit_epochs: usize,
+    /// DCL-ENAS: loss of each refit, pairwise or rnc (Rank-N-Contrast + pairwise).
+    #[arg(long, default_value = "pairwise")]
+    refit_loss: String,
+    /// Print every run's reported accuracy at each budget.
+    #[arg(long)]
+    per_seed: bool,
+    /// Folder where every run's query history is written as CSV (none by default).
+    #[arg(long)]
+    history_dir: Option<String>,
     /// Folder for the SVG plots.
     #[arg(long, default_value = "docs/results")]
     out: String,
@@ -156,11 +181,21 @@ fn run_setting<S: SearchSpace>(
                 "dcl-enas" => {
                     let refit = FinetuneConfig {
                         epochs: args.refit_epochs,
+                        loss: match args.refit_loss.as_str() {
+                            "pairwise" => RankingLoss::Pairwise,
+                            "rnc" => RankingLoss::RankNContrast { weight: 1.0 },
+                            other => return Err(format!("unknown refit loss {other}").into()),
+                        },
                         ..FinetuneConfig::search_default()
                     };
                     let mut sur = PredictorSurrogate::new(pretrained.fork(seed), refit, seed);
                     let cfg = DclEnasConfig {
                         infill: args.infill,
+                        initial: args.initial,
+                        explore: args.explore,
+                        generations: args.generations,
+                        offspring: args.offspring,
+                        population: args.population,
                         ..Default::default()
                     };
                     DclEnas::new(cfg).run(set.space, &mut oracle, &mut sur, budget, &mut rng)?
@@ -169,7 +204,29 @@ fn run_setting<S: SearchSpace>(
             };
             let first = h.queries.iter().position(|q| q.fitness >= set.optimum);
             to_opt.push(first.map_or(f64::INFINITY, |i| (i + 1) as f64));
-            runs.push(curve(&h, &*set.report, budget));
+            if let Some(dir) = &args.history_dir {
+                std::fs::create_dir_all(dir)?;
+                let file = format!(
+                    "{dir}/{}_strategy_{strategy}_seed_{seed}.csv",
+                    set.name.replace([' ', '='], "_")
+                );
+                h.write_csv(std::fs::File::create(file)?, |a| format!("{a:?}"))?;
+            }
+            let c = curve(&h, &*set.report, budget);
+            if args.per_seed {
+                let at: Vec<String> = args
+                    .budget
+                    .iter()
+                    .map(|&b| format!("at{b}={:.2}", c[b - 1]))
+                    .collect();
+                println!(
+                    "  run {} strategy={strategy} seed={seed} {} first_optimum={}",
+                    set.name,
+                    at.join(" "),
+                    first.map_or("none".to_string(), |i| (i + 1).to_string())
+                );
+            }
+            runs.push(c);
         }
         let secs = start.elapsed().as_secs_f64() / args.seeds as f64;
         for &b in &args.budget {

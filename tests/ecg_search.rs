@@ -41,6 +41,8 @@ fn tiny_ecg_search_runs_end_to_end() {
             population: 4,
             offspring: 8,
             generations: 1,
+            // One candidate per round: let the predictor pick it.
+            explore: 0,
             ..DclEnasConfig::default()
         },
         budget: 3,

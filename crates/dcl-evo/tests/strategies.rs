@@ -279,3 +279,70 @@ fn history_serializes() {
     assert!(text.starts_with("query,arch,fitness,seconds\n1,|"));
     assert_eq!(h.best_within(2).unwrap().fitness, h.best_so_far()[1]);
 }
+
+/// A surrogate that knows the toy function but is sure skip connections are bad: it ranks
+/// every cell with one below every cell without (the trap a surrogate fitted on a few
+/// unlucky labels can fall into, since the toy optimum has a skip on edge 3).
+struct SkipAverse;
+
+impl<S: SearchSpace<Arch = Nb201Cell>> Surrogate<S> for SkipAverse {
+    type Error = Broke;
+    fn score(&mut self, _: &S, archs: &[Nb201Cell]) -> Result<Vec<f64>, Broke> {
+        Ok(archs
+            .iter()
+            .map(|a| {
+                let skip = a.ops().contains(&Nb201Op::SkipConnect);
+                toy(a) - if skip { 100.0 } else { 0.0 }
+            })
+            .collect())
+    }
+    fn learn(&mut self, _: &S, _: &[(Nb201Cell, f64)]) -> Result<(), Broke> {
+        Ok(())
+    }
+}
+
+#[test]
+fn exploration_escapes_a_misled_surrogate() {
+    let space = Nb201Space::new();
+    let best = toy_best();
+    let hits = |explore: usize| {
+        let search = DclEnas::new(DclEnasConfig {
+            explore,
+            ..Default::default()
+        });
+        (0..10)
+            .filter(|&seed| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let mut e = toy_eval();
+                let h = search
+                    .run(&space, &mut e, &mut SkipAverse, 150, &mut rng)
+                    .unwrap();
+                check_history(&h, 150, e.calls);
+                h.best().unwrap().fitness == best
+            })
+            .count()
+    };
+    let (trusting, exploring) = (hits(0), hits(1));
+    assert!(trusting <= 1, "{trusting}");
+    assert!(exploring >= 5, "{exploring}");
+}
+
+#[test]
+fn explore_cannot_exceed_infill() {
+    let bad = DclEnas::new(DclEnasConfig {
+        infill: 2,
+        explore: 3,
+        ..Default::default()
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    assert!(matches!(
+        bad.run(
+            &Nb201Space::new(),
+            &mut toy_eval(),
+            &mut knowing(),
+            20,
+            &mut rng
+        ),
+        Err(SearchError::Config(_))
+    ));
+}
