@@ -237,7 +237,8 @@ pub struct DclEnasConfig {
     /// random cells teach it that skip connections hurt, the search settles on the best cell
     /// without one (71.91 % on CIFAR-100 against the optimum's 73.51 %), and the optimum, one
     /// edit away, is never tried. These steps try every neighbour of the incumbent in turn,
-    /// whatever the surrogate says. Must not exceed `infill`. Default 1 (0 is the paper's loop);
+    /// whatever the surrogate says (and once they are all evaluated, an unseen random
+    /// architecture). Must not exceed `infill`. Default 1 (0 is the paper's loop);
     /// a configuration saved before this field existed loads with 0, the loop it ran.
     #[serde(default)]
     pub explore: usize,
