@@ -56,8 +56,8 @@ struct Args {
     /// DCL-ENAS: candidates trained per round.
     #[arg(long, default_value_t = 5)]
     infill: usize,
-    /// DCL-ENAS: candidates per round that explore (mutants of the best trained ones, not
-    /// ranked by the predictor); the runs recorded in docs/results/ecg.md used 0.
+    /// DCL-ENAS: candidates per round that explore (single mutations of the best trained
+    /// one, not ranked by the predictor); the runs recorded in docs/results/ecg.md used 0.
     #[arg(long, default_value_t = DclEnasConfig::default().explore)]
     explore: usize,
     /// Stage-1 epochs over the 15,625 cells.

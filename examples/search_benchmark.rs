@@ -63,8 +63,8 @@ struct Args {
     /// DCL-ENAS: architectures truly evaluated per round.
     #[arg(long, default_value_t = DclEnasConfig::default().infill)]
     infill: usize,
-    /// DCL-ENAS: queries per round that explore (mutants of the best so far, not ranked by
-    /// the predictor).
+    /// DCL-ENAS: queries per round that explore (single mutations of the best so far, not
+    /// ranked by the predictor).
     #[arg(long, default_value_t = DclEnasConfig::default().explore)]
     explore: usize,
     /// DCL-ENAS: random architectures truly evaluated before the first fit.
@@ -165,6 +165,11 @@ fn run_setting<S: SearchSpace>(
     summary: &mut Vec<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let budget = *args.budget.iter().max().ok_or("no budget")?;
+    let refit_loss = match args.refit_loss.as_str() {
+        "pairwise" => RankingLoss::Pairwise,
+        "rnc" => RankingLoss::RankNContrast { weight: 1.0 },
+        other => return Err(format!("unknown refit loss {other}").into()),
+    };
     let mut curves: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
     for strategy in &args.strategies {
         let start = Instant::now();
@@ -181,11 +186,7 @@ fn run_setting<S: SearchSpace>(
                 "dcl-enas" => {
                     let refit = FinetuneConfig {
                         epochs: args.refit_epochs,
-                        loss: match args.refit_loss.as_str() {
-                            "pairwise" => RankingLoss::Pairwise,
-                            "rnc" => RankingLoss::RankNContrast { weight: 1.0 },
-                            other => return Err(format!("unknown refit loss {other}").into()),
-                        },
+                        loss: refit_loss,
                         ..FinetuneConfig::search_default()
                     };
                     let mut sur = PredictorSurrogate::new(pretrained.fork(seed), refit, seed);
