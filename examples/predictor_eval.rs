@@ -22,8 +22,8 @@ use clap::Parser;
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
 use dcl_predictor::metrics::{kendall_tau, precision_at_k, spearman_rho};
 use dcl_predictor::{
-    FinetuneConfig, ModelConfig, Nb101Cell, Nb101Space, Nb201Space, Predictor, PretrainConfig,
-    RankingLoss, SearchSpace,
+    Ensemble, FinetuneConfig, ModelConfig, Nb101Cell, Nb101Space, Nb201Space, Predictor,
+    PretrainConfig, RankingLoss, SearchSpace,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -67,6 +67,22 @@ struct Args {
     /// Fine-tuned copies per seed whose standardised scores are averaged (1: a single model).
     #[arg(long, default_value_t = 1)]
     ensemble: usize,
+    /// Pre-trained encoder file: loaded when it exists (stage 1 is then skipped), written after
+    /// pre-training when it does not. Only for runs with the same space, model and stage-1 flags.
+    #[arg(long)]
+    encoder: Option<std::path::PathBuf>,
+    /// Weight of the Rank-N-Contrast term (variant rnc).
+    #[arg(long, default_value_t = 1.0)]
+    rnc_weight: f64,
+    /// Temperature of Rank-N-Contrast (variant rnc).
+    #[arg(long, default_value_t = FinetuneConfig::default().rnc_temperature)]
+    rnc_temperature: f64,
+    /// Fine-tuning batch size.
+    #[arg(long, default_value_t = FinetuneConfig::default().batch_size)]
+    batch_size: usize,
+    /// Fine-tuning weight decay.
+    #[arg(long, default_value_t = FinetuneConfig::default().weight_decay)]
+    weight_decay: f64,
     /// Fine-tuning learning rate.
     #[arg(long, default_value_t = FinetuneConfig::default().learning_rate)]
     lr: f64,
@@ -109,8 +125,18 @@ fn run<S: SearchSpace>(
         ..Default::default()
     };
     let needs_pretrain = args.variants.iter().any(|v| v != "no-pretrain");
-    if needs_pretrain {
+    let cached = args.encoder.as_ref().filter(|path| path.exists());
+    if let (true, Some(path)) = (needs_pretrain, cached) {
+        pretrained = Predictor::load(path, &p.space, Default::default())?;
+        if pretrained.model_config() != model {
+            return Err(format!("{} holds another model shape", path.display()).into());
+        }
+        println!("pretrain space={name} loaded={}", path.display());
+    } else if needs_pretrain {
         let r = pretrained.pretrain(&p.space, &p.pretrain_pool, &pcfg)?;
+        if let Some(path) = &args.encoder {
+            pretrained.save(path)?;
+        }
         println!(
             "pretrain space={name} cells={} steps={} loss={:.4} seconds={:.1}",
             p.pretrain_pool.len(),
@@ -124,7 +150,12 @@ fn run<S: SearchSpace>(
         for variant in &args.variants {
             let (base, loss) = match variant.as_str() {
                 "dcl" => (&pretrained, RankingLoss::Pairwise),
-                "rnc" => (&pretrained, RankingLoss::RankNContrast { weight: 1.0 }),
+                "rnc" => (
+                    &pretrained,
+                    RankingLoss::RankNContrast {
+                        weight: args.rnc_weight,
+                    },
+                ),
                 "no-pretrain" => (&fresh, RankingLoss::Pairwise),
                 "mse" => (&pretrained, RankingLoss::Mse),
                 other => return Err(format!("unknown variant {other}").into()),
@@ -133,8 +164,10 @@ fn run<S: SearchSpace>(
                 epochs: args.finetune_epochs,
                 temperature: args.temperature,
                 learning_rate: args.lr,
+                weight_decay: args.weight_decay,
+                batch_size: args.batch_size,
+                rnc_temperature: args.rnc_temperature,
                 loss,
-                ..Default::default()
             };
             let (mut taus, mut secs) = (Vec::new(), Vec::new());
             for seed in args.seed_offset..args.seed_offset + args.seeds {
@@ -152,21 +185,10 @@ fn run<S: SearchSpace>(
                     .map(|&i| (p.archs[i].clone(), p.labels[i]))
                     .collect();
                 let test_archs: Vec<_> = test.iter().map(|&i| p.archs[i].clone()).collect();
-                let mut scores = vec![0.0; test_archs.len()];
-                for member in 0..args.ensemble.max(1) as u64 {
-                    // Member 0 is the single model (same seed as without an ensemble).
-                    let mut pred = base.fork(seed + member * 1_000_000);
-                    pred.finetune(&p.space, &labelled, &fcfg)?;
-                    let s: Vec<f64> = pred
-                        .score(&p.space, &test_archs)?
-                        .into_iter()
-                        .map(f64::from)
-                        .collect();
-                    let (m, sd) = mean_std(&s);
-                    for (acc, v) in scores.iter_mut().zip(&s) {
-                        *acc += (v - m) / sd.max(1e-12);
-                    }
-                }
+                // Member 0 of the ensemble is the single model (same seed as without one).
+                let ensemble =
+                    Ensemble::finetune(base, &p.space, &labelled, &fcfg, args.ensemble, seed)?;
+                let scores = ensemble.score(&p.space, &test_archs)?;
                 let truth: Vec<f64> = test.iter().map(|&i| p.labels[i]).collect();
                 let tau = kendall_tau(&truth, &scores)?;
                 let rho = spearman_rho(&truth, &scores)?;

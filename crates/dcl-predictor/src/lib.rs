@@ -17,6 +17,7 @@
 //! same seed gives the same predictor bit for bit on burn-ndarray, whatever the thread count.
 #![warn(missing_docs)]
 
+mod ensemble;
 mod error;
 pub mod metrics;
 mod model;
@@ -28,6 +29,7 @@ pub use dcl_graph::{
     self, ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, ModuleHash, Nb101Cell,
     Nb101Space, Nb201Cell, Nb201Space, NodeOp, OpVocab, SearchSpace, Subspace, Surrogate, augment,
 };
+pub use ensemble::{Ensemble, MEMBER_SEED_STRIDE};
 pub use error::PredictorError;
 pub use model::ModelConfig;
 pub use predictor::{
