@@ -80,6 +80,10 @@ struct Args {
     /// Fine-tuning batch size.
     #[arg(long, default_value_t = FinetuneConfig::default().batch_size)]
     batch_size: usize,
+    /// Encoders pre-trained from different seeds; ensemble member m starts from encoder
+    /// m mod this (1: every member from the same encoder).
+    #[arg(long, default_value_t = 1)]
+    encoders: usize,
     /// Fine-tuning weight decay.
     #[arg(long, default_value_t = FinetuneConfig::default().weight_decay)]
     weight_decay: f64,
@@ -118,46 +122,69 @@ fn run<S: SearchSpace>(
     };
     let name = p.space.name().to_owned();
     let fresh: Predictor = Predictor::new(&p.space, model, 1_000_003)?;
-    let mut pretrained = fresh.fork(0);
     let pcfg = PretrainConfig {
         epochs: args.pretrain_epochs,
         max_steps: args.pretrain_steps,
         ..Default::default()
     };
     let needs_pretrain = args.variants.iter().any(|v| v != "no-pretrain");
-    let cached = args.encoder.as_ref().filter(|path| path.exists());
-    if let (true, Some(path)) = (needs_pretrain, cached) {
-        pretrained = Predictor::load(path, &p.space, Default::default())?;
-        if pretrained.model_config() != model {
-            return Err(format!("{} holds another model shape", path.display()).into());
+    // Encoder i starts from seed 1_000_003 + i; encoder 0 is the one every recorded run used.
+    let mut pretrained = Vec::new();
+    for i in 0..args.encoders.max(1) as u64 {
+        let mut enc = if i == 0 {
+            fresh.fork(0)
+        } else {
+            Predictor::new(&p.space, model, 1_000_003 + i)?.fork(0)
+        };
+        if !needs_pretrain {
+            break;
         }
-        println!("pretrain space={name} loaded={}", path.display());
-    } else if needs_pretrain {
-        let r = pretrained.pretrain(&p.space, &p.pretrain_pool, &pcfg)?;
-        if let Some(path) = &args.encoder {
-            pretrained.save(path)?;
+        let file = args.encoder.as_ref().map(|path| {
+            if i == 0 {
+                path.clone()
+            } else {
+                let mut name = path.clone().into_os_string();
+                name.push(format!(".{i}"));
+                std::path::PathBuf::from(name)
+            }
+        });
+        match file.as_ref().filter(|path| path.exists()) {
+            Some(path) => {
+                enc = Predictor::load(path, &p.space, Default::default())?;
+                if enc.model_config() != model {
+                    return Err(format!("{} holds another model shape", path.display()).into());
+                }
+                println!("pretrain space={name} loaded={}", path.display());
+            }
+            None => {
+                let r = enc.pretrain(&p.space, &p.pretrain_pool, &pcfg)?;
+                if let Some(path) = &file {
+                    enc.save(path)?;
+                }
+                println!(
+                    "pretrain space={name} encoder={i} cells={} steps={} loss={:.4} seconds={:.1}",
+                    p.pretrain_pool.len(),
+                    r.steps,
+                    r.final_loss,
+                    r.seconds
+                );
+            }
         }
-        println!(
-            "pretrain space={name} cells={} steps={} loss={:.4} seconds={:.1}",
-            p.pretrain_pool.len(),
-            r.steps,
-            r.final_loss,
-            r.seconds
-        );
+        pretrained.push(enc);
     }
     let mut summary = Vec::new();
     for &k in ks {
         for variant in &args.variants {
             let (base, loss) = match variant.as_str() {
-                "dcl" => (&pretrained, RankingLoss::Pairwise),
+                "dcl" => (&pretrained[..], RankingLoss::Pairwise),
                 "rnc" => (
-                    &pretrained,
+                    &pretrained[..],
                     RankingLoss::RankNContrast {
                         weight: args.rnc_weight,
                     },
                 ),
-                "no-pretrain" => (&fresh, RankingLoss::Pairwise),
-                "mse" => (&pretrained, RankingLoss::Mse),
+                "no-pretrain" => (std::slice::from_ref(&fresh), RankingLoss::Pairwise),
+                "mse" => (&pretrained[..], RankingLoss::Mse),
                 other => return Err(format!("unknown variant {other}").into()),
             };
             let fcfg = FinetuneConfig {
@@ -187,7 +214,7 @@ fn run<S: SearchSpace>(
                 let test_archs: Vec<_> = test.iter().map(|&i| p.archs[i].clone()).collect();
                 // Member 0 of the ensemble is the single model (same seed as without one).
                 let ensemble =
-                    Ensemble::finetune(base, &p.space, &labelled, &fcfg, args.ensemble, seed)?;
+                    Ensemble::finetune_from(base, &p.space, &labelled, &fcfg, args.ensemble, seed)?;
                 let scores = ensemble.score(&p.space, &test_archs)?;
                 let truth: Vec<f64> = test.iter().map(|&i| p.labels[i]).collect();
                 let tau = kendall_tau(&truth, &scores)?;

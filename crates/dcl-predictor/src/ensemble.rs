@@ -53,13 +53,35 @@ impl<B: AutodiffBackend> Ensemble<B> {
         members: usize,
         seed: u64,
     ) -> Result<Self, PredictorError> {
-        if members == 0 {
+        Self::finetune_from(
+            std::slice::from_ref(base),
+            space,
+            labelled,
+            cfg,
+            members,
+            seed,
+        )
+    }
+
+    /// Like [`finetune`](Self::finetune), but member `m` starts from `bases[m % bases.len()]`:
+    /// with encoders pre-trained from different seeds the members also differ in what stage 1
+    /// taught them, not only in their batches. Fails on `members == 0` or no base.
+    pub fn finetune_from<S: SearchSpace>(
+        bases: &[Predictor<B>],
+        space: &S,
+        labelled: &[(S::Arch, f64)],
+        cfg: &FinetuneConfig,
+        members: usize,
+        seed: u64,
+    ) -> Result<Self, PredictorError> {
+        if members == 0 || bases.is_empty() {
             return Err(PredictorError::Config(
-                "an ensemble needs at least one member".into(),
+                "an ensemble needs at least one member and one base".into(),
             ));
         }
         let members = (0..members as u64)
             .map(|m| {
+                let base = &bases[m as usize % bases.len()];
                 let mut p = base.fork(seed.wrapping_add(m.wrapping_mul(MEMBER_SEED_STRIDE)));
                 p.finetune(space, labelled, cfg)?;
                 Ok(p)

@@ -2,8 +2,8 @@
 
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{
-    Ensemble, FinetuneConfig, ModelConfig, Nb101Space, Nb201Cell, Nb201Space, Predictor,
-    PredictorError, SearchSpace,
+    Ensemble, FinetuneConfig, MEMBER_SEED_STRIDE, ModelConfig, Nb101Space, Nb201Cell, Nb201Space,
+    Predictor, PredictorError, SearchSpace,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -86,6 +86,34 @@ fn ensemble_ranks_and_its_first_member_is_the_single_model() {
     // Same seed, same ensemble.
     let again = Ensemble::finetune(&base, &space, &labelled, &CFG, 3, 11).unwrap();
     assert_eq!(again.score(&space, &test).unwrap(), scores);
+}
+
+#[test]
+fn members_cycle_through_the_bases() {
+    let space = Nb201Space::new();
+    let labelled: Vec<_> = sample(&space, 48, 1)
+        .into_iter()
+        .map(|c| (c, label(&c)))
+        .collect();
+    let test = sample(&space, 50, 2);
+    let bases: Vec<Predictor> = (0..2)
+        .map(|s| Predictor::new(&space, SMALL, 100 + s).unwrap())
+        .collect();
+    let cfg = FinetuneConfig { epochs: 3, ..CFG };
+    let ensemble = Ensemble::finetune_from(&bases, &space, &labelled, &cfg, 3, 5).unwrap();
+    for (m, base) in [(0u64, &bases[0]), (1, &bases[1]), (2, &bases[0])] {
+        let mut p = base.fork(5 + m * MEMBER_SEED_STRIDE);
+        p.finetune(&space, &labelled, &cfg).unwrap();
+        assert_eq!(
+            ensemble.members()[m as usize].score(&space, &test).unwrap(),
+            p.score(&space, &test).unwrap(),
+            "member {m}"
+        );
+    }
+    assert!(matches!(
+        Ensemble::<dcl_predictor::CpuBackend>::finetune_from(&[], &space, &labelled, &cfg, 2, 0),
+        Err(PredictorError::Config(_))
+    ));
 }
 
 #[test]
