@@ -128,17 +128,14 @@ fn run<S: SearchSpace>(
         ..Default::default()
     };
     let needs_pretrain = args.variants.iter().any(|v| v != "no-pretrain");
+    let n_encoders = if needs_pretrain {
+        args.encoders.max(1)
+    } else {
+        0
+    };
     // Encoder i starts from seed 1_000_003 + i; encoder 0 is the one every recorded run used.
     let mut pretrained = Vec::new();
-    for i in 0..args.encoders.max(1) as u64 {
-        let mut enc = if i == 0 {
-            fresh.fork(0)
-        } else {
-            Predictor::new(&p.space, model, 1_000_003 + i)?.fork(0)
-        };
-        if !needs_pretrain {
-            break;
-        }
+    for i in 0..n_encoders as u64 {
         let file = args.encoder.as_ref().map(|path| {
             if i == 0 {
                 path.clone()
@@ -148,15 +145,21 @@ fn run<S: SearchSpace>(
                 std::path::PathBuf::from(name)
             }
         });
-        match file.as_ref().filter(|path| path.exists()) {
+        let enc = match file.as_ref().filter(|path| path.exists()) {
             Some(path) => {
-                enc = Predictor::load(path, &p.space, Default::default())?;
+                let enc: Predictor = Predictor::load(path, &p.space, Default::default())?;
                 if enc.model_config() != model {
                     return Err(format!("{} holds another model shape", path.display()).into());
                 }
                 println!("pretrain space={name} loaded={}", path.display());
+                enc
             }
             None => {
+                let mut enc = if i == 0 {
+                    fresh.fork(0)
+                } else {
+                    Predictor::new(&p.space, model, 1_000_003 + i)?.fork(0)
+                };
                 let r = enc.pretrain(&p.space, &p.pretrain_pool, &pcfg)?;
                 if let Some(path) = &file {
                     enc.save(path)?;
@@ -168,8 +171,9 @@ fn run<S: SearchSpace>(
                     r.final_loss,
                     r.seconds
                 );
+                enc
             }
-        }
+        };
         pretrained.push(enc);
     }
     let mut summary = Vec::new();
