@@ -1,18 +1,15 @@
 //! The ensemble: member 0 is the single model, members differ, scores rank, bad input is typed.
 
+mod common;
+
+use common::{SMALL, sample};
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{
-    Ensemble, FinetuneConfig, MEMBER_SEED_STRIDE, ModelConfig, Nb101Space, Nb201Cell, Nb201Space,
-    Predictor, PredictorError, SearchSpace,
+    Ensemble, FinetuneConfig, MEMBER_SEED_STRIDE, Nb101Space, Nb201Cell, Nb201Space, Predictor,
+    PredictorError, SearchSpace,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-const SMALL: ModelConfig = ModelConfig {
-    hidden: 16,
-    layers: 2,
-    projection: 8,
-};
 
 /// A toy target: 3x3 convolutions count 2, 1x1 convolutions 1.
 fn label(cell: &Nb201Cell) -> f64 {
@@ -25,11 +22,6 @@ fn label(cell: &Nb201Cell) -> f64 {
             _ => 0.0,
         })
         .sum()
-}
-
-fn sample(space: &Nb201Space, n: usize, seed: u64) -> Vec<Nb201Cell> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| space.sample(&mut rng)).collect()
 }
 
 fn order(v: &[f64]) -> Vec<usize> {

@@ -1,5 +1,8 @@
 //! The predictor learns, is seeded, is permutation-invariant, and saves and loads safely.
 
+mod common;
+
+use common::{SMALL, sample};
 use dcl_predictor::augment::{Augmentation, NodeShuffle};
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{
@@ -9,12 +12,6 @@ use dcl_predictor::{
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-const SMALL: ModelConfig = ModelConfig {
-    hidden: 16,
-    layers: 2,
-    projection: 8,
-};
 
 /// A synthetic, structure-dependent target: 3x3 convs count 2, 1x1 convs 1, but only on edges
 /// that can reach the output (an edge into a node whose every way out is `none` is dead).
@@ -37,11 +34,6 @@ fn toy_label(cell: &Nb201Cell) -> f64 {
         y += w(ops[1]) + w(ops[2]);
     }
     y
-}
-
-fn sample(space: &Nb201Space, n: usize, seed: u64) -> Vec<Nb201Cell> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| space.sample(&mut rng)).collect()
 }
 
 #[test]
