@@ -79,6 +79,20 @@ struct Args {
     /// Only train and test the baseline (no search): a quick check of data and trainer settings.
     #[arg(long)]
     baseline_only: bool,
+    /// Probability that a training beat's signal is zeroed, so the network sees it through its
+    /// RR features alone (`dcl_train::Augment::signal_dropout`), on top of `--augment`.
+    #[arg(long, default_value_t = 0.0)]
+    signal_dropout: f32,
+    /// Search fitness over this many patient folds of DS1 (0: the validation patients only);
+    /// see `EcgSearchConfig::proxy_folds`.
+    #[arg(long, default_value_t = 0)]
+    proxy_folds: usize,
+    /// Ablation: zero every beat window, so both networks see the RR features alone.
+    #[arg(long)]
+    rr_only: bool,
+    /// Add the two local-rhythm RR features (previous and next RR over the mean of the last ten)
+    #[arg(long)]
+    local_rr: bool,
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -97,8 +111,15 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         "ecg" => Augment::ecg(),
         other => return Err(format!("--augment: `none` or `ecg`, not {other:?}")),
     };
+    let augment = Augment {
+        signal_dropout: args.signal_dropout,
+        ..augment
+    };
     Ok(EcgSearchConfig {
-        beats: BeatConfig::default(),
+        beats: BeatConfig {
+            local_rr: args.local_rr,
+            ..BeatConfig::default()
+        },
         valid_records: DEFAULT_VALID_RECORDS
             .iter()
             .map(|s| s.to_string())
@@ -143,6 +164,8 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         finetune: FinetuneConfig::search_default(),
         final_seeds: args.final_seeds.clone(),
         seed: args.seed,
+        proxy_folds: args.proxy_folds,
+        rr_only: args.rr_only,
     })
 }
 

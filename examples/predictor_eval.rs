@@ -71,6 +71,22 @@ struct Args {
     /// pre-training when it does not. Only for runs with the same space, model and stage-1 flags.
     #[arg(long)]
     encoder: Option<std::path::PathBuf>,
+    /// Soft pairwise targets with this target temperature (standardised accuracy units);
+    /// without it the pairwise loss uses hard targets.
+    #[arg(long)]
+    target_temperature: Option<f64>,
+    /// InfoNCE temperature of stage 1.
+    #[arg(long, default_value_t = PretrainConfig::default().temperature)]
+    pretrain_temperature: f64,
+    /// Stage-1 augmentation: per-node probability of an op substitution.
+    #[arg(long, default_value_t = PretrainConfig::default().op_substitution)]
+    op_substitution: f64,
+    /// Stage-1 augmentation: per-edge probability of an edge drop.
+    #[arg(long, default_value_t = PretrainConfig::default().edge_drop)]
+    edge_drop: f64,
+    /// Stage-1 augmentation: per-node probability of masking an op.
+    #[arg(long, default_value_t = PretrainConfig::default().node_mask)]
+    node_mask: f64,
     /// Weight of the Rank-N-Contrast term (variant rnc).
     #[arg(long, default_value_t = 1.0)]
     rnc_weight: f64,
@@ -125,6 +141,10 @@ fn run<S: SearchSpace>(
     let pcfg = PretrainConfig {
         epochs: args.pretrain_epochs,
         max_steps: args.pretrain_steps,
+        temperature: args.pretrain_temperature,
+        op_substitution: args.op_substitution,
+        edge_drop: args.edge_drop,
+        node_mask: args.node_mask,
         ..Default::default()
     };
     let needs_pretrain = args.variants.iter().any(|v| v != "no-pretrain");
@@ -198,6 +218,7 @@ fn run<S: SearchSpace>(
                 weight_decay: args.weight_decay,
                 batch_size: args.batch_size,
                 rnc_temperature: args.rnc_temperature,
+                target_temperature: args.target_temperature,
                 loss,
             };
             let (mut taus, mut secs) = (Vec::new(), Vec::new());

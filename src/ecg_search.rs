@@ -17,9 +17,9 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
-use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih};
+use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
 use dcl_evo::{DclEnas, DclEnasConfig, SearchHistory};
-use dcl_graph::{Nb201Cell, Nb201Space, SearchSpace};
+use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
 use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
 use dcl_train::{
     CandidateRecord, CellEvaluator, CellNet, CellSpec, ClassMetrics, Classifier, InputShape,
@@ -67,6 +67,18 @@ pub struct EcgSearchConfig {
     pub final_seeds: Vec<u64>,
     /// Seed of the search (predictor, evolution, proxy subsets).
     pub seed: u64,
+    /// Search fitness by patient folds. 0 (the two full runs so far): each candidate is
+    /// trained on the proxy subset of the training patients and scored on the validation
+    /// patients. `k >= 2`: all DS1 patients (training and validation) are dealt into `k`
+    /// groups in record order (round robin); each candidate is trained `k` times, on the proxy
+    /// subset of all groups but one, scored on the held-out group, and its fitness is the mean
+    /// of the `k` scores, so that it measures transfer to new patients over most of DS1 rather
+    /// than over five patients. Costs `k` trainings per query (the budget counts queries).
+    pub proxy_folds: usize,
+    /// Ablation: every beat window (training, validation, test, proxy sets) is replaced by
+    /// zeros, so the networks see the RR features alone. It measures how much the beat's
+    /// shape helps, or hurts, across patients.
+    pub rr_only: bool,
 }
 
 /// One final training run, tested on DS2.
@@ -175,13 +187,40 @@ where
     Ok(runs)
 }
 
+/// The search's evaluator: one [`CellEvaluator`] per proxy fold, the fitness their mean.
+struct FoldEvaluator<B: AutodiffBackend> {
+    folds: Vec<CellEvaluator<B>>,
+}
+
+impl<B: AutodiffBackend> FoldEvaluator<B> {
+    /// Every proxy training, candidate by candidate, fold by fold.
+    fn records(&self) -> Vec<CandidateRecord> {
+        let n = self.folds.first().map_or(0, |f| f.log().len());
+        (0..n)
+            .flat_map(|i| self.folds.iter().map(move |f| f.log()[i].clone()))
+            .collect()
+    }
+}
+
+impl<B: AutodiffBackend> Evaluator<Nb201Space> for FoldEvaluator<B> {
+    type Error = dcl_train::TrainError;
+
+    fn evaluate(&mut self, space: &Nb201Space, arch: &Nb201Cell) -> Result<f64, Self::Error> {
+        let mut sum = 0.0;
+        for fold in &mut self.folds {
+            sum += fold.evaluate(space, arch)?;
+        }
+        Ok(sum / self.folds.len() as f64)
+    }
+}
+
 /// The data of one pipeline run.
 struct Prepared {
     train: SignalData,
     valid: SignalData,
     test: SignalData,
-    proxy_train: SignalData,
-    proxy_valid: SignalData,
+    /// (training, validation) of each proxy fold: one pair unless `proxy_folds >= 2`.
+    proxy: Vec<(SignalData, SignalData)>,
     class_counts: [Vec<usize>; 3],
     shape: InputShape,
 }
@@ -202,14 +241,20 @@ fn prepare(
         Some(k) => split.train.balanced_subsample(k, config.seed),
         None => split.train.clone(),
     };
-    let proxy_train: SignalData = split
-        .train
-        .balanced_subsample(config.proxy_train_per_class, config.seed)
-        .into();
-    let proxy_valid: SignalData = split
-        .valid
-        .balanced_subsample(config.proxy_valid_per_class, config.seed)
-        .into();
+    let mut proxy: Vec<(SignalData, SignalData)> = if config.proxy_folds >= 2 {
+        proxy_folds(db, config)?
+    } else {
+        vec![(
+            split
+                .train
+                .balanced_subsample(config.proxy_train_per_class, config.seed)
+                .into(),
+            split
+                .valid
+                .balanced_subsample(config.proxy_valid_per_class, config.seed)
+                .into(),
+        )]
+    };
     let class_counts = [
         full_train.class_counts(),
         split.valid.class_counts(),
@@ -220,18 +265,33 @@ fn prepare(
         class_counts[0],
         class_counts[1],
         class_counts[2],
-        proxy_train.class_counts(),
-        proxy_valid.class_counts()
+        proxy[0].0.class_counts(),
+        proxy[0].1.class_counts()
     ));
+    for (i, (t, v)) in proxy.iter().enumerate().skip(1) {
+        log(&format!(
+            "proxy fold {}: train {:?} valid {:?}",
+            i + 1,
+            t.class_counts(),
+            v.class_counts()
+        ));
+    }
     let cap = |set: dcl_ecg::BeatSet| match config.eval_per_class {
         Some(k) => set.balanced_subsample(k, config.seed),
         None => set,
     };
-    let (train, valid, test): (SignalData, SignalData, SignalData) = (
+    let mut sets: [SignalData; 3] = [
         full_train.into(),
         cap(split.valid).into(),
         cap(split.test).into(),
-    );
+    ];
+    if config.rr_only {
+        let proxy_sets = proxy.iter_mut().flat_map(|(t, v)| [t, v]);
+        for set in sets.iter_mut().chain(proxy_sets) {
+            set.signals.fill(0.0);
+        }
+    }
+    let [train, valid, test] = sets;
     let shape = InputShape {
         length: train.length,
         n_features: train.n_features,
@@ -241,11 +301,55 @@ fn prepare(
         train,
         valid,
         test,
-        proxy_train,
-        proxy_valid,
+        proxy,
         class_counts,
         shape,
     })
+}
+
+/// The proxy folds of [`EcgSearchConfig::proxy_folds`]: DS1's patients dealt round robin in
+/// record order into `k` groups; fold `g` trains on the others, validates on group `g`.
+fn proxy_folds(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+) -> Result<Vec<(SignalData, SignalData)>, EcgSearchError> {
+    let k = config.proxy_folds;
+    let ds1 = db.records_in(dcl_ecg::Split::Ds1);
+    if ds1.len() < k {
+        return Err(EcgSearchError::Config(format!(
+            "{k} proxy folds but only {} DS1 patients",
+            ds1.len()
+        )));
+    }
+    let groups = patient_groups(&ds1, k);
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, held)| {
+            let rest: Vec<&str> = groups
+                .iter()
+                .enumerate()
+                .filter(|(h, _)| *h != g)
+                .flat_map(|(_, group)| group.iter().copied())
+                .collect();
+            let train = extract_beats(db, &rest, &config.beats)?
+                .balanced_subsample(config.proxy_train_per_class, config.seed);
+            let valid = extract_beats(db, held, &config.beats)?
+                .balanced_subsample(config.proxy_valid_per_class, config.seed);
+            Ok((train.into(), valid.into()))
+        })
+        .collect()
+}
+
+/// Deals `records` (sorted by record number) round robin into `k` groups.
+fn patient_groups<'a>(records: &[&'a str], k: usize) -> Vec<Vec<&'a str>> {
+    let mut sorted = records.to_vec();
+    sorted.sort_by_key(|r| (r.parse::<u32>().unwrap_or(u32::MAX), r.to_string()));
+    let mut groups = vec![Vec::new(); k];
+    for (i, r) in sorted.into_iter().enumerate() {
+        groups[i % k].push(r);
+    }
+    groups
 }
 
 /// Only the hand-designed baseline's final trainings (no search): a quick check of data and
@@ -283,8 +387,7 @@ pub fn run<B: AutodiffBackend>(
         train: tr,
         valid: va,
         test: te,
-        proxy_train,
-        proxy_valid,
+        proxy,
         class_counts,
         shape,
     } = prepare(db, config, log)?;
@@ -307,15 +410,21 @@ pub fn run<B: AutodiffBackend>(
 
     // The search: every query trains a candidate on the proxy.
     let t = Instant::now();
-    let mut evaluator = CellEvaluator::<B>::new(
-        proxy_train,
-        proxy_valid,
-        config.net,
-        config.kernels,
-        config.proxy_train.clone(),
-        device.clone(),
-    )?
-    .verbose(true);
+    let folds = proxy
+        .into_iter()
+        .map(|(train, valid)| {
+            Ok(CellEvaluator::<B>::new(
+                train,
+                valid,
+                config.net,
+                config.kernels,
+                config.proxy_train.clone(),
+                device.clone(),
+            )?
+            .verbose(true))
+        })
+        .collect::<Result<Vec<_>, EcgSearchError>>()?;
+    let mut evaluator = FoldEvaluator { folds };
     let mut surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let history = DclEnas::new(config.search.clone()).run_observed(
@@ -333,7 +442,7 @@ pub fn run<B: AutodiffBackend>(
         .ok_or_else(|| EcgSearchError::Config("the search made no query".into()))?;
     log(&format!(
         "search: {} candidates trained in {search_seconds:.0} s (predictor {:.1} s); best {best_cell} (proxy fitness {:.2})",
-        evaluator.log().len(),
+        history.queries.len(),
         history.surrogate_seconds,
         history.best().map_or(f64::NAN, |q| q.fitness)
     ));
@@ -368,7 +477,7 @@ pub fn run<B: AutodiffBackend>(
     Ok(EcgSearchReport {
         class_counts,
         history,
-        candidates: evaluator.log().to_vec(),
+        candidates: evaluator.records(),
         best_cell,
         pretrain_seconds,
         search_seconds,
@@ -377,4 +486,84 @@ pub fn run<B: AutodiffBackend>(
         found,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcl_ecg::DEFAULT_VALID_RECORDS;
+
+    #[test]
+    fn rr_only_zeroes_every_window_and_keeps_the_features() {
+        let db = MitBih::bundled().unwrap();
+        let config = |rr_only, proxy_folds| EcgSearchConfig {
+            beats: BeatConfig::default(),
+            valid_records: DEFAULT_VALID_RECORDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            proxy_train_per_class: 8,
+            proxy_valid_per_class: 8,
+            full_train_per_class: Some(8),
+            eval_per_class: Some(8),
+            net: NetConfig::default(),
+            kernels: Kernels::default(),
+            proxy_train: TrainConfig::default(),
+            full_train: TrainConfig::default(),
+            search: DclEnasConfig::default(),
+            budget: 1,
+            model: ModelConfig::default(),
+            pretrain: PretrainConfig::default(),
+            finetune: FinetuneConfig::search_default(),
+            final_seeds: vec![0],
+            seed: 0,
+            proxy_folds,
+            rr_only,
+        };
+        let plain = prepare(&db, &config(false, 0), &mut |_| {}).unwrap();
+        let ablated = prepare(&db, &config(true, 0), &mut |_| {}).unwrap();
+        assert_eq!(plain.proxy.len(), 1);
+        let sets = |p: &Prepared| {
+            let mut v = vec![p.train.clone(), p.valid.clone(), p.test.clone()];
+            v.extend(p.proxy.iter().flat_map(|(t, v)| [t.clone(), v.clone()]));
+            v
+        };
+        for (a, b) in sets(&plain).iter().zip(&sets(&ablated)) {
+            assert!(a.signals.iter().any(|&v| v != 0.0));
+            assert!(b.signals.iter().all(|&v| v == 0.0));
+            assert_eq!(a.features, b.features);
+            assert_eq!(a.labels, b.labels);
+        }
+        // Three patient folds: three (train, valid) pairs, capped per class, zeroed too.
+        let folds = prepare(&db, &config(true, 3), &mut |_| {}).unwrap();
+        assert_eq!(folds.proxy.len(), 3);
+        for (t, v) in &folds.proxy {
+            assert!(!t.is_empty() && !v.is_empty());
+            assert!(t.class_counts().iter().all(|&c| c <= 8));
+            assert!(t.signals.iter().chain(&v.signals).all(|&x| x == 0.0));
+        }
+        assert!(matches!(
+            prepare(&db, &config(false, 40), &mut |_| {}),
+            Err(EcgSearchError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn patient_groups_deal_every_record_once_in_number_order() {
+        let records = ["205", "101", "1000", "118", "106", "99"];
+        let groups = patient_groups(&records, 2);
+        assert_eq!(
+            groups,
+            vec![vec!["99", "106", "205"], vec!["101", "118", "1000"]]
+        );
+        let db = MitBih::bundled().unwrap();
+        let ds1 = db.records_in(dcl_ecg::Split::Ds1);
+        let groups = patient_groups(&ds1, 3);
+        let mut all: Vec<&str> = groups.concat();
+        all.sort();
+        let mut expected = ds1.clone();
+        expected.sort();
+        assert_eq!(all, expected);
+        assert!(groups.iter().all(|g| g.len() == 7 || g.len() == 8));
+    }
 }

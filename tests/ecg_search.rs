@@ -62,6 +62,8 @@ fn tiny_ecg_search_runs_end_to_end() {
         },
         final_seeds: vec![0],
         seed: 1,
+        proxy_folds: 0,
+        rr_only: false,
     };
     let mut lines = 0;
     let report =
@@ -84,6 +86,26 @@ fn tiny_ecg_search_runs_end_to_end() {
     }
     assert_eq!(report.class_counts[0], vec![16; 4]);
     assert!(lines >= 5);
+    // Fitness over two patient folds: two proxy trainings per query.
+    let folded = EcgSearchConfig {
+        proxy_folds: 2,
+        budget: 2,
+        ..config.clone()
+    };
+    let report = run::<NdArrayBackend>(&db, &folded, &Default::default(), &mut |_| {}).unwrap();
+    assert_eq!(report.history.queries.len(), 2);
+    assert_eq!(report.candidates.len(), 4);
+    for (q, pair) in report
+        .history
+        .queries
+        .iter()
+        .zip(report.candidates.chunks(2))
+    {
+        assert_eq!(pair[0].cell, q.arch.to_string());
+        assert_eq!(pair[1].cell, q.arch.to_string());
+        let mean = (pair[0].fitness + pair[1].fitness) / 2.0;
+        assert!((q.fitness - mean).abs() < 1e-9, "{} vs {mean}", q.fitness);
+    }
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {
         final_seeds: vec![],

@@ -6,6 +6,8 @@
 //!   embeddings: each view must pick its sibling out of all other views of the batch.
 //! * [`pairwise_logistic`]: stage 2. Over every ordered pair of a batch whose targets differ,
 //!   the better architecture must score higher (a logistic loss on the score difference).
+//! * [`pairwise_logistic_soft`]: the same with soft targets, `sigmoid` of the target gap, so
+//!   that near-ties (within the label noise) barely count.
 //! * [`rank_n_contrast`]: stage 2, in embedding space. Rank-N-Contrast (Zha et al., NeurIPS
 //!   2023): for anchor `i` and sample `j`, the negatives are the samples whose target is further
 //!   from `i`'s than `j`'s is, so embeddings come to be ordered like the targets.
@@ -215,6 +217,40 @@ pub fn pairwise_logistic<B: Backend>(
     Ok(per_pair.sum() / pairs)
 }
 
+/// Pairwise logistic ranking loss with soft targets (RankNet with probabilistic labels, Burges
+/// et al. 2005): over the ordered pairs with `targets[i] > targets[j]`, the predicted probability
+/// `sigmoid((s_i - s_j) / temperature)` that `i` is better is pulled towards
+/// `p_ij = sigmoid((y_i - y_j) / target_temperature)` by a binary cross-entropy, and the loss is
+/// the mean over those pairs of `p_ij softplus(-d_ij) + (1 - p_ij) softplus(d_ij)`, with
+/// `d_ij = (s_i - s_j) / temperature`.
+///
+/// Why: labels from a single training run carry noise, and a pair whose targets differ by less
+/// than that noise is a coin toss. Hard targets ([`pairwise_logistic`]) push such a pair apart as
+/// hard as any other; soft ones ask for a margin in proportion to the target gap, so near-ties
+/// barely count. As `target_temperature` goes to zero this becomes [`pairwise_logistic`].
+pub fn pairwise_logistic_soft<B: Backend>(
+    scores: Tensor<B, 1>,
+    targets: Tensor<B, 1>,
+    temperature: f64,
+    target_temperature: f64,
+) -> Result<Tensor<B, 1>, LossError> {
+    check_temperature(temperature)?;
+    check_temperature(target_temperature)?;
+    let n = check_scores(&scores, &targets)?;
+    let targets = targets.detach();
+    let better = better_mask(targets.clone(), n);
+    let gap = (targets.clone().reshape([n, 1]) - targets.reshape([1, n]))
+        .mul_scalar(1.0 / target_temperature);
+    // sigmoid(x) = exp(x - softplus(x)): no division, so no approximate reciprocal.
+    let p = (gap.clone() - softplus(gap)).exp();
+    let diff = (scores.clone().reshape([n, 1]) - scores.reshape([1, n])).div_scalar(temperature);
+    let per_pair = (softplus(diff.clone().neg()) * p.clone()
+        + softplus(diff) * p.neg().add_scalar(1.0))
+        * better.clone();
+    let pairs = better.sum().clamp_min(1.0);
+    Ok(per_pair.sum() / pairs)
+}
+
 /// Rank-N-Contrast (Zha et al., NeurIPS 2023) on embeddings `z` `[n, d]` with targets `[n]`.
 ///
 /// With `s_ij` the cosine similarity over `temperature` and `d_ij = |y_i - y_j|`, the loss is
@@ -385,6 +421,91 @@ mod tests {
             .into_scalar() as f64;
         let want = (sp(2.0) + sp(1.0) + sp(-1.0)) / 3.0;
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
+
+    fn pairwise_soft_ref(s: &[f64], y: &[f64], t: f64, ty: f64) -> f64 {
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let (mut total, mut pairs) = (0.0, 0usize);
+        for i in 0..s.len() {
+            for j in 0..s.len() {
+                if y[i] > y[j] {
+                    let p = sig((y[i] - y[j]) / ty);
+                    let q = sig((s[i] - s[j]) / t);
+                    total += -(p * q.ln() + (1.0 - p) * (1.0 - q).ln());
+                    pairs += 1;
+                }
+            }
+        }
+        total / pairs.max(1) as f64
+    }
+
+    #[test]
+    fn pairwise_soft_matches_the_definition_and_tends_to_the_hard_loss() {
+        let (s, y) = ([0.3, -1.0, 0.5, 2.0], [1.0, 0.2, 0.25, -0.7]);
+        for (t, ty) in [(1.0, 1.0), (0.5, 0.1), (2.0, 3.0)] {
+            let s32: Vec<f32> = s.iter().map(|&v| v as f32).collect();
+            let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+            let got = pairwise_logistic_soft(t1(&s32), t1(&y32), t, ty)
+                .unwrap()
+                .into_scalar();
+            let want = pairwise_soft_ref(&s, &y, t, ty);
+            assert!((f64::from(got) - want).abs() < 1e-5, "{got} vs {want}");
+        }
+        let hard = pairwise_logistic(t1(&[0.0, 1.0, 0.5]), t1(&[3.0, 2.0, 1.0]), 1.0)
+            .unwrap()
+            .into_scalar();
+        let soft = pairwise_logistic_soft(t1(&[0.0, 1.0, 0.5]), t1(&[3.0, 2.0, 1.0]), 1.0, 1e-3)
+            .unwrap()
+            .into_scalar();
+        assert!((hard - soft).abs() < 1e-5, "{hard} vs {soft}");
+        // Ties, a singleton and huge margins stay finite; ties are no pairs.
+        let tied = pairwise_logistic_soft(t1(&[1.0, -1.0]), t1(&[2.0, 2.0]), 1.0, 1.0)
+            .unwrap()
+            .into_scalar();
+        assert_eq!(tied, 0.0);
+        let one = pairwise_logistic_soft(t1(&[1.0]), t1(&[2.0]), 1.0, 1.0)
+            .unwrap()
+            .into_scalar();
+        assert_eq!(one, 0.0);
+        let huge = pairwise_logistic_soft(t1(&[1e4, -1e4]), t1(&[1e4, -1e4]), 0.1, 0.1)
+            .unwrap()
+            .into_scalar();
+        assert!(huge.is_finite(), "{huge}");
+        assert!(matches!(
+            pairwise_logistic_soft(t1(&[1.0, 2.0]), t1(&[1.0, 0.0]), 1.0, 0.0),
+            Err(LossError::Temperature(_))
+        ));
+        assert!(matches!(
+            pairwise_logistic_soft(t1(&[1.0, 2.0]), t1(&[1.0]), 1.0, 1.0),
+            Err(LossError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn pairwise_soft_gradient_vanishes_at_the_calibrated_margin() {
+        // Two samples: the loss is minimal where (s_0 - s_1) / t = (y_0 - y_1) / ty.
+        let d = Default::default();
+        let scores = Tensor::<AD, 1>::from_floats([0.6, 0.0], &d).require_grad();
+        let targets = Tensor::<AD, 1>::from_floats([0.3, 0.0], &d);
+        let loss = pairwise_logistic_soft(scores.clone(), targets, 2.0, 1.0).unwrap();
+        let g: Vec<f32> = scores
+            .grad(&loss.backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert!(g.iter().all(|x| x.abs() < 1e-6), "{g:?}");
+        // Below the margin, descent still widens it.
+        let scores = Tensor::<AD, 1>::from_floats([0.0, 0.0], &d).require_grad();
+        let targets = Tensor::<AD, 1>::from_floats([0.3, 0.0], &d);
+        let loss = pairwise_logistic_soft(scores.clone(), targets, 2.0, 1.0).unwrap();
+        let g: Vec<f32> = scores
+            .grad(&loss.backward())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert!(g[0] < 0.0 && g[1] > 0.0, "{g:?}");
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::error::{EcgError, Result};
 /// Number of RR-interval features per beat (see [`BeatConfig::rr_features`]).
 pub const RR_FEATURES: usize = 4;
 
+/// Number of extra local-rhythm features per beat (see [`BeatConfig::local_rr`]).
+pub const LOCAL_RR_FEATURES: usize = 2;
+
 /// How beats are cut and described.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BeatConfig {
@@ -26,6 +29,12 @@ pub struct BeatConfig {
     /// and the previous-to-next ratio. Morphology alone cannot tell most S beats from N beats
     /// across patients; the rhythm can. Default true.
     pub rr_features: bool,
+    /// With `rr_features`, add two features relative to the local rhythm: the previous and
+    /// next RR intervals divided by the mean of the last ten. A premature beat is premature
+    /// against the rhythm around it, which drifts within a record (bradycardia with pauses,
+    /// exercise); dividing by the record's mean, as the four features above do, cannot see
+    /// that, and a linear layer cannot form the ratio from them. Default false.
+    pub local_rr: bool,
     /// Which classes are kept. Default [`ClassSet::Aami4`].
     pub classes: ClassSet,
 }
@@ -37,6 +46,7 @@ impl Default for BeatConfig {
             after: 160,
             downsample: 2,
             rr_features: true,
+            local_rr: false,
             classes: ClassSet::Aami4,
         }
     }
@@ -48,9 +58,14 @@ impl BeatConfig {
         (self.before + self.after) / self.downsample.max(1)
     }
 
-    /// Features per beat besides the window (0 or [`RR_FEATURES`]).
+    /// Features per beat besides the window: 0 without `rr_features`, else [`RR_FEATURES`],
+    /// plus [`LOCAL_RR_FEATURES`] with `local_rr`.
     pub fn n_features(&self) -> usize {
-        if self.rr_features { RR_FEATURES } else { 0 }
+        match (self.rr_features, self.local_rr) {
+            (false, _) => 0,
+            (true, false) => RR_FEATURES,
+            (true, true) => RR_FEATURES + LOCAL_RR_FEATURES,
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -218,6 +233,10 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
                     local / mean_rr,
                     pre / post.max(1e-3),
                 ]);
+                if config.local_rr {
+                    let local = local.max(1e-3);
+                    set.features.extend([pre / local, post / local]);
+                }
             }
             set.labels.push(label as u8);
             set.records.push(name.to_string());

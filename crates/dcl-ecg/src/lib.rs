@@ -31,7 +31,8 @@ mod error;
 
 pub use aami::{AamiClass, ClassSet};
 pub use beats::{
-    BeatConfig, BeatSet, DEFAULT_VALID_RECORDS, InterPatientSplit, RR_FEATURES, extract_beats,
+    BeatConfig, BeatSet, DEFAULT_VALID_RECORDS, InterPatientSplit, LOCAL_RR_FEATURES, RR_FEATURES,
+    extract_beats,
 };
 pub use db::{Annotation, MitBih, RecordInfo, Split};
 pub use error::{EcgError, Result};

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dcl_ecg::{
-    AamiClass, BeatConfig, ClassSet, DEFAULT_VALID_RECORDS, EcgError, InterPatientSplit, MitBih,
-    Split, extract_beats,
+    AamiClass, BeatConfig, ClassSet, DEFAULT_VALID_RECORDS, EcgError, InterPatientSplit,
+    LOCAL_RR_FEATURES, MitBih, RR_FEATURES, Split, extract_beats,
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -66,6 +66,44 @@ fn beat_windows_are_normalised_and_labelled() {
     let paced = extract_beats(&db, &["107"], &plain).unwrap();
     assert_eq!(paced.n_features, 0);
     assert!(paced.class_counts()[AamiClass::Q.index()] > 2_000);
+}
+
+#[test]
+fn local_rhythm_features_follow_the_record_features() {
+    let db = MitBih::bundled().unwrap();
+    let base = extract_beats(&db, &["119"], &BeatConfig::default()).unwrap();
+    let config = BeatConfig {
+        local_rr: true,
+        ..BeatConfig::default()
+    };
+    let beats = extract_beats(&db, &["119"], &config).unwrap();
+    assert_eq!(beats.n_features, RR_FEATURES + LOCAL_RR_FEATURES);
+    assert_eq!(beats.features.len(), beats.len() * 6);
+    assert_eq!(beats.labels, base.labels);
+    let v = AamiClass::V.index() as u8;
+    let (mut premature, mut other) = ((0.0f32, 0usize), (0.0f32, 0usize));
+    for ((f, b), &label) in beats
+        .features
+        .chunks(6)
+        .zip(base.features.chunks(4))
+        .zip(&beats.labels)
+    {
+        // The first four are the record-relative features, unchanged.
+        assert_eq!(&f[..4], b);
+        // pre / local == (pre / mean) / (local / mean), up to rounding.
+        assert!((f[4] - b[0] / b[2]).abs() < 1e-4 * f[4].abs().max(1.0));
+        assert!((f[5] - b[1] / b[2]).abs() < 1e-4 * f[5].abs().max(1.0));
+        let acc = if label == v {
+            &mut premature
+        } else {
+            &mut other
+        };
+        acc.0 += f[4];
+        acc.1 += 1;
+    }
+    // Record 119's ventricular beats (bigeminy) come early against the local rhythm.
+    let (pv, po) = (premature.0 / premature.1 as f32, other.0 / other.1 as f32);
+    assert!(pv < 0.9 && pv < po, "V {pv}, other {po}");
 }
 
 #[test]

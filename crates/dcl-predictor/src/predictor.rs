@@ -11,7 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor, TensorData};
-use dcl_contrastive::{info_nce, pairwise_logistic, rank_n_contrast};
+use dcl_contrastive::{info_nce, pairwise_logistic, pairwise_logistic_soft, rank_n_contrast};
 use dcl_graph::augment::{Augmentation, Compose, EdgeDrop, NodeMask, NodeShuffle, OpSubstitution};
 use dcl_graph::{ArchGraph, EncodingShape, GraphBatch, SearchSpace};
 use rand::{RngExt, SeedableRng};
@@ -97,6 +97,12 @@ pub struct FinetuneConfig {
     pub temperature: f64,
     /// Temperature of Rank-N-Contrast.
     pub rnc_temperature: f64,
+    /// Soft pairwise targets: `None` asks the better architecture of every pair to score
+    /// higher, however small the gap ([`pairwise_logistic`]); `Some(t)` asks for a margin
+    /// that grows with the gap between standardised targets, with target temperature `t`
+    /// ([`pairwise_logistic_soft`]), so that pairs closer than the label noise barely count.
+    #[serde(default)]
+    pub target_temperature: Option<f64>,
 }
 
 impl Default for FinetuneConfig {
@@ -109,6 +115,7 @@ impl Default for FinetuneConfig {
             loss: RankingLoss::RankNContrast { weight: 1.0 },
             temperature: 1.0,
             rnc_temperature: 0.5,
+            target_temperature: None,
         }
     }
 }
@@ -405,14 +412,15 @@ impl<B: AutodiffBackend> Predictor<B> {
                 let y: Vec<f32> = chunk.iter().map(|&i| targets[i]).collect();
                 let y = Tensor::<B, 1>::from_data(TensorData::new(y, [chunk.len()]), &self.device);
                 let emb = model.embed(&BatchTensors::new(&batch, &self.device));
+                let pairwise = |s, y| match cfg.target_temperature {
+                    None => pairwise_logistic(s, y, cfg.temperature),
+                    Some(t) => pairwise_logistic_soft(s, y, cfg.temperature, t),
+                };
                 let loss = match cfg.loss {
-                    RankingLoss::Pairwise => {
-                        pairwise_logistic(model.score(emb), y, cfg.temperature)?
-                    }
+                    RankingLoss::Pairwise => pairwise(model.score(emb), y)?,
                     RankingLoss::RankNContrast { weight } => {
                         let rnc = rank_n_contrast(emb.clone(), y.clone(), cfg.rnc_temperature)?;
-                        pairwise_logistic(model.score(emb), y, cfg.temperature)?
-                            + rnc.mul_scalar(weight)
+                        pairwise(model.score(emb), y)? + rnc.mul_scalar(weight)
                     }
                     RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
                 };

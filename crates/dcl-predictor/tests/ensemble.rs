@@ -38,6 +38,7 @@ const CFG: FinetuneConfig = FinetuneConfig {
     loss: dcl_predictor::RankingLoss::Pairwise,
     temperature: 1.0,
     rnc_temperature: 0.5,
+    target_temperature: None,
 };
 
 #[test]

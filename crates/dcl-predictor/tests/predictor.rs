@@ -45,10 +45,11 @@ fn fine_tuning_learns_a_ranking() {
     let truth: Vec<f64> = test.iter().map(toy_label).collect();
     let mut p: Predictor = Predictor::new(&space, SMALL, 3).unwrap();
     let before = kendall_tau(&truth, &scores(&p, &space, &test)).unwrap();
-    for loss in [
-        RankingLoss::Pairwise,
-        RankingLoss::RankNContrast { weight: 0.5 },
-        RankingLoss::Mse,
+    for (loss, target_temperature) in [
+        (RankingLoss::Pairwise, None),
+        (RankingLoss::Pairwise, Some(0.3)),
+        (RankingLoss::RankNContrast { weight: 0.5 }, None),
+        (RankingLoss::Mse, None),
     ] {
         let mut q = p.fork(4);
         let cfg = FinetuneConfig {
@@ -56,6 +57,7 @@ fn fine_tuning_learns_a_ranking() {
             batch_size: 64,
             learning_rate: 3e-3,
             loss,
+            target_temperature,
             ..Default::default()
         };
         let report = q.finetune(&space, &labelled, &cfg).unwrap();
@@ -63,7 +65,7 @@ fn fine_tuning_learns_a_ranking() {
         let tau = kendall_tau(&truth, &scores(&q, &space, &test)).unwrap();
         assert!(
             tau > 0.6 && tau > before + 0.2,
-            "{loss:?}: tau {tau} (untrained {before})"
+            "{loss:?} {target_temperature:?}: tau {tau} (untrained {before})"
         );
     }
     // Pre-training runs and leaves a working predictor.
@@ -214,6 +216,17 @@ fn bad_inputs_are_typed_errors() {
             }
         ),
         Err(PredictorError::Config(_))
+    ));
+    assert!(matches!(
+        p.finetune(
+            &space,
+            &ok,
+            &FinetuneConfig {
+                target_temperature: Some(0.0),
+                ..Default::default()
+            }
+        ),
+        Err(PredictorError::Loss(_))
     ));
     assert!(matches!(
         p.score(

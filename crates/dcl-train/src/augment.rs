@@ -39,6 +39,12 @@ pub struct Augment {
     /// Each extra feature is multiplied by a factor drawn from
     /// `[1 - feature_jitter, 1 + feature_jitter]`.
     pub feature_jitter: f32,
+    /// Probability that the whole signal is replaced by zeros (drawn last, per beat), so the
+    /// network sees that beat through its extra features alone. Why: a network that can
+    /// memorise the training patients' beat shapes learns little from the features (RR
+    /// intervals) that transfer to new patients better than shapes do; dropping the signal
+    /// now and then forces the head to use them.
+    pub signal_dropout: f32,
 }
 
 impl Default for Augment {
@@ -56,6 +62,7 @@ impl Augment {
         wander: 0.0,
         shift: 0,
         feature_jitter: 0.0,
+        signal_dropout: 0.0,
     };
 
     /// Settings for per-record normalised beat windows (unit standard deviation): gain ±20 %,
@@ -67,6 +74,7 @@ impl Augment {
             wander: 0.3,
             shift: 5,
             feature_jitter: 0.05,
+            signal_dropout: 0.0,
         }
     }
 
@@ -77,14 +85,21 @@ impl Augment {
 
     /// Typed error for negative or non-finite amounts and factors that could flip a sign.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let amounts = [self.scale, self.noise, self.wander, self.feature_jitter];
+        let amounts = [
+            self.scale,
+            self.noise,
+            self.wander,
+            self.feature_jitter,
+            self.signal_dropout,
+        ];
         if amounts.iter().any(|a| !a.is_finite() || *a < 0.0)
             || self.scale >= 1.0
             || self.feature_jitter >= 1.0
+            || self.signal_dropout > 1.0
         {
             return Err(TrainError::Config(format!(
                 "augmentation amounts must be finite and non-negative, scale and feature jitter \
-                 below 1: {self:?}"
+                 below 1, signal dropout at most 1: {self:?}"
             )));
         }
         Ok(())
@@ -129,6 +144,10 @@ impl Augment {
             for f in features {
                 *f *= rng.random_range(1.0 - self.feature_jitter..=1.0 + self.feature_jitter);
             }
+        }
+        // Drawn only when asked for, so that settings without it keep their random stream.
+        if self.signal_dropout > 0.0 && rng.random_range(0.0f32..1.0) < self.signal_dropout {
+            signal.fill(0.0);
         }
     }
 }
@@ -217,6 +236,27 @@ mod tests {
         assert!(f[0] != 1.0 && (f[0] - 1.0).abs() <= 0.1 && (f[1] - 2.0).abs() <= 0.2);
         // Same seed, same perturbation.
         assert_eq!(run(Augment::ecg()), run(Augment::ecg()));
+        // Signal dropout: always (p = 1) zeros the signal and keeps the features; p = 0.5
+        // drops about half of many beats; neither touches the features.
+        let (s, f) = run(Augment {
+            signal_dropout: 1.0,
+            ..Augment::NONE
+        });
+        assert!(s.iter().all(|&v| v == 0.0));
+        assert_eq!(f, vec![1.0, 2.0]);
+        let half = Augment {
+            signal_dropout: 0.5,
+            ..Augment::NONE
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let dropped = (0..1000)
+            .filter(|_| {
+                let mut s = signal.clone();
+                half.apply(&mut s, &mut [1.0], &mut rng);
+                s.iter().all(|&v| v == 0.0)
+            })
+            .count();
+        assert!((430..570).contains(&dropped), "{dropped}");
     }
 
     #[test]
