@@ -270,9 +270,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     per_class("dcl-enas", &report.found);
     let train_seconds = |runs: &[FinalRun]| runs.iter().map(|r| r.seconds).sum::<f64>();
     println!(
-        "time: pretrain {:.0} s, search {:.0} s ({} candidates), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
+        "time: pretrain {:.0} s, search {:.0} s ({} candidates, {} proxy trainings), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
         report.pretrain_seconds,
         report.search_seconds,
+        report.history.queries.len(),
         report.candidates.len(),
         train_seconds(&report.baseline),
         train_seconds(&report.found),
@@ -284,10 +285,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.params[0]
     );
     println!(
-        "{} params={} cell={} candidates={} search_seconds={:.0} total_seconds={:.0}",
+        "{} params={} cell={} candidates={} proxy_trainings={} search_seconds={:.0} total_seconds={:.0}",
         summary("dcl-enas", &report.found),
         report.params[1],
         report.best_cell,
+        report.history.queries.len(),
         report.candidates.len(),
         report.search_seconds,
         start.elapsed().as_secs_f64()

@@ -103,7 +103,8 @@ pub struct EcgSearchReport {
     pub class_counts: [Vec<usize>; 3],
     /// The search's query history.
     pub history: SearchHistory<Nb201Cell>,
-    /// Every candidate trained during the search.
+    /// Every proxy training of the search, in query order: one per candidate, or with
+    /// [`EcgSearchConfig::proxy_folds`] `k >= 2` one per candidate and fold (fold by fold).
     pub candidates: Vec<CandidateRecord>,
     /// The cell chosen (best validation fitness on the proxy).
     pub best_cell: Nb201Cell,
