@@ -485,26 +485,21 @@ mod tests {
     fn pairwise_soft_gradient_vanishes_at_the_calibrated_margin() {
         // Two samples: the loss is minimal where (s_0 - s_1) / t = (y_0 - y_1) / ty.
         let d = Default::default();
-        let scores = Tensor::<AD, 1>::from_floats([0.6, 0.0], &d).require_grad();
-        let targets = Tensor::<AD, 1>::from_floats([0.3, 0.0], &d);
-        let loss = pairwise_logistic_soft(scores.clone(), targets, 2.0, 1.0).unwrap();
-        let g: Vec<f32> = scores
-            .grad(&loss.backward())
-            .unwrap()
-            .into_data()
-            .to_vec()
-            .unwrap();
+        let grad = |s: [f32; 2]| -> Vec<f32> {
+            let scores = Tensor::<AD, 1>::from_floats(s, &d).require_grad();
+            let targets = Tensor::<AD, 1>::from_floats([0.3, 0.0], &d);
+            let loss = pairwise_logistic_soft(scores.clone(), targets, 2.0, 1.0).unwrap();
+            scores
+                .grad(&loss.backward())
+                .unwrap()
+                .into_data()
+                .to_vec()
+                .unwrap()
+        };
+        let g = grad([0.6, 0.0]);
         assert!(g.iter().all(|x| x.abs() < 1e-6), "{g:?}");
         // Below the margin, descent still widens it.
-        let scores = Tensor::<AD, 1>::from_floats([0.0, 0.0], &d).require_grad();
-        let targets = Tensor::<AD, 1>::from_floats([0.3, 0.0], &d);
-        let loss = pairwise_logistic_soft(scores.clone(), targets, 2.0, 1.0).unwrap();
-        let g: Vec<f32> = scores
-            .grad(&loss.backward())
-            .unwrap()
-            .into_data()
-            .to_vec()
-            .unwrap();
+        let g = grad([0.0, 0.0]);
         assert!(g[0] < 0.0 && g[1] > 0.0, "{g:?}");
     }
 
