@@ -67,7 +67,7 @@ pub struct EcgSearchConfig {
     pub final_seeds: Vec<u64>,
     /// Seed of the search (predictor, evolution, proxy subsets).
     pub seed: u64,
-    /// Search fitness by patient folds. 0 (the two full runs so far): each candidate is
+    /// Search fitness by patient folds. 0 or 1 (the first two full runs): each candidate is
     /// trained on the proxy subset of the training patients and scored on the validation
     /// patients. `k >= 2`: all DS1 patients (training and validation) are dealt into `k`
     /// groups in record order (round robin); each candidate is trained `k` times, on the proxy
@@ -323,23 +323,23 @@ fn proxy_folds(
         )));
     }
     let groups = patient_groups(&ds1, k);
-    groups
+    // One extraction, groups in order: fold g's training beats are the other groups' beats in
+    // group order, exactly what extracting those records would give, without re-reading them.
+    let all = extract_beats(db, &groups.concat(), &config.beats)?;
+    Ok(groups
         .iter()
-        .enumerate()
-        .map(|(g, held)| {
-            let rest: Vec<&str> = groups
-                .iter()
-                .enumerate()
-                .filter(|(h, _)| *h != g)
-                .flat_map(|(_, group)| group.iter().copied())
-                .collect();
-            let train = extract_beats(db, &rest, &config.beats)?
+        .map(|held| {
+            let (valid, train): (Vec<usize>, Vec<usize>) =
+                (0..all.len()).partition(|&i| held.contains(&all.records[i].as_str()));
+            let train = all
+                .subset(&train)
                 .balanced_subsample(config.proxy_train_per_class, config.seed);
-            let valid = extract_beats(db, held, &config.beats)?
+            let valid = all
+                .subset(&valid)
                 .balanced_subsample(config.proxy_valid_per_class, config.seed);
-            Ok((train.into(), valid.into()))
+            (train.into(), valid.into())
         })
-        .collect()
+        .collect())
 }
 
 /// Deals `records` (sorted by record number) round robin into `k` groups.
@@ -542,6 +542,21 @@ mod tests {
             assert!(!t.is_empty() && !v.is_empty());
             assert!(t.class_counts().iter().all(|&c| c <= 8));
             assert!(t.signals.iter().chain(&v.signals).all(|&x| x == 0.0));
+        }
+        // The same beats, in the same order, as extracting each fold's records on their own.
+        let two = prepare(&db, &config(false, 2), &mut |_| {}).unwrap();
+        let groups = patient_groups(&db.records_in(dcl_ecg::Split::Ds1), 2);
+        for (g, (t, v)) in two.proxy.iter().enumerate() {
+            let beats = BeatConfig::default();
+            let direct = |records: &[&str], per_class| -> SignalData {
+                extract_beats(&db, records, &beats)
+                    .unwrap()
+                    .balanced_subsample(per_class, 0)
+                    .into()
+            };
+            let (dt, dv) = (direct(&groups[1 - g], 8), direct(&groups[g], 8));
+            assert_eq!((&t.signals, &t.labels), (&dt.signals, &dt.labels));
+            assert_eq!((&v.signals, &v.labels), (&dv.signals, &dv.labels));
         }
         assert!(matches!(
             prepare(&db, &config(false, 40), &mut |_| {}),
