@@ -106,6 +106,9 @@ struct Args {
     /// Fine-tuning learning rate.
     #[arg(long, default_value_t = FinetuneConfig::default().learning_rate)]
     lr: f64,
+    /// Weight of the stage-1 InfoNCE term kept on during fine-tuning (0: off).
+    #[arg(long, default_value_t = FinetuneConfig::default().info_nce_weight)]
+    info_nce_weight: f64,
 }
 
 struct Problem<S: SearchSpace> {
@@ -219,6 +222,7 @@ fn run<S: SearchSpace>(
                 batch_size: args.batch_size,
                 rnc_temperature: args.rnc_temperature,
                 target_temperature: args.target_temperature,
+                info_nce_weight: args.info_nce_weight,
                 loss,
             };
             let (mut taus, mut secs) = (Vec::new(), Vec::new());

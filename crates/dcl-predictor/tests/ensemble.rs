@@ -39,6 +39,7 @@ const CFG: FinetuneConfig = FinetuneConfig {
     temperature: 1.0,
     rnc_temperature: 0.5,
     target_temperature: None,
+    info_nce_weight: 0.0,
 };
 
 #[test]

@@ -45,11 +45,12 @@ fn fine_tuning_learns_a_ranking() {
     let truth: Vec<f64> = test.iter().map(toy_label).collect();
     let mut p: Predictor = Predictor::new(&space, SMALL, 3).unwrap();
     let before = kendall_tau(&truth, &scores(&p, &space, &test)).unwrap();
-    for (loss, target_temperature) in [
-        (RankingLoss::Pairwise, None),
-        (RankingLoss::Pairwise, Some(0.3)),
-        (RankingLoss::RankNContrast { weight: 0.5 }, None),
-        (RankingLoss::Mse, None),
+    for (loss, target_temperature, info_nce_weight) in [
+        (RankingLoss::Pairwise, None, 0.0),
+        (RankingLoss::Pairwise, Some(0.3), 0.0),
+        (RankingLoss::RankNContrast { weight: 0.5 }, None, 0.0),
+        (RankingLoss::RankNContrast { weight: 0.5 }, None, 0.2),
+        (RankingLoss::Mse, None, 0.0),
     ] {
         let mut q = p.fork(4);
         let cfg = FinetuneConfig {
@@ -58,6 +59,7 @@ fn fine_tuning_learns_a_ranking() {
             learning_rate: 3e-3,
             loss,
             target_temperature,
+            info_nce_weight,
             ..Default::default()
         };
         let report = q.finetune(&space, &labelled, &cfg).unwrap();
@@ -65,7 +67,7 @@ fn fine_tuning_learns_a_ranking() {
         let tau = kendall_tau(&truth, &scores(&q, &space, &test)).unwrap();
         assert!(
             tau > 0.6 && tau > before + 0.2,
-            "{loss:?} {target_temperature:?}: tau {tau} (untrained {before})"
+            "{loss:?} {target_temperature:?} {info_nce_weight}: tau {tau} (untrained {before})"
         );
     }
     // Pre-training runs and leaves a working predictor.
@@ -106,20 +108,34 @@ fn same_seed_same_predictor() {
     let space = Nb201Space::new();
     let cells = sample(&space, 50, 9);
     let labelled: Vec<_> = cells.iter().map(|c| (*c, toy_label(c))).collect();
-    let cfg = FinetuneConfig {
-        epochs: 3,
-        batch_size: 16,
-        ..Default::default()
-    };
-    let run = |seed| {
-        let mut p: Predictor = Predictor::new(&space, SMALL, seed).unwrap();
-        p.finetune(&space, &labelled, &cfg).unwrap();
-        p.score(&space, &cells).unwrap()
-    };
-    let (a, b, c) = (run(5), run(5), run(6));
-    // Bit for bit: the losses avoid burn-ndarray's approximate, alignment-dependent reciprocal.
-    assert_eq!(a, b);
-    assert!(a.iter().zip(&c).any(|(x, y)| (x - y).abs() > 1e-3));
+    // With the InfoNCE term the augmented views come from the predictor's RNG too.
+    let mut by_weight = Vec::new();
+    for info_nce_weight in [0.0, 0.2] {
+        let cfg = FinetuneConfig {
+            epochs: 3,
+            batch_size: 16,
+            info_nce_weight,
+            ..Default::default()
+        };
+        let run = |seed| {
+            let mut p: Predictor = Predictor::new(&space, SMALL, seed).unwrap();
+            p.finetune(&space, &labelled, &cfg).unwrap();
+            p.score(&space, &cells).unwrap()
+        };
+        let (a, b, c) = (run(5), run(5), run(6));
+        // Bit for bit: the losses avoid burn-ndarray's approximate, alignment-dependent
+        // reciprocal.
+        assert_eq!(a, b);
+        assert!(a.iter().zip(&c).any(|(x, y)| (x - y).abs() > 1e-3));
+        by_weight.push(a);
+    }
+    // The term is applied: same seed, other weight, other predictor.
+    assert!(
+        by_weight[0]
+            .iter()
+            .zip(&by_weight[1])
+            .any(|(x, y)| (x - y).abs() > 1e-3)
+    );
 }
 
 proptest! {
@@ -228,6 +244,19 @@ fn bad_inputs_are_typed_errors() {
         ),
         Err(PredictorError::Loss(_))
     ));
+    for info_nce_weight in [-0.1, f64::NAN] {
+        assert!(matches!(
+            p.finetune(
+                &space,
+                &ok,
+                &FinetuneConfig {
+                    info_nce_weight,
+                    ..Default::default()
+                }
+            ),
+            Err(PredictorError::Config(_))
+        ));
+    }
     assert!(matches!(
         p.score(
             &Nb101Space::new(),
