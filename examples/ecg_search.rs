@@ -16,8 +16,11 @@ use std::time::Instant;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{EcgSearchConfig, EcgSearchReport, FinalRun, run, run_baseline};
+use dcl_enas::ecg_search::{
+    EcgSearchConfig, EcgSearchReport, FinalRun, run, run_baseline, run_cell,
+};
 use dcl_evo::DclEnasConfig;
+use dcl_graph::Nb201Cell;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{Augment, DeviceKind, Kernels, NetConfig, OptimizerKind, TrainConfig};
 
@@ -93,6 +96,10 @@ struct Args {
     /// Add the two local-rhythm RR features (previous and next RR over the mean of the last ten)
     #[arg(long)]
     local_rr: bool,
+    /// Only train and test this cell (no search), e.g. a cell an earlier run found, in
+    /// NAS-Bench-201's string form: `|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|`.
+    #[arg(long)]
+    cell: Option<String>,
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -171,20 +178,33 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
 
 enum Outcome {
     Full(Box<EcgSearchReport>),
-    Baseline(Vec<FinalRun>),
+    /// Final trainings of one network only: its name in the summary line and its runs.
+    Single(&'static str, Vec<FinalRun>),
+}
+
+/// What to run: the whole pipeline, the baseline alone, or one given cell alone.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    Full,
+    Baseline,
+    Cell(&'a Nb201Cell),
 }
 
 fn go<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
     device: &B::Device,
-    baseline_only: bool,
+    mode: Mode,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut log = |line: &str| println!("{line}");
-    Ok(if baseline_only {
-        Outcome::Baseline(run_baseline::<B>(db, config, device, &mut log)?)
-    } else {
-        Outcome::Full(Box::new(run::<B>(db, config, device, &mut log)?))
+    Ok(match mode {
+        Mode::Baseline => {
+            Outcome::Single("baseline", run_baseline::<B>(db, config, device, &mut log)?)
+        }
+        Mode::Cell(cell) => {
+            Outcome::Single("cell", run_cell::<B>(db, config, cell, device, &mut log)?)
+        }
+        Mode::Full => Outcome::Full(Box::new(run::<B>(db, config, device, &mut log)?)),
     })
 }
 
@@ -234,7 +254,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = MitBih::bundled()?;
     let config = config(&args)?;
     println!("ecg_search on {device}: {args:?}");
-    let only = args.baseline_only;
+    let cell: Option<Nb201Cell> = args.cell.as_deref().map(str::parse).transpose()?;
+    let only = match (&cell, args.baseline_only) {
+        (Some(_), true) => return Err("--cell and --baseline-only exclude each other".into()),
+        (Some(cell), false) => Mode::Cell(cell),
+        (None, true) => Mode::Baseline,
+        (None, false) => Mode::Full,
+    };
     let outcome = match device {
         DeviceKind::NdArray => {
             go::<dcl_train::NdArrayBackend>(&db, &config, &Default::default(), only)?
@@ -251,11 +277,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = match outcome {
         Outcome::Full(report) => report,
-        Outcome::Baseline(runs) => {
-            per_class("baseline", &runs);
+        Outcome::Single(name, runs) => {
+            per_class(name, &runs);
+            let cell = args
+                .cell
+                .as_ref()
+                .map_or(String::new(), |c| format!(" cell={c}"));
             println!(
-                "{} augment={} seconds={:.0}",
-                summary("baseline", &runs),
+                "{}{cell} augment={} seconds={:.0}",
+                summary(name, &runs),
                 args.augment,
                 start.elapsed().as_secs_f64()
             );

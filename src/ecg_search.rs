@@ -373,6 +373,29 @@ pub fn run_baseline<B: AutodiffBackend>(
     )
 }
 
+/// Only the final trainings of a given cell (no search), with the data, trainer and budget
+/// [`run`] gives the found cell: to retrain a cell a search found under other final-training
+/// settings, or to train a cell of one's own choosing.
+pub fn run_cell<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    cell: &Nb201Cell,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<FinalRun>, EcgSearchError> {
+    let p = prepare(db, config, log)?;
+    let shape = p.shape;
+    let spec = CellSpec::from_nb201(cell, config.kernels);
+    final_runs::<B, _>(
+        &|seed| CellNet::<B>::new(&spec, &config.net, shape, seed, device),
+        [&p.train, &p.valid, &p.test],
+        config,
+        device,
+        "cell",
+        log,
+    )
+}
+
 /// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
 pub fn run<B: AutodiffBackend>(
     db: &MitBih,

@@ -3,7 +3,7 @@
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
 
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{EcgSearchConfig, run};
+use dcl_enas::ecg_search::{EcgSearchConfig, run, run_baseline, run_cell};
 use dcl_evo::DclEnasConfig;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{Kernels, NdArrayBackend, NetConfig, TrainConfig};
@@ -86,6 +86,19 @@ fn tiny_ecg_search_runs_end_to_end() {
     }
     assert_eq!(report.class_counts[0], vec![16; 4]);
     assert!(lines >= 5);
+    // The final trainings alone, of the found cell and of the baseline, repeat the full run's.
+    let dev = Default::default();
+    let cell = run_cell::<NdArrayBackend>(&db, &config, &report.best_cell, &dev, &mut |_| {});
+    let baseline = run_baseline::<NdArrayBackend>(&db, &config, &dev, &mut |_| {});
+    for (alone, full) in [
+        (cell.unwrap(), &report.found),
+        (baseline.unwrap(), &report.baseline),
+    ] {
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0].test.confusion, full[0].test.confusion);
+        assert_eq!(alone[0].valid.confusion, full[0].valid.confusion);
+        assert_eq!(alone[0].best_epoch, full[0].best_epoch);
+    }
     // Fitness over two patient folds: two proxy trainings per query.
     let folded = EcgSearchConfig {
         proxy_folds: 2,
