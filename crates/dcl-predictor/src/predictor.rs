@@ -120,7 +120,9 @@ pub struct FinetuneConfig {
     /// views of each labelled batch (with [`PretrainConfig::default`]'s augmentations and
     /// temperature), added to the ranking loss. It keeps the encoder from forgetting what
     /// stage 1 taught it while a few labels pull on it: on NAS-Bench-101 with 100 labels,
-    /// weight 0.1 raised Kendall τ by about 0.01 (docs/results/predictor.md). 0 turns it off.
+    /// weights 0.1 and 0.2 raised Kendall τ by about 0.01 (0.2 is the one the recorded runs
+    /// use; on NAS-Bench-201 it changed nothing, hence off by default; see
+    /// docs/results/predictor.md). 0 turns it off.
     #[serde(default)]
     pub info_nce_weight: f64,
 }
