@@ -96,6 +96,9 @@ struct Args {
     /// Add the two local-rhythm RR features (previous and next RR over the mean of the last ten)
     #[arg(long)]
     local_rr: bool,
+    /// Subtract each record's median beat from its windows (`BeatConfig::subtract_median_beat`).
+    #[arg(long)]
+    median_beat: bool,
     /// Only train and test this cell (no search), e.g. a cell an earlier run found, in
     /// NAS-Bench-201's string form: `|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|`.
     #[arg(long)]
@@ -125,6 +128,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
     Ok(EcgSearchConfig {
         beats: BeatConfig {
             local_rr: args.local_rr,
+            subtract_median_beat: args.median_beat,
             ..BeatConfig::default()
         },
         valid_records: DEFAULT_VALID_RECORDS

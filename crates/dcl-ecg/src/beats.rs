@@ -35,6 +35,14 @@ pub struct BeatConfig {
     /// exercise); dividing by the record's mean, as the four features above do, cannot see
     /// that, and a linear layer cannot form the ratio from them. Default false.
     pub local_rr: bool,
+    /// Subtract the record's median beat from every window, sample by sample, so the window
+    /// says how a beat differs from the patient's usual beat rather than what the patient's
+    /// beats look like. The median is taken over all the record's beats the window keeps, with
+    /// no use of labels (a patient's whole recording is at hand at test time too). Beat shapes
+    /// differ between patients more than between N and S beats of one patient; a network
+    /// trained on the shapes of DS1's patients fits them and does not transfer to new ones
+    /// (docs/results/ecg.md). Default false.
+    pub subtract_median_beat: bool,
     /// Which classes are kept. Default [`ClassSet::Aami4`].
     pub classes: ClassSet,
 }
@@ -47,6 +55,7 @@ impl Default for BeatConfig {
             downsample: 2,
             rr_features: true,
             local_rr: false,
+            subtract_median_beat: false,
             classes: ClassSet::Aami4,
         }
     }
@@ -207,6 +216,7 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
             .map(|w| (w[1].0 - w[0].0) as f32 / fs)
             .collect();
         let mean_rr = rr.iter().sum::<f32>() / rr.len() as f32;
+        let first = set.labels.len();
         for k in 1..beats.len() - 1 {
             let (sample, class) = beats[k];
             let Some(label) = config.classes.label(class) else {
@@ -241,8 +251,35 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
             set.labels.push(label as u8);
             set.records.push(name.to_string());
         }
+        if config.subtract_median_beat {
+            subtract_median(&mut set.signals[first * window..], window);
+        }
     }
     Ok(set)
+}
+
+/// Subtracts, sample by sample, the median over `windows` (laid out one after another, each
+/// `window` long) from every one of them.
+fn subtract_median(windows: &mut [f32], window: usize) {
+    let n = windows.len() / window;
+    if n == 0 {
+        return;
+    }
+    let mut column = vec![0.0f32; n];
+    for t in 0..window {
+        for (i, c) in column.iter_mut().enumerate() {
+            *c = windows[i * window + t];
+        }
+        column.sort_by(f32::total_cmp);
+        let median = if n % 2 == 1 {
+            column[n / 2]
+        } else {
+            0.5 * (column[n / 2 - 1] + column[n / 2])
+        };
+        for i in 0..n {
+            windows[i * window + t] -= median;
+        }
+    }
 }
 
 /// DS1 records held out for validation (early stopping, search fitness) by default: five
@@ -296,5 +333,25 @@ impl InterPatientSplit {
         split.valid.require_all_classes("valid", config.classes)?;
         split.test.require_all_classes("test", config.classes)?;
         Ok(split)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subtract_median;
+
+    #[test]
+    fn subtract_median_takes_each_samples_median_off() {
+        // Three windows of two samples: medians 2 and 10.
+        let mut w = vec![1.0, 10.0, 2.0, 30.0, 5.0, -4.0];
+        subtract_median(&mut w, 2);
+        assert_eq!(w, vec![-1.0, 0.0, 0.0, 20.0, 3.0, -14.0]);
+        // Two windows: the median is their mean.
+        let mut w = vec![1.0, 3.0];
+        subtract_median(&mut w, 1);
+        assert_eq!(w, vec![-1.0, 1.0]);
+        let mut empty: Vec<f32> = Vec::new();
+        subtract_median(&mut empty, 4);
+        assert!(empty.is_empty());
     }
 }

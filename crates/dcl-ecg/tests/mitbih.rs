@@ -107,6 +107,68 @@ fn local_rhythm_features_follow_the_record_features() {
 }
 
 #[test]
+fn median_beat_subtraction_is_per_record_and_keeps_labels_and_features() {
+    let db = MitBih::bundled().unwrap();
+    let records = ["119", "100"];
+    let base = extract_beats(&db, &records, &BeatConfig::default()).unwrap();
+    let config = BeatConfig {
+        subtract_median_beat: true,
+        ..BeatConfig::default()
+    };
+    let beats = extract_beats(&db, &records, &config).unwrap();
+    assert_eq!(beats.labels, base.labels);
+    assert_eq!(beats.features, base.features);
+    assert_eq!(beats.records, base.records);
+    let w = beats.window;
+    for record in records {
+        let idx: Vec<usize> = (0..beats.len())
+            .filter(|&i| beats.records[i] == record)
+            .collect();
+        // One vector, the record's median beat, is taken off every window of the record.
+        let offset = |i: usize| -> Vec<f32> {
+            (0..w)
+                .map(|t| base.signals[i * w + t] - beats.signals[i * w + t])
+                .collect()
+        };
+        let median = offset(idx[0]);
+        for &i in &idx {
+            for (a, b) in offset(i).iter().zip(&median) {
+                assert!((a - b).abs() < 1e-4, "record {record} beat {i}");
+            }
+        }
+        // After it, the median of each sample over the record is zero.
+        for t in 0..w {
+            let mut column: Vec<f32> = idx.iter().map(|&i| beats.signals[i * w + t]).collect();
+            column.sort_by(f32::total_cmp);
+            let m = column[column.len() / 2];
+            assert!(m.abs() < 1e-4, "record {record} sample {t}: {m}");
+        }
+        assert!(median.iter().any(|v| v.abs() > 0.1), "record {record}");
+    }
+    // Record 119's ventricular beats differ from its usual (normal) beat far more than its
+    // normal beats do.
+    let energy = |label: u8| -> f32 {
+        let idx: Vec<usize> = (0..beats.len())
+            .filter(|&i| beats.records[i] == "119" && beats.labels[i] == label)
+            .collect();
+        idx.iter()
+            .map(|&i| {
+                beats.signals[i * w..(i + 1) * w]
+                    .iter()
+                    .map(|v| v * v)
+                    .sum::<f32>()
+            })
+            .sum::<f32>()
+            / idx.len() as f32
+    };
+    let (n, v) = (
+        energy(AamiClass::N.index() as u8),
+        energy(AamiClass::V.index() as u8),
+    );
+    assert!(v > 4.0 * n, "N {n}, V {v}");
+}
+
+#[test]
 fn inter_patient_split_is_by_patient() {
     let db = MitBih::bundled().unwrap();
     let split =
