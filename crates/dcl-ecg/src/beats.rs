@@ -98,7 +98,8 @@ pub struct BeatSet {
     /// Number of classes labels are drawn from.
     pub n_classes: usize,
     /// Windows, one after another. Each is in millivolts, minus its own mean (baseline wander),
-    /// divided by its record's signal standard deviation (amplitude differs between patients).
+    /// divided by its record's signal standard deviation (amplitude differs between patients);
+    /// with [`BeatConfig::subtract_median_beat`], minus its record's median beat after that.
     pub signals: Vec<f32>,
     /// Features, one beat after another.
     pub features: Vec<f32>,
