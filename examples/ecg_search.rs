@@ -10,6 +10,8 @@
 //! Ends with one line per network:
 //! `ecg model=baseline acc=... balanced_acc=... macro_f1=... seeds=...` (mean ± std over the
 //! final-training seeds) and the same for `model=dcl-enas`.
+//! With `--proxy-cells`, only the search fitness of the given cells, one
+//! `ecg proxy_fitness=... seed=... proxy_train_seed=... cell=...` line each.
 
 use std::time::Instant;
 
@@ -17,7 +19,7 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_enas::ecg_search::{
-    EcgSearchConfig, EcgSearchReport, FinalRun, run, run_baseline, run_cell,
+    EcgSearchConfig, EcgSearchReport, FinalRun, proxy_fitness, run, run_baseline, run_cell,
 };
 use dcl_evo::DclEnasConfig;
 use dcl_graph::Nb201Cell;
@@ -103,6 +105,14 @@ struct Args {
     /// NAS-Bench-201's string form: `|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|`.
     #[arg(long)]
     cell: Option<String>,
+    /// Only the search fitness of these cells (comma list, no search, no final trainings):
+    /// each trained on the proxy folds as a query of the search with these settings is.
+    #[arg(long, value_delimiter = ',')]
+    proxy_cells: Vec<String>,
+    /// Seed of the proxy trainings (default: --seed, as in the search). With --proxy-cells and
+    /// the same --seed (same data), other values measure the proxy training's noise.
+    #[arg(long)]
+    proxy_train_seed: Option<u64>,
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -149,7 +159,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
             epochs: args.proxy_epochs,
             optimizer: adam,
             patience: None,
-            seed: args.seed,
+            seed: args.proxy_train_seed.unwrap_or(args.seed),
             augment,
             ..TrainConfig::default()
         },
@@ -184,6 +194,8 @@ enum Outcome {
     Full(Box<EcgSearchReport>),
     /// Final trainings of one network only: its name in the summary line and its runs.
     Single(&'static str, Vec<FinalRun>),
+    /// The search fitness of each given cell.
+    Fitness(Vec<f64>),
 }
 
 /// What to run: the whole pipeline, the baseline alone, or one given cell alone.
@@ -192,6 +204,7 @@ enum Mode<'a> {
     Full,
     Baseline,
     Cell(&'a Nb201Cell),
+    Proxy(&'a [Nb201Cell]),
 }
 
 fn go<B: AutodiffBackend>(
@@ -207,6 +220,9 @@ fn go<B: AutodiffBackend>(
         }
         Mode::Cell(cell) => {
             Outcome::Single("cell", run_cell::<B>(db, config, cell, device, &mut log)?)
+        }
+        Mode::Proxy(cells) => {
+            Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device, &mut log)?)
         }
         Mode::Full => Outcome::Full(Box::new(run::<B>(db, config, device, &mut log)?)),
     })
@@ -259,11 +275,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = config(&args)?;
     println!("ecg_search on {device}: {args:?}");
     let cell: Option<Nb201Cell> = args.cell.as_deref().map(str::parse).transpose()?;
-    let only = match (&cell, args.baseline_only) {
-        (Some(_), true) => return Err("--cell and --baseline-only exclude each other".into()),
-        (Some(cell), false) => Mode::Cell(cell),
-        (None, true) => Mode::Baseline,
-        (None, false) => Mode::Full,
+    let proxy_cells = args
+        .proxy_cells
+        .iter()
+        .map(|c| c.parse())
+        .collect::<Result<Vec<Nb201Cell>, _>>()?;
+    let only = match (&cell, args.baseline_only, proxy_cells.is_empty()) {
+        (None, false, false) => Mode::Proxy(&proxy_cells),
+        (Some(cell), false, true) => Mode::Cell(cell),
+        (None, true, true) => Mode::Baseline,
+        (None, false, true) => Mode::Full,
+        _ => return Err("--cell, --baseline-only and --proxy-cells exclude each other".into()),
     };
     let outcome = match device {
         DeviceKind::NdArray => {
@@ -281,6 +303,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = match outcome {
         Outcome::Full(report) => report,
+        Outcome::Fitness(fitness) => {
+            let proxy_seed = args.proxy_train_seed.unwrap_or(args.seed);
+            for (cell, f) in proxy_cells.iter().zip(fitness) {
+                println!(
+                    "ecg proxy_fitness={f:.2} seed={} proxy_train_seed={proxy_seed} cell={cell}",
+                    args.seed
+                );
+            }
+            return Ok(());
+        }
         Outcome::Single(name, runs) => {
             per_class(name, &runs);
             let cell = args

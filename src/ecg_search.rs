@@ -194,6 +194,29 @@ struct FoldEvaluator<B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> FoldEvaluator<B> {
+    /// One verbose [`CellEvaluator`] per (training, validation) pair of `proxy`.
+    fn new(
+        proxy: Vec<(SignalData, SignalData)>,
+        config: &EcgSearchConfig,
+        device: &B::Device,
+    ) -> Result<Self, EcgSearchError> {
+        let folds = proxy
+            .into_iter()
+            .map(|(train, valid)| {
+                Ok(CellEvaluator::<B>::new(
+                    train,
+                    valid,
+                    config.net,
+                    config.kernels,
+                    config.proxy_train.clone(),
+                    device.clone(),
+                )?
+                .verbose(true))
+            })
+            .collect::<Result<Vec<_>, EcgSearchError>>()?;
+        Ok(Self { folds })
+    }
+
     /// Every proxy training, candidate by candidate, fold by fold.
     fn records(&self) -> Vec<CandidateRecord> {
         let n = self.folds.first().map_or(0, |f| f.log().len());
@@ -396,6 +419,29 @@ pub fn run_cell<B: AutodiffBackend>(
     )
 }
 
+/// Only the search's fitness of the given cells (no search, no final trainings): each cell
+/// trained on the proxy, fold by fold, exactly as a query of [`run`] with this configuration
+/// trains it. With another `proxy_train.seed` and the same `seed` (same data), it measures how
+/// much of a fitness difference is the proxy training's noise.
+pub fn proxy_fitness<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    cells: &[Nb201Cell],
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<f64>, EcgSearchError> {
+    let p = prepare(db, config, log)?;
+    let mut evaluator = FoldEvaluator::<B>::new(p.proxy, config, device)?;
+    let space = Nb201Space::new();
+    let mut fitness = Vec::with_capacity(cells.len());
+    for cell in cells {
+        let f = evaluator.evaluate(&space, cell)?;
+        log(&format!("proxy fitness {f:.2} {cell}"));
+        fitness.push(f);
+    }
+    Ok(fitness)
+}
+
 /// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
 pub fn run<B: AutodiffBackend>(
     db: &MitBih,
@@ -434,21 +480,7 @@ pub fn run<B: AutodiffBackend>(
 
     // The search: every query trains a candidate on the proxy.
     let t = Instant::now();
-    let folds = proxy
-        .into_iter()
-        .map(|(train, valid)| {
-            Ok(CellEvaluator::<B>::new(
-                train,
-                valid,
-                config.net,
-                config.kernels,
-                config.proxy_train.clone(),
-                device.clone(),
-            )?
-            .verbose(true))
-        })
-        .collect::<Result<Vec<_>, EcgSearchError>>()?;
-    let mut evaluator = FoldEvaluator { folds };
+    let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
     let mut surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let history = DclEnas::new(config.search.clone()).run_observed(

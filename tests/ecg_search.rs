@@ -3,7 +3,7 @@
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
 
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{EcgSearchConfig, run, run_baseline, run_cell};
+use dcl_enas::ecg_search::{EcgSearchConfig, proxy_fitness, run, run_baseline, run_cell};
 use dcl_evo::DclEnasConfig;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{Kernels, NdArrayBackend, NetConfig, TrainConfig};
@@ -118,6 +118,12 @@ fn tiny_ecg_search_runs_end_to_end() {
         assert_eq!(pair[1].cell, q.arch.to_string());
         let mean = (pair[0].fitness + pair[1].fitness) / 2.0;
         assert!((q.fitness - mean).abs() < 1e-9, "{} vs {mean}", q.fitness);
+    }
+    // The fitness alone repeats the search's, query by query.
+    let cells: Vec<_> = report.history.queries.iter().map(|q| q.arch).collect();
+    let alone = proxy_fitness::<NdArrayBackend>(&db, &folded, &cells, &dev, &mut |_| {}).unwrap();
+    for (q, f) in report.history.queries.iter().zip(&alone) {
+        assert_eq!(q.fitness, *f);
     }
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {
