@@ -198,7 +198,8 @@ enum Outcome {
     Fitness(Vec<f64>),
 }
 
-/// What to run: the whole pipeline, the baseline alone, or one given cell alone.
+/// What to run: the whole pipeline, the baseline alone, one given cell alone, or only the
+/// search fitness of given cells.
 #[derive(Clone, Copy)]
 enum Mode<'a> {
     Full,
@@ -304,11 +305,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = match outcome {
         Outcome::Full(report) => report,
         Outcome::Fitness(fitness) => {
-            let proxy_seed = args.proxy_train_seed.unwrap_or(args.seed);
             for (cell, f) in proxy_cells.iter().zip(fitness) {
                 println!(
-                    "ecg proxy_fitness={f:.2} seed={} proxy_train_seed={proxy_seed} cell={cell}",
-                    args.seed
+                    "ecg proxy_fitness={f:.2} seed={} proxy_train_seed={} cell={cell}",
+                    config.seed, config.proxy_train.seed
                 );
             }
             return Ok(());

@@ -122,6 +122,7 @@ fn tiny_ecg_search_runs_end_to_end() {
     // The fitness alone repeats the search's, query by query.
     let cells: Vec<_> = report.history.queries.iter().map(|q| q.arch).collect();
     let alone = proxy_fitness::<NdArrayBackend>(&db, &folded, &cells, &dev, &mut |_| {}).unwrap();
+    assert_eq!(alone.len(), cells.len());
     for (q, f) in report.history.queries.iter().zip(&alone) {
         assert_eq!(q.fitness, *f);
     }
