@@ -19,7 +19,7 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_enas::ecg_search::{
-    EcgSearchConfig, EcgSearchReport, FinalRun, proxy_fitness, run, run_baseline, run_cell,
+    EcgSearchConfig, EcgSearchReport, FinalRun, Rescore, proxy_fitness, run, run_baseline, run_cell,
 };
 use dcl_evo::DclEnasConfig;
 use dcl_graph::Nb201Cell;
@@ -109,6 +109,14 @@ struct Args {
     /// each trained on the proxy folds as a query of the search with these settings is.
     #[arg(long, value_delimiter = ',')]
     proxy_cells: Vec<String>,
+    /// Before the final pick, retrain this many of the search's best cells on the proxy folds
+    /// (`--rescore-repeats` times each, proxy training seeds --seed + 1, + 2, ...) and train
+    /// fully the best on the mean fitness; 0: the search's best (`EcgSearchConfig::rescore`).
+    #[arg(long, default_value_t = 0)]
+    rescore_top: usize,
+    /// Extra proxy trainings of each rescored cell.
+    #[arg(long, default_value_t = 2)]
+    rescore_repeats: usize,
     /// Seed of the proxy trainings (default: --seed, as in the search). With --proxy-cells and
     /// the same --seed (same data), other values measure the proxy training's noise.
     #[arg(long)]
@@ -187,6 +195,10 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         seed: args.seed,
         proxy_folds: args.proxy_folds,
         rr_only: args.rr_only,
+        rescore: Rescore {
+            top: args.rescore_top,
+            repeats: args.rescore_repeats,
+        },
     })
 }
 
@@ -335,12 +347,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     per_class("baseline", &report.baseline);
     per_class("dcl-enas", &report.found);
     let train_seconds = |runs: &[FinalRun]| runs.iter().map(|r| r.seconds).sum::<f64>();
+    for c in &report.rescored {
+        println!(
+            "rescored: mean {:.2} over {:.2?} {}{}",
+            c.mean,
+            c.fitness,
+            c.cell,
+            if c.cell == report.best_cell {
+                " (chosen)"
+            } else {
+                ""
+            }
+        );
+    }
+    let folds = report.candidates.len() / report.history.queries.len().max(1);
+    let rescore_trainings = report.rescored.len() * config.rescore.repeats * folds;
     println!(
-        "time: pretrain {:.0} s, search {:.0} s ({} candidates, {} proxy trainings), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
+        "time: pretrain {:.0} s, search {:.0} s ({} candidates, {} proxy trainings, {rescore_trainings} of them rescoring in {:.0} s), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
         report.pretrain_seconds,
         report.search_seconds,
         report.history.queries.len(),
-        report.candidates.len(),
+        report.candidates.len() + rescore_trainings,
+        report.rescore_seconds,
         train_seconds(&report.baseline),
         train_seconds(&report.found),
         start.elapsed().as_secs_f64()
@@ -351,12 +379,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.params[0]
     );
     println!(
-        "{} params={} cell={} candidates={} proxy_trainings={} search_seconds={:.0} total_seconds={:.0}",
+        "{} params={} cell={} candidates={} proxy_trainings={} rescored={} search_seconds={:.0} total_seconds={:.0}",
         summary("dcl-enas", &report.found),
         report.params[1],
         report.best_cell,
         report.history.queries.len(),
-        report.candidates.len(),
+        report.candidates.len() + rescore_trainings,
+        report.rescored.len(),
         report.search_seconds,
         start.elapsed().as_secs_f64()
     );

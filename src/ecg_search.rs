@@ -79,6 +79,42 @@ pub struct EcgSearchConfig {
     /// zeros, so the networks see the RR features alone. It measures how much the beat's
     /// shape helps, or hurts, across patients.
     pub rr_only: bool,
+    /// Rescoring before the final pick (`top` 0 or `repeats` 0: none, the search's best is
+    /// trained fully). A query's fitness is one proxy training per fold, and retraining the
+    /// top cells with other seeds reorders them by more than the margins the search picks by
+    /// (docs/results/ecg.md); so the `top` best distinct candidates are trained again on the
+    /// same proxy folds `repeats` times, with proxy training seeds `proxy_train.seed + 1`,
+    /// `+ 2`, ..., and the cell with the best mean fitness (the search's training and these) is
+    /// trained fully.
+    pub rescore: Rescore,
+}
+
+/// How many of the search's best cells are retrained before the final pick, and how often;
+/// see [`EcgSearchConfig::rescore`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rescore {
+    /// The best distinct candidates (by search fitness) retrained.
+    pub top: usize,
+    /// Extra proxy trainings (each over all folds) per retrained candidate.
+    pub repeats: usize,
+}
+
+impl Rescore {
+    /// The proxy training seed of repeat `r` (0-based), given the search's `base` seed.
+    pub fn seed(base: u64, r: usize) -> u64 {
+        base.wrapping_add(r as u64 + 1)
+    }
+}
+
+/// A candidate retrained before the final pick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescoredCell {
+    /// The cell.
+    pub cell: Nb201Cell,
+    /// Its fitness: the search's first, then one per repeat (seeds of [`Rescore::seed`]).
+    pub fitness: Vec<f64>,
+    /// Mean of `fitness`, by which the final cell is chosen.
+    pub mean: f64,
 }
 
 /// One final training run, tested on DS2.
@@ -106,8 +142,15 @@ pub struct EcgSearchReport {
     /// Every proxy training of the search, in query order: one per candidate, or with
     /// [`EcgSearchConfig::proxy_folds`] `k >= 2` one per candidate and fold (fold by fold).
     pub candidates: Vec<CandidateRecord>,
-    /// The cell chosen (best validation fitness on the proxy).
+    /// The cell chosen: best fitness on the proxy, or with [`EcgSearchConfig::rescore`] best
+    /// mean fitness among the rescored cells.
     pub best_cell: Nb201Cell,
+    /// The rescored cells in the search's fitness order (empty without rescoring).
+    #[serde(default)]
+    pub rescored: Vec<RescoredCell>,
+    /// Seconds of the rescoring trainings (included in `search_seconds`).
+    #[serde(default)]
+    pub rescore_seconds: f64,
     /// Seconds of stage-1 pre-training.
     pub pretrain_seconds: f64,
     /// Seconds of the whole search (pre-training excluded).
@@ -442,6 +485,65 @@ pub fn proxy_fitness<B: AutodiffBackend>(
     Ok(fitness)
 }
 
+/// The [`EcgSearchConfig::rescore`] step: the best distinct cells of `history` (search fitness
+/// order, the earliest among equals) retrained on the `proxy` folds with each repeat's seed.
+fn rescore<B: AutodiffBackend>(
+    history: &SearchHistory<Nb201Cell>,
+    proxy: Vec<(SignalData, SignalData)>,
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<RescoredCell>, EcgSearchError> {
+    let Rescore { top, repeats } = config.rescore;
+    if top == 0 || repeats == 0 {
+        return Ok(Vec::new());
+    }
+    // NaN last; the sort is stable, so equals keep query order.
+    let key = |f: f64| if f.is_nan() { f64::NEG_INFINITY } else { f };
+    let mut ranked: Vec<_> = history.queries.iter().collect();
+    ranked.sort_by(|a, b| key(b.fitness).total_cmp(&key(a.fitness)));
+    let mut seen = std::collections::HashSet::new();
+    let mut cells: Vec<RescoredCell> = ranked
+        .into_iter()
+        .filter(|q| seen.insert(q.arch))
+        .take(top)
+        .map(|q| RescoredCell {
+            cell: q.arch,
+            fitness: vec![q.fitness],
+            mean: f64::NAN,
+        })
+        .collect();
+    let space = Nb201Space::new();
+    for r in 0..repeats {
+        let seed = Rescore::seed(config.proxy_train.seed, r);
+        let repeat = EcgSearchConfig {
+            proxy_train: TrainConfig {
+                seed,
+                ..config.proxy_train.clone()
+            },
+            ..config.clone()
+        };
+        let mut evaluator = FoldEvaluator::<B>::new(proxy.clone(), &repeat, device)?;
+        for c in &mut cells {
+            let f = evaluator.evaluate(&space, &c.cell)?;
+            log(&format!(
+                "rescore {}/{repeats} (proxy training seed {seed}): {f:.2} {}",
+                r + 1,
+                c.cell
+            ));
+            c.fitness.push(f);
+        }
+    }
+    for c in &mut cells {
+        c.mean = c.fitness.iter().sum::<f64>() / c.fitness.len() as f64;
+        log(&format!(
+            "rescored {} mean {:.2} over {:.2?}",
+            c.cell, c.mean, c.fitness
+        ));
+    }
+    Ok(cells)
+}
+
 /// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
 pub fn run<B: AutodiffBackend>(
     db: &MitBih,
@@ -480,6 +582,12 @@ pub fn run<B: AutodiffBackend>(
 
     // The search: every query trains a candidate on the proxy.
     let t = Instant::now();
+    // Rescoring trains on the same folds again.
+    let rescore_proxy = if config.rescore.top > 0 && config.rescore.repeats > 0 {
+        proxy.clone()
+    } else {
+        Vec::new()
+    };
     let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
     let mut surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -491,17 +599,32 @@ pub fn run<B: AutodiffBackend>(
         &mut rng,
         &mut |_| {},
     )?;
-    let search_seconds = t.elapsed().as_secs_f64();
-    let best_cell = history
+    let search_best = history
         .best()
         .map(|q| q.arch)
         .ok_or_else(|| EcgSearchError::Config("the search made no query".into()))?;
     log(&format!(
-        "search: {} candidates trained in {search_seconds:.0} s (predictor {:.1} s); best {best_cell} (proxy fitness {:.2})",
+        "search: {} candidates trained in {:.0} s (predictor {:.1} s); best {search_best} (proxy fitness {:.2})",
         history.queries.len(),
+        t.elapsed().as_secs_f64(),
         history.surrogate_seconds,
         history.best().map_or(f64::NAN, |q| q.fitness)
     ));
+    let t_rescore = Instant::now();
+    let rescored = rescore::<B>(&history, rescore_proxy, config, device, log)?;
+    let rescore_seconds = t_rescore.elapsed().as_secs_f64();
+    let best_cell = rescored
+        .iter()
+        .reduce(|b, c| if c.mean > b.mean { c } else { b })
+        .map_or(search_best, |c| c.cell);
+    if !rescored.is_empty() {
+        log(&format!(
+            "rescoring: {} cells x {} repeats in {rescore_seconds:.0} s; chosen {best_cell}",
+            rescored.len(),
+            config.rescore.repeats
+        ));
+    }
+    let search_seconds = t.elapsed().as_secs_f64();
 
     // Final training of both networks with the same trainer, data and budget.
     let spec = CellSpec::from_nb201(&best_cell, config.kernels);
@@ -535,6 +658,8 @@ pub fn run<B: AutodiffBackend>(
         history,
         candidates: evaluator.records(),
         best_cell,
+        rescored,
+        rescore_seconds,
         pretrain_seconds,
         search_seconds,
         params,
@@ -575,6 +700,7 @@ mod tests {
             seed: 0,
             proxy_folds,
             rr_only,
+            rescore: Rescore::default(),
         };
         let plain = prepare(&db, &config(false, 0), &mut |_| {}).unwrap();
         let ablated = prepare(&db, &config(true, 0), &mut |_| {}).unwrap();

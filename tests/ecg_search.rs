@@ -3,7 +3,7 @@
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
 
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{EcgSearchConfig, proxy_fitness, run, run_baseline, run_cell};
+use dcl_enas::ecg_search::{EcgSearchConfig, Rescore, proxy_fitness, run, run_baseline, run_cell};
 use dcl_evo::DclEnasConfig;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{Kernels, NdArrayBackend, NetConfig, TrainConfig};
@@ -64,6 +64,7 @@ fn tiny_ecg_search_runs_end_to_end() {
         seed: 1,
         proxy_folds: 0,
         rr_only: false,
+        rescore: Rescore::default(),
     };
     let mut lines = 0;
     let report =
@@ -126,6 +127,58 @@ fn tiny_ecg_search_runs_end_to_end() {
     for (q, f) in report.history.queries.iter().zip(&alone) {
         assert_eq!(q.fitness, *f);
     }
+    assert!(report.rescored.is_empty());
+    // Rescoring: the two queried cells retrained with proxy training seeds 1 and 2 (the
+    // search's is 0 here); each retraining repeats `proxy_fitness` with that seed, and the
+    // cell trained fully is the best on the mean.
+    let rescoring = EcgSearchConfig {
+        rescore: Rescore { top: 5, repeats: 2 },
+        ..folded.clone()
+    };
+    let rescored =
+        run::<NdArrayBackend>(&db, &rescoring, &Default::default(), &mut |_| {}).unwrap();
+    // The search itself is unchanged.
+    let queried = |r: &dcl_enas::ecg_search::EcgSearchReport| {
+        r.history
+            .queries
+            .iter()
+            .map(|q| (q.arch, q.fitness))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(queried(&rescored), queried(&report));
+    assert_eq!(rescored.rescored.len(), 2);
+    for (r, c) in rescored.rescored.iter().enumerate() {
+        assert_eq!(c.fitness.len(), 3);
+        assert!(queried(&report).contains(&(c.cell, c.fitness[0])));
+        if r > 0 {
+            assert!(rescored.rescored[r - 1].fitness[0] >= c.fitness[0]);
+        }
+        assert_eq!(folded.proxy_train.seed, 0);
+        for (k, seed) in [1, 2].into_iter().enumerate() {
+            assert_eq!(Rescore::seed(0, k), seed);
+            let cfg = EcgSearchConfig {
+                proxy_train: TrainConfig {
+                    seed,
+                    ..folded.proxy_train.clone()
+                },
+                ..folded.clone()
+            };
+            let alone =
+                proxy_fitness::<NdArrayBackend>(&db, &cfg, &[c.cell], &dev, &mut |_| {}).unwrap();
+            assert_eq!(alone, vec![c.fitness[k + 1]]);
+        }
+        assert!((c.mean - c.fitness.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    }
+    let best = rescored
+        .rescored
+        .iter()
+        .map(|c| c.mean)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let chosen = rescored
+        .rescored
+        .iter()
+        .find(|c| c.cell == rescored.best_cell);
+    assert_eq!(chosen.map(|c| c.mean), Some(best));
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {
         final_seeds: vec![],
