@@ -62,7 +62,8 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     infill: usize,
     /// DCL-ENAS: candidates per round that explore (single mutations of the best trained
-    /// one, not ranked by the predictor); the runs recorded in docs/results/ecg.md used 0.
+    /// one, not ranked by the predictor); the first two runs recorded in docs/results/ecg.md
+    /// predate it (none), the later ones used the default (1).
     #[arg(long, default_value_t = DclEnasConfig::default().explore)]
     explore: usize,
     /// Stage-1 epochs over the 15,625 cells.
