@@ -111,7 +111,8 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     proxy_cells: Vec<String>,
     /// Before the final pick, retrain this many of the search's best cells on the proxy folds
-    /// (`--rescore-repeats` times each, proxy training seeds --seed + 1, + 2, ...) and train
+    /// (`--rescore-repeats` times each, with the proxy training seed + 1, + 2, ...: by default
+    /// --seed + 1, ...; see --proxy-train-seed) and train
     /// fully the best on the mean fitness; 0: the search's best (`EcgSearchConfig::rescore`).
     #[arg(long, default_value_t = 0)]
     rescore_top: usize,
