@@ -474,12 +474,26 @@ pub fn proxy_fitness<B: AutodiffBackend>(
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<f64>, EcgSearchError> {
     let p = prepare(db, config, log)?;
-    let mut evaluator = FoldEvaluator::<B>::new(p.proxy, config, device)?;
+    fold_fitness::<B>(p.proxy, config, cells, device, &mut |f, cell| {
+        log(&format!("proxy fitness {f:.2} {cell}"))
+    })
+}
+
+/// Each cell trained on the `proxy` folds with `config`'s proxy training, as a query of [`run`]
+/// is; `each` sees every fitness as it comes.
+fn fold_fitness<B: AutodiffBackend>(
+    proxy: Vec<(SignalData, SignalData)>,
+    config: &EcgSearchConfig,
+    cells: &[Nb201Cell],
+    device: &B::Device,
+    each: &mut dyn FnMut(f64, &Nb201Cell),
+) -> Result<Vec<f64>, EcgSearchError> {
+    let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
     let space = Nb201Space::new();
     let mut fitness = Vec::with_capacity(cells.len());
     for cell in cells {
         let f = evaluator.evaluate(&space, cell)?;
-        log(&format!("proxy fitness {f:.2} {cell}"));
+        each(f, cell);
         fitness.push(f);
     }
     Ok(fitness)
@@ -513,7 +527,7 @@ fn rescore<B: AutodiffBackend>(
             mean: f64::NAN,
         })
         .collect();
-    let space = Nb201Space::new();
+    let chosen: Vec<Nb201Cell> = cells.iter().map(|c| c.cell).collect();
     for r in 0..repeats {
         let seed = Rescore::seed(config.proxy_train.seed, r);
         let repeat = EcgSearchConfig {
@@ -523,14 +537,14 @@ fn rescore<B: AutodiffBackend>(
             },
             ..config.clone()
         };
-        let mut evaluator = FoldEvaluator::<B>::new(proxy.clone(), &repeat, device)?;
-        for c in &mut cells {
-            let f = evaluator.evaluate(&space, &c.cell)?;
-            log(&format!(
-                "rescore {}/{repeats} (proxy training seed {seed}): {f:.2} {}",
-                r + 1,
-                c.cell
-            ));
+        let fitness =
+            fold_fitness::<B>(proxy.clone(), &repeat, &chosen, device, &mut |f, cell| {
+                log(&format!(
+                    "rescore {}/{repeats} (proxy training seed {seed}): {f:.2} {cell}",
+                    r + 1
+                ))
+            })?;
+        for (c, f) in cells.iter_mut().zip(fitness) {
             c.fitness.push(f);
         }
     }
