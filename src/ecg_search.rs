@@ -115,6 +115,9 @@ pub struct RescoredCell {
     pub fitness: Vec<f64>,
     /// Mean of `fitness`, by which the final cell is chosen.
     pub mean: f64,
+    /// The retrainings, repeat by repeat, fold by fold (validation metrics per class, epochs).
+    #[serde(default)]
+    pub records: Vec<CandidateRecord>,
 }
 
 /// One final training run, tested on DS2.
@@ -474,20 +477,22 @@ pub fn proxy_fitness<B: AutodiffBackend>(
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<f64>, EcgSearchError> {
     let p = prepare(db, config, log)?;
-    fold_fitness::<B>(p.proxy, config, cells, device, &mut |f, cell| {
+    let (fitness, _) = fold_fitness::<B>(p.proxy, config, cells, device, &mut |f, cell| {
         log(&format!("proxy fitness {f:.2} {cell}"))
-    })
+    })?;
+    Ok(fitness)
 }
 
 /// Each cell trained on the `proxy` folds with `config`'s proxy training, as a query of [`run`]
-/// is; `each` sees every fitness as it comes.
+/// is; `each` sees every fitness as it comes. Returns the fitness of each cell and every
+/// training's record (cell by cell, fold by fold).
 fn fold_fitness<B: AutodiffBackend>(
     proxy: Vec<(SignalData, SignalData)>,
     config: &EcgSearchConfig,
     cells: &[Nb201Cell],
     device: &B::Device,
     each: &mut dyn FnMut(f64, &Nb201Cell),
-) -> Result<Vec<f64>, EcgSearchError> {
+) -> Result<(Vec<f64>, Vec<CandidateRecord>), EcgSearchError> {
     let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
     let space = Nb201Space::new();
     let mut fitness = Vec::with_capacity(cells.len());
@@ -496,7 +501,7 @@ fn fold_fitness<B: AutodiffBackend>(
         each(f, cell);
         fitness.push(f);
     }
-    Ok(fitness)
+    Ok((fitness, evaluator.records()))
 }
 
 /// The [`EcgSearchConfig::rescore`] step: the best distinct cells of `history` (search fitness
@@ -525,6 +530,7 @@ fn rescore<B: AutodiffBackend>(
             cell: q.arch,
             fitness: vec![q.fitness],
             mean: f64::NAN,
+            records: Vec::new(),
         })
         .collect();
     let chosen: Vec<Nb201Cell> = cells.iter().map(|c| c.cell).collect();
@@ -537,15 +543,17 @@ fn rescore<B: AutodiffBackend>(
             },
             ..config.clone()
         };
-        let fitness =
+        let (fitness, records) =
             fold_fitness::<B>(proxy.clone(), &repeat, &chosen, device, &mut |f, cell| {
                 log(&format!(
                     "rescore {}/{repeats} (proxy training seed {seed}): {f:.2} {cell}",
                     r + 1
                 ))
             })?;
-        for (c, f) in cells.iter_mut().zip(fitness) {
+        let folds = proxy.len();
+        for ((c, f), trainings) in cells.iter_mut().zip(fitness).zip(records.chunks(folds)) {
             c.fitness.push(f);
+            c.records.extend_from_slice(trainings);
         }
     }
     for c in &mut cells {

@@ -168,6 +168,12 @@ fn tiny_ecg_search_runs_end_to_end() {
             assert_eq!(alone, vec![c.fitness[k + 1]]);
         }
         assert!((c.mean - c.fitness.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+        // Two repeats of two folds, each repeat's fitness the mean of its folds'.
+        assert_eq!(c.records.len(), 4);
+        for (pair, f) in c.records.chunks(2).zip(&c.fitness[1..]) {
+            assert!(pair.iter().all(|t| t.cell == c.cell.to_string()));
+            assert!(((pair[0].fitness + pair[1].fitness) / 2.0 - f).abs() < 1e-9);
+        }
     }
     let best = rescored
         .rescored
