@@ -362,9 +362,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         );
     }
-    // `proxy_folds` 0 and 1 both mean one proxy training per query.
-    let rescore_trainings =
-        report.rescored.len() * config.rescore.repeats * config.proxy_folds.max(1);
+    let rescore_trainings: usize = report.rescored.iter().map(|c| c.records.len()).sum();
     println!(
         "time: pretrain {:.0} s, search {:.0} s ({} candidates, {} proxy trainings, {rescore_trainings} of them rescoring in {:.0} s), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
         report.pretrain_seconds,

@@ -100,6 +100,11 @@ pub struct Rescore {
 }
 
 impl Rescore {
+    /// Whether any cell is retrained (`top` and `repeats` both positive).
+    pub fn is_on(&self) -> bool {
+        self.top > 0 && self.repeats > 0
+    }
+
     /// The proxy training seed of repeat `r` (0-based), given the search's `base` seed.
     pub fn seed(base: u64, r: usize) -> u64 {
         base.wrapping_add(r as u64 + 1)
@@ -513,10 +518,10 @@ fn rescore<B: AutodiffBackend>(
     device: &B::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<RescoredCell>, EcgSearchError> {
-    let Rescore { top, repeats } = config.rescore;
-    if top == 0 || repeats == 0 {
+    if !config.rescore.is_on() {
         return Ok(Vec::new());
     }
+    let Rescore { top, repeats } = config.rescore;
     // NaN last; the sort is stable, so equals keep query order.
     let key = |f: f64| if f.is_nan() { f64::NEG_INFINITY } else { f };
     let mut ranked: Vec<_> = history.queries.iter().collect();
@@ -605,7 +610,7 @@ pub fn run<B: AutodiffBackend>(
     // The search: every query trains a candidate on the proxy.
     let t = Instant::now();
     // Rescoring trains on the same folds again.
-    let rescore_proxy = if config.rescore.top > 0 && config.rescore.repeats > 0 {
+    let rescore_proxy = if config.rescore.is_on() {
         proxy.clone()
     } else {
         Vec::new()
@@ -621,16 +626,16 @@ pub fn run<B: AutodiffBackend>(
         &mut rng,
         &mut |_| {},
     )?;
-    let search_best = history
+    let best = history
         .best()
-        .map(|q| q.arch)
         .ok_or_else(|| EcgSearchError::Config("the search made no query".into()))?;
+    let search_best = best.arch;
     log(&format!(
         "search: {} candidates trained in {:.0} s (predictor {:.1} s); best {search_best} (proxy fitness {:.2})",
         history.queries.len(),
         t.elapsed().as_secs_f64(),
         history.surrogate_seconds,
-        history.best().map_or(f64::NAN, |q| q.fitness)
+        best.fitness
     ));
     let t_rescore = Instant::now();
     let rescored = rescore::<B>(&history, rescore_proxy, config, device, log)?;

@@ -153,20 +153,6 @@ fn tiny_ecg_search_runs_end_to_end() {
         if r > 0 {
             assert!(rescored.rescored[r - 1].fitness[0] >= c.fitness[0]);
         }
-        assert_eq!(folded.proxy_train.seed, 0);
-        for (k, seed) in [1, 2].into_iter().enumerate() {
-            assert_eq!(Rescore::seed(0, k), seed);
-            let cfg = EcgSearchConfig {
-                proxy_train: TrainConfig {
-                    seed,
-                    ..folded.proxy_train.clone()
-                },
-                ..folded.clone()
-            };
-            let alone =
-                proxy_fitness::<NdArrayBackend>(&db, &cfg, &[c.cell], &dev, &mut |_| {}).unwrap();
-            assert_eq!(alone, vec![c.fitness[k + 1]]);
-        }
         assert!((c.mean - c.fitness.iter().sum::<f64>() / 3.0).abs() < 1e-12);
         // Two repeats of two folds, each repeat's fitness the mean of its folds'.
         assert_eq!(c.records.len(), 4);
@@ -174,6 +160,23 @@ fn tiny_ecg_search_runs_end_to_end() {
             assert!(pair.iter().all(|t| t.cell == c.cell.to_string()));
             assert!(((pair[0].fitness + pair[1].fitness) / 2.0 - f).abs() < 1e-9);
         }
+    }
+    // Each repeat equals `proxy_fitness` of the rescored cells with that repeat's seed.
+    assert_eq!(folded.proxy_train.seed, 0);
+    let rescored_cells: Vec<_> = rescored.rescored.iter().map(|c| c.cell).collect();
+    for (k, seed) in [1, 2].into_iter().enumerate() {
+        assert_eq!(Rescore::seed(0, k), seed);
+        let cfg = EcgSearchConfig {
+            proxy_train: TrainConfig {
+                seed,
+                ..folded.proxy_train.clone()
+            },
+            ..folded.clone()
+        };
+        let alone =
+            proxy_fitness::<NdArrayBackend>(&db, &cfg, &rescored_cells, &dev, &mut |_| {}).unwrap();
+        let repeat: Vec<f64> = rescored.rescored.iter().map(|c| c.fitness[k + 1]).collect();
+        assert_eq!(alone, repeat);
     }
     let best = rescored
         .rescored
