@@ -24,7 +24,7 @@ use dcl_enas::ecg_search::{
 use dcl_evo::DclEnasConfig;
 use dcl_graph::Nb201Cell;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{Augment, DeviceKind, Kernels, NetConfig, OptimizerKind, TrainConfig};
+use dcl_train::{Augment, DeviceKind, Kernels, Monitor, NetConfig, OptimizerKind, TrainConfig};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -123,6 +123,18 @@ struct Args {
     /// the same --seed (same data), other values measure the proxy training's noise.
     #[arg(long)]
     proxy_train_seed: Option<u64>,
+    /// Search fitness: the proxy validation's `balanced-accuracy` or `macro-f1` (final
+    /// trainings keep balanced accuracy for early stopping, both networks alike).
+    #[arg(long, default_value = "balanced-accuracy")]
+    fitness: String,
+    /// Score proxy validation at the held-out patients' class mix, not at the class-balanced
+    /// subsample's (`EcgSearchConfig::proxy_class_mix`); changes macro-F1, not balanced accuracy.
+    #[arg(long)]
+    proxy_class_mix: bool,
+    /// Deal F beats into the proxy folds by time within each patient, N/S/V by patient
+    /// (`EcgSearchConfig::f_within_patients`; needs --proxy-folds 2 or more).
+    #[arg(long)]
+    f_within_patients: bool,
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -144,6 +156,15 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
     let augment = Augment {
         signal_dropout: args.signal_dropout,
         ..augment
+    };
+    let monitor = match args.fitness.as_str() {
+        "balanced-accuracy" => Monitor::BalancedAccuracy,
+        "macro-f1" => Monitor::MacroF1,
+        other => {
+            return Err(format!(
+                "--fitness: `balanced-accuracy` or `macro-f1`, not {other:?}"
+            ));
+        }
     };
     Ok(EcgSearchConfig {
         beats: BeatConfig {
@@ -171,6 +192,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
             patience: None,
             seed: args.proxy_train_seed.unwrap_or(args.seed),
             augment,
+            monitor,
             ..TrainConfig::default()
         },
         full_train: TrainConfig {
@@ -201,6 +223,8 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
             top: args.rescore_top,
             repeats: args.rescore_repeats,
         },
+        proxy_class_mix: args.proxy_class_mix,
+        f_within_patients: args.f_within_patients,
     })
 }
 

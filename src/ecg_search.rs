@@ -87,6 +87,20 @@ pub struct EcgSearchConfig {
     /// `+ 2`, ..., and the cell with the best mean fitness (the search's training and these) is
     /// trained fully.
     pub rescore: Rescore,
+    /// Proxy validation metrics at the class mix of the patients the validation beats were
+    /// drawn from ([`TrainConfig::valid_class_mix`]), not at the class-balanced subsample's
+    /// equal mix. Matters for a fitness that counts false positives (`proxy_train.monitor`
+    /// macro-F1): on the balanced subsample a network that calls a third of the normal beats
+    /// S loses a sixth of N's recall, at DS1's mix it has one true S among 15 called S.
+    /// Default off (every earlier run).
+    pub proxy_class_mix: bool,
+    /// With `proxy_folds >= 2`: the F (fusion) beats are dealt into the folds by time within
+    /// each patient instead of by patient (fold `g` validates on the `g`-th of `k` consecutive
+    /// blocks of every DS1 patient's F beats and trains on the other blocks); N, S and V stay
+    /// patient-held-out. Nearly all of DS1's F beats are record 208's, so with patient folds one
+    /// fold trains on a dozen F beats and the other validates on a dozen, and the F term of the
+    /// fitness is ~0 for every cell (docs/results/ecg.md). Default off (every earlier run).
+    pub f_within_patients: bool,
 }
 
 /// How many of the search's best cells are retrained before the final pick, and how often;
@@ -245,21 +259,26 @@ struct FoldEvaluator<B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> FoldEvaluator<B> {
-    /// One verbose [`CellEvaluator`] per (training, validation) pair of `proxy`.
+    /// One verbose [`CellEvaluator`] per fold of `proxy`, validating at the fold's class mix
+    /// when [`EcgSearchConfig::proxy_class_mix`] is on.
     fn new(
-        proxy: Vec<(SignalData, SignalData)>,
+        proxy: Vec<ProxyFold>,
         config: &EcgSearchConfig,
         device: &B::Device,
     ) -> Result<Self, EcgSearchError> {
         let folds = proxy
             .into_iter()
-            .map(|(train, valid)| {
+            .map(|fold| {
+                let valid_class_mix = config.proxy_class_mix.then(|| fold.class_mix());
                 Ok(CellEvaluator::<B>::new(
-                    train,
-                    valid,
+                    fold.train,
+                    fold.valid,
                     config.net,
                     config.kernels,
-                    config.proxy_train.clone(),
+                    TrainConfig {
+                        valid_class_mix,
+                        ..config.proxy_train.clone()
+                    },
                     device.clone(),
                 )?
                 .verbose(true))
@@ -289,13 +308,45 @@ impl<B: AutodiffBackend> Evaluator<Nb201Space> for FoldEvaluator<B> {
     }
 }
 
+/// One proxy fold: training and validation beats, both class-balanced subsamples.
+#[derive(Clone)]
+struct ProxyFold {
+    train: SignalData,
+    valid: SignalData,
+    /// Beats per class of the population `valid` was drawn from.
+    population: Vec<usize>,
+}
+
+impl ProxyFold {
+    /// A fold whose validation set is `valid` subsampled to `per_class` beats per class.
+    fn new(train: SignalData, valid: dcl_ecg::BeatSet, per_class: usize, seed: u64) -> Self {
+        let population = valid.class_counts();
+        Self {
+            train,
+            valid: valid.balanced_subsample(per_class, seed).into(),
+            population,
+        }
+    }
+
+    /// Weight of each validation beat by class: population / sample (1 for a class the sample
+    /// lacks, whose weight nothing multiplies).
+    fn class_mix(&self) -> Vec<f64> {
+        let sample = self.valid.class_counts();
+        sample
+            .iter()
+            .zip(&self.population)
+            .map(|(&s, &p)| if s == 0 { 1.0 } else { p as f64 / s as f64 })
+            .collect()
+    }
+}
+
 /// The data of one pipeline run.
 struct Prepared {
     train: SignalData,
     valid: SignalData,
     test: SignalData,
-    /// (training, validation) of each proxy fold: one pair unless `proxy_folds >= 2`.
-    proxy: Vec<(SignalData, SignalData)>,
+    /// The proxy folds: one unless `proxy_folds >= 2`.
+    proxy: Vec<ProxyFold>,
     class_counts: [Vec<usize>; 3],
     shape: InputShape,
 }
@@ -316,18 +367,22 @@ fn prepare(
         Some(k) => split.train.balanced_subsample(k, config.seed),
         None => split.train.clone(),
     };
-    let mut proxy: Vec<(SignalData, SignalData)> = if config.proxy_folds >= 2 {
+    if config.f_within_patients && config.proxy_folds < 2 {
+        return Err(EcgSearchError::Config(
+            "dealing F beats within patients needs at least 2 proxy folds".into(),
+        ));
+    }
+    let mut proxy: Vec<ProxyFold> = if config.proxy_folds >= 2 {
         proxy_folds(db, config)?
     } else {
-        vec![(
+        vec![ProxyFold::new(
             split
                 .train
                 .balanced_subsample(config.proxy_train_per_class, config.seed)
                 .into(),
-            split
-                .valid
-                .balanced_subsample(config.proxy_valid_per_class, config.seed)
-                .into(),
+            split.valid.clone(),
+            config.proxy_valid_per_class,
+            config.seed,
         )]
     };
     let class_counts = [
@@ -340,16 +395,25 @@ fn prepare(
         class_counts[0],
         class_counts[1],
         class_counts[2],
-        proxy[0].0.class_counts(),
-        proxy[0].1.class_counts()
+        proxy[0].train.class_counts(),
+        proxy[0].valid.class_counts()
     ));
-    for (i, (t, v)) in proxy.iter().enumerate().skip(1) {
-        log(&format!(
-            "proxy fold {}: train {:?} valid {:?}",
-            i + 1,
-            t.class_counts(),
-            v.class_counts()
-        ));
+    for (i, fold) in proxy.iter().enumerate() {
+        if i > 0 {
+            log(&format!(
+                "proxy fold {}: train {:?} valid {:?}",
+                i + 1,
+                fold.train.class_counts(),
+                fold.valid.class_counts()
+            ));
+        }
+        if config.proxy_class_mix {
+            log(&format!(
+                "proxy fold {}: validation at the class mix {:?}",
+                i + 1,
+                fold.population
+            ));
+        }
     }
     let cap = |set: dcl_ecg::BeatSet| match config.eval_per_class {
         Some(k) => set.balanced_subsample(k, config.seed),
@@ -361,7 +425,7 @@ fn prepare(
         cap(split.test).into(),
     ];
     if config.rr_only {
-        let proxy_sets = proxy.iter_mut().flat_map(|(t, v)| [t, v]);
+        let proxy_sets = proxy.iter_mut().flat_map(|f| [&mut f.train, &mut f.valid]);
         for set in sets.iter_mut().chain(proxy_sets) {
             set.signals.fill(0.0);
         }
@@ -383,11 +447,9 @@ fn prepare(
 }
 
 /// The proxy folds of [`EcgSearchConfig::proxy_folds`]: DS1's patients dealt round robin in
-/// record order into `k` groups; fold `g` trains on the others, validates on group `g`.
-fn proxy_folds(
-    db: &MitBih,
-    config: &EcgSearchConfig,
-) -> Result<Vec<(SignalData, SignalData)>, EcgSearchError> {
+/// record order into `k` groups; fold `g` trains on the others, validates on group `g`. With
+/// [`EcgSearchConfig::f_within_patients`], F beats go by [`f_blocks`] instead.
+fn proxy_folds(db: &MitBih, config: &EcgSearchConfig) -> Result<Vec<ProxyFold>, EcgSearchError> {
     let k = config.proxy_folds;
     let ds1 = db.records_in(dcl_ecg::Split::Ds1);
     if ds1.len() < k {
@@ -400,20 +462,57 @@ fn proxy_folds(
     // One extraction, groups in order: fold g's training beats are the other groups' beats in
     // group order, exactly what extracting those records would give, without re-reading them.
     let all = extract_beats(db, &groups.concat(), &config.beats)?;
+    let f = dcl_ecg::AamiClass::F.index();
+    let blocks = config.f_within_patients.then(|| f_blocks(&all, f, k));
     Ok(groups
         .iter()
-        .map(|held| {
+        .enumerate()
+        .map(|(g, held)| {
             let (valid, train): (Vec<usize>, Vec<usize>) =
-                (0..all.len()).partition(|&i| held.contains(&all.records[i].as_str()));
+                (0..all.len()).partition(|&i| match &blocks {
+                    Some(b) if all.labels[i] as usize == f => b[i] == g,
+                    _ => held.contains(&all.records[i].as_str()),
+                });
             let train = all
                 .subset(&train)
                 .balanced_subsample(config.proxy_train_per_class, config.seed);
-            let valid = all
-                .subset(&valid)
-                .balanced_subsample(config.proxy_valid_per_class, config.seed);
-            (train.into(), valid.into())
+            ProxyFold::new(
+                train.into(),
+                all.subset(&valid),
+                config.proxy_valid_per_class,
+                config.seed,
+            )
         })
         .collect())
+}
+
+/// For each beat of `beats`, its block `0..k` if it is of class `class`: every record's beats
+/// of that class, in the order they come (time order within a record), cut into `k`
+/// consecutive blocks as equal as can be (`j`-th of `n` goes to block `j * k / n`), so that
+/// every block holds a share of every patient's beats and neighbouring beats mostly share a
+/// block. Beats of other classes get `usize::MAX`.
+fn f_blocks(beats: &dcl_ecg::BeatSet, class: usize, k: usize) -> Vec<usize> {
+    let mut per_record: std::collections::HashMap<&str, usize> = Default::default();
+    for (label, record) in beats.labels.iter().zip(&beats.records) {
+        if *label as usize == class {
+            *per_record.entry(record).or_default() += 1;
+        }
+    }
+    let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+    beats
+        .labels
+        .iter()
+        .zip(&beats.records)
+        .map(|(label, record)| {
+            if *label as usize != class {
+                return usize::MAX;
+            }
+            let j = seen.entry(record).or_default();
+            let block = *j * k / per_record[record.as_str()];
+            *j += 1;
+            block
+        })
+        .collect()
 }
 
 /// Deals `records` (sorted by record number) round robin into `k` groups.
@@ -492,7 +591,7 @@ pub fn proxy_fitness<B: AutodiffBackend>(
 /// is; `each` sees every fitness as it comes. Returns the fitness of each cell and every
 /// training's record (cell by cell, fold by fold).
 fn fold_fitness<B: AutodiffBackend>(
-    proxy: Vec<(SignalData, SignalData)>,
+    proxy: Vec<ProxyFold>,
     config: &EcgSearchConfig,
     cells: &[Nb201Cell],
     device: &B::Device,
@@ -513,7 +612,7 @@ fn fold_fitness<B: AutodiffBackend>(
 /// order, the earliest among equals) retrained on the `proxy` folds with each repeat's seed.
 fn rescore<B: AutodiffBackend>(
     history: &SearchHistory<Nb201Cell>,
-    proxy: Vec<(SignalData, SignalData)>,
+    proxy: Vec<ProxyFold>,
     config: &EcgSearchConfig,
     device: &B::Device,
     log: &mut dyn FnMut(&str),
@@ -701,10 +800,8 @@ mod tests {
     use super::*;
     use dcl_ecg::DEFAULT_VALID_RECORDS;
 
-    #[test]
-    fn rr_only_zeroes_every_window_and_keeps_the_features() {
-        let db = MitBih::bundled().unwrap();
-        let config = |rr_only, proxy_folds| EcgSearchConfig {
+    fn test_config(rr_only: bool, proxy_folds: usize) -> EcgSearchConfig {
+        EcgSearchConfig {
             beats: BeatConfig::default(),
             valid_records: DEFAULT_VALID_RECORDS
                 .iter()
@@ -728,13 +825,25 @@ mod tests {
             proxy_folds,
             rr_only,
             rescore: Rescore::default(),
-        };
+            proxy_class_mix: false,
+            f_within_patients: false,
+        }
+    }
+
+    #[test]
+    fn rr_only_zeroes_every_window_and_keeps_the_features() {
+        let db = MitBih::bundled().unwrap();
+        let config = test_config;
         let plain = prepare(&db, &config(false, 0), &mut |_| {}).unwrap();
         let ablated = prepare(&db, &config(true, 0), &mut |_| {}).unwrap();
         assert_eq!(plain.proxy.len(), 1);
         let sets = |p: &Prepared| {
             let mut v = vec![p.train.clone(), p.valid.clone(), p.test.clone()];
-            v.extend(p.proxy.iter().flat_map(|(t, v)| [t.clone(), v.clone()]));
+            v.extend(
+                p.proxy
+                    .iter()
+                    .flat_map(|f| [f.train.clone(), f.valid.clone()]),
+            );
             v
         };
         for (a, b) in sets(&plain).iter().zip(&sets(&ablated)) {
@@ -746,7 +855,10 @@ mod tests {
         // Three patient folds: three (train, valid) pairs, capped per class, zeroed too.
         let folds = prepare(&db, &config(true, 3), &mut |_| {}).unwrap();
         assert_eq!(folds.proxy.len(), 3);
-        for (t, v) in &folds.proxy {
+        for ProxyFold {
+            train: t, valid: v, ..
+        } in &folds.proxy
+        {
             assert!(!t.is_empty() && !v.is_empty());
             assert!(t.class_counts().iter().all(|&c| c <= 8));
             assert!(t.signals.iter().chain(&v.signals).all(|&x| x == 0.0));
@@ -754,7 +866,8 @@ mod tests {
         // The same beats, in the same order, as extracting each fold's records on their own.
         let two = prepare(&db, &config(false, 2), &mut |_| {}).unwrap();
         let groups = patient_groups(&db.records_in(dcl_ecg::Split::Ds1), 2);
-        for (g, (t, v)) in two.proxy.iter().enumerate() {
+        for (g, fold) in two.proxy.iter().enumerate() {
+            let (t, v) = (&fold.train, &fold.valid);
             let beats = BeatConfig::default();
             let direct = |records: &[&str], per_class| -> SignalData {
                 extract_beats(&db, records, &beats)
@@ -768,6 +881,77 @@ mod tests {
         }
         assert!(matches!(
             prepare(&db, &config(false, 40), &mut |_| {}),
+            Err(EcgSearchError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn f_blocks_cut_each_records_beats_of_the_class_in_time_order() {
+        let beats = dcl_ecg::BeatSet {
+            labels: vec![3, 0, 3, 3, 3, 3, 1, 3],
+            records: ["a", "a", "b", "a", "a", "b", "b", "a"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        };
+        // Record a's four F beats: two blocks of two; record b's two: one each.
+        let m = usize::MAX;
+        assert_eq!(f_blocks(&beats, 3, 2), vec![0, m, 0, 0, 1, 1, m, 1]);
+        assert_eq!(f_blocks(&beats, 3, 4), vec![0, m, 0, 1, 2, 2, m, 3]);
+    }
+
+    #[test]
+    fn f_within_patients_deals_f_by_time_and_the_rest_by_patient() {
+        let db = MitBih::bundled().unwrap();
+        // No cap: every beat of DS1 is in the folds.
+        let uncapped = |f_within_patients| EcgSearchConfig {
+            proxy_train_per_class: usize::MAX,
+            proxy_valid_per_class: usize::MAX,
+            f_within_patients,
+            ..test_config(false, 2)
+        };
+        let by_patient = prepare(&db, &uncapped(false), &mut |_| {}).unwrap().proxy;
+        let within = prepare(&db, &uncapped(true), &mut |_| {}).unwrap().proxy;
+        let f = dcl_ecg::AamiClass::F.index();
+        let ds1_f: usize = by_patient.iter().map(|p| p.valid.class_counts()[f]).sum();
+        assert!(ds1_f > 400);
+        for g in 0..2 {
+            let (a, b) = (&by_patient[g], &within[g]);
+            let (va, vb) = (a.valid.class_counts(), b.valid.class_counts());
+            let (ta, tb) = (a.train.class_counts(), b.train.class_counts());
+            // N, S and V as with patient folds.
+            assert_eq!((&va[..f], &ta[..f]), (&vb[..f], &tb[..f]));
+            // F: each fold validates on about half of DS1's F beats (record by record, up to
+            // one beat each) and trains on the other fold's.
+            let other = within[1 - g].valid.class_counts()[f];
+            assert_eq!(tb[f], other);
+            assert_eq!(vb[f] + other, ds1_f);
+            assert!(vb[f].abs_diff(ds1_f / 2) <= 22, "{vb:?}");
+            // The population is the held-out beats: no subsampling here, so unit weights.
+            assert_eq!(b.population, vb);
+            assert_eq!(b.class_mix(), vec![1.0; vb.len()]);
+        }
+        // With patient folds, F was nearly all in one fold: the problem this fixes.
+        assert!(by_patient.iter().any(|p| p.valid.class_counts()[f] < 20));
+        // Capped at 8 per class, the mix scales each class back to its population.
+        let capped = EcgSearchConfig {
+            f_within_patients: true,
+            ..test_config(false, 2)
+        };
+        for fold in prepare(&db, &capped, &mut |_| {}).unwrap().proxy {
+            let sample = fold.valid.class_counts();
+            for ((w, s), p) in fold.class_mix().iter().zip(&sample).zip(&fold.population) {
+                assert_eq!(*s, 8.min(*p));
+                assert!((w * *s as f64 - *p as f64).abs() < 1e-9);
+            }
+        }
+        // Without folds there is nothing to deal F beats into.
+        let no_folds = EcgSearchConfig {
+            f_within_patients: true,
+            ..test_config(false, 0)
+        };
+        assert!(matches!(
+            prepare(&db, &no_folds, &mut |_| {}),
             Err(EcgSearchError::Config(_))
         ));
     }

@@ -6,7 +6,7 @@ use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_enas::ecg_search::{EcgSearchConfig, Rescore, proxy_fitness, run, run_baseline, run_cell};
 use dcl_evo::DclEnasConfig;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{Kernels, NdArrayBackend, NetConfig, TrainConfig};
+use dcl_train::{Kernels, Monitor, NdArrayBackend, NetConfig, TrainConfig};
 
 #[test]
 fn tiny_ecg_search_runs_end_to_end() {
@@ -65,6 +65,8 @@ fn tiny_ecg_search_runs_end_to_end() {
         proxy_folds: 0,
         rr_only: false,
         rescore: Rescore::default(),
+        proxy_class_mix: false,
+        f_within_patients: false,
     };
     let mut lines = 0;
     let report =
@@ -188,6 +190,42 @@ fn tiny_ecg_search_runs_end_to_end() {
         .iter()
         .find(|c| c.cell == rescored.best_cell);
     assert_eq!(chosen.map(|c| c.mean), Some(best));
+    // A fitness that sees all four classes at the patients' class mix: macro-F1, F beats dealt
+    // into the folds within patients, validation scored at the held-out beats' class mix.
+    let mixed = EcgSearchConfig {
+        proxy_train: TrainConfig {
+            monitor: Monitor::MacroF1,
+            ..folded.proxy_train.clone()
+        },
+        proxy_class_mix: true,
+        f_within_patients: true,
+        ..folded.clone()
+    };
+    let report = run::<NdArrayBackend>(&db, &mixed, &Default::default(), &mut |_| {}).unwrap();
+    assert_eq!(report.candidates.len(), 4);
+    for (q, pair) in report
+        .history
+        .queries
+        .iter()
+        .zip(report.candidates.chunks(2))
+    {
+        let mean = pair.iter().map(|t| t.report.valid.macro_f1).sum::<f64>() * 50.0;
+        assert!((q.fitness - mean).abs() < 1e-9, "{} vs {mean}", q.fitness);
+        for t in pair {
+            let valid = &t.report.valid;
+            // Both folds validate on 16 F beats (with patient folds one has 12 in all of it).
+            assert_eq!(valid.confusion[3].iter().sum::<usize>(), 16);
+            // Sensitivities are the confusion's; accuracy is not the balanced sample's, as N
+            // counts ~40 times at DS1's mix.
+            let rows: Vec<usize> = valid.confusion.iter().map(|r| r.iter().sum()).collect();
+            for c in 0..4 {
+                let se = valid.confusion[c][c] as f64 / rows[c] as f64;
+                assert_eq!(valid.sensitivity[c], Some(se));
+            }
+            let plain = (0..4).map(|c| valid.confusion[c][c]).sum::<usize>() as f64 / 64.0;
+            assert!((valid.accuracy - plain).abs() > 1e-9, "{valid:?}");
+        }
+    }
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {
         final_seeds: vec![],

@@ -56,14 +56,55 @@ impl ClassMetrics {
             }
             confusion[t as usize][p as usize] += 1;
         }
-        let correct: usize = (0..n_classes).map(|c| confusion[c][c]).sum();
+        Ok(Self::from_confusion(confusion, &vec![1.0; n_classes]))
+    }
+
+    /// The metrics at another class mix: each sample of true class `c` counts `weights[c]`
+    /// times, as if the set held `weights[c]` times as many of that class. Scoring a
+    /// class-balanced sample with `weights[c]` = (beats of class `c` in the population) /
+    /// (beats of class `c` in the sample) gives the positive predictive values, accuracy and
+    /// macro-F1 the whole population would get in expectation, where the plain metrics would
+    /// count a rare class's false positives as if it were as common as the others.
+    /// Sensitivity and balanced accuracy do not change; `confusion` keeps the plain counts.
+    /// Fails on what [`ClassMetrics::new`] fails on and on `weights` that are not one finite
+    /// positive number per class.
+    ///
+    /// ```
+    /// use dcl_train::ClassMetrics;
+    /// // Two of each class; one class-0 sample mistaken for class 1.
+    /// let truth = [0, 0, 1, 1];
+    /// let predicted = [0, 1, 1, 1];
+    /// let plain = ClassMetrics::new(&truth, &predicted, 2).unwrap();
+    /// assert!((plain.ppv[1].unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    /// // Class 0 is really 100 times as common: its one mistake is 50 false positives.
+    /// let mixed = ClassMetrics::at_class_mix(&truth, &predicted, 2, &[50.0, 0.5]).unwrap();
+    /// assert!((mixed.ppv[1].unwrap() - 1.0 / 51.0).abs() < 1e-12);
+    /// assert_eq!(mixed.balanced_accuracy, plain.balanced_accuracy);
+    /// assert_eq!(mixed.confusion, plain.confusion);
+    /// ```
+    pub fn at_class_mix(
+        truth: &[u8],
+        predicted: &[u8],
+        n_classes: usize,
+        weights: &[f64],
+    ) -> Result<Self, TrainError> {
+        check_class_mix(weights, n_classes)?;
+        let plain = Self::new(truth, predicted, n_classes)?;
+        Ok(Self::from_confusion(plain.confusion, weights))
+    }
+
+    /// The metrics of a confusion matrix whose row `t` counts `weights[t]` times.
+    fn from_confusion(confusion: Vec<Vec<usize>>, weights: &[f64]) -> Self {
+        let n_classes = confusion.len();
+        let cell = |t: usize, p: usize| confusion[t][p] as f64 * weights[t];
         let row = |c: usize| confusion[c].iter().sum::<usize>();
-        let col = |c: usize| confusion.iter().map(|r| r[c]).sum::<usize>();
+        let weighted_row = |c: usize| row(c) as f64 * weights[c];
+        let weighted_col = |c: usize| (0..n_classes).map(|t| cell(t, c)).sum::<f64>();
         let sensitivity: Vec<Option<f64>> = (0..n_classes)
             .map(|c| (row(c) > 0).then(|| confusion[c][c] as f64 / row(c) as f64))
             .collect();
         let ppv: Vec<Option<f64>> = (0..n_classes)
-            .map(|c| (col(c) > 0).then(|| confusion[c][c] as f64 / col(c) as f64))
+            .map(|c| (weighted_col(c) > 0.0).then(|| cell(c, c) / weighted_col(c)))
             .collect();
         let present: Vec<usize> = (0..n_classes).filter(|&c| row(c) > 0).collect();
         let balanced_accuracy = present
@@ -83,15 +124,27 @@ impl ClassMetrics {
             })
             .sum::<f64>()
             / present.len() as f64;
-        Ok(Self {
+        let correct: f64 = (0..n_classes).map(|c| cell(c, c)).sum();
+        let total: f64 = (0..n_classes).map(weighted_row).sum();
+        Self {
             confusion,
-            accuracy: correct as f64 / truth.len() as f64,
+            accuracy: correct / total,
             balanced_accuracy,
             macro_f1,
             sensitivity,
             ppv,
-        })
+        }
     }
+}
+
+/// Typed error unless `weights` holds one finite positive weight per class.
+pub(crate) fn check_class_mix(weights: &[f64], n_classes: usize) -> Result<(), TrainError> {
+    if weights.len() != n_classes || weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
+        return Err(TrainError::Config(format!(
+            "class-mix weights must be one finite positive number per class ({n_classes}): {weights:?}"
+        )));
+    }
+    Ok(())
 }
 
 /// Which validation metric model selection (early stopping, search fitness) maximises.
@@ -148,6 +201,40 @@ mod tests {
         assert_eq!(m.balanced_accuracy, 0.5);
         // F1(0) = 2 * 1 * 0.5 / 1.5, F1(1) = 0.
         assert!((m.macro_f1 - (2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn class_mix_matches_a_set_with_the_samples_repeated() {
+        // Weighting by 3 and 1 equals repeating every class-0 sample three times.
+        let (truth, predicted) = ([0, 0, 1, 1, 2, 2], [0, 1, 1, 2, 2, 0]);
+        let mixed = ClassMetrics::at_class_mix(&truth, &predicted, 3, &[3.0, 1.0, 1.0]).unwrap();
+        let mut t3 = truth.to_vec();
+        let mut p3 = predicted.to_vec();
+        for _ in 0..2 {
+            t3.extend([0, 0]);
+            p3.extend([0, 1]);
+        }
+        let repeated = ClassMetrics::new(&t3, &p3, 3).unwrap();
+        assert!((mixed.accuracy - repeated.accuracy).abs() < 1e-12);
+        assert!((mixed.macro_f1 - repeated.macro_f1).abs() < 1e-12);
+        assert!((mixed.balanced_accuracy - repeated.balanced_accuracy).abs() < 1e-12);
+        for c in 0..3 {
+            assert!((mixed.ppv[c].unwrap() - repeated.ppv[c].unwrap()).abs() < 1e-12);
+        }
+        // Unit weights are the plain metrics.
+        let plain = ClassMetrics::new(&truth, &predicted, 3).unwrap();
+        let unit = ClassMetrics::at_class_mix(&truth, &predicted, 3, &[1.0; 3]).unwrap();
+        assert_eq!(unit, plain);
+    }
+
+    #[test]
+    fn bad_class_mix_is_an_error() {
+        for weights in [&[1.0][..], &[1.0, 0.0], &[1.0, f64::NAN], &[1.0, -2.0]] {
+            assert!(matches!(
+                ClassMetrics::at_class_mix(&[0, 1], &[0, 1], 2, weights),
+                Err(TrainError::Config(_))
+            ));
+        }
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub struct TrainConfig {
     /// Default none.
     #[serde(default)]
     pub augment: Augment,
+    /// Validation metrics, and so the monitor, at this class mix (`None`: as the validation set
+    /// is): each validation sample of class `c` counts `valid_class_mix[c]` times, see
+    /// [`ClassMetrics::at_class_mix`]. For a class-balanced validation sample, (class `c` in the
+    /// population) / (class `c` in the sample) makes macro-F1 count a rare class's false
+    /// positives as the population would. Default None.
+    #[serde(default)]
+    pub valid_class_mix: Option<Vec<f64>>,
 }
 
 impl Default for TrainConfig {
@@ -103,6 +110,7 @@ impl Default for TrainConfig {
             monitor: Monitor::BalancedAccuracy,
             seed: 0,
             augment: Augment::NONE,
+            valid_class_mix: None,
         }
     }
 }
@@ -277,6 +285,9 @@ where
             "training and validation data differ in shape".into(),
         ));
     }
+    if let Some(mix) = &config.valid_class_mix {
+        crate::metrics::check_class_mix(mix, valid.n_classes)?;
+    }
     let decay = |penalty: f32| (penalty > 0.0).then(|| WeightDecayConfig::new(penalty));
     match config.optimizer {
         OptimizerKind::Adam { weight_decay, .. } => {
@@ -396,7 +407,12 @@ where
         }
         let inner = model.valid();
         let predicted = predict_valid(&inner, valid, 512, device);
-        let metrics = ClassMetrics::new(&valid.labels, &predicted, valid.n_classes)?;
+        let metrics = match &config.valid_class_mix {
+            Some(mix) => {
+                ClassMetrics::at_class_mix(&valid.labels, &predicted, valid.n_classes, mix)?
+            }
+            None => ClassMetrics::new(&valid.labels, &predicted, valid.n_classes)?,
+        };
         let score = config.monitor.value(&metrics);
         let record = EpochRecord {
             epoch,

@@ -104,6 +104,40 @@ fn cell_net_learns_toy_signals() {
 }
 
 #[test]
+fn class_mix_scores_validation_and_picks_the_epoch_by_it() {
+    let (tr, va) = (toy(96, 5), toy(48, 6));
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let mix = vec![20.0, 1.0, 0.5];
+    let config = TrainConfig {
+        epochs: 3,
+        monitor: Monitor::MacroF1,
+        valid_class_mix: Some(mix.clone()),
+        ..quick()
+    };
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    let trained = train(model, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    // The report's validation metrics are the returned model's, at the class mix.
+    let predicted = dcl_train::predict(&trained.model, &va, 64, &device).unwrap();
+    let expected = dcl_train::ClassMetrics::at_class_mix(&va.labels, &predicted, 3, &mix).unwrap();
+    assert_eq!(trained.report.valid, expected);
+    let best = &trained.report.epochs[trained.report.best_epoch - 1];
+    assert_eq!(best.valid_score, expected.macro_f1);
+    // Same seed and data without the mix: the same training, scored differently.
+    let plain_config = TrainConfig {
+        valid_class_mix: None,
+        ..config
+    };
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    let plain = train(model, &tr, &va, &plain_config, &device, &mut |_| {}).unwrap();
+    for (a, b) in plain.report.epochs.iter().zip(&trained.report.epochs) {
+        assert_eq!(a.loss, b.loss);
+    }
+}
+
+#[test]
 fn kachuee_baseline_learns_toy_signals() {
     let (tr, va) = (toy(64, 3), toy(48, 4));
     let device = Default::default();
@@ -295,6 +329,14 @@ fn bad_input_is_a_typed_error() {
     };
     assert!(matches!(
         run(&tr, &tr, &zero_epochs),
+        Err(TrainError::Config(_))
+    ));
+    let bad_mix = TrainConfig {
+        valid_class_mix: Some(vec![1.0, 2.0]), // three classes
+        ..quick()
+    };
+    assert!(matches!(
+        run(&tr, &tr, &bad_mix),
         Err(TrainError::Config(_))
     ));
     let negative_noise = TrainConfig {
