@@ -3,10 +3,24 @@
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
 
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{EcgSearchConfig, Rescore, proxy_fitness, run, run_baseline, run_cell};
+use dcl_enas::ecg_search::{
+    EcgSearchConfig, EcgSearchReport, Rescore, proxy_fitness, run, run_baseline, run_cell,
+};
 use dcl_evo::DclEnasConfig;
+use dcl_graph::Nb201Cell;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{Kernels, Monitor, NdArrayBackend, NetConfig, TrainConfig};
+use dcl_train::{CandidateRecord, Kernels, Monitor, NdArrayBackend, NetConfig, TrainConfig};
+
+/// Each query of a two-fold search: its cell, its fitness and its two proxy trainings.
+fn two_fold_queries(report: &EcgSearchReport) -> Vec<(Nb201Cell, f64, &[CandidateRecord])> {
+    report
+        .history
+        .queries
+        .iter()
+        .zip(report.candidates.chunks(2))
+        .map(|(q, pair)| (q.arch, q.fitness, pair))
+        .collect()
+}
 
 #[test]
 fn tiny_ecg_search_runs_end_to_end() {
@@ -111,16 +125,11 @@ fn tiny_ecg_search_runs_end_to_end() {
     let report = run::<NdArrayBackend>(&db, &folded, &Default::default(), &mut |_| {}).unwrap();
     assert_eq!(report.history.queries.len(), 2);
     assert_eq!(report.candidates.len(), 4);
-    for (q, pair) in report
-        .history
-        .queries
-        .iter()
-        .zip(report.candidates.chunks(2))
-    {
-        assert_eq!(pair[0].cell, q.arch.to_string());
-        assert_eq!(pair[1].cell, q.arch.to_string());
+    for (cell, fitness, pair) in two_fold_queries(&report) {
+        assert_eq!(pair[0].cell, cell.to_string());
+        assert_eq!(pair[1].cell, cell.to_string());
         let mean = (pair[0].fitness + pair[1].fitness) / 2.0;
-        assert!((q.fitness - mean).abs() < 1e-9, "{} vs {mean}", q.fitness);
+        assert!((fitness - mean).abs() < 1e-9, "{fitness} vs {mean}");
     }
     // The fitness alone repeats the search's, query by query.
     let cells: Vec<_> = report.history.queries.iter().map(|q| q.arch).collect();
@@ -140,7 +149,7 @@ fn tiny_ecg_search_runs_end_to_end() {
     let rescored =
         run::<NdArrayBackend>(&db, &rescoring, &Default::default(), &mut |_| {}).unwrap();
     // The search itself is unchanged.
-    let queried = |r: &dcl_enas::ecg_search::EcgSearchReport| {
+    let queried = |r: &EcgSearchReport| {
         r.history
             .queries
             .iter()
@@ -203,23 +212,17 @@ fn tiny_ecg_search_runs_end_to_end() {
     };
     let report = run::<NdArrayBackend>(&db, &mixed, &Default::default(), &mut |_| {}).unwrap();
     assert_eq!(report.candidates.len(), 4);
-    for (q, pair) in report
-        .history
-        .queries
-        .iter()
-        .zip(report.candidates.chunks(2))
-    {
+    for (_, fitness, pair) in two_fold_queries(&report) {
         let mean = pair.iter().map(|t| t.report.valid.macro_f1).sum::<f64>() * 50.0;
-        assert!((q.fitness - mean).abs() < 1e-9, "{} vs {mean}", q.fitness);
+        assert!((fitness - mean).abs() < 1e-9, "{fitness} vs {mean}");
         for t in pair {
             let valid = &t.report.valid;
             // Both folds validate on 16 F beats (with patient folds one has 12 in all of it).
             assert_eq!(valid.confusion[3].iter().sum::<usize>(), 16);
             // Sensitivities are the confusion's; accuracy is not the balanced sample's, as N
             // counts ~40 times at DS1's mix.
-            let rows: Vec<usize> = valid.confusion.iter().map(|r| r.iter().sum()).collect();
-            for c in 0..4 {
-                let se = valid.confusion[c][c] as f64 / rows[c] as f64;
+            for (c, row) in valid.confusion.iter().enumerate() {
+                let se = row[c] as f64 / row.iter().sum::<usize>() as f64;
                 assert_eq!(valid.sensitivity[c], Some(se));
             }
             let plain = (0..4).map(|c| valid.confusion[c][c]).sum::<usize>() as f64 / 64.0;

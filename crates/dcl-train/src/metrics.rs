@@ -37,25 +37,7 @@ pub struct ClassMetrics {
 impl ClassMetrics {
     /// Computes the metrics. Fails on empty or mismatched inputs and out-of-range labels.
     pub fn new(truth: &[u8], predicted: &[u8], n_classes: usize) -> Result<Self, TrainError> {
-        if truth.is_empty() || truth.len() != predicted.len() {
-            return Err(TrainError::Data(format!(
-                "{} true labels and {} predictions",
-                truth.len(),
-                predicted.len()
-            )));
-        }
-        let mut confusion = vec![vec![0usize; n_classes]; n_classes];
-        for (&t, &p) in truth.iter().zip(predicted) {
-            for label in [t, p] {
-                if label as usize >= n_classes {
-                    return Err(TrainError::Label {
-                        label: label as usize,
-                        n_classes,
-                    });
-                }
-            }
-            confusion[t as usize][p as usize] += 1;
-        }
+        let confusion = confusion(truth, predicted, n_classes)?;
         Ok(Self::from_confusion(confusion, &vec![1.0; n_classes]))
     }
 
@@ -89,8 +71,10 @@ impl ClassMetrics {
         weights: &[f64],
     ) -> Result<Self, TrainError> {
         check_class_mix(weights, n_classes)?;
-        let plain = Self::new(truth, predicted, n_classes)?;
-        Ok(Self::from_confusion(plain.confusion, weights))
+        Ok(Self::from_confusion(
+            confusion(truth, predicted, n_classes)?,
+            weights,
+        ))
     }
 
     /// The metrics of a confusion matrix whose row `t` counts `weights[t]` times.
@@ -135,6 +119,35 @@ impl ClassMetrics {
             ppv,
         }
     }
+}
+
+/// `confusion[t][p]`: samples of true class `t` predicted as `p`; typed errors for empty or
+/// mismatched inputs and out-of-range labels.
+fn confusion(
+    truth: &[u8],
+    predicted: &[u8],
+    n_classes: usize,
+) -> Result<Vec<Vec<usize>>, TrainError> {
+    if truth.is_empty() || truth.len() != predicted.len() {
+        return Err(TrainError::Data(format!(
+            "{} true labels and {} predictions",
+            truth.len(),
+            predicted.len()
+        )));
+    }
+    let mut confusion = vec![vec![0usize; n_classes]; n_classes];
+    for (&t, &p) in truth.iter().zip(predicted) {
+        for label in [t, p] {
+            if label as usize >= n_classes {
+                return Err(TrainError::Label {
+                    label: label as usize,
+                    n_classes,
+                });
+            }
+        }
+        confusion[t as usize][p as usize] += 1;
+    }
+    Ok(confusion)
 }
 
 /// Typed error unless `weights` holds one finite positive weight per class.
