@@ -345,7 +345,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Outcome::Fitness(fitness) => {
             for (cell, f) in proxy_cells.iter().zip(fitness) {
                 println!(
-                    "ecg proxy_fitness={f:.2} seed={} proxy_train_seed={} cell={cell}",
+                    "ecg proxy_fitness={f:.6} seed={} proxy_train_seed={} cell={cell}",
                     config.seed, config.proxy_train.seed
                 );
             }
