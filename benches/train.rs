@@ -47,11 +47,7 @@ where
 {
     let device = B::Device::default();
     let (tr, va) = (data(STEPS * BATCH), data(BATCH));
-    let shape = InputShape {
-        length: 128,
-        n_features: 4,
-        n_classes: 4,
-    };
+    let shape = InputShape::of(&tr);
     let cfg = TrainConfig {
         epochs: 1,
         batch_size: BATCH,

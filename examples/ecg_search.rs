@@ -102,6 +102,10 @@ struct Args {
     /// Subtract each record's median beat from its windows (`BeatConfig::subtract_median_beat`).
     #[arg(long)]
     median_beat: bool,
+    /// Give each beat a second input channel, its window minus the record's median beat, beside
+    /// the plain window (`BeatConfig::median_beat_channel`; not with --median-beat).
+    #[arg(long)]
+    median_channel: bool,
     /// Only train and test this cell (no search), e.g. a cell an earlier run found, in
     /// NAS-Bench-201's string form: `|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|`.
     #[arg(long)]
@@ -170,6 +174,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         beats: BeatConfig {
             local_rr: args.local_rr,
             subtract_median_beat: args.median_beat,
+            median_beat_channel: args.median_channel,
             ..BeatConfig::default()
         },
         valid_records: DEFAULT_VALID_RECORDS

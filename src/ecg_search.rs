@@ -432,11 +432,7 @@ fn prepare(
         }
     }
     let [train, valid, test] = sets;
-    let shape = InputShape {
-        length: train.length,
-        n_features: train.n_features,
-        n_classes: train.n_classes,
-    };
+    let shape = InputShape::of(&train);
     Ok(Prepared {
         train,
         valid,

@@ -229,6 +229,34 @@ fn tiny_ecg_search_runs_end_to_end() {
             assert!((valid.accuracy - plain).abs() > 1e-9, "{valid:?}");
         }
     }
+    // Two input channels (the window and its deviation from the record's median beat): both
+    // networks take them through the whole pipeline.
+    let two_channels = EcgSearchConfig {
+        beats: BeatConfig {
+            median_beat_channel: true,
+            ..BeatConfig::default()
+        },
+        ..config.clone()
+    };
+    let cell = run_cell::<NdArrayBackend>(&db, &two_channels, &report.best_cell, &dev, &mut |_| {})
+        .unwrap();
+    let baseline = run_baseline::<NdArrayBackend>(&db, &two_channels, &dev, &mut |_| {}).unwrap();
+    for runs in [&cell, &baseline] {
+        let n: usize = runs[0].test.confusion.iter().flatten().sum();
+        assert_eq!(n, 4 * 16);
+    }
+    // Both median options at once: a typed error, not a panic.
+    let twice = EcgSearchConfig {
+        beats: BeatConfig {
+            subtract_median_beat: true,
+            ..two_channels.beats.clone()
+        },
+        ..config.clone()
+    };
+    assert!(matches!(
+        run_baseline::<NdArrayBackend>(&db, &twice, &dev, &mut |_| {}),
+        Err(dcl_enas::ecg_search::EcgSearchError::Ecg(_))
+    ));
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {
         final_seeds: vec![],

@@ -43,6 +43,12 @@ pub struct BeatConfig {
     /// trained on the shapes of DS1's patients fits them and does not transfer to new ones
     /// (docs/results/ecg.md). Default false.
     pub subtract_median_beat: bool,
+    /// Give every beat a second channel beside its window: the window minus the record's
+    /// median beat (computed as for [`BeatConfig::subtract_median_beat`], which must then be
+    /// off). The subtracted window alone says how a beat differs from the patient's usual
+    /// beat but no longer what it looks like (a V beat's wide QRS, a missing P wave); with
+    /// both channels the network sees the shape and the deviation. Default false.
+    pub median_beat_channel: bool,
     /// Which classes are kept. Default [`ClassSet::Aami4`].
     pub classes: ClassSet,
 }
@@ -56,6 +62,7 @@ impl Default for BeatConfig {
             rr_features: true,
             local_rr: false,
             subtract_median_beat: false,
+            median_beat_channel: false,
             classes: ClassSet::Aami4,
         }
     }
@@ -65,6 +72,11 @@ impl BeatConfig {
     /// Samples per beat window after downsampling.
     pub fn window(&self) -> usize {
         (self.before + self.after) / self.downsample.max(1)
+    }
+
+    /// Channels per beat: 2 with [`BeatConfig::median_beat_channel`], else 1.
+    pub fn channels(&self) -> usize {
+        if self.median_beat_channel { 2 } else { 1 }
     }
 
     /// Features per beat besides the window: 0 without `rr_features`, else [`RR_FEATURES`],
@@ -83,16 +95,26 @@ impl BeatConfig {
                 "the beat window must hold at least one sample and downsample must be >= 1".into(),
             ));
         }
+        if self.subtract_median_beat && self.median_beat_channel {
+            return Err(EcgError::Config(
+                "subtract_median_beat and median_beat_channel exclude each other: the second \
+                 channel is the first minus the median beat"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 }
 
-/// A set of labelled beats, stored flat: beat `i`'s window is
-/// `signals[i * window .. (i + 1) * window]`, its features `features[i * n_features ..]`.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A set of labelled beats, stored flat: beat `i`'s channels are
+/// `signals[i * channels * window .. (i + 1) * channels * window]`, one window after another,
+/// its features `features[i * n_features ..]`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct BeatSet {
-    /// Samples per window.
+    /// Samples per window (per channel).
     pub window: usize,
+    /// Channels per beat (see [`BeatConfig::median_beat_channel`]).
+    pub channels: usize,
     /// Extra features per beat.
     pub n_features: usize,
     /// Number of classes labels are drawn from.
@@ -100,6 +122,8 @@ pub struct BeatSet {
     /// Windows, one after another. Each is in millivolts, minus its own mean (baseline wander),
     /// divided by its record's signal standard deviation (amplitude differs between patients);
     /// with [`BeatConfig::subtract_median_beat`], minus its record's median beat after that.
+    /// With [`BeatConfig::median_beat_channel`] each beat's window is followed by that window
+    /// minus the median beat.
     pub signals: Vec<f32>,
     /// Features, one beat after another.
     pub features: Vec<f32>,
@@ -107,6 +131,22 @@ pub struct BeatSet {
     pub labels: Vec<u8>,
     /// Record name of each beat.
     pub records: Vec<String>,
+}
+
+impl Default for BeatSet {
+    /// An empty set of one-channel beats.
+    fn default() -> Self {
+        Self {
+            window: 0,
+            channels: 1,
+            n_features: 0,
+            n_classes: 0,
+            signals: Vec::new(),
+            features: Vec::new(),
+            labels: Vec::new(),
+            records: Vec::new(),
+        }
+    }
 }
 
 impl BeatSet {
@@ -133,13 +173,15 @@ impl BeatSet {
     pub fn subset(&self, indices: &[usize]) -> Self {
         let mut out = Self {
             window: self.window,
+            channels: self.channels,
             n_features: self.n_features,
             n_classes: self.n_classes,
             ..Self::default()
         };
+        let per_beat = self.channels * self.window;
         for &i in indices {
             out.signals
-                .extend_from_slice(&self.signals[i * self.window..(i + 1) * self.window]);
+                .extend_from_slice(&self.signals[i * per_beat..(i + 1) * per_beat]);
             out.features
                 .extend_from_slice(&self.features[i * self.n_features..(i + 1) * self.n_features]);
             out.labels.push(self.labels[i]);
@@ -188,6 +230,7 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
     let n_features = config.n_features();
     let mut set = BeatSet {
         window,
+        channels: config.channels(),
         n_features,
         n_classes: config.classes.len(),
         ..BeatSet::default()
@@ -217,7 +260,8 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
             .map(|w| (w[1].0 - w[0].0) as f32 / fs)
             .collect();
         let mean_rr = rr.iter().sum::<f32>() / rr.len() as f32;
-        let first = set.labels.len();
+        // This record's windows, one channel; the median beat needs them all.
+        let mut windows = Vec::new();
         for k in 1..beats.len() - 1 {
             let (sample, class) = beats[k];
             let Some(label) = config.classes.label(class) else {
@@ -233,7 +277,7 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
                 .take(window)
                 .collect();
             let w_mean = down.iter().sum::<f32>() / down.len() as f32;
-            set.signals.extend(down.iter().map(|v| (v - w_mean) / std));
+            windows.extend(down.iter().map(|v| (v - w_mean) / std));
             if config.rr_features {
                 let (pre, post) = (rr[k - 1], rr[k]);
                 let local = rr[k.saturating_sub(10)..k].iter().sum::<f32>()
@@ -253,7 +297,20 @@ pub fn extract_beats(db: &MitBih, records: &[&str], config: &BeatConfig) -> Resu
             set.records.push(name.to_string());
         }
         if config.subtract_median_beat {
-            subtract_median(&mut set.signals[first * window..], window);
+            subtract_median(&mut windows, window);
+        }
+        if config.median_beat_channel {
+            let mut deviations = windows.clone();
+            subtract_median(&mut deviations, window);
+            for (plain, deviation) in windows
+                .chunks_exact(window)
+                .zip(deviations.chunks_exact(window))
+            {
+                set.signals.extend_from_slice(plain);
+                set.signals.extend_from_slice(deviation);
+            }
+        } else {
+            set.signals.extend_from_slice(&windows);
         }
     }
     Ok(set)

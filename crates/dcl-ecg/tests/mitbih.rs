@@ -169,6 +169,53 @@ fn median_beat_subtraction_is_per_record_and_keeps_labels_and_features() {
 }
 
 #[test]
+fn median_beat_channel_pairs_each_window_with_its_deviation() {
+    let db = MitBih::bundled().unwrap();
+    let records = ["119", "100"];
+    let plain = extract_beats(&db, &records, &BeatConfig::default()).unwrap();
+    let subtracted = BeatConfig {
+        subtract_median_beat: true,
+        ..BeatConfig::default()
+    };
+    let deviations = extract_beats(&db, &records, &subtracted).unwrap();
+    let config = BeatConfig {
+        median_beat_channel: true,
+        ..BeatConfig::default()
+    };
+    let beats = extract_beats(&db, &records, &config).unwrap();
+    assert_eq!((beats.channels, plain.channels), (2, 1));
+    assert_eq!(beats.window, plain.window);
+    assert_eq!(beats.labels, plain.labels);
+    assert_eq!(beats.features, plain.features);
+    assert_eq!(beats.signals.len(), 2 * plain.signals.len());
+    let w = beats.window;
+    for i in 0..beats.len() {
+        let both = &beats.signals[2 * i * w..2 * (i + 1) * w];
+        assert_eq!(&both[..w], &plain.signals[i * w..(i + 1) * w], "beat {i}");
+        assert_eq!(
+            &both[w..],
+            &deviations.signals[i * w..(i + 1) * w],
+            "beat {i}"
+        );
+    }
+    // A subset keeps whole beats, both channels.
+    let sub = beats.subset(&[3, 0]);
+    assert_eq!(sub.channels, 2);
+    assert_eq!(&sub.signals[..2 * w], &beats.signals[6 * w..8 * w]);
+    assert_eq!(&sub.signals[2 * w..], &beats.signals[..2 * w]);
+    // Both options at once would subtract the median twice: a typed error.
+    let both = BeatConfig {
+        subtract_median_beat: true,
+        median_beat_channel: true,
+        ..BeatConfig::default()
+    };
+    assert!(matches!(
+        extract_beats(&db, &records, &both),
+        Err(EcgError::Config(_))
+    ));
+}
+
+#[test]
 fn inter_patient_split_is_by_patient() {
     let db = MitBih::bundled().unwrap();
     let split =

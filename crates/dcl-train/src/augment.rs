@@ -107,14 +107,34 @@ impl Augment {
 
     /// Perturbs one signal and its features in place.
     pub fn apply(&self, signal: &mut [f32], features: &mut [f32], rng: &mut dyn Rng) {
-        let n = signal.len();
+        self.apply_channels(signal, 1, features, rng);
+    }
+
+    /// Perturbs one sample of `channels` signals laid one after another in `signal`, and its
+    /// features, in place. The channels are views of one recording, so they share the shift,
+    /// the gain and the wander; the noise is drawn for every value. With one channel this is
+    /// [`Augment::apply`]. Does nothing when the signal's length is not a multiple of
+    /// `channels`.
+    pub fn apply_channels(
+        &self,
+        signal: &mut [f32],
+        channels: usize,
+        features: &mut [f32],
+        rng: &mut dyn Rng,
+    ) {
+        if channels == 0 || !signal.len().is_multiple_of(channels) {
+            return;
+        }
+        let n = signal.len() / channels;
         if n == 0 {
             return;
         }
         if self.shift > 0 {
             let s = self.shift.min(n - 1) as i64;
             let by = rng.random_range(-s..=s);
-            shift(signal, by);
+            for channel in signal.chunks_exact_mut(n) {
+                shift(channel, by);
+            }
         }
         let gain = if self.scale > 0.0 {
             rng.random_range(1.0 - self.scale..=1.0 + self.scale)
@@ -130,15 +150,17 @@ impl Augment {
         } else {
             (0.0, 0.0, 1.0)
         };
-        for (t, v) in signal.iter_mut().enumerate() {
-            let mut x = *v * gain;
-            if amplitude > 0.0 {
-                x += amplitude * (std::f32::consts::TAU * t as f32 / period + phase).sin();
+        for channel in signal.chunks_exact_mut(n) {
+            for (t, v) in channel.iter_mut().enumerate() {
+                let mut x = *v * gain;
+                if amplitude > 0.0 {
+                    x += amplitude * (std::f32::consts::TAU * t as f32 / period + phase).sin();
+                }
+                if self.noise > 0.0 {
+                    x += self.noise * standard_normal(rng);
+                }
+                *v = x;
             }
-            if self.noise > 0.0 {
-                x += self.noise * standard_normal(rng);
-            }
-            *v = x;
         }
         if self.feature_jitter > 0.0 {
             for f in features {
@@ -182,6 +204,32 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn channels_share_shift_gain_and_wander() {
+        let one: Vec<f32> = (0..64).map(|t| (t as f32 * 0.3).sin()).collect();
+        let mut two = [one.clone(), one.clone()].concat();
+        let mut single = one.clone();
+        let no_noise = Augment {
+            noise: 0.0,
+            ..Augment::ecg()
+        };
+        let (mut f1, mut f2) = (vec![1.0f32; 4], vec![1.0f32; 4]);
+        no_noise.apply(&mut single, &mut f1, &mut ChaCha8Rng::seed_from_u64(3));
+        no_noise.apply_channels(&mut two, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(&two[..64], &single[..]);
+        assert_eq!(&two[64..], &single[..]);
+        assert_eq!(f1, f2);
+        assert_ne!(single, one);
+        // The noise differs between channels.
+        let mut noisy = [one.clone(), one].concat();
+        Augment::ecg().apply_channels(&mut noisy, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
+        assert_ne!(&noisy[..64], &noisy[64..]);
+        // A length that does not split into the channels is left alone.
+        let mut odd = vec![1.0f32; 7];
+        Augment::ecg().apply_channels(&mut odd, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
+        assert_eq!(odd, vec![1.0f32; 7]);
+    }
 
     #[test]
     fn shift_moves_and_repeats_the_edge() {

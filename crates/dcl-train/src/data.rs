@@ -4,13 +4,17 @@ use dcl_ecg::BeatSet;
 
 use crate::TrainError;
 
-/// Labelled signals stored flat: sample `i` is `signals[i * length .. (i + 1) * length]`
-/// (one channel), with `n_features` extra scalars `features[i * n_features ..]` that the
-/// networks concatenate after global pooling (RR intervals for ECG beats).
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Labelled signals stored flat: sample `i` is
+/// `signals[i * channels * length .. (i + 1) * channels * length]`, its channels one after
+/// another, with `n_features` extra scalars `features[i * n_features ..]` that the networks
+/// concatenate after global pooling (RR intervals for ECG beats).
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignalData {
-    /// Samples per signal.
+    /// Samples per signal (per channel).
     pub length: usize,
+    /// Channels per sample (1 unless the data says otherwise, as
+    /// `dcl_ecg::BeatConfig::median_beat_channel` does).
+    pub channels: usize,
     /// Extra features per sample.
     pub n_features: usize,
     /// Number of classes.
@@ -23,21 +27,40 @@ pub struct SignalData {
     pub labels: Vec<u8>,
 }
 
+impl Default for SignalData {
+    /// No samples, one channel.
+    fn default() -> Self {
+        Self {
+            length: 0,
+            channels: 1,
+            n_features: 0,
+            n_classes: 0,
+            signals: Vec::new(),
+            features: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+}
+
 impl SignalData {
     /// Checks sizes, labels and values: typed errors for empty data, mismatched lengths, labels
     /// out of range and NaN or infinite values.
     pub fn validate(&self) -> Result<(), TrainError> {
         let n = self.labels.len();
-        if n == 0 || self.length == 0 || self.n_classes < 2 {
+        if n == 0 || self.length == 0 || self.channels == 0 || self.n_classes < 2 {
             return Err(TrainError::Data(format!(
-                "{n} samples of length {} with {} classes",
-                self.length, self.n_classes
+                "{n} samples of {} channels of length {} with {} classes",
+                self.channels, self.length, self.n_classes
             )));
         }
-        if self.signals.len() != n * self.length || self.features.len() != n * self.n_features {
+        if self.signals.len() != n * self.channels * self.length
+            || self.features.len() != n * self.n_features
+        {
             return Err(TrainError::Data(format!(
-                "{n} labels but {} signal values (length {}) and {} feature values ({} per sample)",
+                "{n} labels but {} signal values ({} channels of length {}) and {} feature \
+                 values ({} per sample)",
                 self.signals.len(),
+                self.channels,
                 self.length,
                 self.features.len(),
                 self.n_features
@@ -86,6 +109,7 @@ impl From<BeatSet> for SignalData {
     fn from(beats: BeatSet) -> Self {
         Self {
             length: beats.window,
+            channels: beats.channels,
             n_features: beats.n_features,
             n_classes: beats.n_classes,
             signals: beats.signals,

@@ -82,11 +82,7 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
     pub fn train_cell(&mut self, cell: &Nb201Cell) -> Result<CandidateRecord, TrainError> {
         let start = Instant::now();
         let spec = CellSpec::from_nb201(cell, self.kernels);
-        let shape = InputShape {
-            length: self.train.length,
-            n_features: self.train.n_features,
-            n_classes: self.train.n_classes,
-        };
+        let shape = InputShape::of(&self.train);
         let model = CellNet::<B>::new(&spec, &self.net, shape, self.config.seed, &self.device)?;
         let trained = train(
             model,

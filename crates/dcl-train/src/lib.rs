@@ -33,7 +33,7 @@
 //!     .parse()
 //!     .unwrap();
 //! let spec = CellSpec::from_nb201(&cell, Kernels::default());
-//! let shape = InputShape { length, n_features: 0, n_classes: 2 };
+//! let shape = InputShape::of(&data);
 //! let device = Default::default();
 //! let net_config = NetConfig { channels: 4, stages: 2, ..NetConfig::default() };
 //! let model = CellNet::<NdArrayBackend>::new(&spec, &net_config, shape, 1, &device)?;

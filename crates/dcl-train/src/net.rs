@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::cell::{CellSpec, EdgeOp};
 
-/// A network that classifies one-channel signals `[batch, 1, length]`, with extra per-sample
+/// A network that classifies signals `[batch, channels, length]`, with extra per-sample
 /// features `[batch, n_features]` joined after pooling, into `[batch, n_classes]` logits.
 pub trait Classifier<B: Backend>: Module<B> {
     /// The logits.
@@ -26,12 +26,31 @@ pub trait Classifier<B: Backend>: Module<B> {
 /// What every network needs to know about its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputShape {
-    /// Samples per signal.
+    /// Samples per signal (per channel).
     pub length: usize,
+    /// Channels per signal (1 in shapes saved before channels existed).
+    #[serde(default = "one_channel")]
+    pub channels: usize,
     /// Extra features per sample.
     pub n_features: usize,
     /// Number of classes.
     pub n_classes: usize,
+}
+
+fn one_channel() -> usize {
+    1
+}
+
+impl InputShape {
+    /// The shape of `data`'s samples.
+    pub fn of(data: &crate::SignalData) -> Self {
+        Self {
+            length: data.length,
+            channels: data.channels,
+            n_features: data.n_features,
+            n_classes: data.n_classes,
+        }
+    }
 }
 
 /// A parameter of `shape` drawn uniformly from `(-bound, bound)` by our RNG.
@@ -293,7 +312,7 @@ impl Default for NetConfig {
 ///     .parse()
 ///     .unwrap();
 /// let spec = CellSpec::from_nb201(&cell, Kernels::default());
-/// let shape = InputShape { length: 128, n_features: 4, n_classes: 4 };
+/// let shape = InputShape { length: 128, channels: 1, n_features: 4, n_classes: 4 };
 /// let device = Default::default();
 /// let net = CellNet::<NdArray>::new(&spec, &NetConfig::default(), shape, 7, &device).unwrap();
 /// let logits = net.forward(Tensor::zeros([2, 1, 128], &device), Tensor::zeros([2, 4], &device));
@@ -325,12 +344,12 @@ impl<B: Backend> CellNet<B> {
                 "{config:?}: channels and stages must be positive, the stem kernel odd"
             )));
         }
-        if shape.length == 0 || shape.n_classes < 2 {
+        if shape.length == 0 || shape.channels == 0 || shape.n_classes < 2 {
             return Err(TrainError::Config(format!("input shape {shape:?}")));
         }
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
         let c = config.channels;
-        let stem = conv1d(1, c, config.stem_kernel, 1, &mut rng, device);
+        let stem = conv1d(shape.channels, c, config.stem_kernel, 1, &mut rng, device);
         let mut stages = Vec::new();
         let mut reductions = Vec::new();
         for s in 0..config.stages {
@@ -443,12 +462,12 @@ impl<B: Backend> KachueeNet<B> {
             }
             len = (len - 5) / 2 + 1;
         }
-        if shape.n_classes < 2 {
+        if shape.channels == 0 || shape.n_classes < 2 {
             return Err(TrainError::Config(format!("input shape {shape:?}")));
         }
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
         let f = Self::FILTERS;
-        let stem = conv1d(1, f, 5, 1, &mut rng, device);
+        let stem = conv1d(shape.channels, f, 5, 1, &mut rng, device);
         let blocks = (0..5)
             .map(|_| KachueeBlock {
                 conv1: conv1d(f, f, 5, 1, &mut rng, device),

@@ -170,7 +170,7 @@ pub struct Trained<M> {
     pub report: TrainReport,
 }
 
-/// Samples `indices` of `data` as tensors: signals `[b, 1, length]`, features `[b, f]`,
+/// Samples `indices` of `data` as tensors: signals `[b, channels, length]`, features `[b, f]`,
 /// each sample perturbed by `augment` if given.
 fn batch<B: Backend>(
     data: &SignalData,
@@ -178,22 +178,23 @@ fn batch<B: Backend>(
     augment: Option<(&Augment, &mut ChaCha8Rng)>,
     device: &B::Device,
 ) -> (Tensor<B, 3>, Tensor<B, 2>) {
-    let (len, nf) = (data.length, data.n_features);
-    let mut signals = Vec::with_capacity(indices.len() * len);
+    let (len, ch, nf) = (data.length, data.channels, data.n_features);
+    let per = ch * len;
+    let mut signals = Vec::with_capacity(indices.len() * per);
     let mut features = Vec::with_capacity(indices.len() * nf);
     for &i in indices {
-        signals.extend_from_slice(&data.signals[i * len..(i + 1) * len]);
+        signals.extend_from_slice(&data.signals[i * per..(i + 1) * per]);
         features.extend_from_slice(&data.features[i * nf..(i + 1) * nf]);
     }
     if let Some((augment, rng)) = augment.filter(|(a, _)| !a.is_none()) {
         for k in 0..indices.len() {
-            let s = &mut signals[k * len..(k + 1) * len];
-            augment.apply(s, &mut features[k * nf..(k + 1) * nf], rng);
+            let s = &mut signals[k * per..(k + 1) * per];
+            augment.apply_channels(s, ch, &mut features[k * nf..(k + 1) * nf], rng);
         }
     }
     let b = indices.len();
     (
-        Tensor::from_data(TensorData::new(signals, [b, 1, len]), device),
+        Tensor::from_data(TensorData::new(signals, [b, ch, len]), device),
         Tensor::from_data(TensorData::new(features, [b, nf]), device),
     )
 }
@@ -278,6 +279,7 @@ where
     train.validate()?;
     valid.validate()?;
     if train.length != valid.length
+        || train.channels != valid.channels
         || train.n_features != valid.n_features
         || train.n_classes != valid.n_classes
     {

@@ -37,11 +37,7 @@ fn toy(n: usize, seed: u64) -> SignalData {
 }
 
 fn shape(data: &SignalData) -> InputShape {
-    InputShape {
-        length: data.length,
-        n_features: data.n_features,
-        n_classes: data.n_classes,
-    }
+    InputShape::of(data)
 }
 
 fn small_net() -> NetConfig {
@@ -101,6 +97,124 @@ fn cell_net_learns_toy_signals() {
     // after the later epochs trained on.
     let again = evaluate(&trained.model, &va, 64, &device).unwrap();
     assert_eq!(again, trained.report.valid);
+}
+
+/// `toy`'s signals as the second channel of two, the first channel noise that carries nothing.
+fn two_channel_toy(n: usize, seed: u64) -> SignalData {
+    use rand::RngExt;
+    let one = toy(n, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
+    let mut data = SignalData {
+        channels: 2,
+        signals: Vec::with_capacity(2 * one.signals.len()),
+        ..one.clone()
+    };
+    for signal in one.signals.chunks_exact(one.length) {
+        data.signals
+            .extend((0..one.length).map(|_| rng.random_range(-0.3f32..0.3)));
+        data.signals.extend_from_slice(signal);
+    }
+    data
+}
+
+#[test]
+fn both_networks_learn_from_a_second_channel() {
+    let (tr, va) = (two_channel_toy(240, 1), two_channel_toy(96, 2));
+    tr.validate().unwrap();
+    assert_eq!(shape(&tr).channels, 2);
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let config = TrainConfig {
+        augment: Augment::ecg(),
+        ..quick()
+    };
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    let trained = train(model, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    assert!(
+        trained.report.valid.balanced_accuracy > 0.85,
+        "{:?}",
+        trained.report.valid
+    );
+    // The baseline is larger: fewer samples and epochs, as in its one-channel test.
+    let (small_tr, small_va) = (two_channel_toy(64, 3), two_channel_toy(48, 4));
+    let small = TrainConfig {
+        epochs: 4,
+        batch_size: 16,
+        optimizer: OptimizerKind::Adam {
+            lr: 3e-3,
+            weight_decay: 0.0,
+        },
+        class_weighting: ClassWeighting::Uniform,
+        ..config.clone()
+    };
+    let model = KachueeNet::<NdArrayBackend>::new(shape(&small_tr), 5, &device).unwrap();
+    let trained = train(model, &small_tr, &small_va, &small, &device, &mut |_| {}).unwrap();
+    // Chance is 1/3.
+    assert!(
+        trained.report.valid.balanced_accuracy > 0.6,
+        "{:?}",
+        trained.report.valid
+    );
+    // The information is in the second channel only: with it replaced by the noise channel,
+    // the same network learns nothing.
+    let noise_only = |d: &SignalData| {
+        let mut out = d.clone();
+        for sample in out.signals.chunks_exact_mut(2 * d.length) {
+            let (noise, signal) = sample.split_at_mut(d.length);
+            signal.copy_from_slice(noise);
+        }
+        out
+    };
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    let blind = train(
+        model,
+        &noise_only(&tr),
+        &noise_only(&va),
+        &config,
+        &device,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(
+        blind.report.valid.balanced_accuracy < 0.6,
+        "{:?}",
+        blind.report.valid
+    );
+    // Channels must agree with the values and between training and validation.
+    let short = SignalData {
+        channels: 3,
+        ..tr.clone()
+    };
+    assert!(matches!(short.validate(), Err(TrainError::Data(_))));
+    let none = SignalData {
+        channels: 0,
+        ..tr.clone()
+    };
+    assert!(matches!(none.validate(), Err(TrainError::Data(_))));
+    let model =
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
+    assert!(matches!(
+        train(model, &tr, &toy(96, 2), &config, &device, &mut |_| {}),
+        Err(TrainError::Data(_))
+    ));
+    let zero_channels = InputShape {
+        channels: 0,
+        ..shape(&tr)
+    };
+    assert!(matches!(
+        KachueeNet::<NdArrayBackend>::new(zero_channels, 0, &device),
+        Err(TrainError::Config(_))
+    ));
+    assert!(matches!(
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), zero_channels, 0, &device),
+        Err(TrainError::Config(_))
+    ));
+    // Shapes written before channels existed read as one channel.
+    let old: InputShape =
+        serde_json::from_str(r#"{"length": 128, "n_features": 4, "n_classes": 4}"#).unwrap();
+    assert_eq!(old.channels, 1);
 }
 
 #[test]
@@ -236,6 +350,7 @@ fn every_nb201_cell_builds_and_runs() {
     ));
     let shape = InputShape {
         length: 33,
+        channels: 1,
         n_features: 2,
         n_classes: 4,
     };
@@ -360,6 +475,7 @@ fn bad_input_is_a_typed_error() {
     // Networks refuse shapes they cannot handle.
     let tiny = InputShape {
         length: 20,
+        channels: 1,
         n_features: 0,
         n_classes: 2,
     };
