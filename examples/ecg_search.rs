@@ -103,7 +103,8 @@ struct Args {
     #[arg(long)]
     median_beat: bool,
     /// Give each beat a second input channel, its window minus the record's median beat, beside
-    /// the plain window (`BeatConfig::median_beat_channel`; not with --median-beat).
+    /// the plain window (`BeatConfig::median_beat_channel`; not with --median-beat). Worse than
+    /// --median-beat on DS2 for both networks (docs/results/ecg.md, eighth run).
     #[arg(long)]
     median_channel: bool,
     /// Only train and test this cell (no search), e.g. a cell an earlier run found, in

@@ -47,7 +47,10 @@ pub struct BeatConfig {
     /// median beat (computed as for [`BeatConfig::subtract_median_beat`], which must then be
     /// off). The subtracted window alone says how a beat differs from the patient's usual
     /// beat but no longer what it looks like (a V beat's wide QRS, a missing P wave); with
-    /// both channels the network sees the shape and the deviation. Default false.
+    /// both channels the network sees the shape and the deviation. In the inter-patient
+    /// search both networks did worse with the two channels than with the subtracted window
+    /// alone: the shape lets them fit the training patients again (docs/results/ecg.md,
+    /// eighth run). Default false.
     pub median_beat_channel: bool,
     /// Which classes are kept. Default [`ClassSet::Aami4`].
     pub classes: ClassSet,
