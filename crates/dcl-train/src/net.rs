@@ -21,6 +21,14 @@ use crate::cell::{CellSpec, EdgeOp};
 pub trait Classifier<B: Backend>: Module<B> {
     /// The logits.
     fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2>;
+
+    /// Whether the network takes samples of `shape`. [`crate::train`], [`crate::predict`] and
+    /// [`crate::evaluate`] ask first and return a typed error, where burn would panic on the
+    /// mismatched tensors. The default, for networks that cannot tell, says yes.
+    fn accepts(&self, shape: &InputShape) -> bool {
+        let _ = shape;
+        true
+    }
 }
 
 /// What every network needs to know about its input.
@@ -390,6 +398,18 @@ impl<B: Backend> CellNet<B> {
 }
 
 impl<B: Backend> Classifier<B> for CellNet<B> {
+    fn accepts(&self, shape: &InputShape) -> bool {
+        let pooled = self.head_bn.gamma.val().dims()[0];
+        let head_in = match &self.hidden {
+            Some(hidden) => hidden.weight.val().dims()[0],
+            None => self.classifier.weight.val().dims()[0],
+        };
+        shape.length > 0
+            && self.stem.weight.val().dims()[1] == shape.channels
+            && head_in == pooled + shape.n_features
+            && self.classifier.weight.val().dims()[1] == shape.n_classes
+    }
+
     fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2> {
         let mut x = batch_norm(&self.stem_bn, self.stem.forward(signals));
         for (s, cells) in self.stages.iter().enumerate() {
@@ -452,16 +472,12 @@ impl<B: Backend> KachueeNet<B> {
     /// Builds the network, its initial weights drawn from `seed`. Fails when the signal is too
     /// short for five poolings (at least 125 samples).
     pub fn new(shape: InputShape, seed: u64, device: &B::Device) -> Result<Self, TrainError> {
-        let mut len = shape.length;
-        for _ in 0..5 {
-            if len < 5 {
-                return Err(TrainError::Config(format!(
-                    "a signal of {} samples is too short for five poolings",
-                    shape.length
-                )));
-            }
-            len = (len - 5) / 2 + 1;
-        }
+        let Some(len) = Self::pooled_length(shape.length) else {
+            return Err(TrainError::Config(format!(
+                "a signal of {} samples is too short for five poolings",
+                shape.length
+            )));
+        };
         if shape.channels == 0 || shape.n_classes < 2 {
             return Err(TrainError::Config(format!("input shape {shape:?}")));
         }
@@ -484,7 +500,22 @@ impl<B: Backend> KachueeNet<B> {
     }
 }
 
+impl<B: Backend> KachueeNet<B> {
+    /// Samples left after the five max-poolings (width 5, stride 2); `None` when too short.
+    fn pooled_length(length: usize) -> Option<usize> {
+        (0..5).try_fold(length, |len, _| (len >= 5).then(|| (len - 5) / 2 + 1))
+    }
+}
+
 impl<B: Backend> Classifier<B> for KachueeNet<B> {
+    fn accepts(&self, shape: &InputShape) -> bool {
+        Self::pooled_length(shape.length).is_some_and(|len| {
+            self.stem.weight.val().dims()[1] == shape.channels
+                && self.fc1.weight.val().dims()[0] == Self::FILTERS * len + shape.n_features
+                && self.out.weight.val().dims()[1] == shape.n_classes
+        })
+    }
+
     fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2> {
         let mut x = self.stem.forward(signals);
         for block in &self.blocks {

@@ -17,7 +17,7 @@ use crate::TrainError;
 use crate::augment::Augment;
 use crate::data::SignalData;
 use crate::metrics::{ClassMetrics, Monitor};
-use crate::net::Classifier;
+use crate::net::{Classifier, InputShape};
 
 /// The optimiser and its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -207,7 +207,23 @@ pub fn predict<B: Backend, M: Classifier<B>>(
     device: &B::Device,
 ) -> Result<Vec<u8>, TrainError> {
     data.validate()?;
+    check_accepts(model, data)?;
     Ok(predict_valid(model, data, batch_size, device))
+}
+
+/// A typed error when `model` does not take `data`'s samples.
+fn check_accepts<B: Backend, M: Classifier<B>>(
+    model: &M,
+    data: &SignalData,
+) -> Result<(), TrainError> {
+    let shape = InputShape::of(data);
+    if model.accepts(&shape) {
+        Ok(())
+    } else {
+        Err(TrainError::Data(format!(
+            "the network does not take samples of {shape:?}"
+        )))
+    }
 }
 
 /// [`predict`] on data already validated: the trainer checks its validation data once, not
@@ -287,6 +303,7 @@ where
             "training and validation data differ in shape".into(),
         ));
     }
+    check_accepts(&model, train)?;
     if let Some(mix) = &config.valid_class_mix {
         crate::metrics::check_class_mix(mix, valid.n_classes)?;
     }

@@ -438,6 +438,51 @@ fn bad_input_is_a_typed_error() {
         run(&short, &tr, &quick()),
         Err(TrainError::Data(_))
     ));
+    // Data the network was not built for: a typed error where burn would panic.
+    let two_channels = two_channel_toy(30, 1);
+    assert!(matches!(
+        run(&two_channels, &two_channels, &quick()),
+        Err(TrainError::Data(_))
+    ));
+    let more_features = SignalData {
+        n_features: 2,
+        features: tr.features.iter().flat_map(|&f| [f, f]).collect(),
+        ..tr.clone()
+    };
+    assert!(matches!(
+        run(&more_features, &more_features, &quick()),
+        Err(TrainError::Data(_))
+    ));
+    let more_classes = SignalData {
+        n_classes: 4,
+        ..tr.clone()
+    };
+    assert!(matches!(
+        run(&more_classes, &more_classes, &quick()),
+        Err(TrainError::Data(_))
+    ));
+    assert!(matches!(
+        evaluate(&model(), &two_channels, 16, &device),
+        Err(TrainError::Data(_))
+    ));
+    let kachuee = KachueeNet::<NdArrayBackend>::new(shape(&tr), 0, &device).unwrap();
+    assert!(evaluate(&kachuee, &tr, 16, &device).is_ok());
+    let shorter = SignalData {
+        length: 64,
+        signals: tr
+            .signals
+            .chunks_exact(128)
+            .flat_map(|s| &s[..64])
+            .copied()
+            .collect(),
+        ..tr.clone()
+    };
+    for data in [&shorter, &two_channels, &more_features, &more_classes] {
+        assert!(matches!(
+            evaluate(&kachuee, data, 16, &device),
+            Err(TrainError::Data(_))
+        ));
+    }
     let zero_epochs = TrainConfig {
         epochs: 0,
         ..quick()
