@@ -294,11 +294,7 @@ where
     config.validate()?;
     train.validate()?;
     valid.validate()?;
-    if train.length != valid.length
-        || train.channels != valid.channels
-        || train.n_features != valid.n_features
-        || train.n_classes != valid.n_classes
-    {
+    if InputShape::of(train) != InputShape::of(valid) {
         return Err(TrainError::Data(
             "training and validation data differ in shape".into(),
         ));
