@@ -22,9 +22,11 @@ use dcl_enas::ecg_search::{
     EcgSearchConfig, EcgSearchReport, FinalRun, Rescore, proxy_fitness, run, run_baseline, run_cell,
 };
 use dcl_evo::DclEnasConfig;
-use dcl_graph::Nb201Cell;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{Augment, DeviceKind, Kernels, Monitor, NetConfig, OptimizerKind, TrainConfig};
+use dcl_train::{
+    Augment, DeviceKind, FeatureEntry, Kernels, Monitor, NetArch, NetConfig, OptimizerKind,
+    TrainConfig,
+};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -107,8 +109,15 @@ struct Args {
     /// --median-beat on DS2 for both networks (docs/results/ecg.md, eighth run).
     #[arg(long)]
     median_channel: bool,
+    /// Where the RR features may enter the searched networks (comma list of head, stem,
+    /// logits; `FeatureEntry`): the search space is the cells with each of these
+    /// (`EcgSearchConfig::feature_entries`). Default head alone, the cell space of every earlier
+    /// run. The baseline takes them at its head whatever this says.
+    #[arg(long, default_value = "head", value_delimiter = ',')]
+    feature_entries: Vec<String>,
     /// Only train and test this cell (no search), e.g. a cell an earlier run found, in
-    /// NAS-Bench-201's string form: `|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|`.
+    /// NAS-Bench-201's string form: `|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...|`, with
+    /// `@stem` or `@logits` after it for a network whose features enter there (`NetArch`).
     #[arg(long)]
     cell: Option<String>,
     /// Only the search fitness of these cells (comma list, no search, no final trainings):
@@ -158,6 +167,12 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
         "ecg" => Augment::ecg(),
         other => return Err(format!("--augment: `none` or `ecg`, not {other:?}")),
     };
+    let feature_entries = args
+        .feature_entries
+        .iter()
+        .map(|e| e.parse::<FeatureEntry>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--feature-entries: {e}"))?;
     let augment = Augment {
         signal_dropout: args.signal_dropout,
         ..augment
@@ -191,6 +206,7 @@ fn config(args: &Args) -> Result<EcgSearchConfig, String> {
             head_hidden: args.head_hidden,
             ..NetConfig::default()
         },
+        feature_entries,
         kernels: Kernels::default(),
         proxy_train: TrainConfig {
             epochs: args.proxy_epochs,
@@ -248,8 +264,8 @@ enum Outcome {
 enum Mode<'a> {
     Full,
     Baseline,
-    Cell(&'a Nb201Cell),
-    Proxy(&'a [Nb201Cell]),
+    Cell(&'a NetArch),
+    Proxy(&'a [NetArch]),
 }
 
 fn go<B: AutodiffBackend>(
@@ -319,12 +335,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = MitBih::bundled()?;
     let config = config(&args)?;
     println!("ecg_search on {device}: {args:?}");
-    let cell: Option<Nb201Cell> = args.cell.as_deref().map(str::parse).transpose()?;
+    let cell: Option<NetArch> = args.cell.as_deref().map(str::parse).transpose()?;
     let proxy_cells = args
         .proxy_cells
         .iter()
         .map(|c| c.parse())
-        .collect::<Result<Vec<Nb201Cell>, _>>()?;
+        .collect::<Result<Vec<NetArch>, _>>()?;
     let only = match (&cell, args.baseline_only, proxy_cells.is_empty()) {
         (None, false, false) => Mode::Proxy(&proxy_cells),
         (Some(cell), false, true) => Mode::Cell(cell),

@@ -19,11 +19,12 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
 use dcl_evo::{DclEnas, DclEnasConfig, SearchHistory};
-use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
+use dcl_graph::{Evaluator, SearchSpace};
 use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
 use dcl_train::{
-    CandidateRecord, CellEvaluator, CellNet, CellSpec, ClassMetrics, Classifier, InputShape,
-    KachueeNet, Kernels, NetConfig, SignalData, TrainConfig, evaluate, train,
+    CandidateRecord, CellEvaluator, CellNet, CellSpec, ClassMetrics, Classifier, FeatureEntry,
+    InputShape, KachueeNet, Kernels, NetArch, NetConfig, NetSpace, SignalData, TrainConfig,
+    evaluate, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -45,8 +46,13 @@ pub struct EcgSearchConfig {
     /// Final validation and test: at most this many beats per class (`None`: every beat, the
     /// real protocol; a cap only serves quick smoke runs).
     pub eval_per_class: Option<usize>,
-    /// The skeleton around the searched cell.
+    /// The skeleton around the searched cell. Its [`NetConfig::features`] is ignored: each
+    /// candidate brings its own ([`EcgSearchConfig::feature_entries`]).
     pub net: NetConfig,
+    /// Where the RR features may enter the searched networks: the search space is the cells
+    /// with each of these ([`NetSpace`]). `[Head]` (every earlier run) searches the cells
+    /// alone, exactly as `Nb201Space`; the baseline always takes them at its head.
+    pub feature_entries: Vec<FeatureEntry>,
     /// How NB201 operations become 1-D ones.
     pub kernels: Kernels,
     /// Training of each candidate during the search.
@@ -129,8 +135,8 @@ impl Rescore {
 /// A candidate retrained before the final pick.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RescoredCell {
-    /// The cell.
-    pub cell: Nb201Cell,
+    /// The candidate.
+    pub cell: NetArch,
     /// Its fitness: the search's first, then one per repeat (seeds of [`Rescore::seed`]).
     pub fitness: Vec<f64>,
     /// Mean of `fitness`, by which the final cell is chosen.
@@ -161,13 +167,13 @@ pub struct EcgSearchReport {
     /// Beats per class: training, validation, test.
     pub class_counts: [Vec<usize>; 3],
     /// The search's query history.
-    pub history: SearchHistory<Nb201Cell>,
+    pub history: SearchHistory<NetArch>,
     /// Every proxy training of the search, in query order: one per candidate, or with
     /// [`EcgSearchConfig::proxy_folds`] `k >= 2` one per candidate and fold (fold by fold).
     pub candidates: Vec<CandidateRecord>,
     /// The cell chosen: best fitness on the proxy, or with [`EcgSearchConfig::rescore`] best
     /// mean fitness among the rescored cells.
-    pub best_cell: Nb201Cell,
+    pub best_cell: NetArch,
     /// The rescored cells in the search's fitness order (empty without rescoring).
     #[serde(default)]
     pub rescored: Vec<RescoredCell>,
@@ -297,10 +303,10 @@ impl<B: AutodiffBackend> FoldEvaluator<B> {
     }
 }
 
-impl<B: AutodiffBackend> Evaluator<Nb201Space> for FoldEvaluator<B> {
+impl<B: AutodiffBackend> Evaluator<NetSpace> for FoldEvaluator<B> {
     type Error = dcl_train::TrainError;
 
-    fn evaluate(&mut self, space: &Nb201Space, arch: &Nb201Cell) -> Result<f64, Self::Error> {
+    fn evaluate(&mut self, space: &NetSpace, arch: &NetArch) -> Result<f64, Self::Error> {
         let mut sum = 0.0;
         for fold in &mut self.folds {
             sum += fold.evaluate(space, arch)?;
@@ -549,15 +555,16 @@ pub fn run_baseline<B: AutodiffBackend>(
 pub fn run_cell<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
-    cell: &Nb201Cell,
+    cell: &NetArch,
     device: &B::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<FinalRun>, EcgSearchError> {
     let p = prepare(db, config, log)?;
     let shape = p.shape;
-    let spec = CellSpec::from_nb201(cell, config.kernels);
+    let spec = CellSpec::from_nb201(&cell.cell, config.kernels);
+    let net = net_of(config, cell);
     final_runs::<B, _>(
-        &|seed| CellNet::<B>::new(&spec, &config.net, shape, seed, device),
+        &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
         [&p.train, &p.valid, &p.test],
         config,
         device,
@@ -573,7 +580,7 @@ pub fn run_cell<B: AutodiffBackend>(
 pub fn proxy_fitness<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
-    cells: &[Nb201Cell],
+    cells: &[NetArch],
     device: &B::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<f64>, EcgSearchError> {
@@ -590,12 +597,12 @@ pub fn proxy_fitness<B: AutodiffBackend>(
 fn fold_fitness<B: AutodiffBackend>(
     proxy: Vec<ProxyFold>,
     config: &EcgSearchConfig,
-    cells: &[Nb201Cell],
+    cells: &[NetArch],
     device: &B::Device,
-    each: &mut dyn FnMut(f64, &Nb201Cell),
+    each: &mut dyn FnMut(f64, &NetArch),
 ) -> Result<(Vec<f64>, Vec<CandidateRecord>), EcgSearchError> {
     let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
-    let space = Nb201Space::new();
+    let space = NetSpace::new(config.feature_entries.clone())?;
     let mut fitness = Vec::with_capacity(cells.len());
     for cell in cells {
         let f = evaluator.evaluate(&space, cell)?;
@@ -608,7 +615,7 @@ fn fold_fitness<B: AutodiffBackend>(
 /// The [`EcgSearchConfig::rescore`] step: the best distinct cells of `history` (search fitness
 /// order, the earliest among equals) retrained on the `proxy` folds with each repeat's seed.
 fn rescore<B: AutodiffBackend>(
-    history: &SearchHistory<Nb201Cell>,
+    history: &SearchHistory<NetArch>,
     proxy: Vec<ProxyFold>,
     config: &EcgSearchConfig,
     device: &B::Device,
@@ -634,7 +641,7 @@ fn rescore<B: AutodiffBackend>(
             records: Vec::new(),
         })
         .collect();
-    let chosen: Vec<Nb201Cell> = cells.iter().map(|c| c.cell).collect();
+    let chosen: Vec<NetArch> = cells.iter().map(|c| c.cell).collect();
     for r in 0..repeats {
         let seed = Rescore::seed(config.proxy_train.seed, r);
         let repeat = EcgSearchConfig {
@@ -667,6 +674,14 @@ fn rescore<B: AutodiffBackend>(
     Ok(cells)
 }
 
+/// The skeleton of `arch`'s network: `config.net` with the candidate's feature entry.
+fn net_of(config: &EcgSearchConfig, arch: &NetArch) -> NetConfig {
+    NetConfig {
+        features: arch.features,
+        ..config.net
+    }
+}
+
 /// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
 pub fn run<B: AutodiffBackend>(
     db: &MitBih,
@@ -688,7 +703,7 @@ pub fn run<B: AutodiffBackend>(
     } = prepare(db, config, log)?;
 
     // Stage 1 over the whole cell space, label-free.
-    let space = Nb201Space::new();
+    let space = NetSpace::new(config.feature_entries.clone())?;
     let cells = space
         .enumerate()
         .ok_or_else(|| EcgSearchError::Config("the cell space cannot be enumerated".into()))?;
@@ -750,10 +765,11 @@ pub fn run<B: AutodiffBackend>(
     let search_seconds = t.elapsed().as_secs_f64();
 
     // Final training of both networks with the same trainer, data and budget.
-    let spec = CellSpec::from_nb201(&best_cell, config.kernels);
+    let spec = CellSpec::from_nb201(&best_cell.cell, config.kernels);
+    let net = net_of(config, &best_cell);
     let params = [
         KachueeNet::<B>::new(shape, 0, device)?.num_params(),
-        CellNet::<B>::new(&spec, &config.net, shape, 0, device)?.num_params(),
+        CellNet::<B>::new(&spec, &net, shape, 0, device)?.num_params(),
     ];
     log(&format!(
         "final training: baseline ({} parameters) and found ({} parameters), seeds {:?}",
@@ -769,7 +785,7 @@ pub fn run<B: AutodiffBackend>(
         log,
     )?;
     let found = final_runs::<B, _>(
-        &|seed| CellNet::<B>::new(&spec, &config.net, shape, seed, device),
+        &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
         data,
         config,
         device,
@@ -809,6 +825,7 @@ mod tests {
             full_train_per_class: Some(8),
             eval_per_class: Some(8),
             net: NetConfig::default(),
+            feature_entries: vec![FeatureEntry::Head],
             kernels: Kernels::default(),
             proxy_train: TrainConfig::default(),
             full_train: TrainConfig::default(),

@@ -7,12 +7,15 @@ use dcl_enas::ecg_search::{
     EcgSearchConfig, EcgSearchReport, Rescore, proxy_fitness, run, run_baseline, run_cell,
 };
 use dcl_evo::DclEnasConfig;
-use dcl_graph::Nb201Cell;
+
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{CandidateRecord, Kernels, Monitor, NdArrayBackend, NetConfig, TrainConfig};
+use dcl_train::{
+    CandidateRecord, FeatureEntry, Kernels, Monitor, NdArrayBackend, NetArch, NetConfig,
+    TrainConfig,
+};
 
 /// Each query of a two-fold search: its cell, its fitness and its two proxy trainings.
-fn two_fold_queries(report: &EcgSearchReport) -> Vec<(Nb201Cell, f64, &[CandidateRecord])> {
+fn two_fold_queries(report: &EcgSearchReport) -> Vec<(NetArch, f64, &[CandidateRecord])> {
     report
         .history
         .queries
@@ -46,6 +49,7 @@ fn tiny_ecg_search_runs_end_to_end() {
             stages: 2,
             ..NetConfig::default()
         },
+        feature_entries: vec![FeatureEntry::Head],
         kernels: Kernels::default(),
         proxy_train: tiny_train.clone(),
         full_train: tiny_train,
@@ -256,6 +260,51 @@ fn tiny_ecg_search_runs_end_to_end() {
     assert!(matches!(
         run_baseline::<NdArrayBackend>(&db, &twice, &dev, &mut |_| {}),
         Err(dcl_enas::ecg_search::EcgSearchError::Ecg(_))
+    ));
+    // The search space with the RR features' entry as one more choice.
+    let entries = EcgSearchConfig {
+        feature_entries: FeatureEntry::ALL.to_vec(),
+        budget: 4,
+        ..config.clone()
+    };
+    let report = run::<NdArrayBackend>(&db, &entries, &dev, &mut |_| {}).unwrap();
+    assert_eq!(report.candidates.len(), 4);
+    for (q, c) in report.history.queries.iter().zip(&report.candidates) {
+        assert_eq!(c.cell, q.arch.to_string());
+        assert_eq!(c.cell.parse::<NetArch>().unwrap(), q.arch);
+    }
+    // The report reads back, and so does a report written before the entries existed (its
+    // cells are `Head` candidates).
+    let json = serde_json::to_string(&report).unwrap();
+    let back: EcgSearchReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.best_cell, report.best_cell);
+    let old: EcgSearchReport = serde_json::from_str(include_str!(
+        "../docs/results/ecg/report_median_folds2_rescore5x2_seed0.json"
+    ))
+    .unwrap();
+    assert_eq!(old.best_cell.features, FeatureEntry::Head);
+    assert_eq!(
+        old.best_cell.to_string(),
+        "|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_1x1~2|"
+    );
+    // Each entry's network trains and tests end to end.
+    for features in FeatureEntry::ALL {
+        let arch = NetArch {
+            features,
+            ..report.best_cell
+        };
+        let runs = run_cell::<NdArrayBackend>(&db, &entries, &arch, &dev, &mut |_| {}).unwrap();
+        let n: usize = runs[0].test.confusion.iter().flatten().sum();
+        assert_eq!(n, 4 * 16);
+    }
+    // No entry at all: a typed error.
+    let none = EcgSearchConfig {
+        feature_entries: vec![],
+        ..config.clone()
+    };
+    assert!(matches!(
+        run::<NdArrayBackend>(&db, &none, &dev, &mut |_| {}),
+        Err(dcl_enas::ecg_search::EcgSearchError::Train(_))
     ));
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {

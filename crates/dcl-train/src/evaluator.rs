@@ -1,5 +1,6 @@
-//! [`CellEvaluator`]: trains the network of a NAS-Bench-201 cell for real and returns its
-//! validation score, so that a search pays for each query with a training run.
+//! [`CellEvaluator`]: trains the network of a NAS-Bench-201 cell (or of a [`NetSpace`]
+//! candidate) for real and returns its validation score, so that a search pays for each query
+//! with a training run.
 
 use std::time::Instant;
 
@@ -11,12 +12,14 @@ use crate::TrainError;
 use crate::cell::{CellSpec, Kernels};
 use crate::data::SignalData;
 use crate::net::{CellNet, InputShape, NetConfig};
+use crate::space::{NetArch, NetSpace};
 use crate::train::{TrainConfig, TrainReport, train};
 
 /// One candidate trained by a [`CellEvaluator`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateRecord {
-    /// The cell, in NAS-Bench-201 notation.
+    /// The cell, in NAS-Bench-201 notation ([`NetArch`]'s for a [`NetSpace`] candidate: with
+    /// `@stem` or `@logits` after it when the features do not enter at the head).
     pub cell: String,
     /// The fitness returned: 100 × the monitored validation metric.
     pub fitness: f64,
@@ -78,12 +81,27 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
         self.log.iter().map(|r| r.report.seconds).sum()
     }
 
-    /// Builds and trains one cell's network, returning the record (also kept in the log).
+    /// Builds and trains one cell's network (with the evaluator's [`NetConfig`]), returning the
+    /// record (also kept in the log).
     pub fn train_cell(&mut self, cell: &Nb201Cell) -> Result<CandidateRecord, TrainError> {
+        let arch = NetArch {
+            cell: *cell,
+            features: self.net.features,
+        };
+        self.train_arch(&arch)
+    }
+
+    /// Builds and trains one candidate's network: the evaluator's [`NetConfig`] with the
+    /// candidate's [`NetArch::features`]. Returns the record (also kept in the log).
+    pub fn train_arch(&mut self, arch: &NetArch) -> Result<CandidateRecord, TrainError> {
         let start = Instant::now();
-        let spec = CellSpec::from_nb201(cell, self.kernels);
+        let spec = CellSpec::from_nb201(&arch.cell, self.kernels);
         let shape = InputShape::of(&self.train);
-        let model = CellNet::<B>::new(&spec, &self.net, shape, self.config.seed, &self.device)?;
+        let net = NetConfig {
+            features: arch.features,
+            ..self.net
+        };
+        let model = CellNet::<B>::new(&spec, &net, shape, self.config.seed, &self.device)?;
         let trained = train(
             model,
             &self.train,
@@ -94,7 +112,7 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
         )?;
         let fitness = 100.0 * self.config.monitor.value(&trained.report.valid);
         let record = CandidateRecord {
-            cell: cell.to_string(),
+            cell: arch.to_string(),
             fitness,
             report: trained.report,
         };
@@ -118,5 +136,13 @@ impl<B: AutodiffBackend> Evaluator<Nb201Space> for CellEvaluator<B> {
 
     fn evaluate(&mut self, _space: &Nb201Space, arch: &Nb201Cell) -> Result<f64, TrainError> {
         Ok(self.train_cell(arch)?.fitness)
+    }
+}
+
+impl<B: AutodiffBackend> Evaluator<NetSpace> for CellEvaluator<B> {
+    type Error = TrainError;
+
+    fn evaluate(&mut self, _space: &NetSpace, arch: &NetArch) -> Result<f64, TrainError> {
+        Ok(self.train_arch(arch)?.fitness)
     }
 }

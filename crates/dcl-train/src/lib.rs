@@ -10,8 +10,10 @@
 //!   [`KachueeNet`]: the hand-designed residual 1-D CNN of Kachuee et al. (2018) as a baseline.
 //! * [`train`]: seeded mini-batches, Adam or SGD with a cosine schedule, class-weighted
 //!   cross-entropy, early stopping on a validation split; [`ClassMetrics`] for the results.
-//! * [`CellEvaluator`]: implements dcl-graph's `Evaluator` for `Nb201Space`, so DCL-ENAS (or any
-//!   strategy of dcl-evo) trains the candidates it queries.
+//! * [`FeatureEntry`]: where a [`CellNet`]'s extra features (RR intervals, say) enter it;
+//!   [`NetSpace`]: NAS-Bench-201's cells with a feature entry as one search space ([`NetArch`]).
+//! * [`CellEvaluator`]: implements dcl-graph's `Evaluator` for `Nb201Space` and [`NetSpace`],
+//!   so DCL-ENAS (or any strategy of dcl-evo) trains the candidates it queries.
 //!
 //! Backends: burn-ndarray on the CPU by default ([`NdArrayBackend`]); burn-flex with the `flex`
 //! feature; burn-cuda with the `cuda` feature. [`DeviceKind`] picks one at run time and says
@@ -58,6 +60,7 @@ mod error;
 mod evaluator;
 mod metrics;
 mod net;
+mod space;
 mod train;
 
 pub use augment::Augment;
@@ -72,9 +75,10 @@ pub use error::TrainError;
 pub use evaluator::{CandidateRecord, CellEvaluator};
 pub use metrics::{ClassMetrics, Monitor};
 pub use net::{
-    Cell, CellNet, Classifier, InputShape, KachueeBlock, KachueeNet, NetConfig, ReductionBlock,
-    ReluConvBn,
+    Cell, CellNet, Classifier, FeatureEntry, InputShape, KachueeBlock, KachueeNet, NetConfig,
+    ReductionBlock, ReluConvBn,
 };
+pub use space::{NetArch, NetSpace};
 pub use train::{
     ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainReport, Trained, evaluate,
     predict, train,

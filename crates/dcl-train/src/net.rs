@@ -294,6 +294,69 @@ pub struct NetConfig {
     /// baseline's fully-connected layers can. Default 0.
     #[serde(default)]
     pub head_hidden: usize,
+    /// Where the extra features enter the network. Default [`FeatureEntry::Head`] (every
+    /// network built before this choice existed).
+    #[serde(default)]
+    pub features: FeatureEntry,
+}
+
+/// Where a [`CellNet`]'s extra per-sample features (an ECG beat's RR intervals, say) enter it.
+///
+/// Across patients the rhythm transfers and the beat's shape does not (docs/results/ecg.md), so
+/// how the two are combined is part of the architecture, and a search can choose it
+/// ([`crate::NetSpace`]).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureEntry {
+    /// Joined to the pooled maps, before the head's hidden layer (if any) and the classifier.
+    #[default]
+    Head,
+    /// As `Head`, and also fed to the stem as constant input channels (one per feature), so
+    /// that every convolution can condition on them.
+    Stem,
+    /// A head of their own (a hidden ReLU layer of [`NetConfig::head_hidden`] units, when
+    /// positive, and a linear classifier) whose logits are added to the signal's; the signal's
+    /// head sees the pooled maps alone. The rhythm then gets its own say in the decision
+    /// instead of being one input among the pooled channels.
+    Logits,
+}
+
+impl FeatureEntry {
+    /// Every entry, in declaration order.
+    pub const ALL: [FeatureEntry; 3] =
+        [FeatureEntry::Head, FeatureEntry::Stem, FeatureEntry::Logits];
+
+    /// The lowercase name (`head`, `stem`, `logits`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureEntry::Head => "head",
+            FeatureEntry::Stem => "stem",
+            FeatureEntry::Logits => "logits",
+        }
+    }
+}
+
+impl std::fmt::Display for FeatureEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for FeatureEntry {
+    type Err = TrainError;
+
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| {
+                TrainError::Config(format!(
+                    "unknown feature entry {s:?} (expected head, stem or logits)"
+                ))
+            })
+    }
 }
 
 impl Default for NetConfig {
@@ -304,13 +367,14 @@ impl Default for NetConfig {
             cells_per_stage: 1,
             stem_kernel: 7,
             head_hidden: 0,
+            features: FeatureEntry::Head,
         }
     }
 }
 
 /// Stem, stages of cells joined by [`ReductionBlock`]s, batch norm and ReLU, global average
 /// pooling, the extra features joined, an optional hidden layer ([`NetConfig::head_hidden`]),
-/// a linear classifier.
+/// a linear classifier. [`NetConfig::features`] moves where the extra features enter.
 ///
 /// ```
 /// use burn::backend::NdArray;
@@ -335,6 +399,12 @@ pub struct CellNet<B: Backend> {
     head_bn: BatchNorm<B>,
     hidden: Option<Linear<B>>,
     classifier: Linear<B>,
+    /// [`FeatureEntry::Logits`]' hidden layer (with a positive `head_hidden`).
+    features_hidden: Option<Linear<B>>,
+    /// [`FeatureEntry::Logits`]' classifier (with at least one feature).
+    features_classifier: Option<Linear<B>>,
+    #[module(skip)]
+    entry: FeatureEntry,
 }
 
 impl<B: Backend> CellNet<B> {
@@ -357,7 +427,12 @@ impl<B: Backend> CellNet<B> {
         }
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
         let c = config.channels;
-        let stem = conv1d(shape.channels, c, config.stem_kernel, 1, &mut rng, device);
+        let entry = config.features;
+        let stem_in = match entry {
+            FeatureEntry::Stem => shape.channels + shape.n_features,
+            FeatureEntry::Head | FeatureEntry::Logits => shape.channels,
+        };
+        let stem = conv1d(stem_in, c, config.stem_kernel, 1, &mut rng, device);
         let mut stages = Vec::new();
         let mut reductions = Vec::new();
         for s in 0..config.stages {
@@ -377,7 +452,10 @@ impl<B: Backend> CellNet<B> {
             );
         }
         let last = c << (config.stages - 1);
-        let joined = last + shape.n_features;
+        let joined = match entry {
+            FeatureEntry::Head | FeatureEntry::Stem => last + shape.n_features,
+            FeatureEntry::Logits => last,
+        };
         let hidden =
             (config.head_hidden > 0).then(|| linear(joined, config.head_hidden, &mut rng, device));
         let classifier_in = if config.head_hidden > 0 {
@@ -385,6 +463,19 @@ impl<B: Backend> CellNet<B> {
         } else {
             joined
         };
+        let classifier = linear(classifier_in, shape.n_classes, &mut rng, device);
+        // Drawn after everything `Head` draws, so that `Head` networks keep their weights.
+        let own_head = entry == FeatureEntry::Logits && shape.n_features > 0;
+        let features_hidden = (own_head && config.head_hidden > 0)
+            .then(|| linear(shape.n_features, config.head_hidden, &mut rng, device));
+        let features_classifier = own_head.then(|| {
+            let d_in = if config.head_hidden > 0 {
+                config.head_hidden
+            } else {
+                shape.n_features
+            };
+            linear(d_in, shape.n_classes, &mut rng, device)
+        });
         Ok(Self {
             stem,
             stem_bn: BatchNormConfig::new(c).init(device),
@@ -392,7 +483,10 @@ impl<B: Backend> CellNet<B> {
             reductions,
             head_bn: BatchNormConfig::new(last).init(device),
             hidden,
-            classifier: linear(classifier_in, shape.n_classes, &mut rng, device),
+            classifier,
+            features_hidden,
+            features_classifier,
+            entry,
         })
     }
 }
@@ -404,13 +498,38 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
             Some(hidden) => hidden.weight.val().dims()[0],
             None => self.classifier.weight.val().dims()[0],
         };
+        let (stem_in, joined) = match self.entry {
+            FeatureEntry::Head => (shape.channels, pooled + shape.n_features),
+            FeatureEntry::Stem => (shape.channels + shape.n_features, pooled + shape.n_features),
+            FeatureEntry::Logits => (shape.channels, pooled),
+        };
+        let own_head = match (&self.features_hidden, &self.features_classifier) {
+            (Some(hidden), Some(_)) => hidden.weight.val().dims()[0] == shape.n_features,
+            (None, Some(classifier)) => classifier.weight.val().dims()[0] == shape.n_features,
+            // Built without features (or not `Logits`).
+            _ => self.entry != FeatureEntry::Logits || shape.n_features == 0,
+        };
         shape.length > 0
-            && self.stem.weight.val().dims()[1] == shape.channels
-            && head_in == pooled + shape.n_features
+            && shape.channels > 0
+            && self.stem.weight.val().dims()[1] == stem_in
+            && head_in == joined
+            && own_head
             && self.classifier.weight.val().dims()[1] == shape.n_classes
     }
 
     fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2> {
+        let n_features = features.dims()[1];
+        let signals = if self.entry == FeatureEntry::Stem && n_features > 0 {
+            // Each feature as a constant channel along the signal.
+            let [b, _, length] = signals.dims();
+            let constant = features
+                .clone()
+                .reshape([b, n_features, 1])
+                .expand([b, n_features, length]);
+            Tensor::cat(vec![signals, constant], 1)
+        } else {
+            signals
+        };
         let mut x = batch_norm(&self.stem_bn, self.stem.forward(signals));
         for (s, cells) in self.stages.iter().enumerate() {
             if s > 0 {
@@ -423,14 +542,21 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
         let x = relu(batch_norm(&self.head_bn, x));
         let [b, c, _] = x.dims();
         let pooled = x.mean_dim(2).reshape([b, c]);
-        let joined = if features.dims()[1] > 0 {
-            Tensor::cat(vec![pooled, features], 1)
+        let joined = if n_features > 0 && self.entry != FeatureEntry::Logits {
+            Tensor::cat(vec![pooled, features.clone()], 1)
         } else {
             pooled
         };
-        match &self.hidden {
+        let logits = match &self.hidden {
             Some(hidden) => self.classifier.forward(relu(hidden.forward(joined))),
             None => self.classifier.forward(joined),
+        };
+        match (&self.features_hidden, &self.features_classifier) {
+            (Some(hidden), Some(classifier)) => {
+                logits + classifier.forward(relu(hidden.forward(features)))
+            }
+            (None, Some(classifier)) => logits + classifier.forward(features),
+            _ => logits,
         }
     }
 }

@@ -1,12 +1,13 @@
 //! The trainer learns toy signals, is seeded, selects by validation, and refuses bad input.
 
 use burn::backend::NdArray;
+use burn::module::Module;
 use burn::tensor::Tensor;
 use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
 use dcl_train::{
-    Augment, CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, InputShape, KachueeNet,
-    Kernels, Monitor, NdArrayBackend, NetConfig, OptimizerKind, SignalData, TrainConfig,
-    TrainError, evaluate, train,
+    Augment, CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, FeatureEntry,
+    InputShape, KachueeNet, Kernels, Monitor, NdArrayBackend, NetArch, NetConfig, NetSpace,
+    OptimizerKind, SignalData, TrainConfig, TrainError, evaluate, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -383,6 +384,144 @@ fn every_nb201_cell_builds_and_runs() {
         params(&with_hidden),
         params(&NetConfig::default()) + 66 * 8 + 8 + 9 * 4 - 67 * 4
     );
+}
+
+/// Three classes carried by the two features alone (class means −2, 0, 2 in the first, the
+/// second noise); the signals are weak noise.
+fn feature_toy(n: usize, seed: u64) -> SignalData {
+    use rand::RngExt;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let length = 64;
+    let mut data = SignalData {
+        length,
+        n_features: 2,
+        n_classes: 3,
+        ..SignalData::default()
+    };
+    for i in 0..n {
+        let class = i % 3;
+        data.signals
+            .extend((0..length).map(|_| rng.random_range(-0.1f32..0.1)));
+        data.features
+            .push(2.0 * (class as f32 - 1.0) + rng.random_range(-0.5..0.5));
+        data.features.push(rng.random_range(-1.0..1.0));
+        data.labels.push(class as u8);
+    }
+    data
+}
+
+#[test]
+fn every_feature_entry_learns_classes_carried_by_the_features() {
+    let (tr, va) = (feature_toy(240, 1), feature_toy(96, 2));
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let mut params = Vec::new();
+    for features in FeatureEntry::ALL {
+        for head_hidden in [0, 8] {
+            let net = NetConfig {
+                features,
+                head_hidden,
+                ..small_net()
+            };
+            let model =
+                CellNet::<NdArrayBackend>::new(&spec, &net, shape(&tr), 3, &device).unwrap();
+            assert!(model.accepts(&shape(&tr)));
+            let wrong = InputShape {
+                n_features: 3,
+                ..shape(&tr)
+            };
+            assert!(!model.accepts(&wrong), "{features} {head_hidden}");
+            let trained = train(model, &tr, &va, &quick(), &device, &mut |_| {}).unwrap();
+            assert!(
+                trained.report.valid.balanced_accuracy > 0.85,
+                "{features} {head_hidden}: {:?}",
+                trained.report.valid
+            );
+            params.push(trained.model.num_params());
+        }
+    }
+    // Stem adds one stem input channel per feature; Logits moves the features to a head of
+    // their own: three different networks.
+    params.dedup();
+    assert_eq!(params.len(), 6, "{params:?}");
+    // Data with other features than the network was built for: a typed error, not a panic.
+    let net = NetConfig {
+        features: FeatureEntry::Stem,
+        ..small_net()
+    };
+    let model = CellNet::<NdArrayBackend>::new(&spec, &net, shape(&tr), 3, &device).unwrap();
+    assert!(matches!(
+        train(
+            model,
+            &toy(30, 1),
+            &toy(30, 2),
+            &quick(),
+            &device,
+            &mut |_| {}
+        ),
+        Err(TrainError::Data(_))
+    ));
+}
+
+#[test]
+fn features_without_features_build_the_plain_network() {
+    // No extra features: every entry gives the network `Head` gives, weight for weight.
+    let data = SignalData {
+        n_features: 0,
+        features: Vec::new(),
+        ..toy(12, 3)
+    };
+    let device = Default::default();
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let logits: Vec<Vec<f32>> = FeatureEntry::ALL
+        .iter()
+        .map(|&features| {
+            let net = NetConfig {
+                features,
+                head_hidden: 8,
+                ..small_net()
+            };
+            let model =
+                CellNet::<NdArrayBackend>::new(&spec, &net, shape(&data), 5, &device).unwrap();
+            let x = Tensor::<NdArrayBackend, 3>::from_data(
+                burn::tensor::TensorData::new(data.signals.clone(), [12, 1, data.length]),
+                &device,
+            );
+            model
+                .forward(x, Tensor::zeros([12, 0], &device))
+                .into_data()
+                .to_vec()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(logits[0], logits[1]);
+    assert_eq!(logits[0], logits[2]);
+}
+
+#[test]
+fn evaluator_trains_net_space_candidates() {
+    let (tr, va) = (feature_toy(96, 7), feature_toy(48, 8));
+    let config = TrainConfig {
+        epochs: 1,
+        ..quick()
+    };
+    let mut eval = CellEvaluator::<NdArrayBackend>::new(
+        tr,
+        va,
+        small_net(),
+        Kernels::default(),
+        config,
+        Default::default(),
+    )
+    .unwrap();
+    let space = NetSpace::new(FeatureEntry::ALL.to_vec()).unwrap();
+    let arch: NetArch = format!("{GOOD}@logits").parse().unwrap();
+    let fitness = eval.evaluate(&space, &arch).unwrap();
+    assert!((0.0..=100.0).contains(&fitness));
+    assert_eq!(eval.log()[0].cell, format!("{GOOD}@logits"));
+    // The same cell through the NB201 evaluator: the evaluator's own entry (Head).
+    eval.evaluate(&Nb201Space::new(), &cell(GOOD)).unwrap();
+    assert_eq!(eval.log()[1].cell, GOOD);
 }
 
 #[test]
