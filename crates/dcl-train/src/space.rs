@@ -99,22 +99,6 @@ pub struct NetSpace {
     vocab: OpVocab,
 }
 
-/// The graph form's edges with an entry node (node 7) and the output at node 8.
-const GRAPH_EDGES: [(usize, usize); 12] = [
-    (0, 1),
-    (0, 2),
-    (0, 4),
-    (1, 3),
-    (1, 5),
-    (2, 6),
-    (3, 6),
-    (4, 8),
-    (5, 8),
-    (6, 8),
-    (0, 7),
-    (7, 8),
-];
-
 impl NetSpace {
     /// The cells with each of `entries`. Fails on no entry or a repeated one.
     pub fn new(entries: Vec<FeatureEntry>) -> Result<Self, TrainError> {
@@ -246,12 +230,16 @@ impl SearchSpace for NetSpace {
             }
             return self.cells.to_graph(&arch.cell);
         }
-        let mut ops = Vec::with_capacity(9);
-        ops.push(NodeOp::Input);
-        ops.extend(arch.cell.ops().iter().map(|o| NodeOp::Op(o.id())));
-        ops.push(NodeOp::Op(self.entry_op(arch.features)?));
-        ops.push(NodeOp::Output);
-        ArchGraph::new(ops, &GRAPH_EDGES, self.limits())
+        // The cell's graph with the output moved one node on and the entry's node in its place.
+        let cell = self.cells.to_graph(&arch.cell)?;
+        let (entry, output) = (cell.output(), cell.output() + 1);
+        let mut ops = cell.ops();
+        ops.insert(entry, NodeOp::Op(self.entry_op(arch.features)?));
+        let moved = |v: usize| if v >= entry { v + 1 } else { v };
+        let mut edges: Vec<(usize, usize)> =
+            cell.edges().map(|(a, b)| (moved(a), moved(b))).collect();
+        edges.extend([(cell.input(), entry), (entry, output)]);
+        ArchGraph::new(ops, &edges, self.limits())
     }
 
     fn key(&self, arch: &NetArch) -> NetArch {
@@ -352,6 +340,25 @@ mod tests {
             .iter()
             .map(|&features| space.to_graph(&NetArch { cell, features }).unwrap())
             .collect();
+        // Nb201Space's ten edges with its output (7) moved to 8, and input -> entry -> output.
+        assert_eq!(graphs[0].output(), 8);
+        assert_eq!(
+            graphs[0].sorted_edges(),
+            vec![
+                (0, 1),
+                (0, 2),
+                (0, 4),
+                (0, 7),
+                (1, 3),
+                (1, 5),
+                (2, 6),
+                (3, 6),
+                (4, 8),
+                (5, 8),
+                (6, 8),
+                (7, 8)
+            ]
+        );
         assert_ne!(graphs[0], graphs[1]);
         assert_ne!(graphs[1], graphs[2]);
         let hashes: std::collections::HashSet<_> =
