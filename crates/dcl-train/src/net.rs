@@ -336,6 +336,16 @@ impl FeatureEntry {
             FeatureEntry::Logits => "logits",
         }
     }
+
+    /// The stem's input channels and the head's input width for samples of `shape` and
+    /// `pooled` channels after pooling: what a [`CellNet`] is built with and accepts.
+    fn widths(self, shape: &InputShape, pooled: usize) -> (usize, usize) {
+        match self {
+            FeatureEntry::Head => (shape.channels, pooled + shape.n_features),
+            FeatureEntry::Stem => (shape.channels + shape.n_features, pooled + shape.n_features),
+            FeatureEntry::Logits => (shape.channels, pooled),
+        }
+    }
 }
 
 impl std::fmt::Display for FeatureEntry {
@@ -428,10 +438,8 @@ impl<B: Backend> CellNet<B> {
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
         let c = config.channels;
         let entry = config.features;
-        let stem_in = match entry {
-            FeatureEntry::Stem => shape.channels + shape.n_features,
-            FeatureEntry::Head | FeatureEntry::Logits => shape.channels,
-        };
+        let last = c << (config.stages - 1);
+        let (stem_in, joined) = entry.widths(&shape, last);
         let stem = conv1d(stem_in, c, config.stem_kernel, 1, &mut rng, device);
         let mut stages = Vec::new();
         let mut reductions = Vec::new();
@@ -451,11 +459,6 @@ impl<B: Backend> CellNet<B> {
                     .collect(),
             );
         }
-        let last = c << (config.stages - 1);
-        let joined = match entry {
-            FeatureEntry::Head | FeatureEntry::Stem => last + shape.n_features,
-            FeatureEntry::Logits => last,
-        };
         let hidden =
             (config.head_hidden > 0).then(|| linear(joined, config.head_hidden, &mut rng, device));
         let classifier_in = if config.head_hidden > 0 {
@@ -498,11 +501,7 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
             Some(hidden) => hidden.weight.val().dims()[0],
             None => self.classifier.weight.val().dims()[0],
         };
-        let (stem_in, joined) = match self.entry {
-            FeatureEntry::Head => (shape.channels, pooled + shape.n_features),
-            FeatureEntry::Stem => (shape.channels + shape.n_features, pooled + shape.n_features),
-            FeatureEntry::Logits => (shape.channels, pooled),
-        };
+        let (stem_in, joined) = self.entry.widths(shape, pooled);
         let own_head = match (&self.features_hidden, &self.features_classifier) {
             (Some(hidden), Some(_)) => hidden.weight.val().dims()[0] == shape.n_features,
             (None, Some(classifier)) => classifier.weight.val().dims()[0] == shape.n_features,
