@@ -12,20 +12,26 @@
 //! 20,001-cell table is the searchable space (offspring are restricted to its cells), search and
 //! report on the single-run 108-epoch validation accuracy.
 //!
-//! Every strategy runs once per seed with the largest budget; smaller budgets read the same
+//! Strategies are ask/tell [`Strategy`] objects driven by a [`Driver`]: `--batch k` asks and
+//! evaluates `k` architectures at a time (default 1, one at a time, which gives the same
+//! searches as the strategies' `run`). Every strategy runs once per seed with the largest budget; smaller budgets read the same
 //! run's history at that point (no strategy looks at the budget except to stop). The predictor
 //! is pre-trained label-free once per space and serves every seed and dataset; that time is
 //! printed once. Ends with one line per configuration:
 //! `search space=nb201 dataset=cifar10 protocol=test200 strategy=dcl-enas budget=100 mean=94.33 std=0.05 seeds=100`
+//! (with `batch=k` after the strategy when `--batch` is not 1)
 //! and `optimum ...` lines with the median number of queries to reach the optimum of the
 //! searched column. Curves (mean ± std of the reported accuracy against queries) are written
-//! as SVG to `--out`.
+//! as SVG to `--out` (default `results/search`, outside the committed docs).
 
 use std::time::Instant;
 
 use clap::Parser;
+use clap::ValueEnum;
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
-use dcl_evo::{DclEnas, DclEnasConfig, RandomSearch, RegularizedEvolution, SearchHistory};
+use dcl_evo::{
+    DclEnas, DclEnasConfig, Driver, RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
+};
 use dcl_predictor::{
     FinetuneConfig, ModelConfig, Nb101Space, Nb201Space, Predictor, PredictorSurrogate,
     PretrainConfig, RankingLoss, SearchSpace, Subspace,
@@ -54,9 +60,12 @@ struct Args {
     /// First seed.
     #[arg(long, default_value_t = 0)]
     seed_offset: u64,
-    /// Strategies: random, re, dcl-enas.
+    /// Strategies: random, re (regularized evolution), dcl-enas.
     #[arg(long, value_delimiter = ',', default_value = "random,re,dcl-enas")]
-    strategies: Vec<String>,
+    strategies: Vec<StrategyName>,
+    /// Architectures asked and evaluated together (synchronous batches).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
     /// Label-free pre-training epochs.
     #[arg(long, default_value_t = 2)]
     pretrain_epochs: usize,
@@ -92,8 +101,67 @@ struct Args {
     #[arg(long)]
     history_dir: Option<String>,
     /// Folder for the SVG plots.
-    #[arg(long, default_value = "docs/results")]
+    #[arg(long, default_value = "results/search")]
     out: String,
+}
+
+/// The strategies compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StrategyName {
+    /// Uniform random search.
+    Random,
+    /// Regularized evolution.
+    Re,
+    /// DCL-ENAS with the pre-trained predictor.
+    DclEnas,
+}
+
+impl std::fmt::Display for StrategyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StrategyName::Random => "random",
+            StrategyName::Re => "re",
+            StrategyName::DclEnas => "dcl-enas",
+        })
+    }
+}
+
+/// The ask/tell strategy `name` for one seeded run.
+fn strategy<'s, S: SearchSpace>(
+    name: StrategyName,
+    space: &'s S,
+    pretrained: &Predictor,
+    args: &Args,
+    seed: u64,
+) -> Result<Box<dyn Strategy<S> + 's>, Box<dyn std::error::Error>> {
+    let rng = ChaCha8Rng::seed_from_u64(seed);
+    Ok(match name {
+        StrategyName::Random => Box::new(RandomSearch.start(space, rng)),
+        StrategyName::Re => Box::new(RegularizedEvolution::default().start(space, rng)?),
+        StrategyName::DclEnas => {
+            let refit_loss = match args.refit_loss.as_str() {
+                "pairwise" => RankingLoss::Pairwise,
+                "rnc" => RankingLoss::RankNContrast { weight: 1.0 },
+                other => return Err(format!("unknown refit loss {other}").into()),
+            };
+            let refit = FinetuneConfig {
+                epochs: args.refit_epochs,
+                loss: refit_loss,
+                ..FinetuneConfig::search_default()
+            };
+            let surrogate = PredictorSurrogate::new(pretrained.fork(seed), refit, seed);
+            let cfg = DclEnasConfig {
+                infill: args.infill,
+                initial: args.initial,
+                explore: args.explore,
+                generations: args.generations,
+                offspring: args.offspring,
+                population: args.population,
+                ..Default::default()
+            };
+            Box::new(DclEnas::new(cfg).start(space, surrogate, rng)?)
+        }
+    })
 }
 
 /// The reported-accuracy curve of one run: after each query, the reported accuracy of the
@@ -163,55 +231,39 @@ fn run_setting<S: SearchSpace>(
     pretrained: &Predictor,
     args: &Args,
     summary: &mut Vec<String>,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    S::Arch: serde::Serialize + serde::de::DeserializeOwned,
+{
     let budget = *args.budget.iter().max().ok_or("no budget")?;
-    let refit_loss = match args.refit_loss.as_str() {
-        "pairwise" => RankingLoss::Pairwise,
-        "rnc" => RankingLoss::RankNContrast { weight: 1.0 },
-        other => return Err(format!("unknown refit loss {other}").into()),
+    let driver = Driver {
+        batch_size: args.batch,
+        ..Driver::new(budget)
+    };
+    driver.validate()?;
+    let batch = if args.batch == 1 {
+        String::new()
+    } else {
+        format!(" batch={}", args.batch)
     };
     let mut curves: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
-    for strategy in &args.strategies {
+    for &name in &args.strategies {
         let start = Instant::now();
         let mut runs = Vec::new();
         let mut to_opt = Vec::new();
         for seed in args.seed_offset..args.seed_offset + args.seeds {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let mut oracle = FnOracle::<S>(&*set.search);
-            let h = match strategy.as_str() {
-                "random" => RandomSearch.run(set.space, &mut oracle, budget, &mut rng)?,
-                "re" => {
-                    RegularizedEvolution::default().run(set.space, &mut oracle, budget, &mut rng)?
-                }
-                "dcl-enas" => {
-                    let refit = FinetuneConfig {
-                        epochs: args.refit_epochs,
-                        loss: refit_loss,
-                        ..FinetuneConfig::search_default()
-                    };
-                    let mut sur = PredictorSurrogate::new(pretrained.fork(seed), refit, seed);
-                    let cfg = DclEnasConfig {
-                        infill: args.infill,
-                        initial: args.initial,
-                        explore: args.explore,
-                        generations: args.generations,
-                        offspring: args.offspring,
-                        population: args.population,
-                        ..Default::default()
-                    };
-                    DclEnas::new(cfg).run(set.space, &mut oracle, &mut sur, budget, &mut rng)?
-                }
-                other => return Err(format!("unknown strategy {other}").into()),
-            };
+            let mut search = strategy(name, set.space, pretrained, args, seed)?;
+            let h = driver.run(search.as_mut(), set.space, &mut oracle, None, &mut |_| {})?;
             let first = h.queries.iter().position(|q| q.fitness >= set.optimum);
             to_opt.push(first.map_or(f64::INFINITY, |i| (i + 1) as f64));
             if let Some(dir) = &args.history_dir {
                 std::fs::create_dir_all(dir)?;
                 let file = format!(
-                    "{dir}/{}_strategy_{strategy}_seed_{seed}.csv",
+                    "{dir}/{}_strategy_{name}_seed_{seed}.csv",
                     set.name.replace([' ', '='], "_")
                 );
-                h.write_csv(std::fs::File::create(file)?, |a| format!("{a:?}"))?;
+                h.save_csv(file, |a| format!("{a:?}"))?;
             }
             let c = curve(&h, &*set.report, budget);
             if args.per_seed {
@@ -221,7 +273,7 @@ fn run_setting<S: SearchSpace>(
                     .map(|&b| format!("at{b}={:.2}", c[b - 1]))
                     .collect();
                 println!(
-                    "  run {} strategy={strategy} seed={seed} {} first_optimum={}",
+                    "  run {} strategy={name}{batch} seed={seed} {} first_optimum={}",
                     set.name,
                     at.join(" "),
                     first.map_or("none".to_string(), |i| (i + 1).to_string())
@@ -234,7 +286,7 @@ fn run_setting<S: SearchSpace>(
             let at: Vec<f64> = runs.iter().map(|c| c[b - 1]).collect();
             let (m, s) = mean_std(&at);
             summary.push(format!(
-                "search {} strategy={strategy} budget={b} mean={m:.2} std={s:.2} seeds={} seconds_per_run={secs:.1}",
+                "search {} strategy={name}{batch} budget={b} mean={m:.2} std={s:.2} seeds={} seconds_per_run={secs:.1}",
                 set.name,
                 runs.len()
             ));
@@ -242,7 +294,7 @@ fn run_setting<S: SearchSpace>(
         let reached = to_opt.iter().filter(|x| x.is_finite()).count();
         let med = median(to_opt.clone());
         summary.push(format!(
-            "optimum {} strategy={strategy} median_queries={} reached={reached}/{}",
+            "optimum {} strategy={name}{batch} median_queries={} reached={reached}/{}",
             set.name,
             if med.is_finite() {
                 format!("{med:.0}")
@@ -252,7 +304,7 @@ fn run_setting<S: SearchSpace>(
             runs.len()
         ));
         println!("{}", summary[summary.len() - 1]);
-        curves.push((strategy.clone(), runs));
+        curves.push((name.to_string(), runs));
     }
     plot(set, &curves, args, budget)?;
     Ok(())
@@ -288,56 +340,62 @@ fn plot<S: SearchSpace>(
         .iter()
         .flat_map(|(_, v)| v.iter().map(|(m, s)| m + s))
         .fold(f64::MIN, f64::max);
-    let root = SVGBackend::new(&file, (720, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{} ({} seeds)", set.name, args.seeds),
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(1f64..budget as f64, lo..hi + 0.05 * (hi - lo).max(0.01))?;
-    chart
-        .configure_mesh()
-        .x_desc("queries")
-        .y_desc("reported accuracy (%)")
-        .draw()?;
-    let palette = [
-        RGBColor(200, 50, 50),
-        RGBColor(40, 90, 200),
-        RGBColor(30, 150, 60),
-        RGBColor(150, 50, 150),
-    ];
-    for (i, (name, v)) in stats.iter().enumerate() {
-        let c = palette[i % palette.len()];
-        chart.draw_series(std::iter::once(Polygon::new(
-            (start..budget)
-                .map(|q| ((q + 1) as f64, v[q].0 + v[q].1))
-                .chain(
-                    (start..budget)
-                        .rev()
-                        .map(|q| ((q + 1) as f64, v[q].0 - v[q].1)),
-                )
-                .collect::<Vec<_>>(),
-            c.mix(0.15),
-        )))?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{} ({} seeds)", set.name, args.seeds),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(1f64..budget as f64, lo..hi + 0.05 * (hi - lo).max(0.01))?;
         chart
-            .draw_series(LineSeries::new(
-                (start..budget).map(|q| ((q + 1) as f64, v[q].0)),
-                c.stroke_width(2),
-            ))?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            .configure_mesh()
+            .x_desc("queries")
+            .y_desc("reported accuracy (%)")
+            .draw()?;
+        let palette = [
+            RGBColor(200, 50, 50),
+            RGBColor(40, 90, 200),
+            RGBColor(30, 150, 60),
+            RGBColor(150, 50, 150),
+        ];
+        for (i, (name, v)) in stats.iter().enumerate() {
+            let c = palette[i % palette.len()];
+            chart.draw_series(std::iter::once(Polygon::new(
+                (start..budget)
+                    .map(|q| ((q + 1) as f64, v[q].0 + v[q].1))
+                    .chain(
+                        (start..budget)
+                            .rev()
+                            .map(|q| ((q + 1) as f64, v[q].0 - v[q].1)),
+                    )
+                    .collect::<Vec<_>>(),
+                c.mix(0.15),
+            )))?;
+            chart
+                .draw_series(LineSeries::new(
+                    (start..budget).map(|q| ((q + 1) as f64, v[q].0)),
+                    c.stroke_width(2),
+                ))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.9))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()?;
+        root.present()?;
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.9))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
-    root.present()?;
+    dcl_graph::io::write_atomic(&file, svg.as_bytes())?;
     println!("plot {file}");
     Ok(())
 }
@@ -345,7 +403,7 @@ fn plot<S: SearchSpace>(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let mut summary = Vec::new();
-    let wants_dcl = args.strategies.iter().any(|s| s == "dcl-enas");
+    let wants_dcl = args.strategies.contains(&StrategyName::DclEnas);
     match args.space.as_str() {
         "nb201" => {
             let table = Nb201Table::embedded()?;

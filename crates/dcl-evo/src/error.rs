@@ -23,6 +23,12 @@ pub enum SearchError {
         /// Scores returned.
         found: usize,
     },
+    /// A strategy was told the outcome of an architecture it did not ask (or twice).
+    #[error("told the outcome of {0}, which was not asked or was already told")]
+    NotAsked(String),
+    /// The journal could not be written or does not fit this run.
+    #[error(transparent)]
+    Journal(#[from] crate::JournalError),
     /// A configuration value out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

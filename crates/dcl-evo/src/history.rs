@@ -1,7 +1,9 @@
 //! [`SearchHistory`]: every true evaluation of a search, in order.
 
 use std::io::Write;
+use std::path::Path;
 
+use dcl_graph::Failure;
 use serde::{Deserialize, Serialize};
 
 /// One true evaluation.
@@ -17,6 +19,19 @@ pub struct QueryRecord<A> {
     pub seconds: f64,
 }
 
+/// An architecture that failed every attempt: recorded, never learnt from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureRecord<A> {
+    /// The architecture.
+    pub arch: A,
+    /// Why its last attempt failed.
+    pub failure: Failure,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Wall time of the last attempt, seconds.
+    pub seconds: f64,
+}
+
 /// What a search did: every query in order, and where the time went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHistory<A> {
@@ -24,6 +39,9 @@ pub struct SearchHistory<A> {
     pub strategy: String,
     /// Every true evaluation, in order.
     pub queries: Vec<QueryRecord<A>>,
+    /// Architectures that failed every attempt, in the order told.
+    #[serde(default = "Vec::new")]
+    pub failures: Vec<FailureRecord<A>>,
     /// Time spent in true evaluations, seconds.
     pub evaluator_seconds: f64,
     /// Time spent scoring with and training the surrogate, seconds.
@@ -37,6 +55,7 @@ impl<A> SearchHistory<A> {
         Self {
             strategy: strategy.to_owned(),
             queries: Vec::new(),
+            failures: Vec::new(),
             evaluator_seconds: 0.0,
             surrogate_seconds: 0.0,
             total_seconds: 0.0,
@@ -79,6 +98,17 @@ impl<A> SearchHistory<A> {
             .reduce(|b, q| if q.fitness > b.fitness { q } else { b })
     }
 
+    /// Writes the queries as CSV to `path` atomically ([`write_csv`](Self::write_csv)).
+    pub fn save_csv(
+        &self,
+        path: impl AsRef<Path>,
+        label: impl Fn(&A) -> String,
+    ) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        self.write_csv(&mut bytes, label)?;
+        dcl_graph::io::write_atomic(path, &bytes)
+    }
+
     /// Writes the queries as CSV (`query,arch,fitness,seconds`), the architecture written by
     /// `label` (quoted as CSV needs).
     pub fn write_csv<W: Write>(
@@ -104,5 +134,11 @@ impl<A: Serialize> SearchHistory<A> {
     /// The whole history as JSON.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string_pretty(self)
+    }
+
+    /// Writes the history as JSON to `path` atomically.
+    pub fn save_json(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        let json = self.to_json().map_err(std::io::Error::other)?;
+        dcl_graph::io::write_atomic(path, json.as_bytes())
     }
 }

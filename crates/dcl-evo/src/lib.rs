@@ -10,15 +10,28 @@
 //!   then repeatedly evolve for a few generations with predicted fitness, truly evaluate the
 //!   most promising unseen offspring, and refit.
 //!
-//! Budgets count true evaluations; no architecture (by canonical key) is ever paid for twice.
-//! A search returns its whole [`SearchHistory`].
+//! Each strategy is an ask/tell [`Strategy`]: drive it from your own loop, or with a
+//! [`Driver`] (batches evaluated together, retries, and a [`Journal`] that lets a killed
+//! search resume where it stopped). Budgets count true evaluations; no architecture (by
+//! canonical key) is ever paid for twice. A search returns its whole [`SearchHistory`].
 #![warn(missing_docs)]
 
+mod driver;
 mod error;
 mod history;
+mod journal;
 mod strategies;
+mod strategy;
 
-pub use dcl_graph::{Evaluator, SearchSpace, Surrogate};
+pub use dcl_graph::{Evaluator, Failure, FailureKind, SearchSpace, Surrogate};
+pub use driver::Driver;
 pub use error::SearchError;
-pub use history::{QueryRecord, SearchHistory};
-pub use strategies::{DclEnas, DclEnasConfig, RandomSearch, RegularizedEvolution};
+pub use history::{FailureRecord, QueryRecord, SearchHistory};
+pub use journal::{
+    EvaluationRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, JournalError, JournalHeader,
+};
+pub use strategies::{
+    DclEnas, DclEnasConfig, DclEnasState, RandomSearch, RandomSearchState, RegularizedEvolution,
+    RegularizedEvolutionState,
+};
+pub use strategy::{Outcome, Strategy};

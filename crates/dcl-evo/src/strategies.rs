@@ -1,106 +1,16 @@
-//! The search strategies and the ledger that pays for their evaluations.
+//! The search strategies: their settings, their ask/tell states, and the one-at-a-time
+//! drivers (`run`) that every earlier result was produced with.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use dcl_graph::{Evaluator, SearchSpace, Surrogate};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-use crate::{QueryRecord, SearchError, SearchHistory};
-
-/// How many draws [`Ledger::sample_unseen`] tries before concluding the space is used up.
-const SAMPLE_TRIES: usize = 10_000;
-/// How many mutations of one parent are tried for an unseen child.
-const MUTATION_TRIES: usize = 100;
-
-/// Called after every true evaluation.
-type Observer<'a, A> = &'a mut dyn FnMut(&QueryRecord<A>);
-
-/// Pays for true evaluations: counts the budget, refuses repeats, records the history.
-struct Ledger<'a, S: SearchSpace, E: Evaluator<S>> {
-    space: &'a S,
-    evaluator: &'a mut E,
-    budget: usize,
-    seen: HashMap<S::Key, f64>,
-    labelled: Vec<(S::Arch, f64)>,
-    history: SearchHistory<S::Arch>,
-    start: Instant,
-    observer: Option<Observer<'a, S::Arch>>,
-}
-
-impl<'a, S: SearchSpace, E: Evaluator<S>> Ledger<'a, S, E> {
-    fn new(strategy: &str, space: &'a S, evaluator: &'a mut E, budget: usize) -> Self {
-        Self {
-            space,
-            evaluator,
-            budget,
-            seen: HashMap::new(),
-            labelled: Vec::new(),
-            history: SearchHistory::new(strategy),
-            start: Instant::now(),
-            observer: None,
-        }
-    }
-
-    fn remaining(&self) -> usize {
-        self.budget - self.labelled.len()
-    }
-
-    fn is_seen(&self, arch: &S::Arch) -> bool {
-        self.seen.contains_key(&self.space.key(arch))
-    }
-
-    /// Truly evaluates `arch`. A repeat is answered from memory and costs nothing.
-    fn evaluate(&mut self, arch: S::Arch) -> Result<f64, SearchError> {
-        let key = self.space.key(&arch);
-        if let Some(&f) = self.seen.get(&key) {
-            return Ok(f);
-        }
-        let t = Instant::now();
-        let fitness = self
-            .evaluator
-            .evaluate(self.space, &arch)
-            .map_err(|e| SearchError::Evaluator(Box::new(e)))?;
-        let seconds = t.elapsed().as_secs_f64();
-        if !fitness.is_finite() {
-            return Err(SearchError::NonFinite(fitness));
-        }
-        self.history.evaluator_seconds += seconds;
-        self.seen.insert(key, fitness);
-        self.labelled.push((arch.clone(), fitness));
-        self.history.queries.push(QueryRecord {
-            query: self.labelled.len(),
-            arch,
-            fitness,
-            seconds,
-        });
-        if let (Some(obs), Some(q)) = (self.observer.as_mut(), self.history.queries.last()) {
-            obs(q);
-        }
-        Ok(fitness)
-    }
-
-    /// A uniformly sampled architecture not evaluated yet, or `None` if none turns up.
-    fn sample_unseen<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<S::Arch> {
-        (0..SAMPLE_TRIES)
-            .map(|_| self.space.sample(rng))
-            .find(|a| !self.is_seen(a))
-    }
-
-    /// A mutation of `parent` not evaluated yet, else an unseen random architecture.
-    fn unseen_child<R: Rng + ?Sized>(&self, parent: &S::Arch, rng: &mut R) -> Option<S::Arch> {
-        (0..MUTATION_TRIES)
-            .map(|_| self.space.mutate(parent, rng))
-            .find(|a| !self.is_seen(a))
-            .or_else(|| self.sample_unseen(rng))
-    }
-
-    fn finish(mut self) -> SearchHistory<S::Arch> {
-        self.history.total_seconds = self.start.elapsed().as_secs_f64();
-        self.history
-    }
-}
+use crate::driver::drive_one_at_a_time;
+use crate::strategy::{Outcome, Proposals};
+use crate::{QueryRecord, SearchError, SearchHistory, Strategy};
 
 /// Uniform random search: the baseline every strategy must beat.
 ///
@@ -139,14 +49,59 @@ impl RandomSearch {
         E: Evaluator<S>,
         R: Rng + ?Sized,
     {
-        let mut ledger = Ledger::new("random", space, evaluator, budget);
-        while ledger.remaining() > 0 {
-            let Some(a) = ledger.sample_unseen(rng) else {
-                break;
-            };
-            ledger.evaluate(a)?;
+        let mut state = self.start(space, rng);
+        drive_one_at_a_time(&mut state, space, evaluator, budget, &mut |_| {})
+    }
+
+    /// The search as an ask/tell [`Strategy`] drawing from `rng`.
+    pub fn start<'s, S: SearchSpace, R: Rng>(
+        &self,
+        space: &'s S,
+        rng: R,
+    ) -> RandomSearchState<'s, S, R> {
+        RandomSearchState {
+            proposals: Proposals::new(space),
+            rng,
         }
-        Ok(ledger.finish())
+    }
+}
+
+/// [`RandomSearch`] in progress, as an ask/tell [`Strategy`].
+#[derive(Debug)]
+pub struct RandomSearchState<'s, S: SearchSpace, R: Rng> {
+    proposals: Proposals<'s, S>,
+    rng: R,
+}
+
+impl<S: SearchSpace, R: Rng> Strategy<S> for RandomSearchState<'_, S, R> {
+    fn name(&self) -> &str {
+        "random"
+    }
+
+    fn ask(&mut self, n: usize) -> Result<Vec<S::Arch>, SearchError> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n && !self.proposals.finished {
+            match self.proposals.sample_unseen(&mut self.rng) {
+                Some(a) => {
+                    self.proposals.mark(&a);
+                    out.push(a);
+                }
+                None => self.proposals.finished = true,
+            }
+        }
+        Ok(out)
+    }
+
+    fn tell(&mut self, outcomes: &[(S::Arch, Outcome)]) -> Result<(), SearchError> {
+        self.proposals.take(outcomes).map(|_| ())
+    }
+
+    fn best(&self) -> Option<(&S::Arch, f64)> {
+        self.proposals.best()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.proposals.finished
     }
 }
 
@@ -185,35 +140,99 @@ impl RegularizedEvolution {
         E: Evaluator<S>,
         R: Rng + ?Sized,
     {
+        let mut state = self.start(space, rng)?;
+        drive_one_at_a_time(&mut state, space, evaluator, budget, &mut |_| {})
+    }
+
+    /// Checks the settings: both sizes positive.
+    pub fn validate(&self) -> Result<(), SearchError> {
         if self.population_size == 0 || self.sample_size == 0 {
             return Err(SearchError::Config(
                 "population and sample sizes must be positive".into(),
             ));
         }
-        let mut ledger = Ledger::new("regularized-evolution", space, evaluator, budget);
-        let mut population: VecDeque<(S::Arch, f64)> = VecDeque::new();
-        while population.len() < self.population_size && ledger.remaining() > 0 {
-            let Some(a) = ledger.sample_unseen(rng) else {
+        Ok(())
+    }
+
+    /// The search as an ask/tell [`Strategy`] drawing from `rng`. The first `population_size`
+    /// asks are random; after that each asked architecture is an unseen mutation of the best
+    /// of `sample_size` members drawn from the population as last told (so a batch of `k`
+    /// children is bred from the same population).
+    pub fn start<'s, S: SearchSpace, R: Rng>(
+        &self,
+        space: &'s S,
+        rng: R,
+    ) -> Result<RegularizedEvolutionState<'s, S, R>, SearchError> {
+        self.validate()?;
+        Ok(RegularizedEvolutionState {
+            config: *self,
+            proposals: Proposals::new(space),
+            population: VecDeque::new(),
+            rng,
+        })
+    }
+}
+
+/// [`RegularizedEvolution`] in progress, as an ask/tell [`Strategy`].
+#[derive(Debug)]
+pub struct RegularizedEvolutionState<'s, S: SearchSpace, R: Rng> {
+    config: RegularizedEvolution,
+    proposals: Proposals<'s, S>,
+    population: VecDeque<(S::Arch, f64)>,
+    rng: R,
+}
+
+impl<S: SearchSpace, R: Rng> Strategy<S> for RegularizedEvolutionState<'_, S, R> {
+    fn name(&self) -> &str {
+        "regularized-evolution"
+    }
+
+    fn ask(&mut self, n: usize) -> Result<Vec<S::Arch>, SearchError> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n && !self.proposals.finished {
+            let filling =
+                self.population.len() + self.proposals.pending() < self.config.population_size;
+            let next = if filling {
+                self.proposals.sample_unseen(&mut self.rng)
+            } else if self.population.is_empty() {
+                // A batch as large as the population is still out: tell before asking more.
                 break;
+            } else {
+                let population = &self.population;
+                let rng = &mut self.rng;
+                let parent = (0..self.config.sample_size)
+                    .map(|_| &population[rng.random_range(0..population.len())])
+                    .reduce(|b, c| if c.1 > b.1 { c } else { b })
+                    .map(|(a, _)| a.clone());
+                parent.and_then(|p| self.proposals.unseen_child(&p, rng))
             };
-            let f = ledger.evaluate(a.clone())?;
-            population.push_back((a, f));
-        }
-        while ledger.remaining() > 0 && !population.is_empty() {
-            let parent = (0..self.sample_size)
-                .map(|_| &population[rng.random_range(0..population.len())])
-                .reduce(|b, c| if c.1 > b.1 { c } else { b })
-                .map(|(a, _)| a.clone());
-            let Some(child) = parent.and_then(|p| ledger.unseen_child(&p, rng)) else {
-                break;
-            };
-            let f = ledger.evaluate(child.clone())?;
-            population.push_back((child, f));
-            if population.len() > self.population_size {
-                population.pop_front();
+            match next {
+                Some(a) => {
+                    self.proposals.mark(&a);
+                    out.push(a);
+                }
+                None => self.proposals.finished = true,
             }
         }
-        Ok(ledger.finish())
+        Ok(out)
+    }
+
+    fn tell(&mut self, outcomes: &[(S::Arch, Outcome)]) -> Result<(), SearchError> {
+        for good in self.proposals.take(outcomes)? {
+            self.population.push_back(good);
+            if self.population.len() > self.config.population_size {
+                self.population.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    fn best(&self) -> Option<(&S::Arch, f64)> {
+        self.proposals.best()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.proposals.finished
     }
 }
 
@@ -327,6 +346,13 @@ impl DclEnas {
         P: Surrogate<S>,
         R: Rng + ?Sized,
     {
+        let mut state = self.start(space, surrogate, rng)?;
+        drive_one_at_a_time(&mut state, space, evaluator, budget, observer)
+    }
+
+    /// Checks the settings: `initial`, `population`, `infill` and `tournament` positive,
+    /// `explore <= infill`.
+    pub fn validate(&self) -> Result<(), SearchError> {
         let c = &self.config;
         if c.population == 0 || c.infill == 0 || c.tournament == 0 || c.initial == 0 {
             return Err(SearchError::Config(
@@ -339,93 +365,43 @@ impl DclEnas {
                 c.explore, c.infill
             )));
         }
-        let mut ledger = Ledger::new("dcl-enas", space, evaluator, budget);
-        ledger.observer = Some(observer);
-        let mut surrogate_seconds = 0.0;
-        while ledger.labelled.len() < c.initial && ledger.remaining() > 0 {
-            let Some(a) = ledger.sample_unseen(rng) else {
-                break;
-            };
-            ledger.evaluate(a)?;
-        }
-        while ledger.remaining() > 0 {
-            let t = Instant::now();
-            surrogate
-                .learn(space, &ledger.labelled)
-                .map_err(|e| SearchError::Surrogate(Box::new(e)))?;
-            surrogate_seconds += t.elapsed().as_secs_f64();
+        Ok(())
+    }
 
-            // The population: the best truly evaluated architectures, scored like offspring.
-            let mut parents: Vec<(S::Arch, f64)> = ledger.labelled.clone();
-            parents.sort_by(|a, b| b.1.total_cmp(&a.1));
-            parents.truncate(c.population);
-            let archs: Vec<S::Arch> = parents.iter().map(|p| p.0.clone()).collect();
-            let t = Instant::now();
-            let scores = score(surrogate, space, &archs)?;
-            let mut population: Vec<(S::Arch, f64)> = archs.into_iter().zip(scores).collect();
-            let mut candidates: Vec<(S::Arch, f64)> = Vec::new();
-            let mut in_play: HashSet<S::Key> = population.iter().map(|p| space.key(&p.0)).collect();
-            for _ in 0..c.generations {
-                let mut children = Vec::with_capacity(c.offspring);
-                for _ in 0..c.offspring * 4 {
-                    if children.len() == c.offspring {
-                        break;
-                    }
-                    let child = self.breed(space, &population, rng);
-                    let key = space.key(&child);
-                    if !ledger.seen.contains_key(&key) && in_play.insert(key) {
-                        children.push(child);
-                    }
-                }
-                if children.is_empty() {
-                    break;
-                }
-                let scores = score(surrogate, space, &children)?;
-                let scored: Vec<(S::Arch, f64)> = children.into_iter().zip(scores).collect();
-                candidates.extend(scored.iter().cloned());
-                population.extend(scored);
-                population.sort_by(|a, b| b.1.total_cmp(&a.1));
-                population.truncate(c.population);
-            }
-            surrogate_seconds += t.elapsed().as_secs_f64();
-
-            candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let mut picked = 0;
-            for (arch, _) in candidates {
-                if picked == c.infill - c.explore || ledger.remaining() == 0 {
-                    break;
-                }
-                ledger.evaluate(arch)?;
-                picked += 1;
-            }
-            for _ in 0..c.explore {
-                if ledger.remaining() == 0 {
-                    break;
-                }
-                // Local search around the incumbent: its unseen neighbours are queried one by
-                // one, so every single edit of the best architecture is eventually tried.
-                let incumbent = ledger
-                    .labelled
-                    .iter()
-                    .max_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|(a, _)| a.clone());
-                let Some(child) = incumbent.and_then(|p| ledger.unseen_child(&p, rng)) else {
-                    break;
-                };
-                ledger.evaluate(child)?;
-                picked += 1;
-            }
-            if picked == 0 {
-                // Nothing new was bred (a tiny or exhausted space): fall back to a random query.
-                let Some(a) = ledger.sample_unseen(rng) else {
-                    break;
-                };
-                ledger.evaluate(a)?;
-            }
-        }
-        let mut history = ledger.finish();
-        history.surrogate_seconds = surrogate_seconds;
-        Ok(history)
+    /// The search as an ask/tell [`Strategy`] with `surrogate` (pass `&mut p` to keep it),
+    /// drawing from `rng`.
+    ///
+    /// Asks follow the rounds of the loop: first `initial` random architectures; then, once
+    /// all of them are told, each round refits the surrogate, breeds, and offers its
+    /// `infill - explore` best-ranked children and `explore` unseen single mutations of the
+    /// incumbent (the best told so far). A round ends when all its architectures are asked;
+    /// the next round starts at the first ask after they are all told.
+    ///
+    /// Asked one at a time, each exploring query mutates the incumbent as it stands after the
+    /// round's earlier results. Asked `k >= infill` at a time, a whole round comes back at
+    /// once, and its exploring queries mutate the incumbent from *before* the round's results:
+    /// the price of evaluating the round in parallel.
+    pub fn start<'s, S, P, R>(
+        &self,
+        space: &'s S,
+        surrogate: P,
+        rng: R,
+    ) -> Result<DclEnasState<'s, S, P, R>, SearchError>
+    where
+        S: SearchSpace,
+        P: Surrogate<S>,
+        R: Rng,
+    {
+        self.validate()?;
+        Ok(DclEnasState {
+            search: self.clone(),
+            proposals: Proposals::new(space),
+            surrogate,
+            rng,
+            round: None,
+            rounds_started: false,
+            surrogate_seconds: 0.0,
+        })
     }
 
     fn breed<S: SearchSpace, R: Rng + ?Sized>(
@@ -453,6 +429,195 @@ impl DclEnas {
             }
         }
         space.mutate(p1, rng)
+    }
+}
+
+/// One round of [`DclEnas`]: what is left to ask of it.
+#[derive(Debug)]
+struct Round<A> {
+    /// The best-ranked unseen children not asked yet, best first.
+    ranked: VecDeque<A>,
+    /// Exploring queries not asked yet.
+    explore_left: usize,
+    /// Architectures asked in this round.
+    picked: usize,
+}
+
+/// [`DclEnas`] in progress, as an ask/tell [`Strategy`]; see [`DclEnas::start`].
+#[derive(Debug)]
+pub struct DclEnasState<'s, S: SearchSpace, P, R> {
+    search: DclEnas,
+    proposals: Proposals<'s, S>,
+    surrogate: P,
+    rng: R,
+    round: Option<Round<S::Arch>>,
+    rounds_started: bool,
+    surrogate_seconds: f64,
+}
+
+impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
+    /// The surrogate.
+    pub fn surrogate(&self) -> &P {
+        &self.surrogate
+    }
+
+    /// Refits the surrogate on everything told, breeds `generations` generations on predicted
+    /// fitness, and returns the round's offer.
+    fn new_round(&mut self) -> Result<Round<S::Arch>, SearchError> {
+        let c = &self.search.config;
+        let space = self.proposals.space;
+        let t = Instant::now();
+        self.surrogate
+            .learn(space, &self.proposals.labelled)
+            .map_err(|e| SearchError::Surrogate(Box::new(e)))?;
+        self.surrogate_seconds += t.elapsed().as_secs_f64();
+
+        // The population: the best truly evaluated architectures, scored like offspring.
+        let mut parents: Vec<(S::Arch, f64)> = self.proposals.labelled.clone();
+        parents.sort_by(|a, b| b.1.total_cmp(&a.1));
+        parents.truncate(c.population);
+        let archs: Vec<S::Arch> = parents.iter().map(|p| p.0.clone()).collect();
+        let t = Instant::now();
+        let scores = score(&mut self.surrogate, space, &archs)?;
+        let mut population: Vec<(S::Arch, f64)> = archs.into_iter().zip(scores).collect();
+        let mut candidates: Vec<(S::Arch, f64)> = Vec::new();
+        let mut in_play: HashSet<S::Key> = population.iter().map(|p| space.key(&p.0)).collect();
+        for _ in 0..c.generations {
+            let mut children = Vec::with_capacity(c.offspring);
+            for _ in 0..c.offspring * 4 {
+                if children.len() == c.offspring {
+                    break;
+                }
+                let child = self.search.breed(space, &population, &mut self.rng);
+                let key = space.key(&child);
+                if !self.proposals.is_asked(&child) && in_play.insert(key) {
+                    children.push(child);
+                }
+            }
+            if children.is_empty() {
+                break;
+            }
+            let scores = score(&mut self.surrogate, space, &children)?;
+            let scored: Vec<(S::Arch, f64)> = children.into_iter().zip(scores).collect();
+            candidates.extend(scored.iter().cloned());
+            population.extend(scored);
+            population.sort_by(|a, b| b.1.total_cmp(&a.1));
+            population.truncate(c.population);
+        }
+        self.surrogate_seconds += t.elapsed().as_secs_f64();
+
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(Round {
+            ranked: candidates
+                .into_iter()
+                .take(c.infill - c.explore)
+                .map(|(a, _)| a)
+                .collect(),
+            explore_left: c.explore,
+            picked: 0,
+        })
+    }
+
+    /// The next architecture of the current round, or `None` when the round is over.
+    fn next_of_round(&mut self) -> Option<S::Arch> {
+        let round = self.round.as_mut()?;
+        if let Some(a) = round.ranked.pop_front() {
+            round.picked += 1;
+            return Some(a);
+        }
+        if round.explore_left > 0 {
+            // Local search around the incumbent: its unseen neighbours are asked one by one,
+            // so every single edit of the best architecture is eventually tried.
+            let incumbent = self
+                .proposals
+                .labelled
+                .iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(a, _)| a.clone());
+            match incumbent.and_then(|p| self.proposals.unseen_child(&p, &mut self.rng)) {
+                Some(child) => {
+                    round.explore_left -= 1;
+                    round.picked += 1;
+                    return Some(child);
+                }
+                None => round.explore_left = 0,
+            }
+        }
+        if round.picked == 0 {
+            // Nothing new was bred (a tiny or exhausted space): fall back to a random query.
+            round.picked = 1;
+            match self.proposals.sample_unseen(&mut self.rng) {
+                Some(a) => return Some(a),
+                None => self.proposals.finished = true,
+            }
+        }
+        self.round = None;
+        None
+    }
+}
+
+impl<S: SearchSpace, P: Surrogate<S>, R: Rng> Strategy<S> for DclEnasState<'_, S, P, R> {
+    fn name(&self) -> &str {
+        "dcl-enas"
+    }
+
+    fn ask(&mut self, n: usize) -> Result<Vec<S::Arch>, SearchError> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n && !self.proposals.finished {
+            let next = if !self.rounds_started {
+                if self.proposals.labelled.len() + self.proposals.pending()
+                    >= self.search.config.initial
+                {
+                    if self.proposals.pending() > 0 {
+                        break;
+                    }
+                    self.rounds_started = true;
+                    continue;
+                }
+                match self.proposals.sample_unseen(&mut self.rng) {
+                    Some(a) => Some(a),
+                    None => {
+                        self.proposals.finished = true;
+                        None
+                    }
+                }
+            } else {
+                if self.round.is_none() {
+                    if self.proposals.pending() > 0 {
+                        // The round's outcomes are still out: the next round needs them.
+                        break;
+                    }
+                    self.round = Some(self.new_round()?);
+                }
+                match self.next_of_round() {
+                    Some(a) => Some(a),
+                    None if self.proposals.finished => None,
+                    // The round is over; the next starts once its outcomes are told.
+                    None => continue,
+                }
+            };
+            if let Some(a) = next {
+                self.proposals.mark(&a);
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    fn tell(&mut self, outcomes: &[(S::Arch, Outcome)]) -> Result<(), SearchError> {
+        self.proposals.take(outcomes).map(|_| ())
+    }
+
+    fn best(&self) -> Option<(&S::Arch, f64)> {
+        self.proposals.best()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.proposals.finished
+    }
+
+    fn surrogate_seconds(&self) -> f64 {
+        self.surrogate_seconds
     }
 }
 

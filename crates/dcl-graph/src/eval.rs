@@ -1,20 +1,64 @@
 //! The two small traits a search talks to: an [`Evaluator`] that truly evaluates architectures
-//! (a benchmark table, a trainer) and a [`Surrogate`] that cheaply ranks them (a predictor).
+//! (a benchmark table, a trainer) and a [`Surrogate`] that cheaply ranks them (a predictor),
+//! and [`Failure`], how one failed evaluation is described once it leaves its evaluator.
 //!
 //! They live here, in the crate every other crate already uses, so that the predictor and the
 //! benchmark tables can implement them without depending on the search crate, and a user's
 //! own predictor or trainer plugs into the search the same way.
 
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
 use crate::SearchSpace;
 
 /// Truly evaluates architectures: trains them, or looks them up in a benchmark table. Search
-/// budgets are counted in calls to [`evaluate`](Evaluator::evaluate).
+/// budgets are counted in true evaluations.
+///
+/// Only [`evaluate`](Evaluator::evaluate) must be written. An evaluator that can run several
+/// evaluations at once (worker threads, cluster jobs) also overrides
+/// [`evaluate_batch`](Evaluator::evaluate_batch), whose default runs them one after the other.
 pub trait Evaluator<S: SearchSpace> {
     /// Why an evaluation failed.
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// The fitness of `arch`: higher is better (an accuracy, say).
     fn evaluate(&mut self, space: &S, arch: &S::Arch) -> Result<f64, Self::Error>;
+
+    /// Evaluates every architecture of `archs`, calling `done(i, outcome, seconds)` exactly
+    /// once for each index `i` of `archs` as soon as its evaluation ends, in any order;
+    /// `seconds` is that evaluation's wall time. Returns when all are done.
+    ///
+    /// The default evaluates them in order with [`evaluate`](Evaluator::evaluate).
+    fn evaluate_batch(
+        &mut self,
+        space: &S,
+        archs: &[S::Arch],
+        done: &mut dyn FnMut(usize, Result<f64, Self::Error>, f64),
+    ) {
+        for (i, arch) in archs.iter().enumerate() {
+            let t = Instant::now();
+            let outcome = self.evaluate(space, arch);
+            done(i, outcome, t.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Evaluator<S> for &mut E {
+    type Error = E::Error;
+
+    fn evaluate(&mut self, space: &S, arch: &S::Arch) -> Result<f64, Self::Error> {
+        (**self).evaluate(space, arch)
+    }
+
+    fn evaluate_batch(
+        &mut self,
+        space: &S,
+        archs: &[S::Arch],
+        done: &mut dyn FnMut(usize, Result<f64, Self::Error>, f64),
+    ) {
+        (**self).evaluate_batch(space, archs, done)
+    }
 }
 
 /// A cheap stand-in for the evaluator that ranks candidates before any is truly evaluated.
@@ -28,4 +72,91 @@ pub trait Surrogate<S: SearchSpace> {
     /// Learns from every architecture truly evaluated so far, with its fitness. Called after
     /// each batch of true evaluations, always with the whole labelled set.
     fn learn(&mut self, space: &S, labelled: &[(S::Arch, f64)]) -> Result<(), Self::Error>;
+}
+
+impl<S: SearchSpace, P: Surrogate<S> + ?Sized> Surrogate<S> for &mut P {
+    type Error = P::Error;
+
+    fn score(&mut self, space: &S, archs: &[S::Arch]) -> Result<Vec<f64>, Self::Error> {
+        (**self).score(space, archs)
+    }
+
+    fn learn(&mut self, space: &S, labelled: &[(S::Arch, f64)]) -> Result<(), Self::Error> {
+        (**self).learn(space, labelled)
+    }
+}
+
+/// What kind of failure ended an evaluation; a search driver retries any kind alike, and the
+/// kind is kept in the search's journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The evaluator returned an error (a training that diverged, bad data).
+    Error,
+    /// The evaluator returned NaN or an infinity as the fitness.
+    NonFinite,
+    /// The worker running the evaluation died (a panic in a worker thread, a killed process).
+    Crash,
+    /// The evaluation ran past its time limit.
+    Timeout,
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailureKind::Error => "error",
+            FailureKind::NonFinite => "non-finite fitness",
+            FailureKind::Crash => "worker crash",
+            FailureKind::Timeout => "timeout",
+        })
+    }
+}
+
+/// One failed evaluation, as a search records it: its kind and a message for people.
+///
+/// An evaluator whose `Error` type *is* `Failure` (worker pools, cluster executors) says the
+/// kind itself; any other error becomes [`FailureKind::Error`] with its message
+/// ([`Failure::from_error`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// `error` as a failure: itself if it is a [`Failure`], else a [`FailureKind::Error`]
+    /// carrying its message and the messages of its sources.
+    ///
+    /// ```
+    /// use dcl_graph::{Failure, FailureKind};
+    /// let timeout = Failure::new(FailureKind::Timeout, "ran past 60 s");
+    /// assert_eq!(Failure::from_error(&timeout), timeout);
+    /// let io = std::io::Error::other("disk full");
+    /// assert_eq!(Failure::from_error(&io).kind, FailureKind::Error);
+    /// ```
+    pub fn from_error<E: std::error::Error + 'static>(error: &E) -> Self {
+        if let Some(f) = (error as &dyn std::any::Any).downcast_ref::<Failure>() {
+            return f.clone();
+        }
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        Self::new(FailureKind::Error, message)
+    }
 }

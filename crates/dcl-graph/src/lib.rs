@@ -39,6 +39,7 @@ mod error;
 mod eval;
 mod graph;
 mod hash;
+pub mod io;
 mod nb101;
 mod nb201;
 mod ops;
@@ -47,7 +48,7 @@ mod subspace;
 
 pub use encoding::{EncodingShape, GraphBatch};
 pub use error::GraphError;
-pub use eval::{Evaluator, Surrogate};
+pub use eval::{Evaluator, Failure, FailureKind, Surrogate};
 pub use graph::{ArchGraph, GraphLimits};
 pub use hash::{ModuleHash, module_hash};
 pub use nb101::{

@@ -1,0 +1,303 @@
+//! Drivers: what asks a [`Strategy`], pays for the evaluations, and tells the outcomes.
+//!
+//! * [`Driver`]: batches of `k` (evaluated together through
+//!   [`Evaluator::evaluate_batch`]), retries, failures recorded, and a [`Journal`] that makes
+//!   the run resumable.
+//! * `drive_one_at_a_time`: one architecture at a time, the first error ends the search; the
+//!   strategies' `run` methods.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use dcl_graph::{Evaluator, Failure, FailureKind, SearchSpace};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{EvaluationRecord, Journal, JournalError};
+use crate::strategy::Outcome;
+use crate::{FailureRecord, QueryRecord, SearchError, SearchHistory, Strategy};
+
+/// The strategies' `run`: asks one architecture at a time, evaluates it, tells it. The first
+/// evaluator error or non-finite fitness ends the search with an error.
+pub(crate) fn drive_one_at_a_time<S, St, E>(
+    strategy: &mut St,
+    space: &S,
+    evaluator: &mut E,
+    budget: usize,
+    observer: &mut dyn FnMut(&QueryRecord<S::Arch>),
+) -> Result<SearchHistory<S::Arch>, SearchError>
+where
+    S: SearchSpace,
+    St: Strategy<S> + ?Sized,
+    E: Evaluator<S> + ?Sized,
+{
+    let start = Instant::now();
+    let mut history = SearchHistory::new(strategy.name());
+    while history.len() < budget {
+        let Some(arch) = strategy.ask(1)?.into_iter().next() else {
+            break;
+        };
+        let t = Instant::now();
+        let fitness = evaluator
+            .evaluate(space, &arch)
+            .map_err(|e| SearchError::Evaluator(Box::new(e)))?;
+        let seconds = t.elapsed().as_secs_f64();
+        if !fitness.is_finite() {
+            return Err(SearchError::NonFinite(fitness));
+        }
+        history.evaluator_seconds += seconds;
+        history.queries.push(QueryRecord {
+            query: history.queries.len() + 1,
+            arch: arch.clone(),
+            fitness,
+            seconds,
+        });
+        if let Some(q) = history.queries.last() {
+            observer(q);
+        }
+        strategy.tell(&[(arch, Ok(fitness))])?;
+    }
+    history.surrogate_seconds = strategy.surrogate_seconds();
+    history.total_seconds = start.elapsed().as_secs_f64();
+    Ok(history)
+}
+
+/// Drives a [`Strategy`] in synchronous batches: asks up to `batch_size` architectures,
+/// evaluates them together ([`Evaluator::evaluate_batch`]: worker threads, cluster jobs),
+/// retries each failed one up to `max_attempts` attempts in all, tells all outcomes in the
+/// order asked, and repeats until `budget` evaluations are spent or the strategy has nothing
+/// more to ask.
+///
+/// With a [`Journal`], every attempt is appended and synced to disk as soon as it ends, and a
+/// resumed journal is replayed: the same asks come back, and their journalled outcomes are
+/// told instead of evaluating again (an architecture whose attempts were cut short is
+/// evaluated again from the next attempt). The history of a resumed run equals the history of
+/// an uninterrupted one, timings aside.
+///
+/// ```
+/// use dcl_evo::{Driver, RandomSearch, Strategy};
+/// use dcl_graph::{Evaluator, Nb201Cell, Nb201Op, Nb201Space};
+/// use rand::SeedableRng;
+///
+/// struct Convs;
+/// impl Evaluator<Nb201Space> for Convs {
+///     type Error = std::convert::Infallible;
+///     fn evaluate(&mut self, _: &Nb201Space, a: &Nb201Cell) -> Result<f64, Self::Error> {
+///         Ok(a.ops().iter().filter(|o| **o == Nb201Op::NorConv3x3).count() as f64)
+///     }
+/// }
+///
+/// let space = Nb201Space::new();
+/// let mut search = RandomSearch.start(&space, rand_chacha::ChaCha8Rng::seed_from_u64(1));
+/// let driver = Driver { batch_size: 4, ..Driver::new(30) };
+/// let history = driver.run(&mut search, &space, &mut Convs, None, &mut |_| {}).unwrap();
+/// assert_eq!(history.len(), 30);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Driver {
+    /// True evaluations allowed (each architecture's final outcome counts once, however many
+    /// attempts it took).
+    pub budget: usize,
+    /// Architectures asked and evaluated together.
+    pub batch_size: usize,
+    /// Attempts per architecture before it is recorded as failed (1: no retry).
+    pub max_attempts: u32,
+    /// Whether an architecture that failed every attempt counts against the budget.
+    pub count_failures: bool,
+}
+
+impl Driver {
+    /// `budget` evaluations one at a time, three attempts each, failures counted.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            batch_size: 1,
+            max_attempts: 3,
+            count_failures: true,
+        }
+    }
+
+    /// Checks the settings: budget, batch size and attempts positive.
+    pub fn validate(&self) -> Result<(), SearchError> {
+        if self.budget == 0 {
+            return Err(SearchError::Config("budget must be positive".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(SearchError::Config("batch_size must be positive".into()));
+        }
+        if self.max_attempts == 0 {
+            return Err(SearchError::Config("max_attempts must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// Runs `strategy` to the end, evaluating with `evaluator`, journalling to `journal` (and
+    /// replaying what it already holds), calling `observer` for every successful evaluation
+    /// in history order.
+    pub fn run<S, St, E>(
+        &self,
+        strategy: &mut St,
+        space: &S,
+        evaluator: &mut E,
+        mut journal: Option<&mut Journal<S::Arch>>,
+        observer: &mut dyn FnMut(&QueryRecord<S::Arch>),
+    ) -> Result<SearchHistory<S::Arch>, SearchError>
+    where
+        S: SearchSpace,
+        S::Arch: Serialize + DeserializeOwned,
+        St: Strategy<S> + ?Sized,
+        E: Evaluator<S> + ?Sized,
+    {
+        self.validate()?;
+        let start = Instant::now();
+        let mut history = SearchHistory::new(strategy.name());
+        // Journalled attempts by key, and the keys not replayed yet.
+        let mut stored: HashMap<String, Vec<EvaluationRecord<S::Arch>>> = HashMap::new();
+        if let Some(j) = journal.as_deref() {
+            for r in j.records() {
+                stored.entry(r.key.clone()).or_default().push(r.clone());
+            }
+        }
+        let mut unread: HashSet<String> = stored.keys().cloned().collect();
+        let mut spent = 0;
+        while spent < self.budget && !strategy.is_finished() {
+            let asked = strategy.ask(self.batch_size.min(self.budget - spent))?;
+            if asked.is_empty() {
+                break;
+            }
+            let keys: Vec<String> = asked
+                .iter()
+                .map(|a| format!("{:?}", space.key(a)))
+                .collect();
+            let mut outcomes: Vec<Option<(Outcome, f64)>> = vec![None; asked.len()];
+            let mut attempts = vec![0u32; asked.len()];
+            for (i, key) in keys.iter().enumerate() {
+                let Some(records) = stored.get(key) else {
+                    continue;
+                };
+                unread.remove(key);
+                for r in records {
+                    attempts[i] = attempts[i].max(r.attempt);
+                    match (&r.fitness, &r.failure) {
+                        (Some(f), _) => outcomes[i] = Some((Ok(*f), r.seconds)),
+                        (None, Some(fail)) if outcomes[i].is_none() => {
+                            if attempts[i] >= self.max_attempts {
+                                outcomes[i] = Some((Err(fail.clone()), r.seconds));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            loop {
+                let todo: Vec<usize> = (0..asked.len())
+                    .filter(|&i| outcomes[i].is_none())
+                    .collect();
+                let Some(&first) = todo.first() else {
+                    break;
+                };
+                if !unread.is_empty() {
+                    return Err(JournalError::Diverged {
+                        arch: format!("{:?}", asked[first]),
+                        unread: unread.len(),
+                    }
+                    .into());
+                }
+                let archs: Vec<S::Arch> = todo.iter().map(|&i| asked[i].clone()).collect();
+                let mut reported = vec![false; todo.len()];
+                let mut journal_error = None;
+                let max_attempts = self.max_attempts;
+                evaluator.evaluate_batch(space, &archs, &mut |j, result, seconds| {
+                    let Some(&i) = todo.get(j) else {
+                        return;
+                    };
+                    if std::mem::replace(&mut reported[j], true) {
+                        return;
+                    }
+                    attempts[i] += 1;
+                    let outcome = match result {
+                        Ok(f) if f.is_finite() => Ok(f),
+                        Ok(f) => Err(Failure::new(
+                            FailureKind::NonFinite,
+                            format!("the evaluator returned {f}"),
+                        )),
+                        Err(e) => Err(Failure::from_error(&e)),
+                    };
+                    if let Some(j) = journal.as_deref_mut() {
+                        let record = EvaluationRecord {
+                            arch: asked[i].clone(),
+                            key: keys[i].clone(),
+                            attempt: attempts[i],
+                            fitness: outcome.as_ref().ok().copied(),
+                            failure: outcome.as_ref().err().cloned(),
+                            seconds,
+                            objectives: Default::default(),
+                            job_id: None,
+                        };
+                        if let Err(e) = j.append(record) {
+                            journal_error.get_or_insert(e);
+                        }
+                    }
+                    match &outcome {
+                        Err(f) if attempts[i] < max_attempts => tracing::warn!(
+                            "attempt {} of {:?} failed ({f}); retrying",
+                            attempts[i],
+                            asked[i]
+                        ),
+                        _ => outcomes[i] = Some((outcome, seconds)),
+                    }
+                });
+                if let Some(e) = journal_error {
+                    return Err(e.into());
+                }
+                for (j, done) in reported.iter().enumerate() {
+                    if !done {
+                        // An evaluator that forgets an outcome must not loop the driver.
+                        let i = todo[j];
+                        attempts[i] += 1;
+                        outcomes[i] = Some((
+                            Err(Failure::new(
+                                FailureKind::Crash,
+                                "the evaluator reported no outcome",
+                            )),
+                            0.0,
+                        ));
+                    }
+                }
+            }
+            let mut told = Vec::with_capacity(asked.len());
+            for (i, arch) in asked.into_iter().enumerate() {
+                let (outcome, seconds) = outcomes[i].take().expect("every outcome is set above");
+                history.evaluator_seconds += seconds;
+                match &outcome {
+                    Ok(fitness) => {
+                        spent += 1;
+                        history.queries.push(QueryRecord {
+                            query: history.queries.len() + 1,
+                            arch: arch.clone(),
+                            fitness: *fitness,
+                            seconds,
+                        });
+                        if let Some(q) = history.queries.last() {
+                            observer(q);
+                        }
+                    }
+                    Err(failure) => {
+                        spent += usize::from(self.count_failures);
+                        history.failures.push(FailureRecord {
+                            arch: arch.clone(),
+                            failure: failure.clone(),
+                            attempts: attempts[i],
+                            seconds,
+                        });
+                    }
+                }
+                told.push((arch, outcome));
+            }
+            strategy.tell(&told)?;
+        }
+        history.surrogate_seconds = strategy.surrogate_seconds();
+        history.total_seconds = start.elapsed().as_secs_f64();
+        Ok(history)
+    }
+}

@@ -1,0 +1,166 @@
+//! The [`Strategy`] trait: a search in the ask/tell shape, and [`Proposals`], the book-keeping
+//! every strategy shares (what was asked, what was learnt).
+
+use std::collections::HashSet;
+
+use dcl_graph::{Failure, SearchSpace};
+use rand::Rng;
+
+use crate::SearchError;
+
+/// How many draws [`Proposals::sample_unseen`] tries before concluding the space is used up.
+const SAMPLE_TRIES: usize = 10_000;
+/// How many mutations of one parent are tried for an unseen child.
+const MUTATION_TRIES: usize = 100;
+
+/// What became of one asked architecture: its fitness, or why it could not be evaluated.
+pub type Outcome = Result<f64, Failure>;
+
+/// A search in the ask/tell shape (as Optuna's and Nevergrad's): the strategy proposes
+/// architectures, someone else evaluates them however they like, and tells it the outcomes.
+///
+/// * [`ask`](Strategy::ask)`(n)` proposes up to `n` architectures never asked before (by
+///   canonical key). Fewer, or none, come back when the strategy must first be told the
+///   outcomes of what it asked (a round-based strategy at the end of a round), or when the
+///   space is used up ([`is_finished`](Strategy::is_finished) then says so).
+/// * [`tell`](Strategy::tell) takes outcomes of asked architectures, in any grouping. A failure
+///   is remembered (never asked again) but never learnt from as a fitness.
+/// * The strategy holds its RNG and draws all its randomness from it, so the same tells
+///   replayed in the same order give the same asks: that is what makes a journalled search
+///   resumable.
+///
+/// Budgets are not the strategy's business: the driver decides how many to ask and when to
+/// stop ([`Driver`](crate::Driver) does that with batches, a journal and retries; the `run`
+/// methods of [`RandomSearch`](crate::RandomSearch), [`RegularizedEvolution`](crate::RegularizedEvolution)
+/// and [`DclEnas`](crate::DclEnas) drive one architecture at a time).
+///
+/// # Driving a strategy from your own loop
+///
+/// Embedding a strategy in another framework takes only `ask` and `tell`:
+///
+/// ```
+/// use dcl_evo::{RegularizedEvolution, Strategy};
+/// use dcl_graph::{Nb201Op, Nb201Space};
+/// use rand::SeedableRng;
+///
+/// let space = Nb201Space::new();
+/// let rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let mut search = RegularizedEvolution::default().start(&space, rng).unwrap();
+/// for _ in 0..10 {
+///     // Ask for four candidates, evaluate them (here: count 3x3 convolutions), tell.
+///     let asked = search.ask(4).unwrap();
+///     let told: Vec<_> = asked
+///         .into_iter()
+///         .map(|cell| {
+///             let convs = cell.ops().iter().filter(|o| **o == Nb201Op::NorConv3x3).count();
+///             (cell, Ok(convs as f64))
+///         })
+///         .collect();
+///     search.tell(&told).unwrap();
+/// }
+/// let (best, fitness) = search.best().unwrap();
+/// assert!(fitness >= 4.0, "{best} has {fitness} convolutions");
+/// ```
+pub trait Strategy<S: SearchSpace> {
+    /// A short name of the strategy ("random", "regularized-evolution", "dcl-enas").
+    fn name(&self) -> &str;
+
+    /// Up to `n` architectures never asked before.
+    fn ask(&mut self, n: usize) -> Result<Vec<S::Arch>, SearchError>;
+
+    /// The outcomes of asked architectures. Telling an architecture that was not asked, or
+    /// twice, is an error ([`SearchError::NotAsked`]).
+    fn tell(&mut self, outcomes: &[(S::Arch, Outcome)]) -> Result<(), SearchError>;
+
+    /// The best architecture told so far with its fitness (the earliest among equals).
+    fn best(&self) -> Option<(&S::Arch, f64)>;
+
+    /// Whether the strategy has nothing more to propose (the space is used up). A driver stops
+    /// when this is true, or when its budget is spent.
+    fn is_finished(&self) -> bool;
+
+    /// Seconds spent training and querying a surrogate, if the strategy has one.
+    fn surrogate_seconds(&self) -> f64 {
+        0.0
+    }
+}
+
+/// The book-keeping every strategy shares: which keys were asked, which are still out, and
+/// every architecture learnt with its fitness, in the order told.
+#[derive(Debug)]
+pub(crate) struct Proposals<'s, S: SearchSpace> {
+    pub space: &'s S,
+    asked: HashSet<S::Key>,
+    pending: HashSet<S::Key>,
+    /// Successful evaluations in the order told.
+    pub labelled: Vec<(S::Arch, f64)>,
+    pub finished: bool,
+}
+
+impl<'s, S: SearchSpace> Proposals<'s, S> {
+    pub fn new(space: &'s S) -> Self {
+        Self {
+            space,
+            asked: HashSet::new(),
+            pending: HashSet::new(),
+            labelled: Vec::new(),
+            finished: false,
+        }
+    }
+
+    pub fn is_asked(&self, arch: &S::Arch) -> bool {
+        self.asked.contains(&self.space.key(arch))
+    }
+
+    /// Asked but not told yet.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Marks `arch` as asked.
+    pub fn mark(&mut self, arch: &S::Arch) {
+        let key = self.space.key(arch);
+        self.asked.insert(key.clone());
+        self.pending.insert(key);
+    }
+
+    /// Takes the outcomes: each must be pending. Returns the successes, in order.
+    pub fn take(
+        &mut self,
+        outcomes: &[(S::Arch, Outcome)],
+    ) -> Result<Vec<(S::Arch, f64)>, SearchError> {
+        let mut good = Vec::new();
+        for (arch, outcome) in outcomes {
+            if !self.pending.remove(&self.space.key(arch)) {
+                return Err(SearchError::NotAsked(format!("{arch:?}")));
+            }
+            if let Ok(f) = outcome {
+                self.labelled.push((arch.clone(), *f));
+                good.push((arch.clone(), *f));
+            }
+        }
+        Ok(good)
+    }
+
+    pub fn best(&self) -> Option<(&S::Arch, f64)> {
+        self.labelled
+            .iter()
+            .reduce(|b, q| if q.1 > b.1 { q } else { b })
+            .map(|(a, f)| (a, *f))
+    }
+
+    /// A uniformly sampled architecture never asked, or `None` if none turns up.
+    pub fn sample_unseen<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<S::Arch> {
+        (0..SAMPLE_TRIES)
+            .map(|_| self.space.sample(rng))
+            .find(|a| !self.is_asked(a))
+    }
+
+    /// A mutation of `parent` never asked, else an unseen random architecture.
+    pub fn unseen_child<R: Rng + ?Sized>(&self, parent: &S::Arch, rng: &mut R) -> Option<S::Arch> {
+        (0..MUTATION_TRIES)
+            .map(|_| self.space.mutate(parent, rng))
+            .find(|a| !self.is_asked(a))
+            .or_else(|| self.sample_unseen(rng))
+    }
+}

@@ -1,0 +1,616 @@
+//! The ask/tell strategies under the batch driver: batch 1 is the old `run`, a journal resumes
+//! to the same history from any cut, a journal of another run is refused, failures are retried
+//! and recorded, and no interleaving of batch sizes pays for a key twice or overspends.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use dcl_evo::{
+    DclEnas, DclEnasConfig, Driver, Evaluator, FailureKind, JOURNAL_FILE, Journal, JournalError,
+    JournalHeader, RandomSearch, RegularizedEvolution, SearchError, SearchHistory, Strategy,
+    Surrogate,
+};
+use dcl_graph::{Nb201Cell, Nb201Op, Nb201Space, SearchSpace};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn toy(cell: &Nb201Cell) -> f64 {
+    cell.ops()
+        .iter()
+        .enumerate()
+        .map(|(i, op)| match op {
+            Nb201Op::NorConv3x3 => 2.0 + 0.1 * i as f64,
+            Nb201Op::NorConv1x1 => 1.5,
+            Nb201Op::SkipConnect if i == 3 => 4.0,
+            Nb201Op::SkipConnect => 0.5,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("evaluator broke on cell {0}")]
+struct Broke(usize);
+
+/// The toy fitness; fails the calls `fail_calls` says, and counts calls per cell.
+#[derive(Default)]
+struct Toy {
+    calls: usize,
+    per_cell: HashMap<usize, usize>,
+    fail: Option<fn(usize, usize, usize) -> bool>,
+}
+
+impl Evaluator<Nb201Space> for Toy {
+    type Error = Broke;
+    fn evaluate(&mut self, _: &Nb201Space, a: &Nb201Cell) -> Result<f64, Broke> {
+        self.calls += 1;
+        let n = self.per_cell.entry(a.ordinal()).or_default();
+        *n += 1;
+        if self.fail.is_some_and(|f| f(a.ordinal(), self.calls, *n)) {
+            return Err(Broke(a.ordinal()));
+        }
+        Ok(toy(a))
+    }
+}
+
+/// A surrogate whose ranking depends on what it learnt, so a wrong replay shows.
+struct Learning {
+    bias: usize,
+}
+
+impl Surrogate<Nb201Space> for Learning {
+    type Error = Broke;
+    fn score(&mut self, _: &Nb201Space, archs: &[Nb201Cell]) -> Result<Vec<f64>, Broke> {
+        Ok(archs
+            .iter()
+            .map(|a| toy(a) + ((a.ordinal() * 31 + self.bias) % 7) as f64 * 0.3)
+            .collect())
+    }
+    fn learn(&mut self, _: &Nb201Space, labelled: &[(Nb201Cell, f64)]) -> Result<(), Broke> {
+        self.bias = labelled.iter().map(|(a, _)| a.ordinal()).sum::<usize>() % 101;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Random,
+    Re,
+    Dcl { infill: usize },
+}
+
+fn strategy(kind: Kind, space: &Nb201Space, seed: u64) -> Box<dyn Strategy<Nb201Space> + '_> {
+    let rng = ChaCha8Rng::seed_from_u64(seed);
+    match kind {
+        Kind::Random => Box::new(RandomSearch.start(space, rng)),
+        Kind::Re => Box::new(RegularizedEvolution::default().start(space, rng).unwrap()),
+        Kind::Dcl { infill } => Box::new(
+            DclEnas::new(config(infill))
+                .start(space, Learning { bias: 0 }, rng)
+                .unwrap(),
+        ),
+    }
+}
+
+fn config(infill: usize) -> DclEnasConfig {
+    DclEnasConfig {
+        infill,
+        offspring: 30,
+        generations: 2,
+        ..Default::default()
+    }
+}
+
+fn header(kind: Kind, seed: u64, driver: Driver) -> JournalHeader {
+    match kind {
+        Kind::Random => JournalHeader::new("random", &RandomSearch, "nb201", seed, driver),
+        Kind::Re => JournalHeader::new(
+            "regularized-evolution",
+            &RegularizedEvolution::default(),
+            "nb201",
+            seed,
+            driver,
+        ),
+        Kind::Dcl { infill } => {
+            JournalHeader::new("dcl-enas", &config(infill), "nb201", seed, driver)
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dcl-evo-driver-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Queries and failures without their timings.
+fn untimed(h: &SearchHistory<Nb201Cell>) -> (Vec<(usize, Nb201Cell, f64)>, Vec<String>) {
+    (
+        h.queries
+            .iter()
+            .map(|q| (q.query, q.arch, q.fitness))
+            .collect(),
+        h.failures
+            .iter()
+            .map(|f| format!("{} {:?} {}", f.arch, f.failure, f.attempts))
+            .collect(),
+    )
+}
+
+#[test]
+fn batch_one_under_the_driver_is_the_old_run() {
+    let space = Nb201Space::new();
+    for seed in 0..5 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let old = RandomSearch
+            .run(&space, &mut Toy::default(), 40, &mut rng)
+            .unwrap();
+        let new = Driver::new(40)
+            .run(
+                strategy(Kind::Random, &space, seed).as_mut(),
+                &space,
+                &mut Toy::default(),
+                None,
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(untimed(&old), untimed(&new));
+
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let old = RegularizedEvolution::default()
+            .run(&space, &mut Toy::default(), 60, &mut rng)
+            .unwrap();
+        let new = Driver::new(60)
+            .run(
+                strategy(Kind::Re, &space, seed).as_mut(),
+                &space,
+                &mut Toy::default(),
+                None,
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(untimed(&old), untimed(&new));
+
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let old = DclEnas::new(config(5))
+            .run(
+                &space,
+                &mut Toy::default(),
+                &mut Learning { bias: 0 },
+                50,
+                &mut rng,
+            )
+            .unwrap();
+        let new = Driver::new(50)
+            .run(
+                strategy(Kind::Dcl { infill: 5 }, &space, seed).as_mut(),
+                &space,
+                &mut Toy::default(),
+                None,
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(untimed(&old), untimed(&new));
+        assert_eq!(new.strategy, "dcl-enas");
+    }
+}
+
+/// The journal's lines.
+fn lines(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(JOURNAL_FILE))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn journalled(
+    kind: Kind,
+    driver: Driver,
+    seed: u64,
+    dir: &std::path::Path,
+    evaluator: &mut Toy,
+    resume: bool,
+) -> Result<SearchHistory<Nb201Cell>, SearchError> {
+    let space = Nb201Space::new();
+    let h = header(kind, seed, driver);
+    let mut journal = if resume {
+        Journal::resume(dir, h)?
+    } else {
+        Journal::create(dir, h)?
+    };
+    driver.run(
+        strategy(kind, &space, seed).as_mut(),
+        &space,
+        evaluator,
+        Some(&mut journal),
+        &mut |_| {},
+    )
+}
+
+#[test]
+fn a_journal_cut_anywhere_resumes_to_the_uninterrupted_history() {
+    for (kind, batch) in [
+        (Kind::Dcl { infill: 5 }, 1),
+        (Kind::Dcl { infill: 5 }, 5),
+        (Kind::Dcl { infill: 4 }, 3),
+        (Kind::Re, 4),
+        (Kind::Random, 7),
+    ] {
+        let driver = Driver {
+            batch_size: batch,
+            max_attempts: 2,
+            ..Driver::new(36)
+        };
+        // One cell in seven fails every attempt, so failed attempts and retries are journalled
+        // too (the same cells in a resumed process: the failure depends on the cell alone).
+        let fail: fn(usize, usize, usize) -> bool = |cell, _, _| cell % 7 == 0;
+        let dir = temp_dir(&format!("cut-{kind:?}-{batch}"));
+        let full = journalled(
+            kind,
+            driver,
+            3,
+            &dir,
+            &mut Toy {
+                fail: Some(fail),
+                ..Toy::default()
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(full.len() + full.failures.len(), 36);
+        let all = lines(&dir);
+        // The header, one line per success, two per failed cell (both attempts).
+        assert!(!full.failures.is_empty());
+        assert_eq!(all.len(), 1 + full.len() + 2 * full.failures.len());
+        for cut in 1..all.len() {
+            // Whole lines, and a line torn in the middle.
+            for torn in [false, true] {
+                let mut text: String = all[..cut].iter().map(|l| format!("{l}\n")).collect();
+                if torn {
+                    let next = &all[cut];
+                    text.push_str(&next[..next.len() / 2]);
+                }
+                let part = temp_dir(&format!("cut-{kind:?}-{batch}-{cut}-{torn}"));
+                std::fs::create_dir_all(&part).unwrap();
+                std::fs::write(part.join(JOURNAL_FILE), &text).unwrap();
+                let mut e = Toy {
+                    fail: Some(fail),
+                    ..Toy::default()
+                };
+                let resumed = journalled(kind, driver, 3, &part, &mut e, true).unwrap();
+                assert_eq!(
+                    untimed(&resumed),
+                    untimed(&full),
+                    "{kind:?} batch {batch} cut at line {cut} (torn {torn})"
+                );
+                // The resumed run wrote exactly the lines still missing.
+                let after = lines(&part);
+                assert_eq!(after.len(), all.len(), "{kind:?} cut {cut}");
+                std::fs::remove_dir_all(&part).unwrap();
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_journal_of_another_run_is_refused_and_a_used_directory_is_not_overwritten() {
+    let dir = temp_dir("refuse");
+    let kind = Kind::Dcl { infill: 5 };
+    let driver = Driver::new(20);
+    journalled(kind, driver, 1, &dir, &mut Toy::default(), false).unwrap();
+    let before = lines(&dir);
+
+    // A new run in the same directory is refused, and the journal is untouched.
+    assert!(matches!(
+        journalled(kind, driver, 1, &dir, &mut Toy::default(), false),
+        Err(SearchError::Journal(JournalError::Exists(_)))
+    ));
+    assert_eq!(lines(&dir), before);
+
+    let field = |r: Result<SearchHistory<Nb201Cell>, SearchError>| match r {
+        Err(SearchError::Journal(JournalError::Mismatch { field, .. })) => field,
+        other => panic!("expected a mismatch, got {other:?}"),
+    };
+    let space = Nb201Space::new();
+    assert_eq!(
+        field(journalled(kind, driver, 2, &dir, &mut Toy::default(), true)),
+        "seed"
+    );
+    assert_eq!(
+        field(journalled(
+            Kind::Dcl { infill: 4 },
+            driver,
+            1,
+            &dir,
+            &mut Toy::default(),
+            true
+        )),
+        "strategy_config.infill"
+    );
+    assert_eq!(
+        field(journalled(
+            kind,
+            Driver {
+                batch_size: 2,
+                ..driver
+            },
+            1,
+            &dir,
+            &mut Toy::default(),
+            true
+        )),
+        "driver.batch_size"
+    );
+    let with_settings = header(kind, 1, driver).with_settings(&serde_json::json!({"epochs": 3}));
+    assert!(matches!(
+        Journal::<Nb201Cell>::resume(&dir, with_settings),
+        Err(JournalError::Mismatch { field, .. }) if field == "settings"
+    ));
+
+    // The same header, but the application built the strategy from another seed: the replay
+    // asks what the journal never evaluated, and says so instead of mixing two runs.
+    let mut journal = Journal::resume(&dir, header(kind, 1, driver)).unwrap();
+    let r = driver.run(
+        strategy(kind, &space, 99).as_mut(),
+        &space,
+        &mut Toy::default(),
+        Some(&mut journal),
+        &mut |_| {},
+    );
+    assert!(
+        matches!(r, Err(SearchError::Journal(JournalError::Diverged { .. }))),
+        "{r:?}"
+    );
+
+    // Resuming a directory without a journal, or a corrupt middle line, are typed errors.
+    assert!(matches!(
+        Journal::<Nb201Cell>::resume(temp_dir("nothing"), header(kind, 1, driver)),
+        Err(JournalError::Missing(_))
+    ));
+    let mut text = before.clone();
+    text[3] = "{not json".into();
+    std::fs::write(dir.join(JOURNAL_FILE), text.join("\n") + "\n").unwrap();
+    assert!(matches!(
+        Journal::<Nb201Cell>::resume(&dir, header(kind, 1, driver)),
+        Err(JournalError::Corrupt { line: 4, .. })
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn failures_are_retried_then_recorded_and_the_search_finishes() {
+    let space = Nb201Space::new();
+    // Every third call fails: with two attempts, a cell fails for good only if both of its
+    // attempts land on a multiple of three, which cannot happen for consecutive calls; with
+    // one attempt, every third cell fails.
+    let every_third: fn(usize, usize, usize) -> bool = |_, calls, _| calls % 3 == 0;
+    for (attempts, count_failures) in [(1, true), (1, false), (2, true)] {
+        let driver = Driver {
+            max_attempts: attempts,
+            count_failures,
+            ..Driver::new(30)
+        };
+        let mut e = Toy {
+            fail: Some(every_third),
+            ..Toy::default()
+        };
+        let h = driver
+            .run(
+                strategy(Kind::Dcl { infill: 5 }, &space, 4).as_mut(),
+                &space,
+                &mut e,
+                None,
+                &mut |_| {},
+            )
+            .unwrap();
+        for f in &h.failures {
+            assert_eq!(f.failure.kind, FailureKind::Error);
+            assert_eq!(f.attempts, attempts);
+            assert_eq!(
+                f.failure.message,
+                format!("evaluator broke on cell {}", f.arch.ordinal())
+            );
+        }
+        if attempts == 1 {
+            assert!(!h.failures.is_empty());
+        } else {
+            assert!(
+                h.failures.is_empty(),
+                "a retry after a failure always succeeds here"
+            );
+        }
+        let spent = h.len() + if count_failures { h.failures.len() } else { 0 };
+        assert_eq!(
+            spent, 30,
+            "attempts {attempts} count_failures {count_failures}"
+        );
+        // No failed cell is ever evaluated again, nor learnt as a fitness.
+        let ok: HashSet<_> = h.queries.iter().map(|q| q.arch).collect();
+        assert!(h.failures.iter().all(|f| !ok.contains(&f.arch)));
+        if attempts == 1 {
+            assert_eq!(e.calls, h.len() + h.failures.len());
+        }
+        assert!(e.per_cell.values().all(|&n| n <= attempts as usize));
+    }
+
+    // The first two attempts of one cell fail: with three attempts it succeeds on the third.
+    let driver = Driver {
+        max_attempts: 3,
+        ..Driver::new(12)
+    };
+    let first_cell = strategy(Kind::Random, &space, 8).ask(1).unwrap()[0];
+    let e = Toy::default();
+    struct TwiceBroken(Toy, usize);
+    impl Evaluator<Nb201Space> for TwiceBroken {
+        type Error = Broke;
+        fn evaluate(&mut self, s: &Nb201Space, a: &Nb201Cell) -> Result<f64, Broke> {
+            let r = self.0.evaluate(s, a)?;
+            if a.ordinal() == self.1 && self.0.per_cell[&a.ordinal()] <= 2 {
+                return Err(Broke(a.ordinal()));
+            }
+            Ok(r)
+        }
+    }
+    let mut twice = TwiceBroken(e, first_cell.ordinal());
+    let h = driver
+        .run(
+            strategy(Kind::Random, &space, 8).as_mut(),
+            &space,
+            &mut twice,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(h.failures.is_empty());
+    assert_eq!(h.queries[0].arch, first_cell);
+    assert_eq!(twice.0.per_cell[&first_cell.ordinal()], 3);
+    assert_eq!(h.len(), 12);
+}
+
+#[test]
+fn a_non_finite_fitness_is_a_failure_not_a_fitness() {
+    struct NanOnOdd;
+    impl Evaluator<Nb201Space> for NanOnOdd {
+        type Error = std::convert::Infallible;
+        fn evaluate(&mut self, _: &Nb201Space, a: &Nb201Cell) -> Result<f64, Self::Error> {
+            Ok(if a.ordinal() % 2 == 1 { f64::NAN } else { 1.0 })
+        }
+    }
+    let space = Nb201Space::new();
+    let driver = Driver {
+        max_attempts: 1,
+        ..Driver::new(20)
+    };
+    let h = driver
+        .run(
+            strategy(Kind::Re, &space, 0).as_mut(),
+            &space,
+            &mut NanOnOdd,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(!h.failures.is_empty());
+    assert!(
+        h.failures
+            .iter()
+            .all(|f| f.failure.kind == FailureKind::NonFinite)
+    );
+    assert!(h.queries.iter().all(|q| q.fitness == 1.0));
+    assert_eq!(h.len() + h.failures.len(), 20);
+}
+
+#[test]
+fn bad_driver_settings_are_refused_before_any_evaluation() {
+    let space = Nb201Space::new();
+    for bad in [
+        Driver::new(0),
+        Driver {
+            batch_size: 0,
+            ..Driver::new(5)
+        },
+        Driver {
+            max_attempts: 0,
+            ..Driver::new(5)
+        },
+    ] {
+        let mut e = Toy::default();
+        let r = bad.run(
+            strategy(Kind::Random, &space, 0).as_mut(),
+            &space,
+            &mut e,
+            None,
+            &mut |_| {},
+        );
+        assert!(matches!(r, Err(SearchError::Config(_))), "{bad:?}");
+        assert_eq!(e.calls, 0);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// 48 cases: random batch sizes, budgets, seeds and failure patterns, under the driver and
+    /// under a hand-written loop whose ask sizes change at every step.
+    #[test]
+    fn no_interleaving_of_batches_pays_twice_or_overspends(
+        kind in 0usize..3,
+        batch in 1usize..12,
+        budget in 1usize..70,
+        seed in 0u64..1000,
+        fail_mod in 2usize..9,
+        sizes in proptest::collection::vec(1usize..9, 1..40),
+    ) {
+        let space = Nb201Space::new();
+        let kind = [Kind::Random, Kind::Re, Kind::Dcl { infill: 5 }][kind];
+        static FAIL_MOD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(3);
+        FAIL_MOD.store(fail_mod, std::sync::atomic::Ordering::SeqCst);
+        let fail: fn(usize, usize, usize) -> bool =
+            |_, calls, _| calls % FAIL_MOD.load(std::sync::atomic::Ordering::SeqCst) == 0;
+        let driver = Driver { batch_size: batch, max_attempts: 2, ..Driver::new(budget) };
+        let mut e = Toy { fail: Some(fail), ..Toy::default() };
+        let h = driver
+            .run(strategy(kind, &space, seed).as_mut(), &space, &mut e, None, &mut |_| {})
+            .unwrap();
+        prop_assert!(h.len() + h.failures.len() <= budget);
+        prop_assert_eq!(h.len() + h.failures.len(), budget);
+        prop_assert!(e.per_cell.values().all(|&n| n <= 2), "a key paid for more than its attempts");
+        let keys: HashSet<_> = h.queries.iter().map(|q| space.key(&q.arch)).chain(h.failures.iter().map(|f| space.key(&f.arch))).collect();
+        prop_assert_eq!(keys.len(), h.len() + h.failures.len());
+
+        // A hand-written loop with changing ask sizes: never a repeated key, never more than
+        // asked for.
+        let mut s = strategy(kind, &space, seed);
+        let mut seen = HashSet::new();
+        let mut spent = 0;
+        for &n in sizes.iter().cycle().take(200) {
+            if spent >= budget {
+                break;
+            }
+            let n = n.min(budget - spent);
+            let asked = s.ask(n).unwrap();
+            prop_assert!(asked.len() <= n);
+            if asked.is_empty() {
+                prop_assert!(s.is_finished());
+                break;
+            }
+            let told: Vec<_> = asked
+                .into_iter()
+                .map(|a| {
+                    let outcome = if a.ordinal() % fail_mod == 0 {
+                        Err(dcl_graph::Failure::new(FailureKind::Crash, "test"))
+                    } else {
+                        Ok(toy(&a))
+                    };
+                    (a, outcome)
+                })
+                .collect();
+            for (a, _) in &told {
+                prop_assert!(seen.insert(space.key(a)), "asked {} twice", a);
+            }
+            spent += told.len();
+            s.tell(&told).unwrap();
+        }
+    }
+}
+
+#[test]
+fn telling_what_was_not_asked_is_an_error() {
+    let space = Nb201Space::new();
+    let mut s = strategy(Kind::Random, &space, 0);
+    let a = s.ask(1).unwrap()[0];
+    let other = Nb201Cell::from_ordinal((a.ordinal() + 1) % 15625).unwrap();
+    assert!(matches!(
+        s.tell(&[(other, Ok(1.0))]),
+        Err(SearchError::NotAsked(_))
+    ));
+    s.tell(&[(a, Ok(1.0))]).unwrap();
+    assert!(matches!(
+        s.tell(&[(a, Ok(1.0))]),
+        Err(SearchError::NotAsked(_))
+    ));
+    assert_eq!(s.best(), Some((&a, 1.0)));
+}
