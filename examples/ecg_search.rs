@@ -10,6 +10,10 @@
 //! Ends with one line per network:
 //! `ecg model=baseline acc=... balanced_acc=... macro_f1=... seeds=...` (mean ± std over the
 //! final-training seeds) and the same for `model=dcl-enas`.
+//! `--run-dir DIR` keeps a journal of the search there (every trained candidate, synced as it
+//! ends); after a crash or a kill, the same command with `--resume DIR` instead of
+//! `--run-dir DIR` reads back what was trained and goes on. `--workers N --batch N` trains N
+//! candidates at once in worker threads.
 //! With `--proxy-cells`, only the search fitness of the given cells, one
 //! `ecg proxy_fitness=... seed=... proxy_train_seed=... cell=...` line each.
 
@@ -19,7 +23,8 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_enas::ecg_search::{
-    EcgSearchConfig, EcgSearchReport, FinalRun, Rescore, proxy_fitness, run, run_baseline, run_cell,
+    EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness, run_baseline,
+    run_cell, run_with,
 };
 use dcl_evo::DclEnasConfig;
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
@@ -74,6 +79,27 @@ struct Args {
     /// Write the whole report (history, candidates, metrics) as JSON here.
     #[arg(long)]
     out: Option<String>,
+    /// Run directory of the search: its journal (every trained candidate, synced as it ends),
+    /// the candidates' trainings, the history, and `report.json` at the end. Must not hold a
+    /// journal already.
+    #[arg(long, conflicts_with = "resume")]
+    run_dir: Option<std::path::PathBuf>,
+    /// Resume the search whose run directory this is (same flags as the run that wrote it):
+    /// the candidates it trained are read back, not retrained.
+    #[arg(long)]
+    resume: Option<std::path::PathBuf>,
+    /// Candidates asked and trained together (synchronous batches).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Worker threads training candidates at once (set --batch to at least this).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Rayon threads per worker (workers x threads should not exceed the cores).
+    #[arg(long, default_value_t = 1)]
+    threads_per_worker: usize,
+    /// Attempts per candidate before it is recorded as failed and the search goes on.
+    #[arg(long, default_value_t = 2)]
+    max_attempts: u32,
     /// Augmentation of training beats, proxy and final trainings alike: `none` or `ecg`
     /// (`dcl_train::Augment::ecg()`: gain, noise, baseline wander, shift, RR jitter).
     #[arg(long, default_value = "none")]
@@ -271,6 +297,7 @@ enum Mode<'a> {
 fn go<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
+    execution: &Execution,
     device: &B::Device,
     mode: Mode,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
@@ -285,7 +312,9 @@ fn go<B: AutodiffBackend>(
         Mode::Proxy(cells) => {
             Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device, &mut log)?)
         }
-        Mode::Full => Outcome::Full(Box::new(run::<B>(db, config, device, &mut log)?)),
+        Mode::Full => Outcome::Full(Box::new(run_with::<B>(
+            db, config, execution, device, &mut log,
+        )?)),
     })
 }
 
@@ -348,16 +377,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (None, false, true) => Mode::Full,
         _ => return Err("--cell, --baseline-only and --proxy-cells exclude each other".into()),
     };
+    let execution = Execution {
+        batch_size: args.batch,
+        workers: args.workers,
+        threads_per_worker: args.threads_per_worker,
+        max_attempts: args.max_attempts,
+        run_dir: args.resume.clone().or_else(|| args.run_dir.clone()),
+        resume: args.resume.is_some(),
+    };
+    execution.validate()?;
+    let ex = &execution;
     let outcome = match device {
         DeviceKind::NdArray => {
-            go::<dcl_train::NdArrayBackend>(&db, &config, &Default::default(), only)?
+            go::<dcl_train::NdArrayBackend>(&db, &config, ex, &Default::default(), only)?
         }
         #[cfg(feature = "flex")]
-        DeviceKind::Flex => go::<dcl_train::FlexBackend>(&db, &config, &Default::default(), only)?,
+        DeviceKind::Flex => {
+            go::<dcl_train::FlexBackend>(&db, &config, ex, &Default::default(), only)?
+        }
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda(i) => {
             let device = burn::backend::cuda::CudaDevice::new(i);
-            go::<dcl_train::CudaBackend>(&db, &config, &device, only)?
+            go::<dcl_train::CudaBackend>(&db, &config, ex, &device, only)?
         }
         #[allow(unreachable_patterns)]
         other => return Err(format!("{other} was not compiled in").into()),
@@ -388,9 +429,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     };
+    let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.out {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        dcl_graph::io::write_atomic(path, json.as_bytes())?;
         println!("report written to {path}");
+    }
+    if let Some(dir) = &execution.run_dir {
+        let path = dir.join("report.json");
+        dcl_graph::io::write_atomic(&path, json.as_bytes())?;
+        println!("report written to {}", path.display());
     }
     per_class("baseline", &report.baseline);
     per_class("dcl-enas", &report.found);

@@ -11,12 +11,17 @@
 //! `best arch=|nor_conv_3x3~0|+|...| acc=94.37 rank=1/15625 queries=100 seconds=21.4`
 //! where `acc` is the searched column (200-epoch test accuracy by default) and `rank` the
 //! found cell's rank in that column over the whole space.
+//!
+//! `--run-dir DIR` journals every query there (`DIR/journal.jsonl`, one JSON line each, synced
+//! as it is made) and writes `DIR/history.json` at the end; a run killed on the way is resumed
+//! with the same flags and `--resume DIR` in place of `--run-dir DIR`, and ends with the same
+//! result as if it had never stopped.
 
 use std::time::Instant;
 
 use clap::Parser;
 use dcl_bench::{CountingOracle, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
-use dcl_evo::{DclEnas, DclEnasConfig};
+use dcl_evo::{DclEnas, DclEnasConfig, Driver, Journal, JournalHeader};
 use dcl_predictor::{
     FinetuneConfig, ModelConfig, Nb201Space, Predictor, PredictorSurrogate, PretrainConfig,
 };
@@ -40,6 +45,15 @@ struct Args {
     /// Label-free pre-training epochs over the 15,625 cells.
     #[arg(long, default_value_t = 2)]
     pretrain_epochs: usize,
+    /// Architectures asked and evaluated together.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Journal the run in this new directory (refused if it holds a journal already).
+    #[arg(long, conflicts_with = "resume")]
+    run_dir: Option<std::path::PathBuf>,
+    /// Resume the run journalled in this directory (same flags as the run that wrote it).
+    #[arg(long)]
+    resume: Option<std::path::PathBuf>,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,6 +64,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metric = Nb201Metric::new(dataset, column);
     let table = Nb201Table::embedded()?;
     let space = Nb201Space::new();
+    let search = DclEnas::new(DclEnasConfig::default());
+    let driver = Driver {
+        batch_size: args.batch,
+        ..Driver::new(args.budget)
+    };
+    driver.validate()?;
+    search.validate()?;
+    // Everything that decides the run is in the header: a resume with other flags is refused.
+    let header = JournalHeader::new("dcl-enas", &search.config, "nb201", args.seed, driver)
+        .with_settings(&serde_json::json!({
+            "metric": metric.to_string(),
+            "pretrain_epochs": args.pretrain_epochs,
+            "model": ModelConfig::default(),
+            "finetune": FinetuneConfig::search_default(),
+        }));
+    let mut journal = match (&args.run_dir, &args.resume) {
+        (Some(dir), None) => Some(Journal::create(dir, header)?),
+        (None, Some(dir)) => {
+            let j = Journal::resume(dir, header)?;
+            println!(
+                "resuming {}: {} journalled evaluations{}",
+                dir.display(),
+                j.records().len(),
+                if j.dropped_torn_line() {
+                    " (a torn last line dropped)"
+                } else {
+                    ""
+                }
+            );
+            Some(j)
+        }
+        _ => None,
+    };
 
     println!(
         "stage 1: label-free pre-training on all {} cells ...",
@@ -77,15 +124,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut surrogate =
         PredictorSurrogate::new(predictor, FinetuneConfig::search_default(), args.seed);
     let mut oracle = CountingOracle::new(table, metric);
-    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let search = DclEnas::new(DclEnasConfig::default());
+    let rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let mut state = search.start(&space, &mut surrogate, rng)?;
     let mut last_shown = 0;
-    let history = search.run_observed(
+    let history = driver.run(
+        &mut state,
         &space,
         &mut oracle,
-        &mut surrogate,
-        args.budget,
-        &mut rng,
+        journal.as_mut(),
         &mut |q| {
             if q.query / 10 > last_shown || q.query == args.budget {
                 last_shown = q.query / 10;
@@ -93,6 +139,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         },
     )?;
+    drop(state);
+    if let Some(dir) = args.run_dir.as_ref().or(args.resume.as_ref()) {
+        history.save_json(dir.join("history.json"))?;
+    }
     let best = history.best().ok_or("no query was made")?;
     let rank = table.rank(&best.arch, metric)?;
     println!(
@@ -107,7 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         best.fitness,
         rank,
         table.len(),
-        oracle.queries(),
+        history.len(),
         start.elapsed().as_secs_f64()
     );
     Ok(())

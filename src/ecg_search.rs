@@ -18,7 +18,8 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
-use dcl_evo::{DclEnas, DclEnasConfig, SearchHistory};
+use dcl_evo::{DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, SearchHistory};
+use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, SearchSpace};
 use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
 use dcl_train::{
@@ -212,6 +213,12 @@ pub enum EcgSearchError {
     /// A configuration that cannot work.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Starting the local workers failed.
+    #[error(transparent)]
+    Exec(#[from] dcl_exec::ExecError),
+    /// Reading or writing the run directory failed.
+    #[error("run directory: {0}")]
+    Io(String),
 }
 
 fn final_runs<B, M>(
@@ -263,6 +270,59 @@ where
 /// The search's evaluator: one [`CellEvaluator`] per proxy fold, the fitness their mean.
 struct FoldEvaluator<B: AutodiffBackend> {
     folds: Vec<CellEvaluator<B>>,
+    /// Every candidate trained on all folds, with its fold trainings in fold order.
+    trained: Vec<TrainedCandidate>,
+    /// Where each trained candidate is also appended, when the search has a run directory.
+    candidate_log: Option<CandidateLog>,
+}
+
+/// A candidate's proxy trainings, fold by fold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainedCandidate {
+    arch: NetArch,
+    records: Vec<CandidateRecord>,
+}
+
+/// `candidates.jsonl` of a run directory: one [`TrainedCandidate`] per line, appended and
+/// synced as each candidate finishes, shared by the workers, read back on resume so that the
+/// report keeps the trainings of a search that was interrupted.
+#[derive(Clone)]
+struct CandidateLog(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+/// The candidate log's file name in a run directory.
+pub const CANDIDATES_FILE: &str = "candidates.jsonl";
+
+impl CandidateLog {
+    fn open(dir: &std::path::Path) -> Result<Self, EcgSearchError> {
+        let path = dir.join(CANDIDATES_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| EcgSearchError::Io(format!("{}: {e}", path.display())))?;
+        Ok(Self(std::sync::Arc::new(std::sync::Mutex::new(file))))
+    }
+
+    fn append(&self, c: &TrainedCandidate) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut line = serde_json::to_string(c).map_err(std::io::Error::other)?;
+        line.push('\n');
+        let mut f = self
+            .0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        f.write_all(line.as_bytes())?;
+        f.sync_data()
+    }
+
+    /// The candidates a log holds (a torn last line, from a kill mid-write, left out).
+    fn read(dir: &std::path::Path) -> Vec<TrainedCandidate> {
+        std::fs::read_to_string(dir.join(CANDIDATES_FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
 }
 
 impl<B: AutodiffBackend> FoldEvaluator<B> {
@@ -291,14 +351,18 @@ impl<B: AutodiffBackend> FoldEvaluator<B> {
                 .verbose(true))
             })
             .collect::<Result<Vec<_>, EcgSearchError>>()?;
-        Ok(Self { folds })
+        Ok(Self {
+            folds,
+            trained: Vec::new(),
+            candidate_log: None,
+        })
     }
 
     /// Every proxy training, candidate by candidate, fold by fold.
     fn records(&self) -> Vec<CandidateRecord> {
-        let n = self.folds.first().map_or(0, |f| f.log().len());
-        (0..n)
-            .flat_map(|i| self.folds.iter().map(move |f| f.log()[i].clone()))
+        self.trained
+            .iter()
+            .flat_map(|c| c.records.iter().cloned())
             .collect()
     }
 }
@@ -306,13 +370,103 @@ impl<B: AutodiffBackend> FoldEvaluator<B> {
 impl<B: AutodiffBackend> Evaluator<NetSpace> for FoldEvaluator<B> {
     type Error = dcl_train::TrainError;
 
-    fn evaluate(&mut self, space: &NetSpace, arch: &NetArch) -> Result<f64, Self::Error> {
-        let mut sum = 0.0;
+    fn evaluate(&mut self, _space: &NetSpace, arch: &NetArch) -> Result<f64, Self::Error> {
+        let mut records = Vec::with_capacity(self.folds.len());
         for fold in &mut self.folds {
-            sum += fold.evaluate(space, arch)?;
+            records.push(fold.train_arch(arch)?);
         }
-        Ok(sum / self.folds.len() as f64)
+        let fitness = records.iter().map(|r| r.fitness).sum::<f64>() / records.len() as f64;
+        let trained = TrainedCandidate {
+            arch: *arch,
+            records,
+        };
+        if let Some(log) = &self.candidate_log {
+            if let Err(e) = log.append(&trained) {
+                tracing::warn!("could not append to {CANDIDATES_FILE}: {e}");
+            }
+        }
+        self.trained.push(trained);
+        Ok(fitness)
     }
+}
+
+/// How the search's evaluations are run and kept: batches, local workers, retries, and the run
+/// directory whose journal makes the search resumable. The default is the search of every
+/// earlier run: one candidate at a time, in this thread, nothing written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// Candidates asked and trained together.
+    pub batch_size: usize,
+    /// Worker threads training candidates at once (1: in the calling thread).
+    pub workers: usize,
+    /// Rayon threads of each worker (with `workers > 1`).
+    pub threads_per_worker: usize,
+    /// Attempts per candidate before it is recorded as failed.
+    pub max_attempts: u32,
+    /// Run directory: `journal.jsonl` (every evaluation), `candidates.jsonl` (every proxy
+    /// training), `history.json` once the search ends. `None`: nothing is written.
+    pub run_dir: Option<std::path::PathBuf>,
+    /// Resume the run in `run_dir` instead of starting one (a directory that already holds a
+    /// journal is refused otherwise).
+    pub resume: bool,
+}
+
+impl Default for Execution {
+    fn default() -> Self {
+        Self {
+            batch_size: 1,
+            workers: 1,
+            threads_per_worker: 1,
+            max_attempts: 1,
+            run_dir: None,
+            resume: false,
+        }
+    }
+}
+
+impl Execution {
+    /// Checks the settings before any work: positive sizes, and a run directory to resume.
+    pub fn validate(&self) -> Result<(), EcgSearchError> {
+        if self.batch_size == 0 || self.workers == 0 || self.threads_per_worker == 0 {
+            return Err(EcgSearchError::Config(
+                "batch_size, workers and threads_per_worker must be positive".into(),
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(EcgSearchError::Config(
+                "max_attempts must be positive".into(),
+            ));
+        }
+        if self.resume && self.run_dir.is_none() {
+            return Err(EcgSearchError::Config(
+                "resuming needs the run directory".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What decides the search's asks and outcomes, as the journal header's settings: a journal is
+/// resumed only by a run whose settings are the same. The final trainings and the rescoring
+/// come after the search and may change between a run and its resumption.
+fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
+    serde_json::json!({
+        "beats": format!("{:?}", config.beats),
+        "valid_records": config.valid_records,
+        "proxy_train_per_class": config.proxy_train_per_class,
+        "proxy_valid_per_class": config.proxy_valid_per_class,
+        "net": config.net,
+        "feature_entries": config.feature_entries,
+        "kernels": config.kernels,
+        "proxy_train": config.proxy_train,
+        "model": config.model,
+        "pretrain": config.pretrain,
+        "finetune": config.finetune,
+        "proxy_folds": config.proxy_folds,
+        "rr_only": config.rr_only,
+        "proxy_class_mix": config.proxy_class_mix,
+        "f_within_patients": config.f_within_patients,
+    })
 }
 
 /// One proxy fold: training and validation beats, both class-balanced subsamples.
@@ -682,10 +836,23 @@ fn net_of(config: &EcgSearchConfig, arch: &NetArch) -> NetConfig {
     }
 }
 
-/// Runs the whole pipeline on `db` with backend `B`, reporting progress through `log`.
+/// Runs the whole pipeline on `db` with backend `B`, one candidate at a time and nothing
+/// written ([`Execution::default`]), reporting progress through `log`.
 pub fn run<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<EcgSearchReport, EcgSearchError> {
+    run_with::<B>(db, config, &Execution::default(), device, log)
+}
+
+/// Runs the whole pipeline on `db` with backend `B`, the search's trainings run and kept as
+/// `execution` says (batches, workers, a resumable run directory).
+pub fn run_with<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    execution: &Execution,
     device: &B::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<EcgSearchReport, EcgSearchError> {
@@ -693,6 +860,23 @@ pub fn run<B: AutodiffBackend>(
     if config.budget == 0 {
         return Err(EcgSearchError::Config("the budget must be positive".into()));
     }
+    execution.validate()?;
+    let driver = Driver {
+        budget: config.budget,
+        batch_size: execution.batch_size,
+        max_attempts: execution.max_attempts,
+        count_failures: true,
+    };
+    let header = JournalHeader::new("dcl-enas", &config.search, "netspace", config.seed, driver)
+        .with_settings(&search_settings(config));
+    // The journal is opened (or refused) before hours of work, not after.
+    let mut journal = match &execution.run_dir {
+        Some(dir) if execution.resume => {
+            Some(Journal::resume(dir, header).map_err(dcl_evo::SearchError::from)?)
+        }
+        Some(dir) => Some(Journal::create(dir, header).map_err(dcl_evo::SearchError::from)?),
+        None => None,
+    };
     let Prepared {
         train: tr,
         valid: va,
@@ -726,17 +910,70 @@ pub fn run<B: AutodiffBackend>(
     } else {
         Vec::new()
     };
-    let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
-    let mut surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let history = DclEnas::new(config.search.clone()).run_observed(
-        &space,
-        &mut evaluator,
-        &mut surrogate,
-        config.budget,
-        &mut rng,
-        &mut |_| {},
-    )?;
+    let candidate_log = match &execution.run_dir {
+        Some(dir) => Some(CandidateLog::open(dir)?),
+        None => None,
+    };
+    let workers = (0..execution.workers)
+        .map(|_| {
+            let mut e = FoldEvaluator::<B>::new(proxy.clone(), config, device)?;
+            e.candidate_log = candidate_log.clone();
+            Ok(e)
+        })
+        .collect::<Result<Vec<_>, EcgSearchError>>()?;
+    drop(proxy);
+    let surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
+    let rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut strategy = DclEnas::new(config.search.clone()).start(&space, surrogate, rng)?;
+    let (history, trained) = if execution.workers == 1 {
+        let mut evaluator = workers.into_iter().next().expect("one worker");
+        let h = driver.run(
+            &mut strategy,
+            &space,
+            &mut evaluator,
+            journal.as_mut(),
+            &mut |_| {},
+        )?;
+        (h, evaluator.trained)
+    } else {
+        let mut pool = LocalPool::new(workers, execution.threads_per_worker)?;
+        let h = driver.run(
+            &mut strategy,
+            &space,
+            &mut pool,
+            journal.as_mut(),
+            &mut |_| {},
+        )?;
+        let trained = pool
+            .into_evaluators()
+            .into_iter()
+            .flat_map(|e| e.trained)
+            .collect();
+        (h, trained)
+    };
+    // Every candidate's trainings in query order: this process's, and on a resumed run those
+    // of the earlier processes, read back from the run directory.
+    let mut by_arch: std::collections::HashMap<NetArch, Vec<CandidateRecord>> =
+        std::collections::HashMap::new();
+    if let Some(dir) = &execution.run_dir {
+        for c in CandidateLog::read(dir) {
+            by_arch.insert(c.arch, c.records);
+        }
+    }
+    for c in trained {
+        by_arch.insert(c.arch, c.records);
+    }
+    let candidates: Vec<CandidateRecord> = history
+        .queries
+        .iter()
+        .filter_map(|q| by_arch.get(&q.arch))
+        .flat_map(|r| r.iter().cloned())
+        .collect();
+    if let Some(dir) = &execution.run_dir {
+        history
+            .save_json(dir.join("history.json"))
+            .map_err(|e| EcgSearchError::Io(e.to_string()))?;
+    }
     let best = history
         .best()
         .ok_or_else(|| EcgSearchError::Config("the search made no query".into()))?;
@@ -795,7 +1032,7 @@ pub fn run<B: AutodiffBackend>(
     Ok(EcgSearchReport {
         class_counts,
         history,
-        candidates: evaluator.records(),
+        candidates,
         best_cell,
         rescored,
         rescore_seconds,

@@ -11,7 +11,9 @@
 //! * [`bench`] (`dcl-bench`): the NAS-Bench-101/201 tables, embedded, as true-fitness oracles.
 //! * [`contrastive`] (`dcl-contrastive`): InfoNCE and the ranking losses.
 //! * [`predictor`] (`dcl-predictor`): the GIN ranker and its two training stages.
-//! * [`evo`] (`dcl-evo`): random search, regularized evolution and the DCL-ENAS loop.
+//! * [`evo`] (`dcl-evo`): random search, regularized evolution and the DCL-ENAS loop, as
+//!   ask/tell strategies; the batch driver and the resumable journal.
+//! * [`exec`] (`dcl-exec`): executors that evaluate a batch at once (local worker threads).
 //! * [`ecg`] (`dcl-ecg`): the MIT-BIH Arrhythmia Database, bundled, as a beat-classification task.
 //! * [`train`] (`dcl-train`): builds candidate networks from cells and trains them with burn.
 #![warn(missing_docs)]
@@ -20,6 +22,7 @@ pub use dcl_bench as bench;
 pub use dcl_contrastive as contrastive;
 pub use dcl_ecg as ecg;
 pub use dcl_evo as evo;
+pub use dcl_exec as exec;
 pub use dcl_graph as graph;
 pub use dcl_predictor as predictor;
 pub use dcl_train as train;

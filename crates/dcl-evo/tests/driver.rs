@@ -614,3 +614,41 @@ fn telling_what_was_not_asked_is_an_error() {
     ));
     assert_eq!(s.best(), Some((&a, 1.0)));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// 200 cases: a real journal cut, with a byte flipped and arbitrary bytes appended. Reading
+    /// it never panics: a typed error, or records that are a prefix-with-edits of the file.
+    #[test]
+    fn a_damaged_journal_is_a_typed_error_or_readable(
+        cut in 0usize..4000,
+        flip in 0usize..4000,
+        bit in 0u8..8,
+        tail in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        static ORIGINAL: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let original = ORIGINAL.get_or_init(|| {
+            let dir = temp_dir("damage-original");
+            journalled(Kind::Re, Driver::new(25), 5, &dir, &mut Toy::default(), false).unwrap();
+            let bytes = std::fs::read(dir.join(JOURNAL_FILE)).unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            bytes
+        });
+        let mut bytes = original[..cut.min(original.len())].to_vec();
+        if !bytes.is_empty() {
+            let i = flip % bytes.len();
+            bytes[i] ^= 1 << bit;
+        }
+        bytes.extend_from_slice(&tail);
+        let dir = temp_dir(&format!("damage-{cut}-{flip}-{bit}-{}", tail.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(JOURNAL_FILE), &bytes).unwrap();
+        match Journal::<Nb201Cell>::read(&dir) {
+            Ok((_, records)) => prop_assert!(records.len() <= 25),
+            Err(JournalError::Corrupt { .. } | JournalError::Format { .. }) => {}
+            Err(other) => prop_assert!(false, "unexpected {other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

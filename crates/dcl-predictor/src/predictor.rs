@@ -1,6 +1,5 @@
 //! The [`Predictor`] handle: pre-train, fine-tune, score, save, load.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -533,8 +532,8 @@ impl<B: AutodiffBackend> Predictor<B> {
         Ok(idx)
     }
 
-    /// Saves the predictor: a header naming its space and shapes, then the weights as a burn
-    /// record (named MessagePack).
+    /// Saves the predictor atomically (temporary file, fsync, rename): a header naming its
+    /// space and shapes, then the weights as a burn record (named MessagePack).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PredictorError> {
         let path = path.as_ref();
         let io = |source| PredictorError::Io {
@@ -551,13 +550,13 @@ impl<B: AutodiffBackend> Predictor<B> {
         let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
             .record(self.model.clone().into_record(), ())
             .map_err(|e| PredictorError::Format(e.to_string()))?;
-        let mut f = std::fs::File::create(path).map_err(io)?;
-        f.write_all(MAGIC).map_err(io)?;
-        f.write_all(&(header.len() as u32).to_le_bytes())
-            .map_err(io)?;
-        f.write_all(&header).map_err(io)?;
-        f.write_all(&record).map_err(io)?;
-        f.flush().map_err(io)
+        let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + header.len() + record.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(&record);
+        // Atomically: an interrupted save leaves the old file (or none), never a torn one.
+        dcl_graph::io::write_atomic(path, &bytes).map_err(io)
     }
 
     /// Loads a predictor saved by [`save`](Self::save) for use with `space`; a file for another
