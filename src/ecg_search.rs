@@ -380,10 +380,8 @@ impl<B: AutodiffBackend> Evaluator<NetSpace> for FoldEvaluator<B> {
             arch: *arch,
             records,
         };
-        if let Some(log) = &self.candidate_log {
-            if let Err(e) = log.append(&trained) {
-                tracing::warn!("could not append to {CANDIDATES_FILE}: {e}");
-            }
+        if let Some(Err(e)) = self.candidate_log.as_ref().map(|log| log.append(&trained)) {
+            tracing::warn!("could not append to {CANDIDATES_FILE}: {e}");
         }
         self.trained.push(trained);
         Ok(fitness)

@@ -8,7 +8,7 @@
 //!
 //! * [`graph`] (`dcl-graph`): architecture DAGs, the `SearchSpace` trait, NAS-Bench-101/201
 //!   spaces, the NB101 hash, augmentations, fixed-size encodings.
-//! * [`bench`] (`dcl-bench`): the NAS-Bench-101/201 tables, embedded, as true-fitness oracles.
+//! * [`bench`](mod@bench) (`dcl-bench`): the NAS-Bench-101/201 tables, embedded, as true-fitness oracles.
 //! * [`contrastive`] (`dcl-contrastive`): InfoNCE and the ranking losses.
 //! * [`predictor`] (`dcl-predictor`): the GIN ranker and its two training stages.
 //! * [`evo`] (`dcl-evo`): random search, regularized evolution and the DCL-ENAS loop, as

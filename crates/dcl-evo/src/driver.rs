@@ -180,10 +180,10 @@ impl Driver {
                     attempts[i] = attempts[i].max(r.attempt);
                     match (&r.fitness, &r.failure) {
                         (Some(f), _) => outcomes[i] = Some((Ok(*f), r.seconds)),
-                        (None, Some(fail)) if outcomes[i].is_none() => {
-                            if attempts[i] >= self.max_attempts {
-                                outcomes[i] = Some((Err(fail.clone()), r.seconds));
-                            }
+                        (None, Some(fail))
+                            if outcomes[i].is_none() && attempts[i] >= self.max_attempts =>
+                        {
+                            outcomes[i] = Some((Err(fail.clone()), r.seconds));
                         }
                         _ => {}
                     }
