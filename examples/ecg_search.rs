@@ -10,7 +10,8 @@
 //! Ends with one line per network:
 //! `ecg model=baseline acc=... balanced_acc=... macro_f1=... seeds=...` (mean ± std over the
 //! final-training seeds) and the same for `model=dcl-enas`.
-//! `--run-dir DIR` keeps a journal of the search there (every trained candidate, synced as it
+//! Every search keeps a journal in its run directory (`--run-dir DIR`, by default a new one
+//! under `runs/`): `--run-dir DIR` keeps a journal of the search there (every trained candidate, synced as it
 //! ends); after a crash or a kill, the same command with `--resume DIR` instead of
 //! `--run-dir DIR` reads back what was trained and goes on. `--workers N --batch N` trains N
 //! candidates at once in worker threads.
@@ -81,7 +82,7 @@ struct Args {
     out: Option<String>,
     /// Run directory of the search: its journal (every trained candidate, synced as it ends),
     /// the candidates' trainings, the history, and `report.json` at the end. Must not hold a
-    /// journal already.
+    /// journal already. By default a new one under `runs/`.
     #[arg(long, conflicts_with = "resume")]
     run_dir: Option<std::path::PathBuf>,
     /// Resume the search whose run directory this is (same flags as the run that wrote it):
@@ -382,10 +383,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         workers: args.workers,
         threads_per_worker: args.threads_per_worker,
         max_attempts: args.max_attempts,
-        run_dir: args.resume.clone().or_else(|| args.run_dir.clone()),
+        run_dir: Some(
+            args.resume
+                .clone()
+                .or_else(|| args.run_dir.clone())
+                .unwrap_or_else(|| {
+                    let secs = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    format!("runs/ecg_search-seed{}-{secs}", args.seed).into()
+                }),
+        ),
         resume: args.resume.is_some(),
     };
     execution.validate()?;
+    if let (Some(dir), None, Mode::Full) = (&execution.run_dir, &args.resume, only) {
+        println!(
+            "run directory: {} (if this run is killed, resume it with the same flags and --resume {})",
+            dir.display(),
+            dir.display()
+        );
+    }
     let ex = &execution;
     let outcome = match device {
         DeviceKind::NdArray => {

@@ -12,7 +12,8 @@
 //! where `acc` is the searched column (200-epoch test accuracy by default) and `rank` the
 //! found cell's rank in that column over the whole space.
 //!
-//! `--run-dir DIR` journals every query there (`DIR/journal.jsonl`, one JSON line each, synced
+//! Every run journals its queries in a run directory (`--run-dir DIR`, by default a new one
+//! under `runs/`): `--run-dir DIR` journals every query there (`DIR/journal.jsonl`, one JSON line each, synced
 //! as it is made) and writes `DIR/history.json` at the end; a run killed on the way is resumed
 //! with the same flags and `--resume DIR` in place of `--run-dir DIR`, and ends with the same
 //! result as if it had never stopped.
@@ -48,7 +49,8 @@ struct Args {
     /// Architectures asked and evaluated together.
     #[arg(long, default_value_t = 1)]
     batch: usize,
-    /// Journal the run in this new directory (refused if it holds a journal already).
+    /// Journal the run in this new directory (refused if it holds a journal already); by
+    /// default a new one under `runs/`.
     #[arg(long, conflicts_with = "resume")]
     run_dir: Option<std::path::PathBuf>,
     /// Resume the run journalled in this directory (same flags as the run that wrote it).
@@ -79,9 +81,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "model": ModelConfig::default(),
             "finetune": FinetuneConfig::search_default(),
         }));
-    let mut journal = match (&args.run_dir, &args.resume) {
-        (Some(dir), None) => Some(Journal::create(dir, header)?),
-        (None, Some(dir)) => {
+    let new_dir = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| fresh_run_dir("search_nb201", args.seed));
+    let run_dir = args.resume.clone().unwrap_or_else(|| new_dir.clone());
+    let journal = match &args.resume {
+        None => {
+            let j = Journal::create(&new_dir, header)?;
+            println!(
+                "journal: {} (if this run is killed, resume it with the same flags and --resume {})",
+                j.path().display(),
+                new_dir.display()
+            );
+            j
+        }
+        Some(dir) => {
             let j = Journal::resume(dir, header)?;
             println!(
                 "resuming {}: {} journalled evaluations{}",
@@ -93,10 +108,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ""
                 }
             );
-            Some(j)
+            j
         }
-        _ => None,
     };
+    let mut journal = Some(journal);
 
     println!(
         "stage 1: label-free pre-training on all {} cells ...",
@@ -140,9 +155,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     drop(state);
-    if let Some(dir) = args.run_dir.as_ref().or(args.resume.as_ref()) {
-        history.save_json(dir.join("history.json"))?;
-    }
+    history.save_json(run_dir.join("history.json"))?;
     let best = history.best().ok_or("no query was made")?;
     let rank = table.rank(&best.arch, metric)?;
     println!(
@@ -161,4 +174,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A new run directory under `runs/`, named by the program, the seed and the start time.
+fn fresh_run_dir(program: &str, seed: u64) -> std::path::PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::path::PathBuf::from(format!("runs/{program}-seed{seed}-{secs}"))
 }

@@ -138,6 +138,20 @@ fn untimed(h: &SearchHistory<Nb201Cell>) -> (Vec<(usize, Nb201Cell, f64)>, Vec<S
     )
 }
 
+/// `kind` from `seed` under a plain `Driver::new(budget)` on the toy fitness.
+fn driven(kind: Kind, seed: u64, budget: usize) -> SearchHistory<Nb201Cell> {
+    let space = Nb201Space::new();
+    Driver::new(budget)
+        .run(
+            strategy(kind, &space, seed).as_mut(),
+            &space,
+            &mut Toy::default(),
+            None,
+            &mut |_| {},
+        )
+        .unwrap()
+}
+
 #[test]
 fn batch_one_under_the_driver_is_the_old_run() {
     let space = Nb201Space::new();
@@ -146,30 +160,14 @@ fn batch_one_under_the_driver_is_the_old_run() {
         let old = RandomSearch
             .run(&space, &mut Toy::default(), 40, &mut rng)
             .unwrap();
-        let new = Driver::new(40)
-            .run(
-                strategy(Kind::Random, &space, seed).as_mut(),
-                &space,
-                &mut Toy::default(),
-                None,
-                &mut |_| {},
-            )
-            .unwrap();
+        let new = driven(Kind::Random, seed, 40);
         assert_eq!(untimed(&old), untimed(&new));
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let old = RegularizedEvolution::default()
             .run(&space, &mut Toy::default(), 60, &mut rng)
             .unwrap();
-        let new = Driver::new(60)
-            .run(
-                strategy(Kind::Re, &space, seed).as_mut(),
-                &space,
-                &mut Toy::default(),
-                None,
-                &mut |_| {},
-            )
-            .unwrap();
+        let new = driven(Kind::Re, seed, 60);
         assert_eq!(untimed(&old), untimed(&new));
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -182,15 +180,7 @@ fn batch_one_under_the_driver_is_the_old_run() {
                 &mut rng,
             )
             .unwrap();
-        let new = Driver::new(50)
-            .run(
-                strategy(Kind::Dcl { infill: 5 }, &space, seed).as_mut(),
-                &space,
-                &mut Toy::default(),
-                None,
-                &mut |_| {},
-            )
-            .unwrap();
+        let new = driven(Kind::Dcl { infill: 5 }, seed, 50);
         assert_eq!(untimed(&old), untimed(&new));
         assert_eq!(new.strategy, "dcl-enas");
     }
