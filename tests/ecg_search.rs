@@ -4,7 +4,8 @@
 
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_enas::ecg_search::{
-    EcgSearchConfig, EcgSearchReport, Rescore, proxy_fitness, run, run_baseline, run_cell,
+    CANDIDATES_FILE, EcgSearchConfig, EcgSearchReport, Execution, Rescore, proxy_fitness, run,
+    run_baseline, run_cell, run_with,
 };
 use dcl_evo::DclEnasConfig;
 
@@ -25,16 +26,15 @@ fn two_fold_queries(report: &EcgSearchReport) -> Vec<(NetArch, f64, &[CandidateR
         .collect()
 }
 
-#[test]
-fn tiny_ecg_search_runs_end_to_end() {
-    let db = MitBih::bundled().unwrap();
+/// The tiny configuration: 16 beats per class, one-epoch trainings of two steps, budget 3.
+fn tiny_config() -> EcgSearchConfig {
     let tiny_train = TrainConfig {
         epochs: 1,
         batch_size: 32,
         steps_per_epoch: Some(2),
         ..TrainConfig::default()
     };
-    let config = EcgSearchConfig {
+    EcgSearchConfig {
         beats: BeatConfig::default(),
         valid_records: DEFAULT_VALID_RECORDS
             .iter()
@@ -85,7 +85,13 @@ fn tiny_ecg_search_runs_end_to_end() {
         rescore: Rescore::default(),
         proxy_class_mix: false,
         f_within_patients: false,
-    };
+    }
+}
+
+#[test]
+fn tiny_ecg_search_runs_end_to_end() {
+    let db = MitBih::bundled().unwrap();
+    let config = tiny_config();
     let mut lines = 0;
     let report =
         run::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1).unwrap();
@@ -312,4 +318,79 @@ fn tiny_ecg_search_runs_end_to_end() {
         ..config
     };
     assert!(run::<NdArrayBackend>(&db, &bad, &Default::default(), &mut |_| {}).is_err());
+}
+
+#[test]
+fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_training() {
+    let db = MitBih::bundled().unwrap();
+    let config = EcgSearchConfig {
+        budget: 5,
+        ..tiny_config()
+    };
+    let dev = Default::default();
+    let plain = run::<NdArrayBackend>(&db, &config, &dev, &mut |_| {}).unwrap();
+    let dir = std::env::temp_dir().join(format!("dcl-ecg-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // Batches of two: the two initial random candidates train at once; with one candidate per
+    // round after them, the asks are the plain run's.
+    let execution = Execution {
+        batch_size: 2,
+        workers: 2,
+        run_dir: Some(dir.clone()),
+        ..Execution::default()
+    };
+    let untimed = |r: &EcgSearchReport| {
+        r.history
+            .queries
+            .iter()
+            .map(|q| (q.arch, q.fitness))
+            .collect::<Vec<_>>()
+    };
+    let journalled =
+        run_with::<NdArrayBackend>(&db, &config, &execution, &dev, &mut |_| {}).unwrap();
+    // Workers and a journal change nothing in the search or its records.
+    assert_eq!(untimed(&journalled), untimed(&plain));
+    let cells = |r: &EcgSearchReport| {
+        r.candidates
+            .iter()
+            .map(|c| (c.cell.clone(), c.fitness, c.report.valid.confusion.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cells(&journalled), cells(&plain));
+    let journal = std::fs::read_to_string(dir.join(dcl_evo::JOURNAL_FILE)).unwrap();
+    assert_eq!(journal.lines().count(), 1 + 5);
+    assert_eq!(
+        std::fs::read_to_string(dir.join(CANDIDATES_FILE))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    // A second start in the same directory is refused before any work.
+    let again = run_with::<NdArrayBackend>(&db, &config, &execution, &dev, &mut |_| {});
+    assert!(again.is_err());
+
+    // Resuming the finished run trains nothing: the candidates come back from the run
+    // directory, and neither file grows.
+    let resume = Execution {
+        resume: true,
+        ..execution.clone()
+    };
+    let resumed = run_with::<NdArrayBackend>(&db, &config, &resume, &dev, &mut |_| {}).unwrap();
+    assert_eq!(untimed(&resumed), untimed(&plain));
+    assert_eq!(cells(&resumed), cells(&plain));
+    assert_eq!(
+        std::fs::read_to_string(dir.join(dcl_evo::JOURNAL_FILE)).unwrap(),
+        journal
+    );
+    // Resuming with another search seed is refused, naming the field.
+    let other = EcgSearchConfig {
+        seed: 2,
+        ..config.clone()
+    };
+    let err = run_with::<NdArrayBackend>(&db, &other, &resume, &dev, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("seed"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
