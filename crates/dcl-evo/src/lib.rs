@@ -31,7 +31,7 @@ pub use journal::{
     EvaluationRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, JournalError, JournalHeader,
 };
 pub use strategies::{
-    DclEnas, DclEnasConfig, DclEnasState, RandomSearch, RandomSearchState, RegularizedEvolution,
-    RegularizedEvolutionState,
+    DclEnas, DclEnasConfig, DclEnasState, MAX_COUNT, RandomSearch, RandomSearchState,
+    RegularizedEvolution, RegularizedEvolutionState,
 };
 pub use strategy::{Outcome, Strategy};

@@ -12,6 +12,20 @@ use crate::driver::drive_one_at_a_time;
 use crate::strategy::{Outcome, Proposals};
 use crate::{QueryRecord, SearchError, SearchHistory, Strategy};
 
+/// The largest population, tournament, offspring or generation count a strategy accepts: far
+/// above any useful setting, low enough that a typo (or `usize::MAX`) is refused up front
+/// instead of exhausting memory or looping for ever.
+pub const MAX_COUNT: usize = 1_000_000;
+
+fn check_count(name: &str, value: usize) -> Result<(), SearchError> {
+    if value > MAX_COUNT {
+        return Err(SearchError::Config(format!(
+            "{name} is {value}, more than the {MAX_COUNT} allowed"
+        )));
+    }
+    Ok(())
+}
+
 /// Uniform random search: the baseline every strategy must beat.
 ///
 /// ```
@@ -144,14 +158,15 @@ impl RegularizedEvolution {
         drive_one_at_a_time(&mut state, space, evaluator, budget, &mut |_| {})
     }
 
-    /// Checks the settings: both sizes positive.
+    /// Checks the settings before any work: both sizes positive and at most [`MAX_COUNT`].
     pub fn validate(&self) -> Result<(), SearchError> {
         if self.population_size == 0 || self.sample_size == 0 {
             return Err(SearchError::Config(
                 "population and sample sizes must be positive".into(),
             ));
         }
-        Ok(())
+        check_count("population_size", self.population_size)?;
+        check_count("sample_size", self.sample_size)
     }
 
     /// The search as an ask/tell [`Strategy`] drawing from `rng`. The first `population_size`
@@ -350,14 +365,31 @@ impl DclEnas {
         drive_one_at_a_time(&mut state, space, evaluator, budget, observer)
     }
 
-    /// Checks the settings: `initial`, `population`, `infill` and `tournament` positive,
-    /// `explore <= infill`.
+    /// Checks the settings before any work: `initial`, `population`, `infill` and
+    /// `tournament` positive, each count at most [`MAX_COUNT`], `explore <= infill`, and
+    /// `crossover_rate` a probability (NaN refused). The error names the field.
     pub fn validate(&self) -> Result<(), SearchError> {
         let c = &self.config;
         if c.population == 0 || c.infill == 0 || c.tournament == 0 || c.initial == 0 {
             return Err(SearchError::Config(
                 "initial, population, infill and tournament must be positive".into(),
             ));
+        }
+        for (name, value) in [
+            ("initial", c.initial),
+            ("population", c.population),
+            ("generations", c.generations),
+            ("offspring", c.offspring),
+            ("infill", c.infill),
+            ("tournament", c.tournament),
+        ] {
+            check_count(name, value)?;
+        }
+        if !(0.0..=1.0).contains(&c.crossover_rate) {
+            return Err(SearchError::Config(format!(
+                "crossover_rate must be a probability in [0, 1], not {}",
+                c.crossover_rate
+            )));
         }
         if c.explore > c.infill {
             return Err(SearchError::Config(format!(

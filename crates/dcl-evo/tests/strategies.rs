@@ -346,3 +346,89 @@ fn explore_cannot_exceed_infill() {
         Err(SearchError::Config(_))
     ));
 }
+
+#[test]
+fn out_of_range_settings_are_refused_before_any_evaluation() {
+    let bad_configs = [
+        (
+            "crossover_rate",
+            DclEnasConfig {
+                crossover_rate: f64::NAN,
+                ..Default::default()
+            },
+        ),
+        (
+            "crossover_rate",
+            DclEnasConfig {
+                crossover_rate: 1.5,
+                ..Default::default()
+            },
+        ),
+        (
+            "offspring",
+            DclEnasConfig {
+                offspring: usize::MAX,
+                ..Default::default()
+            },
+        ),
+        (
+            "tournament",
+            DclEnasConfig {
+                tournament: usize::MAX,
+                ..Default::default()
+            },
+        ),
+        (
+            "generations",
+            DclEnasConfig {
+                generations: 10_000_000,
+                ..Default::default()
+            },
+        ),
+        (
+            "population",
+            DclEnasConfig {
+                population: 1 << 40,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (field, config) in bad_configs {
+        let mut e = toy_eval();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        match DclEnas::new(config).run(&Nb201Space::new(), &mut e, &mut knowing(), 20, &mut rng) {
+            Err(SearchError::Config(m)) => assert!(m.contains(field), "{m}"),
+            other => panic!("{field}: expected a config error, got {other:?}"),
+        }
+        assert_eq!(e.calls, 0, "{field}: evaluated before refusing");
+    }
+    let mut e = toy_eval();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let huge = RegularizedEvolution {
+        population_size: 20,
+        sample_size: usize::MAX,
+    };
+    assert!(matches!(
+        huge.run(&Nb201Space::new(), &mut e, 20, &mut rng),
+        Err(SearchError::Config(m)) if m.contains("sample_size")
+    ));
+    assert_eq!(e.calls, 0);
+    // The edges of the ranges are accepted.
+    let edge = DclEnasConfig {
+        crossover_rate: 1.0,
+        offspring: 10,
+        ..Default::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    assert!(
+        DclEnas::new(edge)
+            .run(
+                &Nb201Space::new(),
+                &mut toy_eval(),
+                &mut knowing(),
+                20,
+                &mut rng
+            )
+            .is_ok()
+    );
+}
