@@ -33,10 +33,17 @@ fn check(a: &[f64], b: &[f64]) -> Result<(), PredictorError> {
     Ok(())
 }
 
+/// `v` with every -0.0 made 0.0: the sorts order by `total_cmp`, which puts -0.0 before 0.0,
+/// while ties are found with `==`, which calls them equal; both must see one zero.
+fn signless_zeros(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&a| if a == 0.0 { 0.0 } else { a }).collect()
+}
+
 /// Kendall's τ-b (ties handled as in scipy's default), by Knight's O(n log n) algorithm.
 /// Returns 0 when either side is constant.
 pub fn kendall_tau(x: &[f64], y: &[f64]) -> Result<f64, PredictorError> {
     check(x, y)?;
+    let (x, y) = (&signless_zeros(x), &signless_zeros(y));
     let n = x.len();
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]).then(y[i].total_cmp(&y[j])));
@@ -118,6 +125,7 @@ fn merge_count(v: &mut [f64], buf: &mut [f64]) -> u64 {
 /// Ranks from 1, ties sharing their average rank.
 fn average_ranks(v: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
+    let v = &signless_zeros(v);
     idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
     let mut ranks = vec![0.0; v.len()];
     let mut s = 0;
@@ -211,7 +219,37 @@ mod tests {
         if den == 0.0 { 0.0 } else { (c - d) / den }
     }
 
+    /// Small values with many ties, both signed zeros, and a few fractions.
+    fn tied_floats() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            (0i32..6).prop_map(f64::from),
+            Just(0.0),
+            Just(-0.0),
+            (-3i32..3).prop_map(|i| f64::from(i) / 2.0),
+        ]
+    }
+
     proptest! {
+        /// 256 cases of up to 60 float pairs with signed zeros and ties: the fast τ equals
+        /// the quadratic one and stays in [-1, 1].
+        #[test]
+        fn kendall_on_floats_with_signed_zeros_matches_the_definition(
+            pairs in proptest::collection::vec((tied_floats(), tied_floats()), 2..60)
+        ) {
+            let x: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+            let y: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+            let fast = kendall_tau(&x, &y).unwrap();
+            prop_assert!((-1.0..=1.0).contains(&fast), "{}", fast);
+            prop_assert!((fast - kendall_naive(&x, &y)).abs() < 1e-12);
+            let rho = spearman_rho(&x, &y).unwrap();
+            prop_assert!((-1.0 - 1e-12..=1.0 + 1e-12).contains(&rho), "{}", rho);
+            // A NaN anywhere is a typed error, never a number.
+            let mut bad = x.clone();
+            bad[pairs.len() / 2] = f64::NAN;
+            prop_assert!(kendall_tau(&bad, &y).is_err());
+            prop_assert!(spearman_rho(&x, &bad).is_err());
+        }
+
         #[test]
         fn kendall_matches_the_quadratic_definition(
             pairs in proptest::collection::vec((0i32..6, 0i32..6), 2..60)
@@ -235,6 +273,15 @@ mod tests {
         let r = spearman_rho(&[1.0, 2.0, 2.0, 3.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
         assert!((r - 0.9486832980505138).abs() < 1e-12);
         assert_eq!(kendall_tau(&[1.0, 1.0], &[1.0, 2.0]).unwrap(), 0.0);
+        // -0.0 and 0.0 are a tie: one concordant pair, one discordant, one tie in x.
+        assert_eq!(
+            kendall_tau(&[1.0, 0.0, -0.0], &[1.0, 0.0, 2.0]).unwrap(),
+            0.0
+        );
+        assert_eq!(
+            spearman_rho(&[-0.0, 0.0, 1.0], &[1.0, 2.0, 3.0]).unwrap(),
+            spearman_rho(&[0.0, 0.0, 1.0], &[1.0, 2.0, 3.0]).unwrap()
+        );
     }
 
     #[test]
