@@ -73,12 +73,71 @@ impl Nb101Op {
 /// assert_eq!(cell.module_hash().to_string(), "00005c142e6f48ac74fdcf73e3439874");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "RawNb101Cell")]
 pub struct Nb101Cell {
     n: u8,
     /// `rows[i]` has bit `j` set for an edge `i → j` (`j > i`).
     rows: [u8; V],
     /// Op ids of vertices `1..n-1`; other slots are 0.
     ops: [u8; V],
+}
+
+/// The serde form of an [`Nb101Cell`], checked before it becomes one.
+#[derive(Deserialize)]
+struct RawNb101Cell {
+    n: u8,
+    rows: [u8; V],
+    ops: [u8; V],
+}
+
+impl TryFrom<RawNb101Cell> for Nb101Cell {
+    type Error = GraphError;
+
+    /// Accepts exactly the cells the constructors make: 2 to 7 vertices, edges only forward
+    /// between existing vertices, known ops on the intermediate vertices and zeros elsewhere,
+    /// every vertex on an input→output path, at most 9 edges.
+    fn try_from(raw: RawNb101Cell) -> Result<Self, GraphError> {
+        const WHAT: &str = "NAS-Bench-101 cell";
+        let text = format!("n {} rows {:?} ops {:?}", raw.n, raw.rows, raw.ops);
+        let n = raw.n as usize;
+        if !(2..=V).contains(&n) {
+            return Err(GraphError::parse(WHAT, &text, "n must be 2..=7"));
+        }
+        for (i, &row) in raw.rows.iter().enumerate() {
+            // Bits j with i < j < n only.
+            let allowed = if i + 1 < n {
+                (((1u16 << n) - 1) as u8) & !(((1u16 << (i + 1)) - 1) as u8)
+            } else {
+                0
+            };
+            if row & !allowed != 0 {
+                return Err(GraphError::parse(
+                    WHAT,
+                    &text,
+                    format!("row {i} has an edge that is not forward between the {n} vertices"),
+                ));
+            }
+        }
+        for (v, &op) in raw.ops.iter().enumerate() {
+            let intermediate = v >= 1 && v + 1 < n;
+            if (intermediate && op as usize >= Nb101Op::ALL.len()) || (!intermediate && op != 0) {
+                return Err(GraphError::parse(
+                    WHAT,
+                    &text,
+                    format!("op {op} at vertex {v} is not a known op of an intermediate vertex"),
+                ));
+            }
+        }
+        let cell = Self::pruned(n, raw.rows, raw.ops)?;
+        if cell.n != raw.n || cell.rows != raw.rows || cell.ops != raw.ops {
+            return Err(GraphError::parse(
+                WHAT,
+                &text,
+                "a vertex is off every input→output path",
+            ));
+        }
+        Ok(cell)
+    }
 }
 
 impl fmt::Debug for Nb101Cell {
@@ -687,6 +746,61 @@ fn shape_hashes(n: usize, rows: &[u8; V]) -> Vec<ModuleHash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_serde_forms_are_refused() {
+        for bad in [
+            // Op id 7 does not exist, and vertex 1 has edges to vertex 2 only... off the path.
+            r#"{"n":3,"rows":[2,4,0,0,0,0,0],"ops":[0,7,0,0,0,0,0]}"#,
+            r#"{"n":9,"rows":[0,0,0,0,0,0,0],"ops":[0,0,0,0,0,0,0]}"#,
+            r#"{"n":1,"rows":[0,0,0,0,0,0,0],"ops":[0,0,0,0,0,0,0]}"#,
+            // A backward edge 2 → 1.
+            r#"{"n":3,"rows":[6,4,2,0,0,0,0],"ops":[0,0,0,0,0,0,0]}"#,
+            // An edge past the output.
+            r#"{"n":3,"rows":[6,12,0,0,0,0,0],"ops":[0,0,0,0,0,0,0]}"#,
+            // A vertex off every input→output path (no edge into vertex 1).
+            r#"{"n":3,"rows":[4,4,0,0,0,0,0],"ops":[0,0,0,0,0,0,0]}"#,
+            // An op on the output slot.
+            r#"{"n":3,"rows":[6,4,0,0,0,0,0],"ops":[0,0,1,0,0,0,0]}"#,
+        ] {
+            assert!(serde_json::from_str::<Nb101Cell>(bad).is_err(), "{bad}");
+        }
+        let good = r#"{"n":3,"rows":[6,4,0,0,0,0,0],"ops":[0,2,0,0,0,0,0]}"#;
+        let cell: Nb101Cell = serde_json::from_str(good).unwrap();
+        assert_eq!(serde_json::to_string(&cell).unwrap(), good);
+        assert_eq!(cell.op_names(), ["input", "maxpool3x3", "output"]);
+        // Every cell the space makes reads back as itself.
+        let space = Nb101Space::new();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..500 {
+            let c = space.sample(&mut rng);
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<Nb101Cell>(&json).unwrap(), c);
+        }
+    }
+
+    proptest::proptest! {
+        /// 512 cases of arbitrary raw fields: a typed error, or a cell that prints, hashes and
+        /// round-trips.
+        #[test]
+        fn arbitrary_serde_forms_never_panic(
+            n in 0u8..12,
+            rows in proptest::array::uniform7(proptest::prelude::any::<u8>()),
+            ops in proptest::array::uniform7(0u8..5),
+        ) {
+            let json = serde_json::json!({"n": n, "rows": rows, "ops": ops}).to_string();
+            if let Ok(cell) = serde_json::from_str::<Nb101Cell>(&json) {
+                let _ = format!("{cell:?}");
+                let _ = cell.module_hash();
+                let again = serde_json::to_string(&cell).unwrap();
+                proptest::prop_assert_eq!(serde_json::from_str::<Nb101Cell>(&again).unwrap(), cell);
+                proptest::prop_assert_eq!(
+                    serde_json::from_str::<serde_json::Value>(&again).unwrap(),
+                    serde_json::from_str::<serde_json::Value>(&json).unwrap()
+                );
+            }
+        }
+    }
     use rand::SeedableRng;
 
     #[test]
