@@ -251,6 +251,10 @@ impl Nb101Table {
             if row.u64(c + 1)? as usize != cell.num_edges() {
                 return Err(row.mismatch(c + 1, "n_edges disagrees with adj_upper"));
             }
+            // A wrong hash would load, and then every look-up of the cell would miss.
+            if cell.module_hash() != hash {
+                return Err(row.mismatch(0, "the cell's module hash is another"));
+            }
             if let Some(&first) = by_hash.get(&hash) {
                 return Err(BenchError::Duplicate {
                     table: name,

@@ -171,6 +171,17 @@ fn nb101_loader_checks_rows() {
         Nb101Table::subset_from_reader(bad_hash.as_bytes()),
         Err(BenchError::Arch { .. })
     ));
+    // A well-formed hash that is not the cell's: refused with its line, not loaded to miss
+    // every later look-up.
+    let wrong_hash = format!("{NB101_HEADER}\n{}\n", ROW.replace("00005c14", "00005c15"));
+    assert!(matches!(
+        Nb101Table::subset_from_reader(wrong_hash.as_bytes()),
+        Err(BenchError::Value {
+            line: 2,
+            column: "hash",
+            ..
+        })
+    ));
     let bad_edges = format!("{NB101_HEADER}\n{}\n", ROW.replace(",7,9,", ",7,8,"));
     assert!(matches!(
         Nb101Table::subset_from_reader(bad_edges.as_bytes()),
