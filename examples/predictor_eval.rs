@@ -23,7 +23,7 @@ use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric,
 use dcl_predictor::metrics::{kendall_tau, precision_at_k, spearman_rho};
 use dcl_predictor::{
     Ensemble, FinetuneConfig, ModelConfig, Nb101Cell, Nb101Space, Nb201Space, Predictor,
-    PretrainConfig, RankingLoss, SearchSpace,
+    PredictorError, PretrainConfig, RankingLoss, SearchSpace,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -168,9 +168,25 @@ fn run<S: SearchSpace>(
                 std::path::PathBuf::from(name)
             }
         });
-        let enc = match file.as_ref().filter(|path| path.exists()) {
-            Some(path) => {
-                let enc: Predictor = Predictor::load(path, &p.space, Default::default())?;
+        // A cache that does not read as a predictor (a file cut short by a run killed before
+        // saves were atomic) is pre-trained again and replaced; any other error stands.
+        let cached = match file.as_ref().filter(|path| path.exists()) {
+            Some(path) => match Predictor::load(path, &p.space, Default::default()) {
+                Ok(enc) => Some((path, enc)),
+                Err(PredictorError::Format(why)) => {
+                    println!(
+                        "pretrain space={name} unreadable={} ({why}): pre-training it again",
+                        path.display()
+                    );
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let enc = match cached {
+            Some((path, enc)) => {
+                let enc: Predictor = enc;
                 if enc.model_config() != model {
                     return Err(format!("{} holds another model shape", path.display()).into());
                 }
