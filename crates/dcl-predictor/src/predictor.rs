@@ -126,6 +126,81 @@ pub struct FinetuneConfig {
     pub info_nce_weight: f64,
 }
 
+/// `value` must be finite and positive.
+fn positive(name: &str, value: f64) -> Result<(), PredictorError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(PredictorError::Config(format!(
+            "{name} must be finite and positive, got {value}"
+        )))
+    }
+}
+
+/// `value` must be finite and not negative.
+fn non_negative(name: &str, value: f64) -> Result<(), PredictorError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(PredictorError::Config(format!(
+            "{name} must be finite and non-negative, got {value}"
+        )))
+    }
+}
+
+/// `value` must be a probability.
+fn probability(name: &str, value: f64) -> Result<(), PredictorError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(PredictorError::Config(format!(
+            "{name} must be a probability in [0, 1], got {value}"
+        )))
+    }
+}
+
+impl PretrainConfig {
+    /// Checks every field before any work (the error names it): `batch_size >= 2`,
+    /// `epochs >= 1`, a finite positive learning rate and temperature, probabilities in
+    /// [0, 1]. [`Predictor::pretrain`] calls it first.
+    pub fn validate(&self) -> Result<(), PredictorError> {
+        if self.batch_size < 2 || self.epochs == 0 {
+            return Err(PredictorError::Config(
+                "pre-training needs batch_size >= 2 and epochs >= 1".into(),
+            ));
+        }
+        positive("learning_rate", self.learning_rate)?;
+        positive("temperature", self.temperature)?;
+        probability("op_substitution", self.op_substitution)?;
+        probability("edge_drop", self.edge_drop)?;
+        probability("node_mask", self.node_mask)
+    }
+}
+
+impl FinetuneConfig {
+    /// Checks every field before any work (the error names it): `batch_size >= 2`,
+    /// `epochs >= 1`, a finite positive learning rate and temperatures, a finite non-negative
+    /// weight decay and loss weights. [`Predictor::finetune`] calls it first.
+    pub fn validate(&self) -> Result<(), PredictorError> {
+        if self.batch_size < 2 || self.epochs == 0 {
+            return Err(PredictorError::Config(
+                "fine-tuning needs batch_size >= 2 and epochs >= 1".into(),
+            ));
+        }
+        positive("learning_rate", self.learning_rate)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        positive("temperature", self.temperature)?;
+        positive("rnc_temperature", self.rnc_temperature)?;
+        if let Some(t) = self.target_temperature {
+            positive("target_temperature", t)?;
+        }
+        if let RankingLoss::RankNContrast { weight } = self.loss {
+            non_negative("loss.weight (Rank-N-Contrast)", weight)?;
+        }
+        non_negative("info_nce_weight", self.info_nce_weight)
+    }
+}
+
 impl Default for FinetuneConfig {
     fn default() -> Self {
         Self {
@@ -309,11 +384,7 @@ impl<B: AutodiffBackend> Predictor<B> {
                 "pre-training needs at least two architectures",
             ));
         }
-        if cfg.batch_size < 2 || cfg.epochs == 0 {
-            return Err(PredictorError::Config(
-                "pre-training needs batch_size >= 2 and epochs >= 1".into(),
-            ));
-        }
+        cfg.validate()?;
         let graphs = self.graphs(space, archs)?;
         let aug = cfg.augmentation();
         let mut optim = AdamConfig::new().init::<B, RankerModel<B>>();
@@ -388,17 +459,7 @@ impl<B: AutodiffBackend> Predictor<B> {
                 "fine-tuning needs at least two labelled architectures",
             ));
         }
-        if cfg.batch_size < 2 || cfg.epochs == 0 {
-            return Err(PredictorError::Config(
-                "fine-tuning needs batch_size >= 2 and epochs >= 1".into(),
-            ));
-        }
-        if !(cfg.info_nce_weight.is_finite() && cfg.info_nce_weight >= 0.0) {
-            return Err(PredictorError::Config(format!(
-                "info_nce_weight must be finite and non-negative, got {}",
-                cfg.info_nce_weight
-            )));
-        }
+        cfg.validate()?;
         if let Some((index, (_, value))) = labelled
             .iter()
             .enumerate()

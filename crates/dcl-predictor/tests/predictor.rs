@@ -242,8 +242,102 @@ fn bad_inputs_are_typed_errors() {
                 ..Default::default()
             }
         ),
-        Err(PredictorError::Loss(_))
+        Err(PredictorError::Config(m)) if m.contains("target_temperature")
     ));
+    // Every out-of-range setting is refused before any work, naming the field.
+    let bad_finetune = [
+        (
+            "learning_rate",
+            FinetuneConfig {
+                learning_rate: f64::NAN,
+                ..Default::default()
+            },
+        ),
+        (
+            "weight_decay",
+            FinetuneConfig {
+                weight_decay: f64::NAN,
+                ..Default::default()
+            },
+        ),
+        (
+            "weight_decay",
+            FinetuneConfig {
+                weight_decay: -1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "temperature",
+            FinetuneConfig {
+                temperature: 0.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "rnc_temperature",
+            FinetuneConfig {
+                rnc_temperature: f64::INFINITY,
+                ..Default::default()
+            },
+        ),
+        (
+            "Rank-N-Contrast",
+            FinetuneConfig {
+                loss: RankingLoss::RankNContrast { weight: f64::NAN },
+                ..Default::default()
+            },
+        ),
+    ];
+    for (field, cfg) in bad_finetune {
+        match p.finetune(&space, &ok, &cfg) {
+            Err(PredictorError::Config(m)) => assert!(m.contains(field), "{field}: {m}"),
+            other => panic!("{field}: expected a config error, got {other:?}"),
+        }
+    }
+    let bad_pretrain = [
+        (
+            "learning_rate",
+            PretrainConfig {
+                learning_rate: -1e-3,
+                ..Default::default()
+            },
+        ),
+        (
+            "temperature",
+            PretrainConfig {
+                temperature: f64::NAN,
+                ..Default::default()
+            },
+        ),
+        (
+            "edge_drop",
+            PretrainConfig {
+                edge_drop: 2.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "op_substitution",
+            PretrainConfig {
+                op_substitution: f64::NAN,
+                ..Default::default()
+            },
+        ),
+        (
+            "node_mask",
+            PretrainConfig {
+                node_mask: -0.5,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (field, cfg) in bad_pretrain {
+        match p.pretrain(&space, &cells, &cfg) {
+            Err(PredictorError::Config(m)) => assert!(m.contains(field), "{field}: {m}"),
+            other => panic!("{field}: expected a config error, got {other:?}"),
+        }
+    }
     for info_nce_weight in [-0.1, f64::NAN] {
         assert!(matches!(
             p.finetune(
