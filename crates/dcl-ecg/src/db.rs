@@ -32,6 +32,15 @@ impl Split {
     }
 }
 
+/// The longest signal a record may have: 2^28 samples (over eight days at 360 Hz).
+pub const MAX_SAMPLES: usize = 1 << 28;
+/// The highest sampling rate a record may have, in Hz.
+pub const MAX_FS_HZ: f64 = 100_000.0;
+/// The smallest ADC gain (units per mV) a record may have.
+pub const MIN_GAIN: f64 = 1e-3;
+/// The largest ADC gain (units per mV) a record may have.
+pub const MAX_GAIN: f64 = 1e6;
+
 /// One row of the record table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordInfo {
@@ -178,8 +187,23 @@ impl MitBih {
                     class,
                 });
         }
-        for list in annotations.values_mut() {
+        for (name, list) in annotations.iter_mut() {
             list.sort_by_key(|a| a.sample);
+            // Two beats at one sample would make an RR interval of zero (NaN features).
+            let mut beats = list.iter().filter(|a| a.class.is_some());
+            if let Some(first) = beats.next() {
+                let mut last = first.sample;
+                for b in beats {
+                    if b.sample == last {
+                        return Err(EcgError::Format {
+                            file: "annotations.csv.gz".into(),
+                            line: 0,
+                            message: format!("record {name}: two beats at sample {last}"),
+                        });
+                    }
+                    last = b.sample;
+                }
+            }
         }
         Ok(Self {
             dir,
@@ -228,7 +252,9 @@ impl MitBih {
     pub fn signal(&self, name: &str) -> Result<Vec<i16>> {
         let info = self.record(name)?;
         let path = self.dir.join("signals").join(format!("{name}.i16le.gz"));
-        let mut bytes = Vec::with_capacity(info.n_samples * 2);
+        // The table's length is checked against the file after reading, so it only sizes
+        // the first allocation, and never beyond 32 MiB.
+        let mut bytes = Vec::with_capacity((info.n_samples * 2).min(1 << 25));
         GzDecoder::new(BufReader::new(open_file(&path)?))
             .read_to_end(&mut bytes)
             .map_err(|source| EcgError::Io {
@@ -332,6 +358,25 @@ fn read_records(path: &Path) -> Result<Vec<RecordInfo>> {
         let (fs, n, gain, zero) = (num(3)?, num(4)?, num(5)?, num(c_zero)?);
         if fs <= 0.0 || n < 1.0 || gain <= 0.0 || fs.fract() != 0.0 || n.fract() != 0.0 {
             return Err(fmt("sampling rate, length and gain must be positive".into()));
+        }
+        // Sane ranges, checked before anything is allocated or divided by: a length past
+        // MAX_SAMPLES, a gain that turns samples into infinities, an ADC zero no 16-bit
+        // sample can be near.
+        if fs > MAX_FS_HZ {
+            return Err(fmt(format!(
+                "sampling rate {fs} Hz is above {MAX_FS_HZ} Hz"
+            )));
+        }
+        if n > MAX_SAMPLES as f64 {
+            return Err(fmt(format!("n_samples {n} is above {MAX_SAMPLES}")));
+        }
+        if !(MIN_GAIN..=MAX_GAIN).contains(&gain) {
+            return Err(fmt(format!(
+                "adc_gain_per_mV {gain} is outside [{MIN_GAIN}, {MAX_GAIN}]"
+            )));
+        }
+        if zero.fract() != 0.0 || !(f64::from(i16::MIN)..=f64::from(i16::MAX)).contains(&zero) {
+            return Err(fmt(format!("adc_zero {zero} is not a 16-bit sample value")));
         }
         let split = Split::parse(get(c_split)?)
             .ok_or_else(|| fmt(format!("bad split {:?}", get(c_split).unwrap_or(""))))?;

@@ -262,6 +262,15 @@ fn write_gz(path: &PathBuf, bytes: &[u8]) {
 
 /// A one-record database: `n` samples of a sine, the given annotation rows.
 fn synthetic(n: usize, signal_len: usize, annotations: &str) -> PathBuf {
+    synthetic_record(
+        &format!("900,MLII,V1,360,{n},200.0,1024,0,DS1"),
+        signal_len,
+        annotations,
+    )
+}
+
+/// A one-record database with the record table row `record` (record 900).
+fn synthetic_record(record: &str, signal_len: usize, annotations: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "dcl-ecg-test-{}-{}",
         std::process::id(),
@@ -272,7 +281,7 @@ fn synthetic(n: usize, signal_len: usize, annotations: &str) -> PathBuf {
         dir.join("records.csv"),
         format!(
             "record,stored_lead,other_lead,fs_hz,n_samples,adc_gain_per_mV,adc_zero,header_checksum,split_dechazal\n\
-             900,MLII,V1,360,{n},200.0,1024,0,DS1\n"
+             {record}\n"
         ),
     )
     .unwrap();
@@ -395,4 +404,53 @@ fn zero_window_is_a_config_error() {
         extract_beats(&db, &["900"], &config),
         Err(EcgError::Config(_))
     ));
+}
+
+#[test]
+fn record_fields_out_of_range_are_refused_before_any_allocation() {
+    for (field, row) in [
+        ("n_samples", "900,MLII,V1,360,1e30,200.0,1024,0,DS1"),
+        ("n_samples", "900,MLII,V1,360,300000000,200.0,1024,0,DS1"),
+        ("adc_zero", "900,MLII,V1,360,2000,200.0,-3e9,0,DS1"),
+        ("adc_zero", "900,MLII,V1,360,2000,200.0,1024.5,0,DS1"),
+        ("adc_gain_per_mV", "900,MLII,V1,360,2000,1e-300,1024,0,DS1"),
+        ("adc_gain_per_mV", "900,MLII,V1,360,2000,1e300,1024,0,DS1"),
+        ("sampling rate", "900,MLII,V1,1e12,2000,200.0,1024,0,DS1"),
+    ] {
+        match MitBih::open(synthetic_record(row, 2000, "900,400,N,N,\n")) {
+            Err(EcgError::Format {
+                message, line: 2, ..
+            }) => {
+                assert!(message.contains(field), "{row}: {message}")
+            }
+            other => panic!("{row}: expected a format error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn two_beats_at_one_sample_are_refused_and_features_stay_finite() {
+    let rows = "900,400,N,N,\n900,700,N,N,\n900,700,V,V,\n900,1000,N,N,\n";
+    match MitBih::open(synthetic(2000, 2000, rows)) {
+        Err(EcgError::Format { message, .. }) => {
+            assert!(message.contains("sample 700"), "{message}")
+        }
+        other => panic!("expected a format error, got {other:?}"),
+    }
+    // A non-beat annotation at a beat's sample is fine, and every feature is finite.
+    let rows = "900,400,N,N,\n900,700,N,N,\n900,700,+,,(N\n900,1000,V,V,\n900,1300,N,N,\n";
+    let db = MitBih::open(synthetic(2000, 2000, rows)).unwrap();
+    let beats = extract_beats(
+        &db,
+        &["900"],
+        &BeatConfig {
+            local_rr: true,
+            ..BeatConfig::default()
+        },
+    )
+    .unwrap();
+    // Four beats, the first and last without an RR interval on one side.
+    assert_eq!(beats.labels, vec![0, 2]);
+    assert!(beats.features.iter().all(|f| f.is_finite()));
+    assert!(beats.signals.iter().all(|v| v.is_finite()));
 }
