@@ -111,6 +111,41 @@ pub struct EcgSearchConfig {
     pub f_within_patients: bool,
 }
 
+impl EcgSearchConfig {
+    /// Checks everything before any work (before the beats are cut, stage 1, hours of
+    /// search): the budget, the final seeds, the per-class caps, the skeleton, every training,
+    /// the search, stage 1 and stage 2, the feature entries.
+    pub fn validate(&self) -> Result<(), EcgSearchError> {
+        let config = |what: &str| EcgSearchError::Config(what.to_string());
+        if self.budget == 0 {
+            return Err(config("the budget must be positive"));
+        }
+        if self.final_seeds.is_empty() {
+            return Err(config("final_seeds must name at least one seed"));
+        }
+        if self.proxy_train_per_class == 0 || self.proxy_valid_per_class == 0 {
+            return Err(config(
+                "proxy_train_per_class and proxy_valid_per_class must be positive",
+            ));
+        }
+        if self.full_train_per_class == Some(0) || self.eval_per_class == Some(0) {
+            return Err(config(
+                "full_train_per_class and eval_per_class must be positive",
+            ));
+        }
+        if self.feature_entries.is_empty() {
+            return Err(config("feature_entries must name at least one entry"));
+        }
+        self.net.validate()?;
+        self.proxy_train.validate()?;
+        self.full_train.validate()?;
+        DclEnas::new(self.search.clone()).validate()?;
+        self.pretrain.validate()?;
+        self.finetune.validate()?;
+        Ok(())
+    }
+}
+
 /// How many of the search's best cells are retrained before the final pick, and how often;
 /// see [`EcgSearchConfig::rescore`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -515,11 +550,7 @@ fn prepare(
     config: &EcgSearchConfig,
     log: &mut dyn FnMut(&str),
 ) -> Result<Prepared, EcgSearchError> {
-    if config.final_seeds.is_empty() {
-        return Err(EcgSearchError::Config(
-            "at least one final seed is needed".into(),
-        ));
-    }
+    config.validate()?;
     let valid_records: Vec<&str> = config.valid_records.iter().map(String::as_str).collect();
     let split = InterPatientSplit::new(db, &config.beats, &valid_records)?;
     let full_train = match config.full_train_per_class {
@@ -855,9 +886,7 @@ pub fn run_with<B: AutodiffBackend>(
     log: &mut dyn FnMut(&str),
 ) -> Result<EcgSearchReport, EcgSearchError> {
     let start = Instant::now();
-    if config.budget == 0 {
-        return Err(EcgSearchError::Config("the budget must be positive".into()));
-    }
+    config.validate()?;
     execution.validate()?;
     let driver = Driver {
         budget: config.budget,

@@ -394,3 +394,51 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
     assert!(err.contains("seed"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bad_settings_are_refused_before_any_work() {
+    let db = MitBih::bundled().unwrap();
+    let base = tiny_config();
+    let mut cases: Vec<(&str, EcgSearchConfig)> = Vec::new();
+    let mut c = base.clone();
+    c.full_train.epochs = 0;
+    cases.push(("full_train.epochs 0", c));
+    let mut c = base.clone();
+    c.proxy_train.optimizer = dcl_train::OptimizerKind::Adam {
+        lr: 1e-3,
+        weight_decay: f32::NAN,
+    };
+    cases.push(("weight_decay NaN", c));
+    let mut c = base.clone();
+    c.net.channels = 0;
+    cases.push(("channels 0", c));
+    let mut c = base.clone();
+    c.search.explore = c.search.infill + 1;
+    cases.push(("explore > infill", c));
+    let mut c = base.clone();
+    c.full_train.augment.signal_dropout = 2.0;
+    cases.push(("signal_dropout 2", c));
+    let mut c = base.clone();
+    c.finetune.learning_rate = f64::NAN;
+    cases.push(("finetune learning_rate NaN", c));
+    let mut c = base.clone();
+    c.budget = 0;
+    cases.push(("budget 0", c));
+    let mut c = base;
+    c.final_seeds.clear();
+    cases.push(("no final seeds", c));
+    for (what, config) in cases {
+        let mut lines = 0;
+        let r = run::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1);
+        assert!(r.is_err(), "{what}: accepted");
+        // Refused before the beats were cut (the first thing that logs).
+        assert_eq!(lines, 0, "{what}: work was done before the refusal");
+        let mut lines = 0;
+        let b =
+            run_baseline::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1);
+        assert!(
+            b.is_err() && lines == 0,
+            "{what}: the baseline run was not refused first"
+        );
+    }
+}

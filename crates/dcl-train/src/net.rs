@@ -300,6 +300,28 @@ pub struct NetConfig {
     pub features: FeatureEntry,
 }
 
+impl NetConfig {
+    /// Checks the skeleton before anything is built: channels, stages and cells per stage
+    /// positive (channels at most 4,096, stages at most 8), the stem kernel odd.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if self.channels == 0
+            || self.stages == 0
+            || self.cells_per_stage == 0
+            || self.stem_kernel.is_multiple_of(2)
+        {
+            return Err(TrainError::Config(format!(
+                "{self:?}: channels, stages and cells_per_stage must be positive, the stem kernel odd"
+            )));
+        }
+        if self.channels > 4096 || self.stages > 8 || self.head_hidden > 65_536 {
+            return Err(TrainError::Config(format!(
+                "{self:?}: channels above 4096, stages above 8 or head_hidden above 65536"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Where a [`CellNet`]'s extra per-sample features (an ECG beat's RR intervals, say) enter it.
 ///
 /// Across patients the rhythm transfers and the beat's shape does not (docs/results/ecg.md), so
@@ -427,11 +449,7 @@ impl<B: Backend> CellNet<B> {
         device: &B::Device,
     ) -> Result<Self, TrainError> {
         spec.validate()?;
-        if config.channels == 0 || config.stages == 0 || config.stem_kernel.is_multiple_of(2) {
-            return Err(TrainError::Config(format!(
-                "{config:?}: channels and stages must be positive, the stem kernel odd"
-            )));
-        }
+        config.validate()?;
         if shape.length == 0 || shape.channels == 0 || shape.n_classes < 2 {
             return Err(TrainError::Config(format!("input shape {shape:?}")));
         }

@@ -116,7 +116,10 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    fn validate(&self) -> Result<(), TrainError> {
+    /// Checks the settings before any training: epochs, batch size, steps per epoch and
+    /// learning rate positive, weight decay (and SGD's momentum) finite and not negative, the
+    /// augmentation's settings in range. [`train`] calls it first.
+    pub fn validate(&self) -> Result<(), TrainError> {
         let lr = self.optimizer.lr();
         if self.epochs == 0
             || self.batch_size == 0
@@ -125,6 +128,24 @@ impl TrainConfig {
         {
             return Err(TrainError::Config(format!(
                 "epochs, batch size, steps per epoch and learning rate must be positive: {self:?}"
+            )));
+        }
+        let (weight_decay, momentum) = match self.optimizer {
+            OptimizerKind::Adam { weight_decay, .. } => (weight_decay, 0.0),
+            OptimizerKind::Sgd {
+                weight_decay,
+                momentum,
+                ..
+            } => (weight_decay, momentum),
+        };
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(TrainError::Config(format!(
+                "weight_decay must be finite and not negative, got {weight_decay}"
+            )));
+        }
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(TrainError::Config(format!(
+                "momentum must be in [0, 1), got {momentum}"
             )));
         }
         self.augment.validate()
