@@ -140,6 +140,18 @@ fn run<S: SearchSpace>(
         projection: 32,
     };
     let name = p.space.name().to_owned();
+    // Every labelled-set size leaves at least two architectures to rank, and needs two to learn.
+    if let Some(&k) = ks.iter().find(|&&k| k < 2 || k + 2 > p.archs.len()) {
+        return Err(format!(
+            "--k {k}: the labelled set must hold 2 to {} of the {} architectures",
+            p.archs.len() - 2,
+            p.archs.len()
+        )
+        .into());
+    }
+    if args.seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
     let fresh: Predictor = Predictor::new(&p.space, model, 1_000_003)?;
     let pcfg = PretrainConfig {
         epochs: args.pretrain_epochs,

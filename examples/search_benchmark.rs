@@ -126,6 +126,19 @@ impl std::fmt::Display for StrategyName {
     }
 }
 
+/// The DCL-ENAS settings the flags give.
+fn dcl_config(args: &Args) -> DclEnasConfig {
+    DclEnasConfig {
+        infill: args.infill,
+        initial: args.initial,
+        explore: args.explore,
+        generations: args.generations,
+        offspring: args.offspring,
+        population: args.population,
+        ..Default::default()
+    }
+}
+
 /// The ask/tell strategy `name` for one seeded run.
 fn strategy<'s, S: SearchSpace>(
     name: StrategyName,
@@ -150,16 +163,7 @@ fn strategy<'s, S: SearchSpace>(
                 ..FinetuneConfig::search_default()
             };
             let surrogate = PredictorSurrogate::new(pretrained.fork(seed), refit, seed);
-            let cfg = DclEnasConfig {
-                infill: args.infill,
-                initial: args.initial,
-                explore: args.explore,
-                generations: args.generations,
-                offspring: args.offspring,
-                population: args.population,
-                ..Default::default()
-            };
-            Box::new(DclEnas::new(cfg).start(space, surrogate, rng)?)
+            Box::new(DclEnas::new(dcl_config(args)).start(space, surrogate, rng)?)
         }
     })
 }
@@ -402,6 +406,19 @@ fn plot<S: SearchSpace>(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    if args.seeds == 0 {
+        return Err("--seeds must be at least 1".into());
+    }
+    if args.budget.is_empty() || args.budget.contains(&0) {
+        return Err("--budget: every budget must be at least 1".into());
+    }
+    // The settings every seed uses, checked before pre-training.
+    Driver {
+        batch_size: args.batch,
+        ..Driver::new(*args.budget.iter().max().unwrap_or(&1))
+    }
+    .validate()?;
+    DclEnas::new(dcl_config(&args)).validate()?;
     let mut summary = Vec::new();
     let wants_dcl = args.strategies.contains(&StrategyName::DclEnas);
     match args.space.as_str() {
