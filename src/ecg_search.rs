@@ -899,7 +899,18 @@ pub fn run_with<B: AutodiffBackend>(
     // The journal is opened (or refused) before hours of work, not after.
     let mut journal = match &execution.run_dir {
         Some(dir) if execution.resume => {
-            Some(Journal::resume(dir, header).map_err(dcl_evo::SearchError::from)?)
+            let j = Journal::resume(dir, header).map_err(dcl_evo::SearchError::from)?;
+            log(&format!(
+                "resuming {}: {} journalled trainings are read back, not retrained{}",
+                dir.display(),
+                j.records().len(),
+                if j.dropped_torn_line() {
+                    " (a torn last line, cut by the kill, was dropped)"
+                } else {
+                    ""
+                }
+            ));
+            Some(j)
         }
         Some(dir) => Some(Journal::create(dir, header).map_err(dcl_evo::SearchError::from)?),
         None => None,
