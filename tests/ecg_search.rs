@@ -303,14 +303,14 @@ fn tiny_ecg_search_runs_end_to_end() {
         let n: usize = runs[0].test.confusion.iter().flatten().sum();
         assert_eq!(n, 4 * 16);
     }
-    // No entry at all: a typed error.
+    // No entry at all: a typed error, before any work.
     let none = EcgSearchConfig {
         feature_entries: vec![],
         ..config.clone()
     };
     assert!(matches!(
         run::<NdArrayBackend>(&db, &none, &dev, &mut |_| {}),
-        Err(dcl_enas::ecg_search::EcgSearchError::Train(_))
+        Err(dcl_enas::ecg_search::EcgSearchError::Config(m)) if m.contains("feature_entries")
     ));
     // Bad configuration: a typed error, not a panic.
     let bad = EcgSearchConfig {
