@@ -95,13 +95,8 @@ impl<S: SearchSpace, R: Rng> Strategy<S> for RandomSearchState<'_, S, R> {
     fn ask(&mut self, n: usize) -> Result<Vec<S::Arch>, SearchError> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n && !self.proposals.finished {
-            match self.proposals.sample_unseen(&mut self.rng) {
-                Some(a) => {
-                    self.proposals.mark(&a);
-                    out.push(a);
-                }
-                None => self.proposals.finished = true,
-            }
+            let next = self.proposals.sample_unseen(&mut self.rng);
+            self.proposals.offer(next, &mut out);
         }
         Ok(out)
     }
@@ -221,13 +216,7 @@ impl<S: SearchSpace, R: Rng> Strategy<S> for RegularizedEvolutionState<'_, S, R>
                     .map(|(a, _)| a.clone());
                 parent.and_then(|p| self.proposals.unseen_child(&p, rng))
             };
-            match next {
-                Some(a) => {
-                    self.proposals.mark(&a);
-                    out.push(a);
-                }
-                None => self.proposals.finished = true,
-            }
+            self.proposals.offer(next, &mut out);
         }
         Ok(out)
     }

@@ -124,6 +124,17 @@ impl<'s, S: SearchSpace> Proposals<'s, S> {
         self.pending.insert(key);
     }
 
+    /// Asks `next` (marks it and adds it to `out`); no architecture means the space is used up.
+    pub fn offer(&mut self, next: Option<S::Arch>, out: &mut Vec<S::Arch>) {
+        match next {
+            Some(a) => {
+                self.mark(&a);
+                out.push(a);
+            }
+            None => self.finished = true,
+        }
+    }
+
     /// Takes the outcomes: each must be pending. Returns the successes, in order.
     pub fn take(
         &mut self,
