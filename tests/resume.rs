@@ -45,6 +45,9 @@ impl<S: SearchSpace, P: Surrogate<S>> Surrogate<S> for Loud<P> {
         self.1 += 1;
         eprintln!("refit {} start", self.1);
         let r = self.0.learn(space, labelled);
+        // The refit takes tens of milliseconds here; staying inside `learn` a little longer
+        // lets a parent slowed by a loaded machine still kill the child before it returns.
+        std::thread::sleep(std::time::Duration::from_millis(50));
         eprintln!("refit {} end", self.1);
         r
     }
