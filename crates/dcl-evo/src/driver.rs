@@ -46,15 +46,7 @@ where
             return Err(SearchError::NonFinite(fitness));
         }
         history.evaluator_seconds += seconds;
-        history.queries.push(QueryRecord {
-            query: history.queries.len() + 1,
-            arch: arch.clone(),
-            fitness,
-            seconds,
-        });
-        if let Some(q) = history.queries.last() {
-            observer(q);
-        }
+        observer(history.push_query(arch.clone(), fitness, seconds));
         strategy.tell(&[(arch, Ok(fitness))])?;
     }
     history.surrogate_seconds = strategy.surrogate_seconds();
@@ -272,15 +264,7 @@ impl Driver {
                 match &outcome {
                     Ok(fitness) => {
                         spent += 1;
-                        history.queries.push(QueryRecord {
-                            query: history.queries.len() + 1,
-                            arch: arch.clone(),
-                            fitness: *fitness,
-                            seconds,
-                        });
-                        if let Some(q) = history.queries.last() {
-                            observer(q);
-                        }
+                        observer(history.push_query(arch.clone(), *fitness, seconds));
                     }
                     Err(failure) => {
                         spent += usize::from(self.count_failures);

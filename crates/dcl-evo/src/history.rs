@@ -62,6 +62,18 @@ impl<A> SearchHistory<A> {
         }
     }
 
+    /// Appends a successful evaluation as the next query and returns its record.
+    pub(crate) fn push_query(&mut self, arch: A, fitness: f64, seconds: f64) -> &QueryRecord<A> {
+        let query = self.queries.len() + 1;
+        self.queries.push(QueryRecord {
+            query,
+            arch,
+            fitness,
+            seconds,
+        });
+        &self.queries[query - 1]
+    }
+
     /// Number of true evaluations.
     pub fn len(&self) -> usize {
         self.queries.len()
