@@ -387,12 +387,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.resume
                 .clone()
                 .or_else(|| args.run_dir.clone())
-                .unwrap_or_else(|| {
-                    let secs = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
-                    format!("runs/ecg_search-seed{}-{secs}", args.seed).into()
-                }),
+                .unwrap_or_else(|| dcl_evo::fresh_run_dir("ecg_search", args.seed)),
         ),
         resume: args.resume.is_some(),
     };

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use dcl_bench::{CountingOracle, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
-use dcl_evo::{DclEnas, DclEnasConfig, Driver, Journal, JournalHeader};
+use dcl_evo::{DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, fresh_run_dir};
 use dcl_predictor::{
     FinetuneConfig, ModelConfig, Nb201Space, Predictor, PredictorSurrogate, PretrainConfig,
 };
@@ -174,12 +174,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A new run directory under `runs/`, named by the program, the seed and the start time.
-fn fresh_run_dir(program: &str, seed: u64) -> std::path::PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    std::path::PathBuf::from(format!("runs/{program}-seed{seed}-{secs}"))
 }

@@ -19,6 +19,15 @@ pub const JOURNAL_FORMAT: u32 = 1;
 /// The journal's file name inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 
+/// A new run directory's default path: `runs/{program}-seed{seed}-{unix seconds}`, so that
+/// runs started at different times (or with other seeds) never share a journal.
+pub fn fresh_run_dir(program: &str, seed: u64) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    PathBuf::from(format!("runs/{program}-seed{seed}-{secs}"))
+}
+
 /// Why a journal could not be created, read or appended to.
 #[derive(Debug, Error)]
 #[non_exhaustive]

@@ -29,6 +29,7 @@ pub use error::SearchError;
 pub use history::{FailureRecord, QueryRecord, SearchHistory};
 pub use journal::{
     EvaluationRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, JournalError, JournalHeader,
+    fresh_run_dir,
 };
 pub use strategies::{
     DclEnas, DclEnasConfig, DclEnasState, MAX_COUNT, RandomSearch, RandomSearchState,
