@@ -76,7 +76,10 @@ proptest! {
         }
         if let Ok(cell) = serde_json::from_slice::<Nb101Cell>(&bytes) {
             let _ = format!("{cell:?}");
-            let _ = cell.module_hash();
+            let json = serde_json::to_string(&cell).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Nb101Cell>(&json).unwrap(), cell);
+            let again = Nb101Cell::from_table(cell.num_vertices(), &cell.adj_upper(), &cell.ops_string());
+            prop_assert_eq!(again.map(|c| c.module_hash()), Ok(cell.module_hash()));
         }
     }
 }
