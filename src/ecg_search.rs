@@ -140,6 +140,11 @@ impl EcgSearchConfig {
         self.proxy_train.validate()?;
         self.full_train.validate()?;
         DclEnas::new(self.search.clone()).validate()?;
+        if self.search.initial < 2 {
+            return Err(config(
+                "search.initial must be at least 2: the predictor fine-tunes on pairs",
+            ));
+        }
         self.pretrain.validate()?;
         self.finetune.validate()?;
         Ok(())

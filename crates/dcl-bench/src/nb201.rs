@@ -169,7 +169,7 @@ impl Nb201Table {
     pub fn embedded() -> Result<&'static Nb201Table, BenchError> {
         static TABLE_CELL: OnceLock<Result<Nb201Table, String>> = OnceLock::new();
         TABLE_CELL
-            .get_or_init(|| Nb201Table::from_reader(EMBEDDED).map_err(|e| e.to_string()))
+            .get_or_init(|| Nb201Table::parse(EMBEDDED, None).map_err(|e| e.to_string()))
             .as_ref()
             .map_err(|e| BenchError::Csv {
                 table: TABLE,
@@ -178,8 +178,15 @@ impl Nb201Table {
     }
 
     /// Parses a table in the format of `nb201.csv(.gz)` (gzip detected by its magic bytes).
-    /// Rows may be any subset of the space; each cell at most once.
+    /// Rows may be any subset of the space; each cell at most once. The `index` column is the
+    /// official NAS-Bench-201 index, which the cell alone does not determine: every row's index
+    /// is checked against the embedded table's index for that cell.
     pub fn from_reader(reader: impl Read) -> Result<Self, BenchError> {
+        Self::parse(reader, Some(Self::embedded()?))
+    }
+
+    /// Parses a table; with `official`, every row's index must be that cell's index there.
+    fn parse(reader: impl Read, official: Option<&Nb201Table>) -> Result<Self, BenchError> {
         let data = read_maybe_gz(reader, TABLE)?;
         let mut rdr = crate::csvutil::reader(&data, TABLE, &HEADER)?;
         let mut records = Vec::with_capacity(NB201_NUM_CELLS);
@@ -200,6 +207,11 @@ impl Nb201Table {
             let mut accuracies = [0.0; 9];
             for (k, a) in accuracies.iter_mut().enumerate() {
                 *a = row.percent(3 + k)?;
+            }
+            if let Some(official) = official
+                && official.get(&cell)?.index != index
+            {
+                return Err(row.mismatch(0, "NAS-Bench-201 gives this cell another index"));
             }
             let ord = cell.ordinal();
             if by_ordinal[ord].is_some() {

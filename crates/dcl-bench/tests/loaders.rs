@@ -12,15 +12,21 @@ use flate2::{Compression, write::GzEncoder};
 
 const NB201_HEADER: &str = "index,arch_str,edge_ops,cifar10_test_200,cifar100_test_200,imagenet16_test_200,cifar10valid_valid_12,cifar10_test_12,cifar100_valid_12,cifar100_test_12,imagenet16_valid_12,imagenet16_test_12";
 
-/// A small synthetic NB201 table: `rows` are (index, ordinal, accuracy) and every accuracy
-/// column gets the same value.
-fn nb201_csv(rows: &[(u32, usize, &str)]) -> String {
+/// A small synthetic NB201 table: `rows` are (ordinal, accuracy), every accuracy column gets
+/// the same value, and each row the cell's official index.
+fn nb201_csv(rows: &[(usize, &str)]) -> String {
     let mut s = format!("{NB201_HEADER}\n");
-    for (index, ord, acc) in rows {
+    for (ord, acc) in rows {
         let c = Nb201Cell::from_ordinal(*ord).unwrap();
+        let index = official_index(*ord);
         s += &format!("{index},{c},{},{}\n", c.digits(), [*acc; 9].join(","));
     }
     s
+}
+
+fn official_index(ordinal: usize) -> u32 {
+    let cell = Nb201Cell::from_ordinal(ordinal).unwrap();
+    Nb201Table::embedded().unwrap().get(&cell).unwrap().index
 }
 
 fn gz(data: &[u8]) -> Vec<u8> {
@@ -31,7 +37,7 @@ fn gz(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_small_synthetic_table_loads_plain_and_gzipped() {
-    let csv = nb201_csv(&[(0, 5, "50.0"), (1, 7, "60.5")]);
+    let csv = nb201_csv(&[(5, "50.0"), (7, "60.5")]);
     for bytes in [csv.clone().into_bytes(), gz(csv.as_bytes())] {
         let t = Nb201Table::from_reader(&bytes[..]).unwrap();
         assert_eq!(t.len(), 2);
@@ -50,7 +56,7 @@ fn a_small_synthetic_table_loads_plain_and_gzipped() {
 
 #[test]
 fn truncated_gzip_is_an_io_error() {
-    let full = gz(nb201_csv(&[(0, 5, "50.0"), (1, 7, "60.5")]).as_bytes());
+    let full = gz(nb201_csv(&[(5, "50.0"), (7, "60.5")]).as_bytes());
     let cut = &full[..full.len() / 2];
     assert!(matches!(
         Nb201Table::from_reader(cut),
@@ -65,13 +71,13 @@ fn truncated_gzip_is_an_io_error() {
 
 #[test]
 fn wrong_header_is_refused() {
-    let csv = nb201_csv(&[(0, 5, "50.0")]).replace("cifar10_test_200", "cifar10_test");
+    let csv = nb201_csv(&[(5, "50.0")]).replace("cifar10_test_200", "cifar10_test");
     assert!(matches!(
         Nb201Table::from_reader(csv.as_bytes()),
         Err(BenchError::Header { .. })
     ));
     assert!(matches!(
-        Nb101Table::subset_from_reader(nb201_csv(&[(0, 5, "50.0")]).as_bytes()),
+        Nb101Table::subset_from_reader(nb201_csv(&[(5, "50.0")]).as_bytes()),
         Err(BenchError::Header { .. })
     ));
 }
@@ -79,7 +85,7 @@ fn wrong_header_is_refused() {
 #[test]
 fn bad_values_are_refused() {
     for bad in ["abc", "NaN", "inf", "-1", "100.5", ""] {
-        let csv = nb201_csv(&[(0, 5, "50.0"), (1, 7, bad)]);
+        let csv = nb201_csv(&[(5, "50.0"), (7, bad)]);
         match Nb201Table::from_reader(csv.as_bytes()) {
             Err(BenchError::Value { line: 3, .. }) => {}
             other => panic!("{bad:?}: {other:?}"),
@@ -89,7 +95,7 @@ fn bad_values_are_refused() {
 
 #[test]
 fn duplicates_are_refused() {
-    let csv = nb201_csv(&[(0, 5, "50.0"), (1, 5, "60.0")]);
+    let csv = nb201_csv(&[(5, "50.0"), (5, "60.0")]);
     assert!(matches!(
         Nb201Table::from_reader(csv.as_bytes()),
         Err(BenchError::Duplicate {
@@ -98,11 +104,39 @@ fn duplicates_are_refused() {
             ..
         })
     ));
-    let csv = nb201_csv(&[(0, 5, "50.0"), (0, 6, "60.0")]);
-    assert!(matches!(
-        Nb201Table::from_reader(csv.as_bytes()),
-        Err(BenchError::Duplicate { .. })
-    ));
+}
+
+#[test]
+fn an_index_that_is_not_the_cells_official_one_is_refused_with_its_line() {
+    // Row 2 carries cell 6's index on cell 5: a second cell claiming index X, or a table
+    // whose indices were renumbered, would send NATS-Bench look-ups to the wrong network.
+    let wrong = official_index(6);
+    let csv = nb201_csv(&[(7, "60.0"), (5, "50.0")]).replacen(
+        &format!("\n{},", official_index(5)),
+        &format!("\n{wrong},"),
+        1,
+    );
+    match Nb201Table::from_reader(csv.as_bytes()) {
+        Err(BenchError::Value {
+            line: 3, column, ..
+        }) => assert_eq!(column, "index"),
+        other => panic!("{other:?}"),
+    }
+    // The embedded table agrees with itself: every row's index is found again.
+    let t = Nb201Table::embedded().unwrap();
+    assert_eq!(t.records()[0].index, 0);
+    let some: String = t.records()[..50]
+        .iter()
+        .fold(format!("{NB201_HEADER}\n"), |s, r| {
+            format!(
+                "{s}{},{},{},{}\n",
+                r.index,
+                r.cell,
+                r.cell.digits(),
+                ["50"; 9].join(",")
+            )
+        });
+    assert_eq!(Nb201Table::from_reader(some.as_bytes()).unwrap().len(), 50);
 }
 
 #[test]
@@ -114,19 +148,20 @@ fn malformed_rows_are_refused() {
         Err(BenchError::Csv { .. })
     ));
     // edge_ops disagrees with arch_str.
-    let csv = nb201_csv(&[(0, 5, "50.0")]).replace(",000010,", ",000011,");
+    let csv = nb201_csv(&[(5, "50.0")]).replace(",000010,", ",000011,");
     assert!(matches!(
         Nb201Table::from_reader(csv.as_bytes()),
         Err(BenchError::Value { .. })
     ));
     // Bad arch string.
-    let csv = nb201_csv(&[(0, 5, "50.0")]).replace("none~0|+", "nope~0|+");
+    let csv = nb201_csv(&[(5, "50.0")]).replace("none~0|+", "nope~0|+");
     assert!(matches!(
         Nb201Table::from_reader(csv.as_bytes()),
         Err(BenchError::Arch { .. })
     ));
     // Index out of range.
-    let csv = nb201_csv(&[(15_625, 5, "50.0")]);
+    let csv =
+        nb201_csv(&[(5, "50.0")]).replacen(&format!("\n{},", official_index(5)), "\n15625,", 1);
     assert!(matches!(
         Nb201Table::from_reader(csv.as_bytes()),
         Err(BenchError::Value { .. })
@@ -254,7 +289,7 @@ fn embedded_nb101_tables_load() {
 
 #[test]
 fn oracle_counts_only_successful_queries() {
-    let csv = nb201_csv(&[(0, 5, "50.0")]);
+    let csv = nb201_csv(&[(5, "50.0")]);
     let t = Nb201Table::from_reader(csv.as_bytes()).unwrap();
     let m = Nb201Metric::new(Nb201Dataset::Cifar10, Nb201Column::Test200);
     let mut o = CountingOracle::new(&t, m);

@@ -18,7 +18,8 @@ use crate::strategy::Outcome;
 use crate::{FailureRecord, QueryRecord, SearchError, SearchHistory, Strategy};
 
 /// The strategies' `run`: asks one architecture at a time, evaluates it, tells it. The first
-/// evaluator error or non-finite fitness ends the search with an error.
+/// evaluator error or non-finite fitness ends the search with an error; a zero budget is a
+/// configuration error.
 pub(crate) fn drive_one_at_a_time<S, St, E>(
     strategy: &mut St,
     space: &S,
@@ -31,6 +32,9 @@ where
     St: Strategy<S> + ?Sized,
     E: Evaluator<S> + ?Sized,
 {
+    if budget == 0 {
+        return Err(SearchError::Config("budget must be positive".into()));
+    }
     let start = Instant::now();
     let mut history = SearchHistory::new(strategy.name());
     while history.len() < budget {

@@ -50,7 +50,8 @@ fn check_count(name: &str, value: usize) -> Result<(), SearchError> {
 pub struct RandomSearch;
 
 impl RandomSearch {
-    /// Evaluates `budget` distinct random architectures (fewer if the space runs out).
+    /// Evaluates `budget` distinct random architectures (fewer if the space runs out); a zero
+    /// budget is a [`SearchError::Config`].
     pub fn run<S, E, R>(
         &self,
         space: &S,
@@ -136,7 +137,7 @@ impl Default for RegularizedEvolution {
 }
 
 impl RegularizedEvolution {
-    /// Runs for `budget` true evaluations.
+    /// Runs for `budget` true evaluations (a zero budget is a [`SearchError::Config`]).
     pub fn run<S, E, R>(
         &self,
         space: &S,
@@ -315,7 +316,7 @@ impl DclEnas {
         Self { config }
     }
 
-    /// Runs for `budget` true evaluations.
+    /// Runs for `budget` true evaluations (a zero budget is a [`SearchError::Config`]).
     pub fn run<S, E, P, R>(
         &self,
         space: &S,
@@ -414,6 +415,13 @@ impl DclEnas {
         R: Rng,
     {
         self.validate()?;
+        if self.config.initial < surrogate.min_labels() {
+            return Err(SearchError::Config(format!(
+                "initial ({}) must be at least the {} labelled architectures the surrogate needs to learn",
+                self.config.initial,
+                surrogate.min_labels()
+            )));
+        }
         Ok(DclEnasState {
             search: self.clone(),
             proposals: Proposals::new(space),

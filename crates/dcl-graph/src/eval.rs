@@ -72,6 +72,12 @@ pub trait Surrogate<S: SearchSpace> {
     /// Learns from every architecture truly evaluated so far, with its fitness. Called after
     /// each batch of true evaluations, always with the whole labelled set.
     fn learn(&mut self, space: &S, labelled: &[(S::Arch, f64)]) -> Result<(), Self::Error>;
+
+    /// The fewest labelled architectures [`learn`](Self::learn) accepts (a ranking loss needs
+    /// two); a search checks its initial sample against it before any evaluation.
+    fn min_labels(&self) -> usize {
+        1
+    }
 }
 
 impl<S: SearchSpace, P: Surrogate<S> + ?Sized> Surrogate<S> for &mut P {
@@ -83,6 +89,10 @@ impl<S: SearchSpace, P: Surrogate<S> + ?Sized> Surrogate<S> for &mut P {
 
     fn learn(&mut self, space: &S, labelled: &[(S::Arch, f64)]) -> Result<(), Self::Error> {
         (**self).learn(space, labelled)
+    }
+
+    fn min_labels(&self) -> usize {
+        (**self).min_labels()
     }
 }
 

@@ -28,6 +28,15 @@ pub enum PredictorError {
     /// A training loss that became NaN or infinite.
     #[error("training diverged: the loss became {0} at step {1}")]
     Diverged(f32, usize),
+    /// The model gave a NaN or infinite score (its weights overflow on this input): the
+    /// architecture cannot be ranked.
+    #[error("the score of architecture {index} is not finite ({value})")]
+    NonFiniteScore {
+        /// Position in the scored set.
+        index: usize,
+        /// The score.
+        value: f32,
+    },
     /// A configuration value out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -19,6 +19,7 @@
 
 mod ensemble;
 mod error;
+mod file;
 pub mod metrics;
 mod model;
 mod predictor;

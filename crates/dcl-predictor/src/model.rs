@@ -9,6 +9,8 @@ use dcl_graph::GraphBatch;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
+use crate::file::{LinearWeights, ModelWeights};
+
 /// The shape of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -43,6 +45,17 @@ pub(crate) fn seeded_linear<B: Backend>(
         |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
     let w = draw(d_in * d_out);
     let b = draw(d_out);
+    linear_from(d_in, d_out, w, b, device)
+}
+
+/// A `Linear` with the given weights (`[d_in, d_out]` row-major) and bias (`[d_out]`).
+fn linear_from<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    w: Vec<f32>,
+    b: Vec<f32>,
+    device: &B::Device,
+) -> Linear<B> {
     let mut lin = LinearConfig::new(d_in, d_out).init(device);
     lin.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device));
     lin.bias = Some(Param::from_tensor(Tensor::from_data(
@@ -165,6 +178,29 @@ impl<B: Backend> RankerModel<B> {
             proj2: seeded_linear(h, cfg.projection, rng, device),
             score1: seeded_linear(h, h, rng, device),
             score2: seeded_linear(h, 1, rng, device),
+        }
+    }
+
+    /// A model with weights read (and checked) from a saved file.
+    pub(crate) fn from_weights(w: ModelWeights, device: &B::Device) -> Self {
+        let lin = |l: LinearWeights| linear_from(l.d_in, l.d_out, l.weight, l.bias, device);
+        Self {
+            encoder: GinEncoder {
+                embed: lin(w.embed),
+                layers: w
+                    .layers
+                    .into_iter()
+                    .map(|(lin1, lin2)| GinLayer {
+                        lin1: lin(lin1),
+                        lin2: lin(lin2),
+                    })
+                    .collect(),
+                readout: lin(w.readout),
+            },
+            proj1: lin(w.proj1),
+            proj2: lin(w.proj2),
+            score1: lin(w.score1),
+            score2: lin(w.score2),
         }
     }
 

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::PredictorError;
+use crate::file::{self, FORMAT_VERSION, Header, MAGIC};
 use crate::model::{BatchTensors, ModelConfig, RankerModel};
 
 /// The CPU backend used by default: burn-ndarray with autodiff.
@@ -237,6 +238,10 @@ pub struct TrainReport {
     pub steps: usize,
     /// Mean loss over the last epoch.
     pub final_loss: f64,
+    /// Loss of the first step (0 if no step was taken): with `final_loss`, how far the
+    /// stage's loss came down.
+    #[serde(default)]
+    pub first_loss: f64,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -390,7 +395,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         let mut optim = AdamConfig::new().init::<B, RankerModel<B>>();
         let mut model = self.model.clone();
         let mut order: Vec<usize> = (0..graphs.len()).collect();
-        let (mut steps, mut last_epoch_loss) = (0usize, 0.0f64);
+        let (mut steps, mut last_epoch_loss, mut first_loss) = (0usize, 0.0f64, 0.0f64);
         let max_steps = cfg.max_steps.unwrap_or(usize::MAX);
         'epochs: for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
@@ -409,6 +414,9 @@ impl<B: AutodiffBackend> Predictor<B> {
                 let loss = self.view_loss(&model, &aug, &graphs, chunk, cfg.temperature)?;
                 let value;
                 (model, value) = descend(model, &mut optim, loss, cfg.learning_rate, steps)?;
+                if steps == 0 {
+                    first_loss = value;
+                }
                 steps += 1;
                 sum += value;
                 count += 1;
@@ -421,6 +429,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         Ok(TrainReport {
             steps,
             final_loss: last_epoch_loss,
+            first_loss,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
@@ -496,7 +505,7 @@ impl<B: AutodiffBackend> Predictor<B> {
             .init::<B, RankerModel<B>>();
         let mut model = self.model.clone();
         let mut order: Vec<usize> = (0..graphs.len()).collect();
-        let (mut steps, mut last_epoch_loss) = (0usize, 0.0f64);
+        let (mut steps, mut last_epoch_loss, mut first_loss) = (0usize, 0.0f64, 0.0f64);
         for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             let (mut sum, mut count) = (0.0, 0usize);
@@ -529,6 +538,9 @@ impl<B: AutodiffBackend> Predictor<B> {
                 }
                 let value;
                 (model, value) = descend(model, &mut optim, loss, cfg.learning_rate, steps)?;
+                if steps == 0 {
+                    first_loss = value;
+                }
                 steps += 1;
                 sum += value;
                 count += 1;
@@ -541,6 +553,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         Ok(TrainReport {
             steps,
             final_loss: last_epoch_loss,
+            first_loss,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
@@ -564,7 +577,8 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// Scores of graphs of the predictor's space (higher = predicted better), in input order.
-    /// The score depends on the graph alone, not on how its nodes are numbered.
+    /// The score depends on the graph alone, not on how its nodes are numbered. A score that
+    /// is not finite is an error ([`PredictorError::NonFiniteScore`]), never a silent rank.
     pub fn score_graphs(&self, graphs: &[ArchGraph]) -> Result<Vec<f32>, PredictorError> {
         let model = self.model.valid();
         let mut out = Vec::with_capacity(graphs.len());
@@ -578,7 +592,54 @@ impl<B: AutodiffBackend> Predictor<B> {
                     .map_err(|e| PredictorError::Format(format!("{e:?}")))?,
             );
         }
+        if let Some(index) = out.iter().position(|s| !s.is_finite()) {
+            return Err(PredictorError::NonFiniteScore {
+                index,
+                value: out[index],
+            });
+        }
         Ok(out)
+    }
+
+    /// Graph embeddings (the encoder's output, `hidden` values each) of `archs`, in input
+    /// order: what stage 1 shapes and the score head reads. Like the score, an embedding does
+    /// not depend on how the graph's nodes are numbered.
+    pub fn embed<S: SearchSpace>(
+        &self,
+        space: &S,
+        archs: &[S::Arch],
+    ) -> Result<Vec<Vec<f32>>, PredictorError> {
+        let mut out = Vec::with_capacity(archs.len());
+        for chunk in archs.chunks(SCORE_CHUNK) {
+            let graphs = self.graphs(space, chunk)?;
+            out.extend(self.embed_batch(&GraphBatch::from_graphs(self.shape, &graphs)?)?);
+        }
+        Ok(out)
+    }
+
+    /// Graph embeddings of an encoded batch (graphs, or augmented views pushed with
+    /// [`GraphBatch::push`]) of the predictor's encoding shape.
+    pub fn embed_batch(&self, batch: &GraphBatch) -> Result<Vec<Vec<f32>>, PredictorError> {
+        if batch.shape() != self.shape {
+            return Err(PredictorError::ShapeMismatch(format!(
+                "the batch is encoded as {:?}, the predictor reads {:?}",
+                batch.shape(),
+                self.shape
+            )));
+        }
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.model.valid();
+        let emb = model.embed(&BatchTensors::<B::InnerBackend>::new(batch, &self.device));
+        let values = emb
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|e| PredictorError::Format(format!("{e:?}")))?;
+        Ok(values
+            .chunks(self.config.hidden)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// Positions of `archs`, best predicted first.
@@ -620,8 +681,12 @@ impl<B: AutodiffBackend> Predictor<B> {
         dcl_graph::io::write_atomic(path, &bytes).map_err(io)
     }
 
-    /// Loads a predictor saved by [`save`](Self::save) for use with `space`; a file for another
-    /// space or shape is refused with a typed error.
+    /// Loads a predictor saved by [`save`](Self::save) for use with `space`.
+    ///
+    /// A file for another space or encoding shape, a header whose model shape disagrees with
+    /// the stored weights (or asks for widths over 4096 or more than 64 layers), a damaged
+    /// record, and non-finite weights are all refused with a typed error, before any model is
+    /// built from the header.
     pub fn load<S: SearchSpace>(
         path: impl AsRef<Path>,
         space: &S,
@@ -632,49 +697,23 @@ impl<B: AutodiffBackend> Predictor<B> {
             path: path.display().to_string(),
             source,
         })?;
-        let body = bytes
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| PredictorError::Format("missing the dcl-predictor header".into()))?;
-        let (len, body) = body
-            .split_first_chunk::<4>()
-            .ok_or_else(|| PredictorError::Format("truncated header".into()))?;
-        let len = u32::from_le_bytes(*len) as usize;
-        if body.len() < len {
-            return Err(PredictorError::Format("truncated header".into()));
-        }
-        let (header, record) = body.split_at(len);
-        let header: Header =
-            serde_json::from_slice(header).map_err(|e| PredictorError::Format(e.to_string()))?;
-        if header.format != FORMAT_VERSION {
-            return Err(PredictorError::Format(format!(
-                "unknown format version {}",
-                header.format
-            )));
-        }
-        let mut p = Self::with_device(space, header.model, 0, device)?;
-        if header.space != p.space {
+        let (header, record) = file::split(&bytes)?;
+        let shape = EncodingShape::of(space);
+        if header.space != space.name() {
             return Err(PredictorError::SpaceMismatch {
                 expected: header.space,
-                found: p.space,
+                found: space.name().to_owned(),
             });
         }
-        if header.shape != p.shape {
+        if header.shape != shape {
             return Err(PredictorError::ShapeMismatch(format!(
                 "the file reads {:?}, the space gives {:?}",
-                header.shape, p.shape
+                header.shape, shape
             )));
         }
-        let expected = p.model.num_params();
-        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
-            .load(record.to_vec(), &p.device)
-            .map_err(|e| PredictorError::Format(e.to_string()))?;
-        p.model = p.model.load_record(record);
-        if p.model.num_params() != expected {
-            return Err(PredictorError::ShapeMismatch(format!(
-                "the weights have {} parameters, the model {expected}",
-                p.model.num_params()
-            )));
-        }
+        let weights = file::read_weights(record, shape.feature_dim(), header.model)?;
+        let mut p = Self::with_device(space, header.model, 0, device)?;
+        p.model = RankerModel::from_weights(weights, &p.device);
         Ok(p)
     }
 }
@@ -694,17 +733,6 @@ fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
     }
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     Ok((optim.step(learning_rate, model, grads), f64::from(value)))
-}
-
-const MAGIC: &[u8] = b"DCLPRED\n";
-const FORMAT_VERSION: u32 = 1;
-
-#[derive(Serialize, Deserialize)]
-struct Header {
-    format: u32,
-    space: String,
-    shape: EncodingShape,
-    model: ModelConfig,
 }
 
 /// Fisher–Yates from our RNG.

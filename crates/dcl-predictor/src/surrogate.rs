@@ -64,4 +64,9 @@ impl<S: SearchSpace, B: AutodiffBackend> Surrogate<S> for PredictorSurrogate<B> 
         self.current = p;
         Ok(())
     }
+
+    /// Fine-tuning ranks pairs: it needs two labelled architectures.
+    fn min_labels(&self) -> usize {
+        2
+    }
 }

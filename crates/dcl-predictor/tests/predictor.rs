@@ -6,8 +6,8 @@ use common::{SMALL, sample};
 use dcl_predictor::augment::{Augmentation, NodeShuffle};
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{
-    FinetuneConfig, ModelConfig, Nb101Space, Nb201Cell, Nb201Space, Predictor, PredictorError,
-    PretrainConfig, RankingLoss, SearchSpace,
+    FinetuneConfig, GraphBatch, ModelConfig, Nb101Space, Nb201Cell, Nb201Space, Predictor,
+    PredictorError, PretrainConfig, RankingLoss, SearchSpace,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -93,6 +93,111 @@ fn fine_tuning_learns_a_ranking() {
     let r = p.pretrain(&space, &test, &capped).unwrap();
     assert_eq!(r.steps, 2);
     assert!(r.final_loss > 0.0, "{r:?}");
+}
+
+/// Top-1 retrieval accuracy of stage 1's task: for each of `cells`, two augmented views are
+/// drawn; view 2 of cell i is retrieved for view 1 when, among all the view 2s, it has the
+/// highest cosine similarity to view 1's embedding.
+fn view_retrieval(p: &Predictor, cells: &[Nb201Cell], cfg: &PretrainConfig, seed: u64) -> f64 {
+    let space = Nb201Space::new();
+    let aug = cfg.augmentation();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let shape = p.encoding_shape();
+    let (mut v1, mut v2) = (GraphBatch::new(shape), GraphBatch::new(shape));
+    for c in cells {
+        let g = space.to_graph(c).unwrap();
+        v1.push(&aug.augment(&g, &mut rng)).unwrap();
+        v2.push(&aug.augment(&g, &mut rng)).unwrap();
+    }
+    let unit = |v: Vec<f32>| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let e1: Vec<_> = p.embed_batch(&v1).unwrap().into_iter().map(unit).collect();
+    let e2: Vec<_> = p.embed_batch(&v2).unwrap().into_iter().map(unit).collect();
+    let hits = e1
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| {
+            let sim = |b: &Vec<f32>| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+            let best = (0..e2.len())
+                .max_by(|&j, &k| sim(&e2[j]).total_cmp(&sim(&e2[k])).then(k.cmp(&j)))
+                .unwrap();
+            best == *i
+        })
+        .count();
+    hits as f64 / cells.len() as f64
+}
+
+/// Stage 1 with every augmentation at `rate`, batches of 256, Adam at 3e-3.
+fn retrieval_config(rate: f64, epochs: usize) -> PretrainConfig {
+    PretrainConfig {
+        epochs,
+        batch_size: 256,
+        learning_rate: 3e-3,
+        op_substitution: rate,
+        edge_drop: rate,
+        node_mask: rate,
+        ..Default::default()
+    }
+}
+
+// Why augmentations at 0.05 and not the default 0.1 in the two tests below: at 0.1, two views
+// of an NB201 cell disagree on so many of its six ops that even a matcher told every view's
+// op labels (masked ops as wildcards, edge drops ignored) retrieves only about 40 % top-1
+// among 256 random cells (simulated, 20 x 256 queries); at 0.05 it retrieves about 74 %.
+// A threshold of 0.5 is only meaningful where it is reachable.
+
+#[test]
+fn stage_1_brings_the_two_views_of_an_architecture_together() {
+    let space = Nb201Space::new();
+    let train = sample(&space, 4096, 31);
+    let held_out = sample(&space, 256, 32);
+    let cfg = retrieval_config(0.05, 20);
+    let model = ModelConfig {
+        hidden: 32,
+        layers: 3,
+        projection: 16,
+    };
+    let mut p: Predictor = Predictor::new(&space, model, 33).unwrap();
+    let before = view_retrieval(&p, &held_out, &cfg, 34);
+    let r = p.pretrain(&space, &train, &cfg).unwrap();
+    let after = view_retrieval(&p, &held_out, &cfg, 34);
+    eprintln!(
+        "top-1 view retrieval among 256 held-out cells: {before:.3} -> {after:.3}; \
+         InfoNCE {:.3} -> {:.3} in {} steps",
+        r.first_loss, r.final_loss, r.steps
+    );
+    // 320 steps of a small model (when written: retrieval 0.26 -> 0.32, loss 6.24 -> 4.24).
+    // Chance is 1/256; an untrained encoder already maps similar graphs to similar
+    // embeddings, so the gain, not the level, is what stage 1 is tested on here.
+    assert!(r.final_loss < 0.7 * r.first_loss, "{r:?}");
+    assert!(after >= before + 0.05, "retrieval {before} -> {after}");
+    // Without augmentation the two views are one graph renumbered: a permutation-invariant
+    // encoder retrieves (almost) every one; only the few duplicate cells can be confused.
+    let plain = retrieval_config(0.0, 1);
+    assert!(view_retrieval(&p, &held_out, &plain, 35) >= 0.95);
+}
+
+#[test]
+#[ignore = "heavy: full stage 1 on all 15,625 NB201 cells (~2 min in release, more in the test profile); .ci/run runs it"]
+fn full_stage_1_retrieves_most_views_among_256() {
+    let space = Nb201Space::new();
+    let all = space.enumerate().unwrap();
+    let held_out = sample(&space, 256, 32);
+    let cfg = retrieval_config(0.05, 30);
+    let mut p: Predictor = Predictor::new(&space, ModelConfig::default(), 33).unwrap();
+    let before = view_retrieval(&p, &held_out, &cfg, 34);
+    let r = p.pretrain(&space, &all, &cfg).unwrap();
+    let after = view_retrieval(&p, &held_out, &cfg, 34);
+    eprintln!(
+        "top-1 view retrieval among 256 cells: {before:.3} -> {after:.3}; \
+         InfoNCE {:.3} -> {:.3} in {} steps",
+        r.first_loss, r.final_loss, r.steps
+    );
+    assert!(after >= 0.5, "top-1 retrieval after stage 1: {after}");
+    assert!(after >= 2.0 * before, "retrieval {before} -> {after}");
+    assert!(r.final_loss < 0.7 * r.first_loss, "{r:?}");
 }
 
 fn scores(p: &Predictor, space: &Nb201Space, cells: &[Nb201Cell]) -> Vec<f64> {
@@ -201,6 +306,152 @@ fn save_and_load_round_trip_and_refuse_other_spaces() {
         Err(PredictorError::Io { .. })
     ));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A saved file with its JSON header edited by `edit` (the weights untouched).
+fn with_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let magic = b"DCLPRED\n".len();
+    let len = u32::from_le_bytes(bytes[magic..magic + 4].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&bytes[magic + 4..magic + 4 + len]).unwrap();
+    edit(&mut header);
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut out = bytes[..magic].to_vec();
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[magic + 4 + len..]);
+    out
+}
+
+fn load_bytes(bytes: &[u8], name: &str) -> Result<Predictor, PredictorError> {
+    let path = std::env::temp_dir().join(format!(
+        "dcl-predictor-load-{}-{:?}-{name}.dclpred",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    let r = Predictor::load(&path, &Nb201Space::new(), Default::default());
+    std::fs::remove_file(&path).unwrap();
+    r
+}
+
+fn saved_bytes() -> Vec<u8> {
+    let space = Nb201Space::new();
+    let p: Predictor = Predictor::new(&space, SMALL, 5).unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "dcl-predictor-saved-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    p.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    bytes
+}
+
+#[test]
+fn a_header_that_disagrees_with_the_weights_is_refused_before_any_model_is_built() {
+    let bytes = saved_bytes();
+    assert!(load_bytes(&bytes, "ok").is_ok());
+    // One layer more or less than the weights hold.
+    for layers in [SMALL.layers + 1, SMALL.layers - 1] {
+        let bad = with_header(&bytes, |h| h["model"]["layers"] = layers.into());
+        let r = load_bytes(&bad, "layers");
+        assert!(
+            matches!(&r, Err(PredictorError::ShapeMismatch(m)) if m.contains("layers")),
+            "layers {layers}: {r:?}"
+        );
+    }
+    // Other widths than the weights': the first tensor checked names itself.
+    for (field, value) in [
+        ("hidden", SMALL.hidden * 2),
+        ("projection", SMALL.projection + 1),
+    ] {
+        let bad = with_header(&bytes, |h| h["model"][field] = value.into());
+        let r = load_bytes(&bad, field);
+        assert!(
+            matches!(&r, Err(PredictorError::ShapeMismatch(_))),
+            "{field}: {r:?}"
+        );
+    }
+    // Widths no predictor has: refused from the header alone, never allocated. 2^40 hidden
+    // units would abort the process on allocation if the model were built first.
+    for (field, value) in [
+        ("hidden", 1u64 << 40),
+        ("projection", 1 << 40),
+        ("layers", 1 << 40),
+        ("hidden", 0),
+    ] {
+        let bad = with_header(&bytes, |h| h["model"][field] = value.into());
+        let r = load_bytes(&bad, "huge");
+        assert!(
+            matches!(&r, Err(PredictorError::Format(m)) if m.contains("out of range")),
+            "{field}={value}: {r:?}"
+        );
+    }
+    // The largest allowed shape with small weights: a shape error, not a 4096-wide model.
+    let bad =
+        with_header(
+            &bytes,
+            |h| h["model"] = serde_json::json!({"hidden": 4096, "layers": 64, "projection": 4096}),
+        );
+    assert!(matches!(
+        load_bytes(&bad, "largest"),
+        Err(PredictorError::ShapeMismatch(_))
+    ));
+}
+
+proptest! {
+    // 256 damaged files per run: random truncations, bit flips and byte overwrites of a
+    // valid saved predictor, and arbitrary bytes after a valid magic line.
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn damaged_predictor_files_give_a_typed_error_or_a_working_predictor(
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 0..4),
+        overwrite in prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        truncate: bool,
+        tail in prop::collection::vec(any::<u8>(), 0..64),
+        garbage_body: bool,
+    ) {
+        use std::sync::OnceLock;
+        static SAVED: OnceLock<Vec<u8>> = OnceLock::new();
+        let mut bytes = SAVED.get_or_init(saved_bytes).clone();
+        if garbage_body {
+            bytes.truncate(b"DCLPRED\n".len());
+            bytes.extend_from_slice(&tail);
+        } else {
+            for (at, bit) in &flips {
+                let i = at.index(bytes.len());
+                bytes[i] ^= 1 << bit;
+            }
+            if let Some((at, byte)) = overwrite {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            if truncate {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+        }
+        match load_bytes(&bytes, "fuzz") {
+            // Whatever loaded is a usable predictor: it scores, and finitely.
+            Ok(p) => {
+                let space = Nb201Space::new();
+                match p.score(&space, &sample(&space, 8, 3)) {
+                    Ok(scores) => prop_assert!(scores.iter().all(|s| s.is_finite())),
+                    Err(PredictorError::NonFiniteScore { .. }) => {}
+                    Err(e) => prop_assert!(false, "scoring failed: {e:?}"),
+                }
+            }
+            Err(
+                PredictorError::Format(_)
+                | PredictorError::ShapeMismatch(_)
+                | PredictorError::SpaceMismatch { .. },
+            ) => {}
+            Err(e) => prop_assert!(false, "unexpected error kind: {e:?}"),
+        }
+    }
 }
 
 #[test]
