@@ -1,8 +1,6 @@
 //! The predictor learns, is seeded, is permutation-invariant, and saves and loads safely.
 
-mod common;
-
-use common::{SMALL, sample};
+use crate::common::{SMALL, sample};
 use dcl_predictor::augment::{Augmentation, NodeShuffle};
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{

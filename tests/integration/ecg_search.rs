@@ -285,7 +285,7 @@ fn tiny_ecg_search_runs_end_to_end() {
     let back: EcgSearchReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back.best_cell, report.best_cell);
     let old: EcgSearchReport = serde_json::from_str(include_str!(
-        "../docs/results/ecg/report_median_folds2_rescore5x2_seed0.json"
+        "../../docs/results/ecg/report_median_folds2_rescore5x2_seed0.json"
     ))
     .unwrap();
     assert_eq!(old.best_cell.features, FeatureEntry::Head);

@@ -233,7 +233,12 @@ fn journal_lines(dir: &Path) -> usize {
 
 fn spawn(kind: &str, dir: &Path, seed: u64, resume: bool, predictor: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_search", "--nocapture"])
+        .args([
+            "--ignored",
+            "--exact",
+            "resume::child_search",
+            "--nocapture",
+        ])
         .env(CHILD_KIND, kind)
         .env(CHILD_DIR, dir)
         .env(CHILD_SEED, seed.to_string())

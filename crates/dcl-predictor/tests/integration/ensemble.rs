@@ -1,8 +1,6 @@
 //! The ensemble: member 0 is the single model, members differ, scores rank, bad input is typed.
 
-mod common;
-
-use common::{SMALL, sample};
+use crate::common::{SMALL, sample};
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{
     Ensemble, FinetuneConfig, MEMBER_SEED_STRIDE, Nb101Space, Nb201Cell, Nb201Space, Predictor,

@@ -1,0 +1,4 @@
+//! dcl-evo's integration tests, in one binary.
+
+mod driver;
+mod strategies;

@@ -1,0 +1,4 @@
+//! dcl-graph's integration tests, in one binary.
+
+mod parsers;
+mod properties;

@@ -1,0 +1,5 @@
+//! dcl-predictor's integration tests, in one binary.
+
+mod common;
+mod ensemble;
+mod predictor;

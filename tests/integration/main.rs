@@ -1,0 +1,4 @@
+//! The root crate's integration tests, in one binary (one link instead of one per file).
+
+mod ecg_search;
+mod resume;
