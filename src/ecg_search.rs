@@ -659,11 +659,7 @@ fn proxy_folds(db: &MitBih, config: &EcgSearchConfig) -> Result<Vec<ProxyFold>, 
         .iter()
         .enumerate()
         .map(|(g, held)| {
-            let (valid, train): (Vec<usize>, Vec<usize>) =
-                (0..all.len()).partition(|&i| match &blocks {
-                    Some(b) if all.labels[i] as usize == f => b[i] == g,
-                    _ => held.contains(&all.records[i].as_str()),
-                });
+            let (valid, train) = fold_split(&all, held, blocks.as_deref(), f, g);
             let train = all
                 .subset(&train)
                 .balanced_subsample(config.proxy_train_per_class, config.seed);
@@ -675,6 +671,22 @@ fn proxy_folds(db: &MitBih, config: &EcgSearchConfig) -> Result<Vec<ProxyFold>, 
             )
         })
         .collect())
+}
+
+/// Fold `g`'s (validation, training) beat positions in `all`: the beats of the patients `held`
+/// validate, the others train; with `blocks` ([`f_blocks`]), beats of class `f` go by their
+/// block instead.
+fn fold_split(
+    all: &dcl_ecg::BeatSet,
+    held: &[&str],
+    blocks: Option<&[usize]>,
+    f: usize,
+    g: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    (0..all.len()).partition(|&i| match blocks {
+        Some(b) if all.labels[i] as usize == f => b[i] == g,
+        _ => held.contains(&all.records[i].as_str()),
+    })
 }
 
 /// For each beat of `beats`, its block `0..k` if it is of class `class`: every record's beats
@@ -1177,6 +1189,46 @@ mod tests {
             prepare(&db, &config(false, 40), &mut |_| {}),
             Err(EcgSearchError::Config(_))
         ));
+    }
+
+    #[test]
+    fn a_proxy_fold_never_mixes_patients() {
+        // All of DS1, dealt into 2 and 3 folds: no patient's beats are on both sides of a
+        // fold; each patient validates in exactly one fold. With F dealt within patients, only
+        // F beats may share a patient across the sides, and each F beat validates once.
+        let db = MitBih::bundled().unwrap();
+        let ds1 = db.records_in(dcl_ecg::Split::Ds1);
+        let f = dcl_ecg::AamiClass::F.index();
+        for k in [2, 3] {
+            let groups = patient_groups(&ds1, k);
+            let all = extract_beats(&db, &groups.concat(), &BeatConfig::default()).unwrap();
+            let blocks = f_blocks(&all, f, k);
+            for within in [false, true] {
+                let blocks = within.then_some(&blocks[..]);
+                let mut validated = vec![0usize; all.len()];
+                for (g, held) in groups.iter().enumerate() {
+                    let (valid, train) = fold_split(&all, held, blocks, f, g);
+                    assert_eq!(valid.len() + train.len(), all.len());
+                    let patients = |beats: &[usize], skip_f: bool| {
+                        beats
+                            .iter()
+                            .filter(|&&i| !(skip_f && all.labels[i] as usize == f))
+                            .map(|&i| all.records[i].clone())
+                            .collect::<std::collections::BTreeSet<_>>()
+                    };
+                    let (pv, pt) = (patients(&valid, within), patients(&train, within));
+                    assert!(
+                        pv.is_disjoint(&pt),
+                        "k={k} fold {g}: {:?}",
+                        pv.intersection(&pt)
+                    );
+                    for &i in &valid {
+                        validated[i] += 1;
+                    }
+                }
+                assert!(validated.iter().all(|&n| n == 1), "k={k} within={within}");
+            }
+        }
     }
 
     #[test]

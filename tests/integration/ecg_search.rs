@@ -1,6 +1,7 @@
 //! A tiny configuration of the whole ECG pipeline (the `ecg_search` example's): real MIT-BIH
 //! beats, the inter-patient split, stage-1 pre-training, a DCL-ENAS search that trains every
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
+//! Each test checks one property; runs that several tests read are made once.
 
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_enas::ecg_search::{
@@ -8,6 +9,7 @@ use dcl_enas::ecg_search::{
     run_baseline, run_cell, run_with,
 };
 use dcl_evo::DclEnasConfig;
+use std::sync::OnceLock;
 
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{
@@ -88,35 +90,96 @@ fn tiny_config() -> EcgSearchConfig {
     }
 }
 
+/// One run of the pipeline per configuration, shared by the tests that read it.
+struct Shared {
+    report: EcgSearchReport,
+    log_lines: usize,
+}
+
+fn shared(
+    cell: &'static OnceLock<Shared>,
+    config: impl FnOnce() -> EcgSearchConfig,
+) -> &'static EcgSearchReport {
+    &cell
+        .get_or_init(|| {
+            let db = MitBih::bundled().unwrap();
+            let mut log_lines = 0;
+            let report =
+                run::<NdArrayBackend>(&db, &config(), &Default::default(), &mut |_| log_lines += 1)
+                    .unwrap();
+            Shared { report, log_lines }
+        })
+        .report
+}
+
+static TINY: OnceLock<Shared> = OnceLock::new();
+static FOLDED: OnceLock<Shared> = OnceLock::new();
+
+fn tiny() -> &'static EcgSearchReport {
+    shared(&TINY, tiny_config)
+}
+
+/// Fitness over two patient folds, budget 2.
+fn folded_config() -> EcgSearchConfig {
+    EcgSearchConfig {
+        proxy_folds: 2,
+        budget: 2,
+        ..tiny_config()
+    }
+}
+
+fn folded() -> &'static EcgSearchReport {
+    shared(&FOLDED, folded_config)
+}
+
 #[test]
-fn tiny_ecg_search_runs_end_to_end() {
-    let db = MitBih::bundled().unwrap();
-    let config = tiny_config();
-    let mut lines = 0;
-    let report =
-        run::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1).unwrap();
+fn the_search_spends_its_budget_and_finds_a_cell_it_trained() {
+    let report = tiny();
     assert_eq!(report.candidates.len(), 3);
     assert_eq!(report.history.queries.len(), 3);
-    assert!(
-        report
-            .candidates
-            .iter()
-            .any(|c| c.cell == report.best_cell.to_string())
-    );
-    // Both networks tested on DS2 (capped at 16 beats per class here).
+    // Each candidate record is its query's cell and fitness, in query order.
+    for (q, c) in report.history.queries.iter().zip(&report.candidates) {
+        assert_eq!(c.cell, q.arch.to_string());
+        assert_eq!(c.fitness, q.fitness);
+    }
+    // The found cell is the best queried one.
+    let best = report.history.best().unwrap();
+    assert_eq!(report.best_cell, best.arch);
+    assert!(TINY.get().unwrap().log_lines >= 5);
+}
+
+#[test]
+fn both_networks_are_tested_on_the_capped_ds2_set() {
+    let report = tiny();
+    // Capped at 16 beats per class: the confusion counts every test beat once.
     for runs in [&report.baseline, &report.found] {
         assert_eq!(runs.len(), 1);
         let test = &runs[0].test;
         let n: usize = test.confusion.iter().flatten().sum();
         assert_eq!(n, 4 * 16);
-        assert!((0.0..=1.0).contains(&test.balanced_accuracy));
+        for row in &test.confusion {
+            assert_eq!(row.iter().sum::<usize>(), 16);
+        }
+        // Balanced accuracy is the mean recall of the confusion, not something else.
+        let recall: f64 = (0..4)
+            .map(|c| test.confusion[c][c] as f64 / 16.0)
+            .sum::<f64>()
+            / 4.0;
+        assert!((test.balanced_accuracy - recall).abs() < 1e-9);
     }
     assert_eq!(report.class_counts[0], vec![16; 4]);
-    assert!(lines >= 5);
-    // The final trainings alone, of the found cell and of the baseline, repeat the full run's.
+}
+
+#[test]
+fn the_found_cells_reported_metrics_are_that_cells_test_metrics() {
+    // The final trainings alone, of the found cell and of the baseline, repeat the full run's:
+    // the report does not mix up which network its numbers belong to.
+    let report = tiny();
+    let db = &MitBih::bundled().unwrap();
+    let config = tiny_config();
     let dev = Default::default();
-    let cell = run_cell::<NdArrayBackend>(&db, &config, &report.best_cell, &dev, &mut |_| {});
-    let baseline = run_baseline::<NdArrayBackend>(&db, &config, &dev, &mut |_| {});
+    let cell = run_cell::<NdArrayBackend>(db, &config, &report.best_cell, &dev, &mut |_| {});
+    let baseline = run_baseline::<NdArrayBackend>(db, &config, &dev, &mut |_| {});
     for (alone, full) in [
         (cell.unwrap(), &report.found),
         (baseline.unwrap(), &report.baseline),
@@ -126,38 +189,55 @@ fn tiny_ecg_search_runs_end_to_end() {
         assert_eq!(alone[0].valid.confusion, full[0].valid.confusion);
         assert_eq!(alone[0].best_epoch, full[0].best_epoch);
     }
-    // Fitness over two patient folds: two proxy trainings per query.
-    let folded = EcgSearchConfig {
-        proxy_folds: 2,
-        budget: 2,
-        ..config.clone()
-    };
-    let report = run::<NdArrayBackend>(&db, &folded, &Default::default(), &mut |_| {}).unwrap();
+}
+
+#[test]
+fn a_two_fold_fitness_is_the_mean_of_its_two_fold_trainings() {
+    let report = folded();
     assert_eq!(report.history.queries.len(), 2);
     assert_eq!(report.candidates.len(), 4);
-    for (cell, fitness, pair) in two_fold_queries(&report) {
+    for (cell, fitness, pair) in two_fold_queries(report) {
         assert_eq!(pair[0].cell, cell.to_string());
         assert_eq!(pair[1].cell, cell.to_string());
         let mean = (pair[0].fitness + pair[1].fitness) / 2.0;
         assert!((fitness - mean).abs() < 1e-9, "{fitness} vs {mean}");
     }
-    // The fitness alone repeats the search's, query by query.
+    assert!(report.rescored.is_empty());
+}
+
+#[test]
+fn proxy_fitness_alone_repeats_the_searchs_fitness() {
+    let report = folded();
+    let db = &MitBih::bundled().unwrap();
     let cells: Vec<_> = report.history.queries.iter().map(|q| q.arch).collect();
-    let alone = proxy_fitness::<NdArrayBackend>(&db, &folded, &cells, &dev, &mut |_| {}).unwrap();
+    let alone = proxy_fitness::<NdArrayBackend>(
+        db,
+        &folded_config(),
+        &cells,
+        &Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(alone.len(), cells.len());
     for (q, f) in report.history.queries.iter().zip(&alone) {
         assert_eq!(q.fitness, *f);
     }
-    assert!(report.rescored.is_empty());
-    // Rescoring: the two queried cells retrained with proxy training seeds 1 and 2 (the
-    // search's is 0 here); each retraining repeats `proxy_fitness` with that seed, and the
-    // cell trained fully is the best on the mean.
+}
+
+#[test]
+fn rescoring_retrains_the_queried_cells_and_picks_the_best_mean() {
+    // The two queried cells retrained with proxy training seeds 1 and 2 (the search's is 0
+    // here); each retraining repeats `proxy_fitness` with that seed, and the cell trained
+    // fully is the best on the mean.
+    let folded_cfg = folded_config();
+    let report = folded();
+    let db = &MitBih::bundled().unwrap();
+    let dev = Default::default();
     let rescoring = EcgSearchConfig {
         rescore: Rescore { top: 5, repeats: 2 },
-        ..folded.clone()
+        ..folded_cfg.clone()
     };
-    let rescored =
-        run::<NdArrayBackend>(&db, &rescoring, &Default::default(), &mut |_| {}).unwrap();
+    let rescored = run::<NdArrayBackend>(db, &rescoring, &dev, &mut |_| {}).unwrap();
     // The search itself is unchanged.
     let queried = |r: &EcgSearchReport| {
         r.history
@@ -166,11 +246,11 @@ fn tiny_ecg_search_runs_end_to_end() {
             .map(|q| (q.arch, q.fitness))
             .collect::<Vec<_>>()
     };
-    assert_eq!(queried(&rescored), queried(&report));
+    assert_eq!(queried(&rescored), queried(report));
     assert_eq!(rescored.rescored.len(), 2);
     for (r, c) in rescored.rescored.iter().enumerate() {
         assert_eq!(c.fitness.len(), 3);
-        assert!(queried(&report).contains(&(c.cell, c.fitness[0])));
+        assert!(queried(report).contains(&(c.cell, c.fitness[0])));
         if r > 0 {
             assert!(rescored.rescored[r - 1].fitness[0] >= c.fitness[0]);
         }
@@ -183,19 +263,19 @@ fn tiny_ecg_search_runs_end_to_end() {
         }
     }
     // Each repeat equals `proxy_fitness` of the rescored cells with that repeat's seed.
-    assert_eq!(folded.proxy_train.seed, 0);
+    assert_eq!(folded_cfg.proxy_train.seed, 0);
     let rescored_cells: Vec<_> = rescored.rescored.iter().map(|c| c.cell).collect();
     for (k, seed) in [1, 2].into_iter().enumerate() {
         assert_eq!(Rescore::seed(0, k), seed);
         let cfg = EcgSearchConfig {
             proxy_train: TrainConfig {
                 seed,
-                ..folded.proxy_train.clone()
+                ..folded_cfg.proxy_train.clone()
             },
-            ..folded.clone()
+            ..folded_cfg.clone()
         };
         let alone =
-            proxy_fitness::<NdArrayBackend>(&db, &cfg, &rescored_cells, &dev, &mut |_| {}).unwrap();
+            proxy_fitness::<NdArrayBackend>(db, &cfg, &rescored_cells, &dev, &mut |_| {}).unwrap();
         let repeat: Vec<f64> = rescored.rescored.iter().map(|c| c.fitness[k + 1]).collect();
         assert_eq!(alone, repeat);
     }
@@ -209,18 +289,24 @@ fn tiny_ecg_search_runs_end_to_end() {
         .iter()
         .find(|c| c.cell == rescored.best_cell);
     assert_eq!(chosen.map(|c| c.mean), Some(best));
+}
+
+#[test]
+fn a_class_mix_fitness_is_macro_f1_of_validation_at_the_patients_mix() {
     // A fitness that sees all four classes at the patients' class mix: macro-F1, F beats dealt
     // into the folds within patients, validation scored at the held-out beats' class mix.
+    let folded_cfg = folded_config();
     let mixed = EcgSearchConfig {
         proxy_train: TrainConfig {
             monitor: Monitor::MacroF1,
-            ..folded.proxy_train.clone()
+            ..folded_cfg.proxy_train.clone()
         },
         proxy_class_mix: true,
         f_within_patients: true,
-        ..folded.clone()
+        ..folded_cfg
     };
-    let report = run::<NdArrayBackend>(&db, &mixed, &Default::default(), &mut |_| {}).unwrap();
+    let db = &MitBih::bundled().unwrap();
+    let report = run::<NdArrayBackend>(db, &mixed, &Default::default(), &mut |_| {}).unwrap();
     assert_eq!(report.candidates.len(), 4);
     for (_, fitness, pair) in two_fold_queries(&report) {
         let mean = pair.iter().map(|t| t.report.valid.macro_f1).sum::<f64>() * 50.0;
@@ -239,8 +325,14 @@ fn tiny_ecg_search_runs_end_to_end() {
             assert!((valid.accuracy - plain).abs() > 1e-9, "{valid:?}");
         }
     }
-    // Two input channels (the window and its deviation from the record's median beat): both
-    // networks take them through the whole pipeline.
+}
+
+#[test]
+fn two_input_channels_go_through_both_networks() {
+    // The window and its deviation from the record's median beat.
+    let config = tiny_config();
+    let db = &MitBih::bundled().unwrap();
+    let dev = Default::default();
     let two_channels = EcgSearchConfig {
         beats: BeatConfig {
             median_beat_channel: true,
@@ -248,9 +340,9 @@ fn tiny_ecg_search_runs_end_to_end() {
         },
         ..config.clone()
     };
-    let cell = run_cell::<NdArrayBackend>(&db, &two_channels, &report.best_cell, &dev, &mut |_| {})
+    let cell = run_cell::<NdArrayBackend>(db, &two_channels, &tiny().best_cell, &dev, &mut |_| {})
         .unwrap();
-    let baseline = run_baseline::<NdArrayBackend>(&db, &two_channels, &dev, &mut |_| {}).unwrap();
+    let baseline = run_baseline::<NdArrayBackend>(db, &two_channels, &dev, &mut |_| {}).unwrap();
     for runs in [&cell, &baseline] {
         let n: usize = runs[0].test.confusion.iter().flatten().sum();
         assert_eq!(n, 4 * 16);
@@ -261,29 +353,49 @@ fn tiny_ecg_search_runs_end_to_end() {
             subtract_median_beat: true,
             ..two_channels.beats.clone()
         },
-        ..config.clone()
+        ..config
     };
     assert!(matches!(
-        run_baseline::<NdArrayBackend>(&db, &twice, &dev, &mut |_| {}),
+        run_baseline::<NdArrayBackend>(db, &twice, &dev, &mut |_| {}),
         Err(dcl_enas::ecg_search::EcgSearchError::Ecg(_))
     ));
+}
+
+#[test]
+fn feature_entries_are_searched_and_each_network_trains() {
     // The search space with the RR features' entry as one more choice.
     let entries = EcgSearchConfig {
         feature_entries: FeatureEntry::ALL.to_vec(),
         budget: 4,
-        ..config.clone()
+        ..tiny_config()
     };
-    let report = run::<NdArrayBackend>(&db, &entries, &dev, &mut |_| {}).unwrap();
+    let db = &MitBih::bundled().unwrap();
+    let dev = Default::default();
+    let report = run::<NdArrayBackend>(db, &entries, &dev, &mut |_| {}).unwrap();
     assert_eq!(report.candidates.len(), 4);
     for (q, c) in report.history.queries.iter().zip(&report.candidates) {
         assert_eq!(c.cell, q.arch.to_string());
         assert_eq!(c.cell.parse::<NetArch>().unwrap(), q.arch);
     }
-    // The report reads back, and so does a report written before the entries existed (its
-    // cells are `Head` candidates).
+    // The report reads back.
     let json = serde_json::to_string(&report).unwrap();
     let back: EcgSearchReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back.best_cell, report.best_cell);
+    // Each entry's network trains and tests end to end.
+    for features in FeatureEntry::ALL {
+        let arch = NetArch {
+            features,
+            ..report.best_cell
+        };
+        let runs = run_cell::<NdArrayBackend>(db, &entries, &arch, &dev, &mut |_| {}).unwrap();
+        let n: usize = runs[0].test.confusion.iter().flatten().sum();
+        assert_eq!(n, 4 * 16);
+    }
+}
+
+#[test]
+fn a_report_written_before_feature_entries_existed_still_reads() {
+    // Its cells are `Head` candidates.
     let old: EcgSearchReport = serde_json::from_str(include_str!(
         "../../docs/results/ecg/report_median_folds2_rescore5x2_seed0.json"
     ))
@@ -293,31 +405,6 @@ fn tiny_ecg_search_runs_end_to_end() {
         old.best_cell.to_string(),
         "|avg_pool_3x3~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_1x1~2|"
     );
-    // Each entry's network trains and tests end to end.
-    for features in FeatureEntry::ALL {
-        let arch = NetArch {
-            features,
-            ..report.best_cell
-        };
-        let runs = run_cell::<NdArrayBackend>(&db, &entries, &arch, &dev, &mut |_| {}).unwrap();
-        let n: usize = runs[0].test.confusion.iter().flatten().sum();
-        assert_eq!(n, 4 * 16);
-    }
-    // No entry at all: a typed error, before any work.
-    let none = EcgSearchConfig {
-        feature_entries: vec![],
-        ..config.clone()
-    };
-    assert!(matches!(
-        run::<NdArrayBackend>(&db, &none, &dev, &mut |_| {}),
-        Err(dcl_enas::ecg_search::EcgSearchError::Config(m)) if m.contains("feature_entries")
-    ));
-    // Bad configuration: a typed error, not a panic.
-    let bad = EcgSearchConfig {
-        final_seeds: vec![],
-        ..config
-    };
-    assert!(run::<NdArrayBackend>(&db, &bad, &Default::default(), &mut |_| {}).is_err());
 }
 
 #[test]
@@ -424,6 +511,12 @@ fn bad_settings_are_refused_before_any_work() {
     let mut c = base.clone();
     c.budget = 0;
     cases.push(("budget 0", c));
+    let mut c = base.clone();
+    c.search.initial = 1;
+    cases.push(("initial 1 (the predictor fine-tunes on pairs)", c));
+    let mut c = base.clone();
+    c.feature_entries.clear();
+    cases.push(("no feature entries", c));
     let mut c = base;
     c.final_seeds.clear();
     cases.push(("no final seeds", c));

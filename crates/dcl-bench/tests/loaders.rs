@@ -329,3 +329,109 @@ fn the_enumeration_finds_the_published_count_and_every_table_cell() {
             .all(|r| by_hash.get(&r.hash) == Some(&r.cell))
     );
 }
+
+/// `text` mutated: `how` 0 truncates at `at`, 1 flips a bit at `at`, 2 swaps two comma fields
+/// of one line, 3 duplicates a line, 4 overwrites a byte.
+fn mutate(text: &str, how: u8, at: usize, bit: u8, byte: u8) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    if bytes.is_empty() {
+        return bytes;
+    }
+    let i = at % bytes.len();
+    match how % 5 {
+        0 => bytes.truncate(i),
+        1 => bytes[i] ^= 1 << (bit % 8),
+        2 => {
+            let mut lines: Vec<String> = text.lines().map(String::from).collect();
+            let l = at % lines.len();
+            let mut fields: Vec<&str> = lines[l].split(',').collect();
+            let n = fields.len();
+            fields.swap(at / 7 % n, (at / 7 + 1 + bit as usize) % n);
+            lines[l] = fields.join(",");
+            bytes = (lines.join("\n") + "\n").into_bytes();
+        }
+        3 => {
+            let lines: Vec<&str> = text.lines().collect();
+            let l = 1 + at % (lines.len() - 1).max(1);
+            let mut out = lines.clone();
+            out.insert(l.min(out.len()), lines[l.min(lines.len() - 1)]);
+            bytes = (out.join("\n") + "\n").into_bytes();
+        }
+        _ => bytes[i] = byte,
+    }
+    bytes
+}
+
+/// Whatever loaded is a usable table: rows, and accuracies within 0..=100.
+fn check_nb201(t: Nb201Table) -> Result<(), TestCaseError> {
+    prop_assert!(!t.is_empty());
+    for r in t.records() {
+        prop_assert!(r.accuracies.iter().all(|a| (0.0..=100.0).contains(a)));
+        prop_assert_eq!(t.get(&r.cell).unwrap().index, r.index);
+    }
+    Ok(())
+}
+
+fn check_nb101(t: Nb101Table) -> Result<(), TestCaseError> {
+    prop_assert!(!t.is_empty());
+    for r in t.records() {
+        prop_assert!(t.value(&r.cell, Nb101Metric::Params).unwrap() >= 0.0);
+    }
+    Ok(())
+}
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+proptest! {
+    // 256 cases each: arbitrary bytes, and mutations (truncation, bit flip, swapped fields,
+    // duplicated line, overwritten byte) of valid tables, plain and gzipped; every loader
+    // returns a typed error or a table whose rows are valid.
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn table_loaders_take_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300), zip: bool) {
+        let bytes = if zip { gz(&bytes) } else { bytes };
+        if let Ok(t) = Nb201Table::from_reader(&bytes[..]) {
+            check_nb201(t)?;
+        }
+        if let Ok(t) = Nb101Table::subset_from_reader(&bytes[..]) {
+            check_nb101(t)?;
+        }
+        if let Ok(t) = Nb101Table::clue_from_reader(&bytes[..]) {
+            check_nb101(t)?;
+        }
+    }
+
+    #[test]
+    fn nb201_loader_takes_mutated_tables(
+        ords in prop::collection::vec(0usize..15_625, 1..4),
+        how: u8, at: usize, bit: u8, byte: u8, zip: bool,
+    ) {
+        let rows: Vec<(usize, &str)> = ords.iter().map(|&o| (o, "71.25")).collect();
+        let bytes = mutate(&nb201_csv(&rows), how, at, bit, byte);
+        let bytes = if zip { gz(&bytes) } else { bytes };
+        if let Ok(t) = Nb201Table::from_reader(&bytes[..]) {
+            check_nb201(t)?;
+        }
+    }
+
+    #[test]
+    fn nb101_loaders_take_mutated_tables(how: u8, at: usize, bit: u8, byte: u8, zip: bool) {
+        let subset = format!("{NB101_HEADER}\n{ROW}\n");
+        let bytes = mutate(&subset, how, at, bit, byte);
+        let bytes = if zip { gz(&bytes) } else { bytes };
+        if let Ok(t) = Nb101Table::subset_from_reader(&bytes[..]) {
+            check_nb101(t)?;
+        }
+        let clue: String = include_str!("../data/nb101_clue100.csv")
+            .lines()
+            .take(4)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let bytes = mutate(&clue, how, at, bit, byte);
+        if let Ok(t) = Nb101Table::clue_from_reader(&bytes[..]) {
+            check_nb101(t)?;
+        }
+    }
+}

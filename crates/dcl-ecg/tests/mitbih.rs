@@ -454,3 +454,81 @@ fn two_beats_at_one_sample_are_refused_and_features_stay_finite() {
     assert!(beats.features.iter().all(|f| f.is_finite()));
     assert!(beats.signals.iter().all(|v| v.is_finite()));
 }
+
+/// `text` mutated: `how` 0 truncates at `at`, 1 flips a bit, 2 swaps two comma fields of a
+/// line, 3 overwrites a byte.
+fn mutate(text: &str, how: u8, at: usize, bit: u8, byte: u8) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let i = at % bytes.len().max(1);
+    match how % 4 {
+        0 => bytes.truncate(i),
+        1 if !bytes.is_empty() => bytes[i] ^= 1 << (bit % 8),
+        2 => {
+            let mut lines: Vec<String> = text.lines().map(String::from).collect();
+            let l = at % lines.len().max(1);
+            if let Some(line) = lines.get_mut(l) {
+                let mut fields: Vec<&str> = line.split(',').collect();
+                let n = fields.len();
+                fields.swap(at / 7 % n, (at / 7 + 1 + bit as usize) % n);
+                *line = fields.join(",");
+            }
+            bytes = (lines.join("\n") + "\n").into_bytes();
+        }
+        _ if !bytes.is_empty() => bytes[i] = byte,
+        _ => {}
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Opens a database and extracts its beats: either step may refuse, but what comes out is
+/// finite; the directory is removed afterwards.
+fn open_and_extract(dir: PathBuf) -> Result<(), proptest::test_runner::TestCaseError> {
+    if let Ok(db) = MitBih::open(&dir) {
+        let config = BeatConfig {
+            local_rr: true,
+            ..BeatConfig::default()
+        };
+        if let Ok(beats) = extract_beats(&db, &["900"], &config) {
+            proptest::prop_assert!(beats.signals.iter().all(|v| v.is_finite()));
+            proptest::prop_assert!(beats.features.iter().all(|v| v.is_finite()));
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    Ok(())
+}
+
+const GOOD_ROWS: &str =
+    "900,400,N,N,\n900,700,V,V,\n900,1000,+,,(N\n900,1100,N,N,\n900,1500,N,N,\n";
+
+proptest::proptest! {
+    // 256 cases each (each writes and reads a one-record database): the record table's row
+    // and the annotation rows as arbitrary text and as mutations of valid ones.
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn record_table_rows_of_arbitrary_text(row in "[0-9A-Za-z,.+eE-]{0,60}") {
+        open_and_extract(synthetic_record(&row, 2000, GOOD_ROWS))?;
+    }
+
+    #[test]
+    fn record_table_rows_mutated(how: u8, at: usize, bit: u8, byte: u8) {
+        let row = mutate("900,MLII,V1,360,2000,200.0,1024,0,DS1", how, at, bit, byte);
+        open_and_extract(synthetic_record(row.trim_end(), 2000, GOOD_ROWS))?;
+    }
+
+    #[test]
+    fn annotation_rows_of_arbitrary_text(rows in "(900,[0-9]{0,6},[NVSFQ+~|AaJ]{0,2},[NVSFQ]?,[(A-Z]{0,3}\n){0,8}") {
+        open_and_extract(synthetic(2000, 2000, &rows))?;
+    }
+
+    #[test]
+    fn annotation_rows_mutated(how: u8, at: usize, bit: u8, byte: u8) {
+        let rows = mutate(GOOD_ROWS, how, at, bit, byte);
+        open_and_extract(synthetic(2000, 2000, &rows))?;
+    }
+
+    #[test]
+    fn signal_files_of_arbitrary_length(len in 0usize..4000) {
+        open_and_extract(synthetic(2000, len, GOOD_ROWS))?;
+    }
+}

@@ -338,17 +338,96 @@ fn same_seed_same_result() {
     assert_ne!(a, d);
 }
 
+/// Per-epoch training losses of the same small network from the same seed on backend `B`.
+#[cfg(any(feature = "flex", feature = "cuda"))]
+fn losses_on<B: burn::tensor::backend::AutodiffBackend>(device: &B::Device) -> Vec<f64> {
+    let (tr, va) = (toy(96, 5), toy(48, 6));
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let model = CellNet::<B>::new(&spec, &small_net(), shape(&tr), 11, device).unwrap();
+    let config = TrainConfig {
+        epochs: 3,
+        seed: 11,
+        ..quick()
+    };
+    let report = train(model, &tr, &va, &config, device, &mut |_| {})
+        .unwrap()
+        .report;
+    report.epochs.iter().map(|e| e.loss).collect()
+}
+
+/// Two backends' losses agree: the first epoch's within 1 %, every epoch's within 5 %
+/// (float sums run in another order, and the difference grows with the steps).
+#[cfg(any(feature = "flex", feature = "cuda"))]
+fn assert_losses_agree(reference: &[f64], other: &[f64], name: &str) {
+    assert_eq!(reference.len(), other.len());
+    eprintln!("ndarray {reference:?}\n{name} {other:?}");
+    for (epoch, (a, b)) in reference.iter().zip(other).enumerate() {
+        let tolerance = if epoch == 0 { 0.01 } else { 0.05 };
+        assert!(
+            (a - b).abs() <= tolerance * a.abs(),
+            "epoch {epoch}: ndarray {a}, {name} {b}"
+        );
+    }
+}
+
+#[cfg(feature = "flex")]
 #[test]
-fn every_nb201_cell_builds_and_runs() {
-    // Including cells whose output node no edge reaches (all zero).
+fn flex_training_follows_ndarray_from_the_same_seed() {
+    let reference = losses_on::<NdArrayBackend>(&Default::default());
+    let flex = losses_on::<dcl_train::FlexBackend>(&Default::default());
+    assert_losses_agree(&reference, &flex, "flex");
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU and the `cuda` feature: cargo test -p dcl-train --features cuda -- --ignored cuda"]
+fn cuda_training_follows_ndarray_from_the_same_seed() {
+    #[cfg(not(feature = "cuda"))]
+    panic!("built without the `cuda` feature");
+    #[cfg(feature = "cuda")]
+    {
+        dcl_train::DeviceKind::Cuda(0)
+            .check()
+            .expect("no usable CUDA device");
+        let reference = losses_on::<NdArrayBackend>(&Default::default());
+        let cuda = losses_on::<dcl_train::CudaBackend>(&Default::default());
+        assert_losses_agree(&reference, &cuda, "cuda");
+    }
+}
+
+/// Whether NB201 cell `ops` carries the input to the output (edges (0→1), (0→2), (1→2),
+/// (0→3), (1→3), (2→3); `none` carries nothing).
+fn output_reachable(ops: &[dcl_graph::Nb201Op; 6]) -> bool {
+    use dcl_graph::Nb201Op::None;
+    let n1 = ops[0] != None;
+    let n2 = ops[1] != None || (n1 && ops[2] != None);
+    ops[3] != None || (n1 && ops[4] != None) || (n2 && ops[5] != None)
+}
+
+#[test]
+fn every_wiring_of_an_nb201_cell_builds_runs_and_reads_its_input_only_through_live_edges() {
+    // Every one of the 64 patterns of `none` edges (what decides a cell's wiring), each with
+    // its other edges' ops chosen in turn from the four that carry something, and the four
+    // cells with one op on every edge: 68 cells, every op on every edge.
+    use dcl_graph::Nb201Op;
+    let live = [
+        Nb201Op::SkipConnect,
+        Nb201Op::NorConv1x1,
+        Nb201Op::NorConv3x3,
+        Nb201Op::AvgPool3x3,
+    ];
+    let mut cells: Vec<[Nb201Op; 6]> = (0..64usize)
+        .map(|pattern| {
+            std::array::from_fn(|e| {
+                if pattern >> e & 1 == 1 {
+                    Nb201Op::None
+                } else {
+                    live[(pattern + e) % 4]
+                }
+            })
+        })
+        .collect();
+    cells.extend(live.iter().map(|&op| [op; 6]));
     let device = Default::default();
-    let space = Nb201Space::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let mut cells: Vec<Nb201Cell> = (0..20).map(|_| space.sample(&mut rng)).collect();
-    cells.push(cell("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"));
-    cells.push(cell(
-        "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    ));
     let shape = InputShape {
         length: 33,
         channels: 1,
@@ -359,19 +438,43 @@ fn every_nb201_cell_builds_and_runs() {
         head_hidden: 8,
         ..NetConfig::default()
     };
-    for c in &cells {
-        let spec = CellSpec::from_nb201(c, Kernels::default());
+    let features = Tensor::<NdArray, 2>::ones([3, 2], &device);
+    let flat = Tensor::<NdArray, 3>::ones([3, 1, 33], &device);
+    let wave = Tensor::<NdArray, 3>::from_data(
+        burn::tensor::TensorData::new(
+            (0..3 * 33)
+                .map(|i| (i as f32 * 0.3).sin())
+                .collect::<Vec<f32>>(),
+            [3, 1, 33],
+        ),
+        &device,
+    );
+    let (mut reachable, mut dead) = (0, 0);
+    for ops in &cells {
+        let c = Nb201Cell::new(*ops);
+        let spec = CellSpec::from_nb201(&c, Kernels::default());
         for config in [NetConfig::default(), with_hidden] {
             let net = CellNet::<NdArray>::new(&spec, &config, shape, 0, &device).unwrap();
-            let out = net.forward(
-                Tensor::ones([3, 1, 33], &device),
-                Tensor::ones([3, 2], &device),
-            );
-            assert_eq!(out.dims(), [3, 4]);
-            let values: Vec<f32> = out.into_data().to_vec().unwrap();
-            assert!(values.iter().all(|v| v.is_finite()), "{c}");
+            let run = |x: &Tensor<NdArray, 3>| -> Vec<f32> {
+                let out = net.forward(x.clone(), features.clone());
+                assert_eq!(out.dims(), [3, 4]);
+                out.into_data().to_vec().unwrap()
+            };
+            let (a, b) = (run(&flat), run(&wave));
+            assert!(a.iter().chain(&b).all(|v| v.is_finite()), "{c}");
+            let differ = a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-6);
+            // The output depends on the signal exactly when a live path joins input and output:
+            // a dead cell passes zeros, so the class scores come from the features alone.
+            assert_eq!(differ, output_reachable(ops), "{c}");
+            if differ {
+                reachable += 1;
+            } else {
+                dead += 1;
+            }
         }
     }
+    assert!(reachable > 0 && dead > 0, "{reachable} live, {dead} dead");
+    let cells: Vec<Nb201Cell> = cells.into_iter().map(Nb201Cell::new).collect();
     // The hidden layer adds (64 + 2) * 8 + 8 weights and shrinks the classifier to 8 inputs.
     let spec = CellSpec::from_nb201(&cells[0], Kernels::default());
     let params = |config: &NetConfig| {
@@ -416,8 +519,13 @@ fn every_feature_entry_learns_classes_carried_by_the_features() {
     let device = Default::default();
     let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
     let mut params = Vec::new();
-    for features in FeatureEntry::ALL {
-        for head_hidden in [0, 8] {
+    // Every entry without a hidden head layer, and the head entry with one as well.
+    let variants = FeatureEntry::ALL
+        .iter()
+        .map(|&f| (f, 0))
+        .chain([(FeatureEntry::Head, 8)]);
+    for (features, head_hidden) in variants {
+        {
             let net = NetConfig {
                 features,
                 head_hidden,
@@ -441,9 +549,10 @@ fn every_feature_entry_learns_classes_carried_by_the_features() {
         }
     }
     // Stem adds one stem input channel per feature; Logits moves the features to a head of
-    // their own: three different networks.
+    // their own; the hidden layer adds weights: four different networks.
+    params.sort();
     params.dedup();
-    assert_eq!(params.len(), 6, "{params:?}");
+    assert_eq!(params.len(), 4, "{params:?}");
     // Data with other features than the network was built for: a typed error, not a panic.
     let net = NetConfig {
         features: FeatureEntry::Stem,
@@ -703,4 +812,76 @@ fn unavailable_devices_say_so() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(message.is_empty() || message.contains("cuda:0"));
+}
+
+/// A valid `NetArch` string, then mutated: truncated, a bit flipped, or `|`/`@` fields swapped.
+fn mutated_net_arch(seed: u64, how: u8, at: usize, bit: u8) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let arch = NetArch {
+        cell: Nb201Space::new().sample(&mut rng),
+        features: FeatureEntry::ALL[seed as usize % FeatureEntry::ALL.len()],
+    };
+    let mut bytes = arch.to_string().into_bytes();
+    let i = at % bytes.len();
+    match how % 3 {
+        0 => bytes.truncate(i),
+        1 => bytes[i] ^= 1 << (bit % 8),
+        _ => {
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            let mut fields: Vec<&str> = text.split(['|', '@']).collect();
+            let n = fields.len();
+            fields.swap(at % n, (at / n + 1) % n);
+            bytes = fields.join("|").into_bytes();
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+proptest::proptest! {
+    // 1,024 cases each: `NetArch` strings and JSON as arbitrary text and as mutations of valid
+    // ones; what parses prints back to itself and builds a network's spec.
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn net_arch_strings_of_arbitrary_text(text in "[|@a-z_0-9~+]{0,90}") {
+        if let Ok(arch) = text.parse::<NetArch>() {
+            proptest::prop_assert_eq!(arch.to_string().parse::<NetArch>().unwrap(), arch);
+        }
+    }
+
+    #[test]
+    fn net_arch_strings_mutated(seed: u64, how: u8, at: usize, bit: u8) {
+        let text = mutated_net_arch(seed, how, at, bit);
+        if let Ok(arch) = text.parse::<NetArch>() {
+            proptest::prop_assert_eq!(arch.to_string().parse::<NetArch>().unwrap(), arch);
+            proptest::prop_assert!(CellSpec::from_nb201(&arch.cell, Kernels::default()).validate().is_ok());
+        }
+    }
+
+    #[test]
+    fn net_arch_json_of_arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120)) {
+        if let Ok(arch) = serde_json::from_slice::<NetArch>(&bytes) {
+            let json = serde_json::to_string(&arch).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<NetArch>(&json).unwrap(), arch);
+        }
+    }
+
+    #[test]
+    fn net_arch_json_mutated(seed: u64, how: u8, at: usize, bit: u8) {
+        let valid = NetArch {
+            cell: Nb201Space::new().sample(&mut ChaCha8Rng::seed_from_u64(seed)),
+            features: FeatureEntry::ALL[seed as usize % FeatureEntry::ALL.len()],
+        };
+        let mut json = serde_json::to_vec(&valid).unwrap();
+        let i = at % json.len();
+        match how % 3 {
+            0 => json.truncate(i),
+            1 => json[i] ^= 1 << (bit % 8),
+            _ => json.reverse(),
+        }
+        if let Ok(arch) = serde_json::from_slice::<NetArch>(&json) {
+            let back = serde_json::to_string(&arch).unwrap();
+            proptest::prop_assert_eq!(serde_json::from_str::<NetArch>(&back).unwrap(), arch);
+        }
+    }
 }

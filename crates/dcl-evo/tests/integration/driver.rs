@@ -642,3 +642,110 @@ proptest! {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// A finished 12-query journal (with failures and retries), written once; its bytes.
+fn valid_journal() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dir = temp_dir("fuzz-source");
+        let _ = std::fs::remove_dir_all(&dir);
+        let driver = Driver {
+            batch_size: 3,
+            max_attempts: 2,
+            ..Driver::new(12)
+        };
+        let mut toy = Toy {
+            calls: 0,
+            per_cell: HashMap::new(),
+            fail: Some(|cell, _, _| cell % 5 == 0),
+        };
+        journalled(Kind::Dcl { infill: 3 }, driver, 3, &dir, &mut toy, false).unwrap();
+        let bytes = std::fs::read(dir.join(JOURNAL_FILE)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        bytes
+    })
+}
+
+static FUZZ_CASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Reads `bytes` as a journal; if it reads, every record is of a valid cell, and resuming the
+/// journal under its own header also opens it (a second reader agrees with the first).
+fn read_journal(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let n = FUZZ_CASE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = temp_dir(&format!("fuzz-{n}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(JOURNAL_FILE), bytes).unwrap();
+    if let Ok((header, records)) = Journal::<Nb201Cell>::read(&dir) {
+        for r in &records {
+            prop_assert!(Nb201Space::new().to_graph(&r.arch).is_ok());
+        }
+        let resumed = Journal::<Nb201Cell>::resume(&dir, header);
+        prop_assert!(resumed.is_ok(), "{:?}", resumed.err());
+        prop_assert_eq!(resumed.unwrap().records().len(), records.len());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    Ok(())
+}
+
+proptest! {
+    // 256 cases each: a journal and a history JSON as arbitrary bytes, and valid ones
+    // truncated, bit-flipped, with a byte overwritten or two lines swapped. Each reads to a
+    // typed error or to records of valid cells.
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn journals_of_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        read_journal(&bytes)?;
+    }
+
+    #[test]
+    fn journals_mutated(how in 0u8..4, at: prop::sample::Index, bit in 0u8..8, byte: u8, other: prop::sample::Index) {
+        let mut bytes = valid_journal().to_vec();
+        let i = at.index(bytes.len());
+        match how {
+            0 => bytes.truncate(i),
+            1 => bytes[i] ^= 1 << bit,
+            2 => bytes[i] = byte,
+            _ => {
+                let text = String::from_utf8(bytes.clone()).unwrap();
+                let mut lines: Vec<&str> = text.lines().collect();
+                let (a, b) = (at.index(lines.len()), other.index(lines.len()));
+                lines.swap(a, b);
+                bytes = (lines.join("\n") + "\n").into_bytes();
+            }
+        }
+        read_journal(&bytes)?;
+    }
+
+    #[test]
+    fn history_json_mutated(how in 0u8..3, at: prop::sample::Index, bit in 0u8..8, byte: u8) {
+        let space = Nb201Space::new();
+        let h = RandomSearch
+            .run(&space, &mut Toy { calls: 0, per_cell: HashMap::new(), fail: None }, 4, &mut ChaCha8Rng::seed_from_u64(1))
+            .unwrap();
+        let mut json = h.to_json().unwrap().into_bytes();
+        let i = at.index(json.len());
+        match how {
+            0 => json.truncate(i),
+            1 => json[i] ^= 1 << bit,
+            _ => json[i] = byte,
+        }
+        if let Ok(back) = serde_json::from_slice::<SearchHistory<Nb201Cell>>(&json) {
+            for q in &back.queries {
+                prop_assert!(space.to_graph(&q.arch).is_ok());
+            }
+            let again = back.to_json().unwrap();
+            prop_assert_eq!(serde_json::from_str::<SearchHistory<Nb201Cell>>(&again).unwrap(), back);
+        }
+    }
+
+    #[test]
+    fn history_json_of_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        if let Ok(h) = serde_json::from_slice::<SearchHistory<Nb201Cell>>(&bytes) {
+            for q in &h.queries {
+                prop_assert!(Nb201Space::new().to_graph(&q.arch).is_ok());
+            }
+        }
+    }
+}
