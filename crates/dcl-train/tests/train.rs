@@ -355,14 +355,14 @@ fn losses_on<B: burn::tensor::backend::AutodiffBackend>(device: &B::Device) -> V
     report.epochs.iter().map(|e| e.loss).collect()
 }
 
-/// Two backends' losses agree: the first epoch's within 1 %, every epoch's within 5 %
-/// (float sums run in another order, and the difference grows with the steps).
+/// Two backends' losses agree: the first epoch's within `first` (relative), every later one
+/// within `later` (float sums run in another order, and the difference grows with the steps).
 #[cfg(any(feature = "flex", feature = "cuda"))]
-fn assert_losses_agree(reference: &[f64], other: &[f64], name: &str) {
+fn assert_losses_agree(reference: &[f64], other: &[f64], name: &str, first: f64, later: f64) {
     assert_eq!(reference.len(), other.len());
     eprintln!("ndarray {reference:?}\n{name} {other:?}");
     for (epoch, (a, b)) in reference.iter().zip(other).enumerate() {
-        let tolerance = if epoch == 0 { 0.01 } else { 0.05 };
+        let tolerance = if epoch == 0 { first } else { later };
         assert!(
             (a - b).abs() <= tolerance * a.abs(),
             "epoch {epoch}: ndarray {a}, {name} {b}"
@@ -375,7 +375,8 @@ fn assert_losses_agree(reference: &[f64], other: &[f64], name: &str) {
 fn flex_training_follows_ndarray_from_the_same_seed() {
     let reference = losses_on::<NdArrayBackend>(&Default::default());
     let flex = losses_on::<dcl_train::FlexBackend>(&Default::default());
-    assert_losses_agree(&reference, &flex, "flex");
+    // Both run on the CPU in f32: they agreed to 1e-7 when written.
+    assert_losses_agree(&reference, &flex, "flex", 1e-5, 1e-4);
 }
 
 #[test]
@@ -390,7 +391,7 @@ fn cuda_training_follows_ndarray_from_the_same_seed() {
             .expect("no usable CUDA device");
         let reference = losses_on::<NdArrayBackend>(&Default::default());
         let cuda = losses_on::<dcl_train::CudaBackend>(&Default::default());
-        assert_losses_agree(&reference, &cuda, "cuda");
+        assert_losses_agree(&reference, &cuda, "cuda", 0.01, 0.05);
     }
 }
 
