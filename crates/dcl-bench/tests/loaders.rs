@@ -317,6 +317,7 @@ fn every_subset_hash_is_recomputed_from_its_cell() {
 }
 
 #[test]
+#[ignore = "heavy: enumerates all 423,624 NB101 cells (~12 s in the test profile); .ci/run runs it"]
 fn the_enumeration_finds_the_published_count_and_every_table_cell() {
     let cells = dcl_graph::enumerate_nb101();
     assert_eq!(cells.len(), dcl_graph::NB101_NUM_CELLS);
