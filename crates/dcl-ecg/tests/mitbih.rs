@@ -502,7 +502,8 @@ const GOOD_ROWS: &str =
 
 proptest::proptest! {
     // 256 cases each (each writes and reads a one-record database): the record table's row
-    // and the annotation rows as arbitrary text and as mutations of valid ones.
+    // and the annotation rows as arbitrary text and as mutations of valid ones, each file as
+    // arbitrary bytes, and signals of every length.
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
     #[test]
@@ -528,7 +529,53 @@ proptest::proptest! {
     }
 
     #[test]
+    fn whole_files_of_arbitrary_bytes(
+        records in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        annotations in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        which in 0u8..3,
+    ) {
+        // One of the three files replaced by arbitrary bytes (the annotations gzipped, so the
+        // CSV reader sees them), the other two valid.
+        let dir = synthetic(2000, 2000, GOOD_ROWS);
+        match which {
+            0 => std::fs::write(dir.join("records.csv"), &records).unwrap(),
+            1 => write_gz(&dir.join("annotations.csv.gz"), &annotations),
+            _ => std::fs::write(dir.join("signals").join("900.i16le.gz"), &records).unwrap(),
+        }
+        open_and_extract(dir)?;
+    }
+
+    #[test]
     fn signal_files_of_arbitrary_length(len in 0usize..4000) {
         open_and_extract(synthetic(2000, len, GOOD_ROWS))?;
     }
+}
+
+#[test]
+fn the_mutations_reach_both_outcomes() {
+    // The mutated-input property tests are only useful if some mutants still read and some
+    // are refused.
+    let (mut ok, mut refused) = (0, 0);
+    for k in 0..60usize {
+        let how = (k % 4) as u8;
+        let row = mutate(
+            "900,MLII,V1,360,2000,200.0,1024,0,DS1",
+            how,
+            k * 7,
+            k as u8,
+            b'0' + k as u8 % 10,
+        );
+        let rows = mutate(GOOD_ROWS, how, k * 5, k as u8, b'0' + k as u8 % 10);
+        for dir in [
+            synthetic_record(row.trim_end(), 2000, GOOD_ROWS),
+            synthetic(2000, 2000, &rows),
+        ] {
+            match MitBih::open(&dir) {
+                Ok(_) => ok += 1,
+                Err(_) => refused += 1,
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+    assert!(ok > 10 && refused > 10, "{ok} read, {refused} refused");
 }
