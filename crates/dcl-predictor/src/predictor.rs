@@ -712,9 +712,15 @@ impl<B: AutodiffBackend> Predictor<B> {
             )));
         }
         let weights = file::read_weights(record, shape.feature_dim(), header.model)?;
-        let mut p = Self::with_device(space, header.model, 0, device)?;
-        p.model = RankerModel::from_weights(weights, &p.device);
-        Ok(p)
+        // Built straight from the checked weights: no random model to throw away first.
+        Ok(Self {
+            model: RankerModel::from_weights(weights, &device),
+            config: header.model,
+            space: header.space,
+            shape,
+            device,
+            rng: ChaCha8Rng::seed_from_u64(0),
+        })
     }
 }
 
