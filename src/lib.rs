@@ -3,8 +3,9 @@
 //! Predictor-assisted evolutionary neural architecture search with dual contrastive learning
 //! (DCL-ENAS; Zhang, Gong, Chen, Zhang, arXiv 2512.20112), in Rust.
 //!
-//! This umbrella crate re-exports the workspace's crates and hosts the examples and benches.
-//! Each crate can also be used on its own:
+//! This umbrella crate re-exports the workspace's library crates and hosts the `dcl-enas`
+//! program (its code is in `dcl-cli`), the examples and the benches. Each crate can also be
+//! used on its own:
 //!
 //! * [`graph`] (`dcl-graph`): architecture DAGs, the `SearchSpace` trait, NAS-Bench-101/201
 //!   spaces, the NB101 hash, augmentations, fixed-size encodings.
@@ -27,4 +28,7 @@ pub use dcl_graph as graph;
 pub use dcl_predictor as predictor;
 pub use dcl_train as train;
 
-pub mod ecg_search;
+/// The user guide (docs/guide.md), compiled here so that its Rust snippets are doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct Guide;

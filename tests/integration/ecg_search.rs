@@ -3,11 +3,11 @@
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
 //! Each test checks one property; runs that several tests read are made once.
 
-use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_enas::ecg_search::{
+use dcl_cli::ecg::{
     CANDIDATES_FILE, EcgSearchConfig, EcgSearchReport, Execution, Rescore, proxy_fitness, run,
     run_baseline, run_cell, run_with,
 };
+use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_evo::DclEnasConfig;
 use std::sync::OnceLock;
 
@@ -357,7 +357,7 @@ fn two_input_channels_go_through_both_networks() {
     };
     assert!(matches!(
         run_baseline::<NdArrayBackend>(db, &twice, &dev, &mut |_| {}),
-        Err(dcl_enas::ecg_search::EcgSearchError::Ecg(_))
+        Err(dcl_cli::ecg::EcgSearchError::Ecg(_))
     ));
 }
 

@@ -1,4 +1,5 @@
 //! The root crate's integration tests, in one binary (one link instead of one per file).
 
+mod cli;
 mod ecg_search;
 mod resume;

@@ -49,8 +49,8 @@ pub struct BeatConfig {
     /// beat but no longer what it looks like (a V beat's wide QRS, a missing P wave); with
     /// both channels the network sees the shape and the deviation. In the inter-patient
     /// search both networks did worse with the two channels than with the subtracted window
-    /// alone: the shape lets them fit the training patients again (docs/results/ecg.md,
-    /// eighth run). Default false.
+    /// alone: the shape lets them fit the training patients again (docs/results/ecg.md).
+    /// Default false.
     pub median_beat_channel: bool,
     /// Which classes are kept. Default [`ClassSet::Aami4`].
     pub classes: ClassSet,

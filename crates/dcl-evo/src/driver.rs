@@ -116,13 +116,19 @@ impl Driver {
     /// Checks the settings: budget, batch size and attempts positive.
     pub fn validate(&self) -> Result<(), SearchError> {
         if self.budget == 0 {
-            return Err(SearchError::Config("budget must be positive".into()));
+            return Err(SearchError::Config(
+                "budget must be at least 1, got 0".into(),
+            ));
         }
         if self.batch_size == 0 {
-            return Err(SearchError::Config("batch_size must be positive".into()));
+            return Err(SearchError::Config(
+                "batch_size must be at least 1, got 0".into(),
+            ));
         }
         if self.max_attempts == 0 {
-            return Err(SearchError::Config("max_attempts must be positive".into()));
+            return Err(SearchError::Config(
+                "max_attempts must be at least 1, got 0".into(),
+            ));
         }
         Ok(())
     }
@@ -156,6 +162,7 @@ impl Driver {
         }
         let mut unread: HashSet<String> = stored.keys().cloned().collect();
         let mut spent = 0;
+        let mut slots_asked: u64 = 0;
         while spent < self.budget && !strategy.is_finished() {
             let asked = strategy.ask(self.batch_size.min(self.budget - spent))?;
             if asked.is_empty() {
@@ -165,6 +172,8 @@ impl Driver {
                 .iter()
                 .map(|a| format!("{:?}", space.key(a)))
                 .collect();
+            let first_slot = slots_asked;
+            slots_asked += asked.len() as u64;
             let mut outcomes: Vec<Option<(Outcome, f64)>> = vec![None; asked.len()];
             let mut attempts = vec![0u32; asked.len()];
             for (i, key) in keys.iter().enumerate() {
@@ -229,6 +238,7 @@ impl Driver {
                             seconds,
                             objectives: Default::default(),
                             job_id: None,
+                            slot: Some(first_slot + i as u64),
                         };
                         if let Err(e) = j.append(record) {
                             journal_error.get_or_insert(e);
@@ -281,6 +291,7 @@ impl Driver {
                     }
                 }
                 told.push((arch, outcome));
+                dcl_graph::progress::step("queries", spent as u64, self.budget as u64);
             }
             strategy.tell(&told)?;
         }

@@ -1,9 +1,12 @@
 //! [`SearchHistory`]: every true evaluation of a search, in order.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 use dcl_graph::Failure;
+
+use crate::journal::{EvaluationRecord, JournalHeader};
 use serde::{Deserialize, Serialize};
 
 /// One true evaluation.
@@ -139,6 +142,126 @@ impl<A> SearchHistory<A> {
             writeln!(w, "{},{},{},{}", q.query, arch, q.fitness, q.seconds)?;
         }
         Ok(())
+    }
+}
+
+impl<A: Clone> SearchHistory<A> {
+    /// The history a journal records, rebuilt without running anything: each architecture's
+    /// final outcome (its last success, or its failure once `header.driver.max_attempts`
+    /// attempts are journalled; an architecture still being retried is left out), in the order
+    /// the run asked them. Equal to the history the run returned, timings aside: only
+    /// `evaluator_seconds` (the sum of the final attempts' times) is known, the others are 0.
+    /// At most `header.driver.budget` evaluations are counted, as the driver counts them.
+    pub fn from_journal(header: &JournalHeader, records: &[EvaluationRecord<A>]) -> Self {
+        let max_attempts = header.driver.max_attempts;
+        /// What the journal says of one key so far.
+        struct Final<'r, A> {
+            slot: u64,
+            line: usize,
+            outcome: Option<&'r EvaluationRecord<A>>,
+            attempts: u32,
+        }
+        let mut finals: HashMap<&str, Final<'_, A>> = HashMap::new();
+        for (line, r) in records.iter().enumerate() {
+            let e = finals.entry(r.key.as_str()).or_insert(Final {
+                slot: r.slot.unwrap_or(u64::MAX),
+                line,
+                outcome: None,
+                attempts: 0,
+            });
+            e.attempts = e.attempts.max(r.attempt);
+            let succeeded = e.outcome.is_some_and(|f| f.fitness.is_some());
+            if r.fitness.is_some() || (!succeeded && e.attempts >= max_attempts) {
+                e.outcome = Some(r);
+            }
+        }
+        let mut ordered: Vec<_> = finals
+            .into_values()
+            .filter_map(|f| f.outcome.map(|r| (f.slot, f.line, r, f.attempts)))
+            .collect();
+        ordered.sort_by_key(|&(slot, line, _, _)| (slot, line));
+        let mut history = Self::new(&header.strategy);
+        let mut spent = 0;
+        for (_, _, r, attempts) in ordered {
+            if spent >= header.driver.budget {
+                break;
+            }
+            history.evaluator_seconds += r.seconds;
+            match (r.fitness, &r.failure) {
+                (Some(fitness), _) => {
+                    spent += 1;
+                    history.push_query(r.arch.clone(), fitness, r.seconds);
+                }
+                (None, failure) => {
+                    spent += usize::from(header.driver.count_failures);
+                    history.failures.push(FailureRecord {
+                        arch: r.arch.clone(),
+                        failure: failure.clone().unwrap_or_else(|| {
+                            Failure::new(dcl_graph::FailureKind::Error, "no outcome recorded")
+                        }),
+                        attempts,
+                        seconds: r.seconds,
+                    });
+                }
+            }
+        }
+        history
+    }
+
+    /// The curve of a column reported beside the searched fitness: after each query, `report`
+    /// of the architecture that is best by fitness so far (the earliest among equals),
+    /// padded with its last value to `len` points (a search that ran out of architectures),
+    /// cut to `len` when longer. With `report` the fitness itself this is
+    /// [`best_so_far`](Self::best_so_far).
+    pub fn reported_curve(&self, report: impl Fn(&A) -> f64, len: usize) -> Vec<f64> {
+        let mut best: Option<&QueryRecord<A>> = None;
+        let mut out = Vec::with_capacity(len);
+        for q in self.queries.iter().take(len) {
+            if best.is_none_or(|b| q.fitness > b.fitness) {
+                best = Some(q);
+            }
+            out.push(best.map_or(f64::NAN, |b| report(&b.arch)));
+        }
+        while out.len() < len {
+            out.push(out.last().copied().unwrap_or(f64::NAN));
+        }
+        out
+    }
+}
+
+/// Mean and sample standard deviation (`n - 1`; 0 for one value; NaN for none).
+///
+/// ```
+/// let (m, s) = dcl_evo::mean_std(&[1.0, 2.0, 3.0]);
+/// assert_eq!((m, s), (2.0, 1.0));
+/// ```
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let m = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (m, var.sqrt())
+}
+
+/// The median (the mean of the middle two for an even count; NaN for none); infinities
+/// count as values, so "never reached" can be `f64::INFINITY`.
+///
+/// ```
+/// assert_eq!(dcl_evo::median(&[3.0, 1.0, f64::INFINITY, 2.0]), 2.5);
+/// ```
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 

@@ -222,6 +222,11 @@ pub struct EvaluationRecord<A> {
     /// The executor's id of the job that ran the attempt (a Slurm job id), where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+    /// 0-based position of the architecture among the run's asks (the order the history
+    /// keeps, whatever order a batch's evaluations ended in); `None` in journals written
+    /// before it was recorded, which are in ask order when their batches were of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u64>,
 }
 
 /// One line of a journal.

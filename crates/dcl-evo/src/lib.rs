@@ -23,10 +23,10 @@ mod journal;
 mod strategies;
 mod strategy;
 
-pub use dcl_graph::{Evaluator, Failure, FailureKind, SearchSpace, Surrogate};
+pub use dcl_graph::{Evaluator, Failure, FailureKind, FnEvaluator, SearchSpace, Surrogate};
 pub use driver::Driver;
 pub use error::SearchError;
-pub use history::{FailureRecord, QueryRecord, SearchHistory};
+pub use history::{FailureRecord, QueryRecord, SearchHistory, mean_std, median};
 pub use journal::{
     EvaluationRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, JournalError, JournalHeader,
     fresh_run_dir,

@@ -1,5 +1,5 @@
 //! The search strategies: their settings, their ask/tell states, and the one-at-a-time
-//! drivers (`run`) that every earlier result was produced with.
+//! drivers (`run`): ask one, evaluate it, tell it, with the caller's RNG.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
@@ -24,6 +24,16 @@ fn check_count(name: &str, value: usize) -> Result<(), SearchError> {
         )));
     }
     Ok(())
+}
+
+/// `value` must be in `1..=MAX_COUNT`.
+fn check_positive_count(name: &str, value: usize) -> Result<(), SearchError> {
+    if value == 0 {
+        return Err(SearchError::Config(format!(
+            "{name} must be at least 1 (at most {MAX_COUNT}), got 0"
+        )));
+    }
+    check_count(name, value)
 }
 
 /// Uniform random search: the baseline every strategy must beat.
@@ -156,13 +166,8 @@ impl RegularizedEvolution {
 
     /// Checks the settings before any work: both sizes positive and at most [`MAX_COUNT`].
     pub fn validate(&self) -> Result<(), SearchError> {
-        if self.population_size == 0 || self.sample_size == 0 {
-            return Err(SearchError::Config(
-                "population and sample sizes must be positive".into(),
-            ));
-        }
-        check_count("population_size", self.population_size)?;
-        check_count("sample_size", self.sample_size)
+        check_positive_count("population_size", self.population_size)?;
+        check_positive_count("sample_size", self.sample_size)
     }
 
     /// The search as an ask/tell [`Strategy`] drawing from `rng`. The first `population_size`
@@ -304,6 +309,33 @@ impl Default for DclEnasConfig {
 ///
 /// The surrogate arrives ready to learn: with the DCL-ENAS predictor, pre-train it label-free
 /// before the search.
+///
+/// ```
+/// use dcl_evo::{DclEnas, DclEnasConfig, Driver, FnEvaluator};
+/// use dcl_graph::{Nb201Cell, Nb201Op, Nb201Space, Surrogate};
+/// use rand::SeedableRng;
+///
+/// // Any surrogate will do; this one ranks by the number of 3x3 convolutions.
+/// struct Convs;
+/// impl Surrogate<Nb201Space> for Convs {
+///     type Error = std::convert::Infallible;
+///     fn score(&mut self, _: &Nb201Space, a: &[Nb201Cell]) -> Result<Vec<f64>, Self::Error> {
+///         Ok(a.iter().map(|c| c.ops().iter().filter(|o| **o == Nb201Op::NorConv3x3).count() as f64).collect())
+///     }
+///     fn learn(&mut self, _: &Nb201Space, _: &[(Nb201Cell, f64)]) -> Result<(), Self::Error> {
+///         Ok(())
+///     }
+/// }
+///
+/// let space = Nb201Space::new();
+/// let mut truth = FnEvaluator::new(|c: &Nb201Cell| {
+///     c.ops().iter().filter(|o| **o == Nb201Op::NorConv3x3).count() as f64
+/// });
+/// let rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let mut search = DclEnas::new(DclEnasConfig::default()).start(&space, Convs, rng).unwrap();
+/// let history = Driver::new(30).run(&mut search, &space, &mut truth, None, &mut |_| {}).unwrap();
+/// assert_eq!(history.best().unwrap().fitness, 6.0); // the all-3x3 cell, found by the ranking
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DclEnas {
     /// The parameters.
@@ -360,21 +392,16 @@ impl DclEnas {
     /// `crossover_rate` a probability (NaN refused). The error names the field.
     pub fn validate(&self) -> Result<(), SearchError> {
         let c = &self.config;
-        if c.population == 0 || c.infill == 0 || c.tournament == 0 || c.initial == 0 {
-            return Err(SearchError::Config(
-                "initial, population, infill and tournament must be positive".into(),
-            ));
-        }
         for (name, value) in [
             ("initial", c.initial),
             ("population", c.population),
-            ("generations", c.generations),
-            ("offspring", c.offspring),
             ("infill", c.infill),
             ("tournament", c.tournament),
         ] {
-            check_count(name, value)?;
+            check_positive_count(name, value)?;
         }
+        check_count("generations", c.generations)?;
+        check_count("offspring", c.offspring)?;
         if !(0.0..=1.0).contains(&c.crossover_rate) {
             return Err(SearchError::Config(format!(
                 "crossover_rate must be a probability in [0, 1], not {}",

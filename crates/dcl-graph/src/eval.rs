@@ -61,7 +61,80 @@ impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Evaluator<S> for &mut E {
     }
 }
 
+/// An [`Evaluator`] backed by a function of the architecture that cannot fail: a table
+/// column, a synthetic benchmark, a closure over data the caller holds.
+///
+/// ```
+/// use dcl_graph::{Evaluator, FnEvaluator, Nb201Op, Nb201Space};
+///
+/// let space = Nb201Space::new();
+/// let mut convs = FnEvaluator::new(|cell: &dcl_graph::Nb201Cell| {
+///     cell.ops().iter().filter(|o| **o == Nb201Op::NorConv3x3).count() as f64
+/// });
+/// let cell: dcl_graph::Nb201Cell = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(convs.evaluate(&space, &cell).unwrap(), 2.0);
+/// ```
+pub struct FnEvaluator<F>(F);
+
+impl<F> FnEvaluator<F> {
+    /// The evaluator whose fitness of an architecture is `f(arch)`.
+    pub fn new(f: F) -> Self {
+        Self(f)
+    }
+}
+
+impl<F> std::fmt::Debug for FnEvaluator<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnEvaluator")
+    }
+}
+
+impl<S: SearchSpace, F: FnMut(&S::Arch) -> f64> Evaluator<S> for FnEvaluator<F> {
+    type Error = std::convert::Infallible;
+
+    fn evaluate(&mut self, _space: &S, arch: &S::Arch) -> Result<f64, Self::Error> {
+        Ok((self.0)(arch))
+    }
+}
+
 /// A cheap stand-in for the evaluator that ranks candidates before any is truly evaluated.
+///
+/// The DCL-ENAS predictor is one (`dcl_predictor::PredictorSurrogate`); any model that learns
+/// from labelled architectures and ranks others can be. A surrogate that scores NB201 cells by
+/// how often each op appeared in the best labelled cell:
+///
+/// ```
+/// use dcl_graph::{Nb201Cell, Nb201Space, SearchSpace, Surrogate};
+///
+/// #[derive(Default)]
+/// struct LikeTheBest(Option<Nb201Cell>);
+///
+/// impl Surrogate<Nb201Space> for LikeTheBest {
+///     type Error = std::convert::Infallible;
+///     fn score(&mut self, _: &Nb201Space, archs: &[Nb201Cell]) -> Result<Vec<f64>, Self::Error> {
+///         Ok(archs
+///             .iter()
+///             .map(|a| match &self.0 {
+///                 Some(best) => a.ops().iter().zip(best.ops().iter()).filter(|(x, y)| x == y).count() as f64,
+///                 None => 0.0,
+///             })
+///             .collect())
+///     }
+///     fn learn(&mut self, _: &Nb201Space, labelled: &[(Nb201Cell, f64)]) -> Result<(), Self::Error> {
+///         self.0 = labelled.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(a, _)| *a);
+///         Ok(())
+///     }
+/// }
+///
+/// let space = Nb201Space::new();
+/// let cells = space.enumerate().unwrap();
+/// let mut s = LikeTheBest::default();
+/// s.learn(&space, &[(cells[7], 1.0), (cells[9], 0.5)]).unwrap();
+/// let scores = s.score(&space, &cells[..10]).unwrap();
+/// assert_eq!(scores[7], 6.0); // the best labelled cell matches itself on all six edges
+/// ```
 pub trait Surrogate<S: SearchSpace> {
     /// Why scoring or learning failed.
     type Error: std::error::Error + Send + Sync + 'static;

@@ -43,12 +43,13 @@ pub mod io;
 mod nb101;
 mod nb201;
 mod ops;
+pub mod progress;
 mod space;
 mod subspace;
 
 pub use encoding::{EncodingShape, GraphBatch};
 pub use error::GraphError;
-pub use eval::{Evaluator, Failure, FailureKind, Surrogate};
+pub use eval::{Evaluator, Failure, FailureKind, FnEvaluator, Surrogate};
 pub use graph::{ArchGraph, GraphLimits};
 pub use hash::{ModuleHash, module_hash};
 pub use nb101::{

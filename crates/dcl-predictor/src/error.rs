@@ -51,6 +51,16 @@ pub enum PredictorError {
     /// The predictor (or file) has another encoding shape or model shape.
     #[error("shape mismatch: {0}")]
     ShapeMismatch(String),
+    /// A cached encoder was made another way than the run asks for.
+    #[error(
+        "the cached encoder {path} was made differently: {field}; delete it or give another path"
+    )]
+    CacheMismatch {
+        /// The file.
+        path: String,
+        /// The first difference, as a dotted path with both values.
+        field: String,
+    },
     /// Reading or writing a file failed.
     #[error("i/o error on {path}: {source}")]
     Io {

@@ -34,6 +34,9 @@ pub(crate) struct Header {
     pub space: String,
     pub shape: EncodingShape,
     pub model: ModelConfig,
+    /// Absent in files saved before it was recorded.
+    #[serde(default)]
+    pub lineage: Option<crate::predictor::Lineage>,
 }
 
 /// Mirror of burn's record wrapper: metadata (not needed to read), then the model.
@@ -248,6 +251,7 @@ mod tests {
             space: crate::SearchSpace::name(&Nb201Space::new()).to_owned(),
             shape: EncodingShape::of(&Nb201Space::new()),
             model: cfg,
+            lineage: None,
         })
         .unwrap();
         let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()

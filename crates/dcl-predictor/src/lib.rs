@@ -34,6 +34,7 @@ pub use ensemble::{Ensemble, MEMBER_SEED_STRIDE};
 pub use error::PredictorError;
 pub use model::ModelConfig;
 pub use predictor::{
-    CpuBackend, FinetuneConfig, Predictor, PretrainConfig, RankingLoss, TrainReport,
+    CpuBackend, FinetuneConfig, Lineage, Predictor, PretrainConfig, PretrainRecord, RankingLoss,
+    TrainReport,
 };
 pub use surrogate::PredictorSurrogate;

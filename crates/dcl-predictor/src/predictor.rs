@@ -120,9 +120,8 @@ pub struct FinetuneConfig {
     /// views of each labelled batch (with [`PretrainConfig::default`]'s augmentations and
     /// temperature), added to the ranking loss. It keeps the encoder from forgetting what
     /// stage 1 taught it while a few labels pull on it: on NAS-Bench-101 with 100 labels,
-    /// weights 0.1 and 0.2 raised Kendall τ by about 0.01 (0.2 is the one the recorded runs
-    /// use; on NAS-Bench-201 it changed nothing, hence off by default; see
-    /// docs/results/predictor.md). 0 turns it off.
+    /// weights 0.1 and 0.2 raised Kendall τ by about 0.01; on NAS-Bench-201 it changed
+    /// nothing, hence off by default (docs/results/predictor.md). 0 turns it off.
     #[serde(default)]
     pub info_nce_weight: f64,
 }
@@ -165,10 +164,16 @@ impl PretrainConfig {
     /// `epochs >= 1`, a finite positive learning rate and temperature, probabilities in
     /// [0, 1]. [`Predictor::pretrain`] calls it first.
     pub fn validate(&self) -> Result<(), PredictorError> {
-        if self.batch_size < 2 || self.epochs == 0 {
+        if self.epochs == 0 {
             return Err(PredictorError::Config(
-                "pre-training needs batch_size >= 2 and epochs >= 1".into(),
+                "epochs must be at least 1 (pre-training), got 0".into(),
             ));
+        }
+        if self.batch_size < 2 {
+            return Err(PredictorError::Config(format!(
+                "batch_size must be at least 2 (pre-training), got {}",
+                self.batch_size
+            )));
         }
         positive("learning_rate", self.learning_rate)?;
         positive("temperature", self.temperature)?;
@@ -183,10 +188,16 @@ impl FinetuneConfig {
     /// `epochs >= 1`, a finite positive learning rate and temperatures, a finite non-negative
     /// weight decay and loss weights. [`Predictor::finetune`] calls it first.
     pub fn validate(&self) -> Result<(), PredictorError> {
-        if self.batch_size < 2 || self.epochs == 0 {
+        if self.epochs == 0 {
             return Err(PredictorError::Config(
-                "fine-tuning needs batch_size >= 2 and epochs >= 1".into(),
+                "epochs must be at least 1 (fine-tuning), got 0".into(),
             ));
+        }
+        if self.batch_size < 2 {
+            return Err(PredictorError::Config(format!(
+                "batch_size must be at least 2 (fine-tuning), got {}",
+                self.batch_size
+            )));
         }
         positive("learning_rate", self.learning_rate)?;
         non_negative("weight_decay", self.weight_decay)?;
@@ -274,6 +285,49 @@ pub struct Predictor<B: AutodiffBackend = CpuBackend> {
     shape: EncodingShape,
     device: B::Device,
     rng: ChaCha8Rng,
+    lineage: Lineage,
+    /// The seed `rng` was last built from.
+    rng_seed: u64,
+}
+
+/// Where a predictor's weights come from, as far as they can be repeated: the seed of its
+/// initial weights and every stage-1 pre-training since. Saved with the predictor;
+/// [`Predictor::pretrain_cached`] reuses a saved encoder only when its lineage is the one the
+/// caller would produce.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// Seed of the initial weights ([`Predictor::new`]); `None` when unknown (a file saved
+    /// before lineages were recorded).
+    pub init_seed: Option<u64>,
+    /// Each stage-1 run, in order.
+    pub pretraining: Vec<PretrainRecord>,
+}
+
+/// One stage-1 run: its settings, the architectures it saw, and the seed its random stream
+/// started from (that of [`Predictor::new`] or of the last [`Predictor::fork`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PretrainRecord {
+    /// The settings.
+    pub config: PretrainConfig,
+    /// Architectures pre-trained on.
+    pub architectures: usize,
+    /// FNV-1a digest of the architectures' canonical keys, in order (the order decides the
+    /// batches), as 16 hex digits.
+    pub digest: String,
+    /// Seed of the random stream (shuffles, augmentations).
+    pub rng_seed: u64,
+}
+
+/// [`PretrainRecord::digest`] of `archs`.
+fn digest<S: SearchSpace>(space: &S, archs: &[S::Arch]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for a in archs {
+        for b in format!("{:?};", space.key(a)).bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 /// Graphs per forward pass when scoring.
@@ -311,6 +365,11 @@ impl<B: AutodiffBackend> Predictor<B> {
             shape,
             device,
             rng,
+            lineage: Lineage {
+                init_seed: Some(seed),
+                pretraining: Vec::new(),
+            },
+            rng_seed: seed,
         })
     }
 
@@ -324,7 +383,14 @@ impl<B: AutodiffBackend> Predictor<B> {
             shape: self.shape,
             device: self.device.clone(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            lineage: self.lineage.clone(),
+            rng_seed: seed,
         }
+    }
+
+    /// Where the weights come from: the initial seed and every pre-training since.
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
     }
 
     /// The model's shape.
@@ -397,6 +463,11 @@ impl<B: AutodiffBackend> Predictor<B> {
         let mut order: Vec<usize> = (0..graphs.len()).collect();
         let (mut steps, mut last_epoch_loss, mut first_loss) = (0usize, 0.0f64, 0.0f64);
         let max_steps = cfg.max_steps.unwrap_or(usize::MAX);
+        let per_epoch = order
+            .chunks(cfg.batch_size)
+            .filter(|c| c.len() >= 2)
+            .count();
+        let total_steps = per_epoch.saturating_mul(cfg.epochs).min(max_steps) as u64;
         'epochs: for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             let (mut sum, mut count) = (0.0, 0usize);
@@ -418,6 +489,7 @@ impl<B: AutodiffBackend> Predictor<B> {
                     first_loss = value;
                 }
                 steps += 1;
+                dcl_graph::progress::step("pretrain", steps as u64, total_steps);
                 sum += value;
                 count += 1;
             }
@@ -426,6 +498,12 @@ impl<B: AutodiffBackend> Predictor<B> {
             }
         }
         self.model = model;
+        self.lineage.pretraining.push(PretrainRecord {
+            config: cfg.clone(),
+            architectures: archs.len(),
+            digest: digest(space, archs),
+            rng_seed: self.rng_seed,
+        });
         Ok(TrainReport {
             steps,
             final_loss: last_epoch_loss,
@@ -506,6 +584,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         let mut model = self.model.clone();
         let mut order: Vec<usize> = (0..graphs.len()).collect();
         let (mut steps, mut last_epoch_loss, mut first_loss) = (0usize, 0.0f64, 0.0f64);
+        let mut epochs_done = 0u64;
         for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             let (mut sum, mut count) = (0.0, 0usize);
@@ -548,6 +627,8 @@ impl<B: AutodiffBackend> Predictor<B> {
             if count > 0 {
                 last_epoch_loss = sum / count as f64;
             }
+            epochs_done += 1;
+            dcl_graph::progress::step("finetune", epochs_done, cfg.epochs as u64);
         }
         self.model = model;
         Ok(TrainReport {
@@ -667,6 +748,7 @@ impl<B: AutodiffBackend> Predictor<B> {
             space: self.space.clone(),
             shape: self.shape,
             model: self.config,
+            lineage: Some(self.lineage.clone()),
         })
         .map_err(|e| PredictorError::Format(e.to_string()))?;
         let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
@@ -720,9 +802,107 @@ impl<B: AutodiffBackend> Predictor<B> {
             shape,
             device,
             rng: ChaCha8Rng::seed_from_u64(0),
+            lineage: header.lineage.unwrap_or(Lineage {
+                init_seed: None,
+                pretraining: Vec::new(),
+            }),
+            rng_seed: 0,
         })
     }
+
+    /// Stage 1 with a cache: when `path` holds an encoder whose [`Lineage`] and model are
+    /// exactly what pre-training this predictor on `archs` with `config` would give, it is
+    /// loaded in place of this one and `Ok(None)` returned; when `path` does not exist (or
+    /// holds a damaged file), this predictor is pre-trained, saved there (atomically), and
+    /// its report returned. An encoder made another way (other settings, seed, model,
+    /// number of architectures, or of unknown lineage) is refused with
+    /// [`PredictorError::CacheMismatch`] naming the first difference: a cache is never
+    /// silently reused for a run it does not belong to.
+    ///
+    /// A loaded encoder's random stream restarts from seed 0: [`fork`](Self::fork) it before
+    /// training further, as [`PredictorSurrogate`](crate::PredictorSurrogate) and
+    /// [`Ensemble`](crate::Ensemble) do.
+    pub fn pretrain_cached<S: SearchSpace>(
+        &mut self,
+        path: impl AsRef<Path>,
+        space: &S,
+        archs: &[S::Arch],
+        config: &PretrainConfig,
+    ) -> Result<Option<TrainReport>, PredictorError> {
+        let path = path.as_ref();
+        let mut expected = self.lineage.clone();
+        expected.pretraining.push(PretrainRecord {
+            config: config.clone(),
+            architectures: archs.len(),
+            digest: digest(space, archs),
+            rng_seed: self.rng_seed,
+        });
+        if path.exists() {
+            match Self::load(path, space, self.device.clone()) {
+                Ok(cached) => {
+                    let found =
+                        serde_json::json!({"model": cached.config, "lineage": cached.lineage});
+                    let wanted = serde_json::json!({"model": self.config, "lineage": expected});
+                    if let Some(field) = first_difference("", &found, &wanted) {
+                        return Err(PredictorError::CacheMismatch {
+                            path: path.display().to_string(),
+                            field,
+                        });
+                    }
+                    *self = cached;
+                    return Ok(None);
+                }
+                Err(PredictorError::Format(why)) => {
+                    tracing::warn!(
+                        "{} does not read as a predictor ({why}): pre-training it again",
+                        path.display()
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let report = self.pretrain(space, archs, config)?;
+        self.save(path)?;
+        Ok(Some(report))
+    }
 }
+
+/// The first dotted path at which `a` and `b` differ, with both values.
+fn first_difference(at: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let join = |k: &str| {
+        if at.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| {
+                first_difference(
+                    &join(k),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                )
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(&join(&i.to_string()), p, q)),
+        _ if a == b => None,
+        _ => Some(format!(
+            "{} (the file has {a}, this run wants {b})",
+            if at.is_empty() { "(root)" } else { at }
+        )),
+    }
+}
+
 
 /// One optimiser step on `loss`; returns the updated model and the loss value, or an error if
 /// the loss is no longer finite.
@@ -746,5 +926,28 @@ fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
     for i in (1..v.len()).rev() {
         let j = rng.random_range(0..=i);
         v.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod lineage_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_difference_is_named_by_its_path() {
+        let a = serde_json::json!({"lineage": {"init_seed": 1, "pretraining": [{"config": {"epochs": 2}}]}});
+        let b = serde_json::json!({"lineage": {"init_seed": 1, "pretraining": [{"config": {"epochs": 3}}]}});
+        let d = first_difference("", &a, &b).unwrap();
+        assert!(
+            d.starts_with("lineage.pretraining.0.config.epochs (the file has 2, this run wants 3)"),
+            "{d}"
+        );
+        assert_eq!(first_difference("", &a, &a), None);
+        let c = serde_json::json!({"lineage": {"init_seed": 1, "pretraining": []}});
+        assert!(
+            first_difference("", &a, &c)
+                .unwrap()
+                .starts_with("lineage.pretraining ")
+        );
     }
 }

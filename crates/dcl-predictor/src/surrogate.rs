@@ -8,6 +8,26 @@ use crate::{CpuBackend, FinetuneConfig, Predictor, PredictorError};
 /// A [`Predictor`] as the [`Surrogate`] of a search: every refit fine-tunes a fresh copy of
 /// the (pre-trained) base predictor on all architectures evaluated so far, so the ranking
 /// never drifts with the number of refits, and the label-free pre-training is never lost.
+///
+/// ```
+/// use dcl_predictor::{FinetuneConfig, ModelConfig, Nb201Space, Predictor, PredictorSurrogate, SearchSpace, Surrogate};
+/// use rand::SeedableRng;
+///
+/// let space = Nb201Space::new();
+/// let model = ModelConfig { hidden: 16, layers: 2, projection: 8 };
+/// let predictor: Predictor = Predictor::new(&space, model, 0).unwrap(); // pre-train it first
+/// let mut surrogate = PredictorSurrogate::new(
+///     predictor,
+///     FinetuneConfig { epochs: 3, ..FinetuneConfig::search_default() },
+///     0,
+/// );
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let labelled: Vec<_> = (0..8).map(|i| (space.sample(&mut rng), i as f64)).collect();
+/// surrogate.learn(&space, &labelled).unwrap();
+/// let scores = surrogate.score(&space, &[labelled[0].0, labelled[7].0]).unwrap();
+/// assert_eq!(scores.len(), 2);
+/// assert_eq!(surrogate.refits(), 1);
+/// ```
 #[derive(Debug)]
 pub struct PredictorSurrogate<B: AutodiffBackend = CpuBackend> {
     base: Predictor<B>,

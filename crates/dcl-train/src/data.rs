@@ -1,7 +1,5 @@
 //! Labelled fixed-length signals (plus optional per-sample features), the trainer's input.
 
-use dcl_ecg::BeatSet;
-
 use crate::TrainError;
 
 /// Labelled signals stored flat: sample `i` is
@@ -12,8 +10,8 @@ use crate::TrainError;
 pub struct SignalData {
     /// Samples per signal (per channel).
     pub length: usize,
-    /// Channels per sample (1 unless the data says otherwise, as
-    /// `dcl_ecg::BeatConfig::median_beat_channel` does).
+    /// Channels per sample (1 unless the data says otherwise: an ECG beat with its
+    /// median-beat difference as a second channel, say).
     pub channels: usize,
     /// Extra features per sample.
     pub n_features: usize,
@@ -102,25 +100,5 @@ impl SignalData {
             }
         }
         counts
-    }
-}
-
-impl From<BeatSet> for SignalData {
-    fn from(beats: BeatSet) -> Self {
-        Self {
-            length: beats.window,
-            channels: beats.channels,
-            n_features: beats.n_features,
-            n_classes: beats.n_classes,
-            signals: beats.signals,
-            features: beats.features,
-            labels: beats.labels,
-        }
-    }
-}
-
-impl From<&BeatSet> for SignalData {
-    fn from(beats: &BeatSet) -> Self {
-        beats.clone().into()
     }
 }

@@ -37,7 +37,4 @@ pub enum TrainError {
         /// Why it cannot be used.
         reason: String,
     },
-    /// Reading or cutting the data failed.
-    #[error(transparent)]
-    Ecg(#[from] dcl_ecg::EcgError),
 }

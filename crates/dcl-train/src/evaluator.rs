@@ -30,6 +30,34 @@ pub struct CandidateRecord {
 /// Truly evaluates NAS-Bench-201 cells read as 1-D cells: builds a [`CellNet`], trains it with
 /// [`train`] on the training data, returns 100 × the monitored metric on the validation data.
 /// Every candidate starts from the same initial-weight seed, so they differ by architecture only.
+///
+/// ```
+/// use dcl_graph::{Evaluator, Nb201Space};
+/// use dcl_train::{CellEvaluator, Kernels, NdArrayBackend, NetConfig, SignalData, TrainConfig};
+///
+/// // Two classes of 16-sample signals: a bump up or a bump down.
+/// let data = |n: usize| {
+///     let mut d = SignalData { length: 16, n_classes: 2, ..SignalData::default() };
+///     for i in 0..n {
+///         let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+///         d.signals.extend((0..16).map(|t| sign * (-((t as f32 - 8.0) / 3.0).powi(2)).exp()));
+///         d.labels.push((i % 2) as u8);
+///     }
+///     d
+/// };
+/// let net = NetConfig { channels: 4, stages: 1, ..NetConfig::default() };
+/// let config = TrainConfig { epochs: 1, batch_size: 8, ..TrainConfig::default() };
+/// let mut evaluator = CellEvaluator::<NdArrayBackend>::new(
+///     data(32), data(16), net, Kernels::default(), config, Default::default(),
+/// )
+/// .unwrap();
+/// let cell = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+///     .parse()
+///     .unwrap();
+/// let fitness = evaluator.evaluate(&Nb201Space::new(), &cell).unwrap();
+/// assert!((0.0..=100.0).contains(&fitness));
+/// assert_eq!(evaluator.log().len(), 1);
+/// ```
 pub struct CellEvaluator<B: AutodiffBackend> {
     train: SignalData,
     valid: SignalData,
@@ -65,7 +93,7 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
         })
     }
 
-    /// Print one line per trained candidate to stderr.
+    /// Log one line per trained candidate (a `tracing` info event).
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
         self
@@ -117,8 +145,8 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
             report: trained.report,
         };
         if self.verbose {
-            eprintln!(
-                "  trained #{:<3} {} fitness={:.2} best_epoch={} {:.1}s",
+            tracing::info!(
+                "trained #{:<3} {} fitness={:.2} best_epoch={} {:.1}s",
                 self.log.len() + 1,
                 record.cell,
                 fitness,

@@ -457,6 +457,7 @@ where
             seconds: start.elapsed().as_secs_f64(),
         };
         progress(&record);
+        dcl_graph::progress::step("epochs", epoch as u64, config.epochs as u64);
         epochs.push(record);
         if best.as_ref().is_none_or(|b| score > b.0) {
             best = Some((score, epoch, inner, metrics));

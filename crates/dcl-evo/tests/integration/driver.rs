@@ -749,3 +749,126 @@ proptest! {
         }
     }
 }
+
+/// The toy evaluator, but a batch's outcomes arrive last first (as workers may finish).
+struct Reversed(Toy);
+
+impl Evaluator<Nb201Space> for Reversed {
+    type Error = Broke;
+    fn evaluate(&mut self, s: &Nb201Space, a: &Nb201Cell) -> Result<f64, Broke> {
+        self.0.evaluate(s, a)
+    }
+    fn evaluate_batch(
+        &mut self,
+        s: &Nb201Space,
+        archs: &[Nb201Cell],
+        done: &mut dyn FnMut(usize, Result<f64, Broke>, f64),
+    ) {
+        for (i, a) in archs.iter().enumerate().rev() {
+            let r = self.0.evaluate(s, a);
+            done(i, r, 0.5);
+        }
+    }
+}
+
+#[test]
+fn the_history_rebuilt_from_a_journal_is_the_runs() {
+    let space = Nb201Space::new();
+    let every_fourth: fn(usize, usize, usize) -> bool = |_, calls, _| calls % 4 == 0;
+    for (kind, batch, attempts) in [
+        (Kind::Dcl { infill: 5 }, 3, 1),
+        (Kind::Re, 4, 2),
+        (Kind::Random, 1, 1),
+    ] {
+        let driver = Driver {
+            batch_size: batch,
+            max_attempts: attempts,
+            ..Driver::new(25)
+        };
+        let dir = temp_dir(&format!("rebuilt-{batch}"));
+        let mut journal = Journal::create(&dir, header(kind, 3, driver)).unwrap();
+        let mut e = Reversed(Toy {
+            fail: Some(every_fourth),
+            ..Toy::default()
+        });
+        let ran = driver
+            .run(
+                strategy(kind, &space, 3).as_mut(),
+                &space,
+                &mut e,
+                Some(&mut journal),
+                &mut |_| {},
+            )
+            .unwrap();
+        if attempts == 1 {
+            assert!(
+                !ran.failures.is_empty(),
+                "{kind:?}: the test needs failures"
+            );
+        }
+        let (h, records) = Journal::<Nb201Cell>::read(&dir).unwrap();
+        if batch > 1 {
+            // Completion order is not ask order, so the slots are what restores it.
+            let first: Vec<_> = records.iter().map(|r| r.arch).take(batch).collect();
+            assert_ne!(
+                first,
+                ran.queries
+                    .iter()
+                    .map(|q| q.arch)
+                    .take(batch)
+                    .collect::<Vec<_>>()
+            );
+        }
+        let rebuilt = SearchHistory::from_journal(&h, &records);
+        assert_eq!(untimed(&rebuilt), untimed(&ran), "{kind:?} batch {batch}");
+        assert_eq!(rebuilt.strategy, ran.strategy);
+        assert!((rebuilt.evaluator_seconds - ran.evaluator_seconds).abs() < 1e-9);
+
+        // Without slots (an older journal) a batch of one is still in order.
+        if batch == 1 {
+            let unslotted: Vec<_> = records
+                .iter()
+                .cloned()
+                .map(|mut r| {
+                    r.slot = None;
+                    r
+                })
+                .collect();
+            assert_eq!(
+                untimed(&SearchHistory::from_journal(&h, &unslotted)),
+                untimed(&ran)
+            );
+        }
+        // A journal cut short gives the history so far: a prefix of the run's.
+        let cut = SearchHistory::from_journal(&h, &records[..records.len() / 2]);
+        assert!(cut.len() < ran.len());
+        let (q, _) = untimed(&cut);
+        let (all, _) = untimed(&ran);
+        assert_eq!(
+            q[..q.len().saturating_sub(batch)],
+            all[..q.len().saturating_sub(batch)]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn curves_and_statistics() {
+    let h = driven(Kind::Random, 2, 20);
+    let best = h.best_so_far();
+    assert_eq!(h.reported_curve(toy, 20), best);
+    // A reported column follows the best by fitness, not its own best.
+    let other = h.reported_curve(|a| -toy(a), 25);
+    assert_eq!(other.len(), 25);
+    assert_eq!(other[..20], best.iter().map(|b| -b).collect::<Vec<_>>()[..]);
+    assert!(other[20..].iter().all(|&x| x == other[19]));
+    assert_eq!(h.reported_curve(toy, 5), best[..5]);
+    let (m, s) = dcl_evo::mean_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+    assert_eq!(m, 5.0);
+    assert!((s - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+    assert_eq!(dcl_evo::mean_std(&[3.0]), (3.0, 0.0));
+    assert!(dcl_evo::mean_std(&[]).0.is_nan());
+    assert_eq!(dcl_evo::median(&[5.0, 1.0, 3.0]), 3.0);
+    assert_eq!(dcl_evo::median(&[f64::INFINITY, 1.0]), f64::INFINITY);
+    assert!(dcl_evo::median(&[]).is_nan());
+}

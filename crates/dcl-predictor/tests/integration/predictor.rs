@@ -307,6 +307,121 @@ fn save_and_load_round_trip_and_refuse_other_spaces() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_cached_encoder_is_reused_only_by_the_run_that_made_it() {
+    let space = Nb201Space::new();
+    let cells = sample(&space, 64, 3);
+    let probe = sample(&space, 16, 4);
+    let cfg = PretrainConfig {
+        epochs: 1,
+        batch_size: 16,
+        max_steps: Some(3),
+        ..Default::default()
+    };
+    let dir = std::env::temp_dir().join(format!("dcl-predictor-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("enc.dclpred");
+    let fresh = |seed| -> Predictor { Predictor::new(&space, SMALL, seed).unwrap().fork(0) };
+
+    // Missing: pre-trained and saved, with its lineage.
+    let mut a = fresh(7);
+    let report = a.pretrain_cached(&path, &space, &cells, &cfg).unwrap();
+    assert_eq!(report.unwrap().steps, 3);
+    assert_eq!(a.lineage().init_seed, Some(7));
+    assert_eq!(a.lineage().pretraining.len(), 1);
+    assert_eq!(a.lineage().pretraining[0].config, cfg);
+    assert_eq!(a.lineage().pretraining[0].architectures, 64);
+
+    // The same run again: loaded, not trained, the same scores as a fresh pre-training.
+    let mut b = fresh(7);
+    assert!(
+        b.pretrain_cached(&path, &space, &cells, &cfg)
+            .unwrap()
+            .is_none()
+    );
+    let mut c = fresh(7);
+    c.pretrain(&space, &cells, &cfg).unwrap();
+    assert_eq!(
+        b.score(&space, &probe).unwrap(),
+        c.score(&space, &probe).unwrap()
+    );
+    assert_eq!(b.lineage(), c.lineage());
+
+    // Anything else is refused, naming the difference, and the cache is left alone.
+    let before = std::fs::read(&path).unwrap();
+    let reversed: Vec<_> = cells.iter().rev().copied().collect();
+    let other_cfg = PretrainConfig {
+        edge_drop: 0.2,
+        ..cfg.clone()
+    };
+    for (what, mut p, archs, config, needle) in [
+        (
+            "settings",
+            fresh(7),
+            &cells[..],
+            &other_cfg,
+            "config.edge_drop",
+        ),
+        ("seed", fresh(8), &cells[..], &cfg, "init_seed"),
+        (
+            "architectures",
+            fresh(7),
+            &cells[..32],
+            &cfg,
+            "architectures",
+        ),
+        ("order", fresh(7), &reversed[..], &cfg, "digest"),
+        (
+            "stream",
+            Predictor::new(&space, SMALL, 7).unwrap().fork(1),
+            &cells[..],
+            &cfg,
+            "rng_seed",
+        ),
+    ] {
+        match p.pretrain_cached(&path, &space, archs, config) {
+            Err(PredictorError::CacheMismatch { field, .. }) => {
+                assert!(field.contains(needle), "{what}: {field}")
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    let wider = ModelConfig {
+        hidden: SMALL.hidden * 2,
+        ..SMALL
+    };
+    let mut w: Predictor = Predictor::new(&space, wider, 7).unwrap().fork(0);
+    assert!(matches!(
+        w.pretrain_cached(&path, &space, &cells, &cfg),
+        Err(PredictorError::CacheMismatch { .. })
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+
+    // A file of unknown lineage (saved before lineages existed) is refused too.
+    let old = with_header(&before, |h| {
+        h.as_object_mut().unwrap().remove("lineage");
+    });
+    std::fs::write(&path, old).unwrap();
+    assert!(matches!(
+        fresh(7).pretrain_cached(&path, &space, &cells, &cfg),
+        Err(PredictorError::CacheMismatch { .. })
+    ));
+    // A damaged cache is made again.
+    std::fs::write(&path, b"DCLPRED\ncut").unwrap();
+    let mut d = fresh(7);
+    assert!(
+        d.pretrain_cached(&path, &space, &cells, &cfg)
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        d.score(&space, &probe).unwrap(),
+        c.score(&space, &probe).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A saved file with its JSON header edited by `edit` (the weights untouched).
 fn with_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let magic = b"DCLPRED\n".len();

@@ -31,6 +31,20 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// The beats as the trainer's input: each beat's window (its channels one after another) as
+/// a signal, its RR features as features.
+pub fn signal_data(beats: dcl_ecg::BeatSet) -> SignalData {
+    SignalData {
+        length: beats.window,
+        channels: beats.channels,
+        n_features: beats.n_features,
+        n_classes: beats.n_classes,
+        signals: beats.signals,
+        features: beats.features,
+        labels: beats.labels,
+    }
+}
+
 /// Everything the pipeline can be told.
 #[derive(Debug, Clone)]
 pub struct EcgSearchConfig {
@@ -51,7 +65,7 @@ pub struct EcgSearchConfig {
     /// candidate brings its own ([`EcgSearchConfig::feature_entries`]).
     pub net: NetConfig,
     /// Where the RR features may enter the searched networks: the search space is the cells
-    /// with each of these ([`NetSpace`]). `[Head]` (every earlier run) searches the cells
+    /// with each of these ([`NetSpace`]). `[Head]` searches the cells
     /// alone, exactly as `Nb201Space`; the baseline always takes them at its head.
     pub feature_entries: Vec<FeatureEntry>,
     /// How NB201 operations become 1-D ones.
@@ -74,7 +88,7 @@ pub struct EcgSearchConfig {
     pub final_seeds: Vec<u64>,
     /// Seed of the search (predictor, evolution, proxy subsets).
     pub seed: u64,
-    /// Search fitness by patient folds. 0 or 1 (the first two full runs): each candidate is
+    /// Search fitness by patient folds. 0 or 1: each candidate is
     /// trained on the proxy subset of the training patients and scored on the validation
     /// patients. `k >= 2`: all DS1 patients (training and validation) are dealt into `k`
     /// groups in record order (round robin); each candidate is trained `k` times, on the proxy
@@ -99,15 +113,14 @@ pub struct EcgSearchConfig {
     /// equal mix. Matters for a fitness that counts false positives (`proxy_train.monitor`
     /// macro-F1): on the balanced subsample a network that calls a third of the normal beats
     /// S loses a sixth of N's recall; at a DS1 fold's mix (~22,000 N, ~600 S) at most one
-    /// in 12 of the beats it calls S is S.
-    /// Default off (every earlier run).
+    /// in 12 of the beats it calls S is S. Default off.
     pub proxy_class_mix: bool,
     /// With `proxy_folds >= 2`: the F (fusion) beats are dealt into the folds by time within
     /// each patient instead of by patient (fold `g` validates on the `g`-th of `k` consecutive
     /// blocks of every DS1 patient's F beats and trains on the other blocks); N, S and V stay
     /// patient-held-out. Nearly all of DS1's F beats are record 208's, so with patient folds one
     /// fold trains on a dozen F beats and the other validates on a dozen, and the F term of the
-    /// fitness is ~0 for every cell (docs/results/ecg.md). Default off (every earlier run).
+    /// fitness is ~0 for every cell (docs/results/ecg.md). Default off.
     pub f_within_patients: bool,
 }
 
@@ -429,8 +442,8 @@ impl<B: AutodiffBackend> Evaluator<NetSpace> for FoldEvaluator<B> {
 }
 
 /// How the search's evaluations are run and kept: batches, local workers, retries, and the run
-/// directory whose journal makes the search resumable. The default is the search of every
-/// earlier run: one candidate at a time, in this thread, nothing written.
+/// directory whose journal makes the search resumable. The default: one candidate at a time,
+/// in this thread, nothing written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
     /// Candidates asked and trained together.
@@ -522,7 +535,7 @@ impl ProxyFold {
         let population = valid.class_counts();
         Self {
             train,
-            valid: valid.balanced_subsample(per_class, seed).into(),
+            valid: signal_data(valid.balanced_subsample(per_class, seed)),
             population,
         }
     }
@@ -571,10 +584,11 @@ fn prepare(
         proxy_folds(db, config)?
     } else {
         vec![ProxyFold::new(
-            split
-                .train
-                .balanced_subsample(config.proxy_train_per_class, config.seed)
-                .into(),
+            signal_data(
+                split
+                    .train
+                    .balanced_subsample(config.proxy_train_per_class, config.seed),
+            ),
             split.valid.clone(),
             config.proxy_valid_per_class,
             config.seed,
@@ -615,9 +629,9 @@ fn prepare(
         None => set,
     };
     let mut sets: [SignalData; 3] = [
-        full_train.into(),
-        cap(split.valid).into(),
-        cap(split.test).into(),
+        signal_data(full_train),
+        signal_data(cap(split.valid)),
+        signal_data(cap(split.test)),
     ];
     if config.rr_only {
         let proxy_sets = proxy.iter_mut().flat_map(|f| [&mut f.train, &mut f.valid]);
@@ -664,7 +678,7 @@ fn proxy_folds(db: &MitBih, config: &EcgSearchConfig) -> Result<Vec<ProxyFold>, 
                 .subset(&train)
                 .balanced_subsample(config.proxy_train_per_class, config.seed);
             ProxyFold::new(
-                train.into(),
+                signal_data(train),
                 all.subset(&valid),
                 config.proxy_valid_per_class,
                 config.seed,
@@ -1176,10 +1190,11 @@ mod tests {
             let (t, v) = (&fold.train, &fold.valid);
             let beats = BeatConfig::default();
             let direct = |records: &[&str], per_class| -> SignalData {
-                extract_beats(&db, records, &beats)
-                    .unwrap()
-                    .balanced_subsample(per_class, 0)
-                    .into()
+                signal_data(
+                    extract_beats(&db, records, &beats)
+                        .unwrap()
+                        .balanced_subsample(per_class, 0),
+                )
             };
             let (dt, dv) = (direct(&groups[1 - g], 8), direct(&groups[g], 8));
             assert_eq!((&t.signals, &t.labels), (&dt.signals, &dt.labels));

@@ -1,0 +1,458 @@
+//! `dcl-enas benchmark`: strategies × datasets × protocols × seeds on the benchmark tables.
+//!
+//! NB201 protocols: `test200` searches on the 200-epoch test accuracy and reports it;
+//! `valid12` searches on the 12-epoch validation accuracy and reports the 200-epoch test
+//! accuracy of the architecture it would pick (the best by the searched column). NB101: the
+//! 20,001-cell table is the searchable space, search and report on the single-run 108-epoch
+//! validation accuracy. Every strategy runs once per seed with the largest budget; smaller
+//! budgets read the same run's history at that point. The predictor is pre-trained once per
+//! space (seed 0) and forked for every seed and dataset. Ends with one line per configuration:
+//! `search space=nb201 dataset=cifar10 protocol=test200 strategy=dcl-enas budget=100 mean=94.33 std=0.05 seeds=100 seconds_per_run=0.2`
+//! (with `batch=k` after the strategy when the batch is not 1) and `optimum ...` lines with the
+//! median number of queries to the searched column's optimum.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Metric, Nb201Table};
+use dcl_evo::{
+    DclEnas, DclEnasConfig, Driver, RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
+};
+use dcl_graph::{FnEvaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
+use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::search::{
+    ColumnName, DatasetName, FLAGS, SpaceName, StrategyFlags, StrategyName, StrategySettings,
+    located,
+};
+use crate::{CliError, config, invalid, plot};
+
+/// Everything that decides a benchmark (the `benchmark` command's config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BenchmarkConfig {
+    /// The space.
+    pub space: SpaceName,
+    /// NB201 datasets.
+    pub datasets: Vec<DatasetName>,
+    /// NB201 protocols (`test200`, `valid12`); NB101 has `valid108` only.
+    pub protocols: Vec<ColumnName>,
+    /// Budgets reported (the largest is run).
+    pub budgets: Vec<usize>,
+    /// Seeds per configuration.
+    pub seeds: u64,
+    /// First seed.
+    pub seed_offset: u64,
+    /// Strategies compared.
+    pub strategies: Vec<StrategyName>,
+    /// Architectures asked and evaluated together.
+    pub batch: usize,
+    /// DCL-ENAS's settings.
+    pub dcl_enas: DclEnasConfig,
+    /// Regularized evolution's settings.
+    pub evolution: RegularizedEvolution,
+    /// Stage 1 (once per space).
+    pub pretrain: PretrainConfig,
+    /// Stage 2: each refit.
+    pub refit: FinetuneConfig,
+    /// The predictor's shape.
+    pub model: ModelConfig,
+}
+
+impl Default for BenchmarkConfig {
+    fn default() -> Self {
+        Self {
+            space: SpaceName::Nb201,
+            datasets: vec![DatasetName::Cifar10],
+            protocols: vec![ColumnName::Test200],
+            budgets: vec![50, 100, 150],
+            seeds: 30,
+            seed_offset: 0,
+            strategies: vec![
+                StrategyName::Random,
+                StrategyName::Re,
+                StrategyName::DclEnas,
+            ],
+            batch: 1,
+            dcl_enas: DclEnasConfig::default(),
+            evolution: RegularizedEvolution::default(),
+            pretrain: PretrainConfig {
+                epochs: 2,
+                ..PretrainConfig::default()
+            },
+            refit: FinetuneConfig::search_default(),
+            model: ModelConfig::default(),
+        }
+    }
+}
+
+/// The `benchmark` command's arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BenchmarkArgs {
+    /// Config file (TOML); flags override its keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Output directory for the config, summary, plots and histories (it must not hold a
+    /// summary) [default: a new one under runs/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Space [default: nb201].
+    #[arg(long, value_enum)]
+    pub space: Option<SpaceName>,
+    /// NB201 datasets, comma-separated [default: cifar10].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub dataset: Option<Vec<DatasetName>>,
+    /// Protocols, comma-separated: test200, valid12 (nb201), valid108 (nb101) [default:
+    /// test200, or valid108 on nb101].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub protocol: Option<Vec<ColumnName>>,
+    /// Budgets reported, comma-separated, each at least 1 [default: 50,100,150].
+    #[arg(long, value_delimiter = ',')]
+    pub budget: Option<Vec<usize>>,
+    /// Seeds per configuration, at least 1 [default: 30].
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// First seed [default: 0].
+    #[arg(long)]
+    pub seed_offset: Option<u64>,
+    /// Strategies, comma-separated [default: random,re,dcl-enas].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub strategies: Option<Vec<StrategyName>>,
+    /// Architectures asked and evaluated together [default: 1].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Print every run's reported accuracy at each budget.
+    #[arg(long)]
+    pub per_seed: bool,
+    /// Write every run's history as CSV under OUT/histories.
+    #[arg(long)]
+    pub histories: bool,
+    /// Strategy and predictor settings.
+    #[command(flatten)]
+    pub strategy_settings: StrategyFlags,
+}
+
+impl BenchmarkConfig {
+    /// Checks every setting before any work; the error names the flag and the key.
+    pub fn validate(&self) -> Result<(), CliError> {
+        if self.seeds == 0 {
+            return Err(invalid(
+                "--seeds (key `seeds`) must be at least 1, got 0".into(),
+            ));
+        }
+        if self.budgets.is_empty() || self.budgets.contains(&0) {
+            return Err(invalid(format!(
+                "--budget (key `budgets`): every budget must be at least 1, got {:?}",
+                self.budgets
+            )));
+        }
+        for (key, empty) in [
+            ("strategies", self.strategies.is_empty()),
+            ("datasets", self.datasets.is_empty()),
+            ("protocols", self.protocols.is_empty()),
+        ] {
+            if empty {
+                return Err(invalid(format!("key `{key}` must not be empty")));
+            }
+        }
+        for &p in &self.protocols {
+            let ok = match self.space {
+                SpaceName::Nb201 => p != ColumnName::Valid108,
+                SpaceName::Nb101 => p == ColumnName::Valid108,
+            };
+            if !ok {
+                return Err(invalid(format!(
+                    "--protocol (key `protocols`): {} has no protocol {}",
+                    self.space.name(),
+                    p.name()
+                )));
+            }
+        }
+        let budget = self.budgets.iter().copied().max().unwrap_or(1);
+        located(
+            "",
+            FLAGS,
+            Driver {
+                batch_size: self.batch,
+                ..Driver::new(budget)
+            }
+            .validate(),
+        )?;
+        located(
+            "dcl_enas",
+            FLAGS,
+            DclEnas::new(self.dcl_enas.clone()).validate(),
+        )?;
+        located("evolution", FLAGS, self.evolution.validate())?;
+        if self.strategies.contains(&StrategyName::DclEnas) {
+            located("pretrain", FLAGS, self.pretrain.validate())?;
+            located("refit", FLAGS, self.refit.validate())?;
+        }
+        Ok(())
+    }
+}
+
+/// A column of the table, as a function of the architecture.
+type Column<'a, A> = Box<dyn Fn(&A) -> f64 + 'a>;
+
+/// One benchmark setting: a space with its searched and reported columns.
+struct Setting<'a, S: SearchSpace> {
+    space: &'a S,
+    name: String,
+    search: Column<'a, S::Arch>,
+    report: Column<'a, S::Arch>,
+    /// The optimum of the searched column over the space.
+    optimum: f64,
+}
+
+/// The summary file of a benchmark directory.
+pub const SUMMARY_FILE: &str = "summary.txt";
+
+/// Runs `dcl-enas benchmark`.
+pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
+    let mut cfg = match &args.config {
+        Some(file) => config::load::<BenchmarkConfig>(file)?,
+        None => BenchmarkConfig::default(),
+    };
+    if let Some(v) = args.space {
+        cfg.space = v;
+        if args.protocol.is_none() && v == SpaceName::Nb101 {
+            cfg.protocols = vec![ColumnName::Valid108];
+        }
+    }
+    macro_rules! set {
+        ($($flag:ident => $key:ident),*) => {
+            $(if let Some(v) = args.$flag.clone() { cfg.$key = v; })*
+        };
+    }
+    set!(dataset => datasets, protocol => protocols, budget => budgets, seeds => seeds,
+        seed_offset => seed_offset, strategies => strategies, batch => batch);
+    args.strategy_settings.apply(StrategySettings {
+        dcl_enas: &mut cfg.dcl_enas,
+        evolution: &mut cfg.evolution,
+        pretrain: &mut cfg.pretrain,
+        refit: &mut cfg.refit,
+    });
+    cfg.validate()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| dcl_evo::fresh_run_dir("benchmark", cfg.seed_offset));
+    if out.join(SUMMARY_FILE).exists() {
+        return Err(invalid(format!(
+            "--out {}: it holds the summary of another benchmark; give a new directory",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(&out)?;
+    config::save(&cfg, &out.join("config.toml"))?;
+    let mut summary = Vec::new();
+    let wants_dcl = cfg.strategies.contains(&StrategyName::DclEnas);
+    match cfg.space {
+        SpaceName::Nb201 => {
+            let table = Nb201Table::embedded()?;
+            let space = Nb201Space::new();
+            let cells: Vec<_> = table.records().iter().map(|r| r.cell).collect();
+            let pretrained = pretrained(&cfg, &space, &cells, wants_dcl)?;
+            for &d in &cfg.datasets {
+                for &p in &cfg.protocols {
+                    let dataset = match d {
+                        DatasetName::Cifar10 => dcl_bench::Nb201Dataset::Cifar10,
+                        DatasetName::Cifar100 => dcl_bench::Nb201Dataset::Cifar100,
+                        DatasetName::Imagenet16 => dcl_bench::Nb201Dataset::ImageNet16,
+                    };
+                    let column = match p {
+                        ColumnName::Valid12 => Nb201Column::Valid12,
+                        _ => Nb201Column::Test200,
+                    };
+                    let search_m = Nb201Metric::new(dataset, column);
+                    let report_m = Nb201Metric::new(dataset, Nb201Column::Test200);
+                    let set = Setting {
+                        space: &space,
+                        name: format!(
+                            "space=nb201 dataset={} protocol={}",
+                            dataset.name(),
+                            p.name()
+                        ),
+                        search: Box::new(move |a| table.accuracy(a, search_m).unwrap_or(f64::NAN)),
+                        report: Box::new(move |a| table.accuracy(a, report_m).unwrap_or(f64::NAN)),
+                        optimum: table.best(search_m).accuracy(search_m),
+                    };
+                    run_setting(&set, &pretrained, &cfg, args, &out, &mut summary)?;
+                }
+            }
+        }
+        SpaceName::Nb101 => {
+            let table = Nb101Table::subset20k()?;
+            let cells: Vec<_> = table.records().iter().map(|r| r.cell).collect();
+            let space = Subspace::new(Nb101Space::new(), cells.clone())?;
+            let pretrained = pretrained(&cfg, &space, &cells, wants_dcl)?;
+            let m = Nb101Metric::VAL_108;
+            let best = table
+                .records()
+                .iter()
+                .filter_map(|r| r.get(m))
+                .fold(f64::MIN, f64::max);
+            let set = Setting {
+                space: &space,
+                name: "space=nb101 dataset=cifar10 protocol=valid108".to_owned(),
+                search: Box::new(move |a| table.value(a, m).unwrap_or(f64::NAN)),
+                report: Box::new(move |a| table.value(a, m).unwrap_or(f64::NAN)),
+                optimum: best,
+            };
+            run_setting(&set, &pretrained, &cfg, args, &out, &mut summary)?;
+        }
+    }
+    let mut text = summary.join("\n");
+    text.push('\n');
+    dcl_graph::io::write_atomic(out.join(SUMMARY_FILE), text.as_bytes())?;
+    for line in &summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The predictor pre-trained once for every seed (seed 0), or a fresh one when no strategy
+/// needs it.
+fn pretrained<S: SearchSpace>(
+    cfg: &BenchmarkConfig,
+    space: &S,
+    cells: &[S::Arch],
+    wanted: bool,
+) -> Result<Predictor, CliError> {
+    let mut p: Predictor = Predictor::new(space, cfg.model, 0)?;
+    if wanted {
+        let r = p.pretrain(space, cells, &cfg.pretrain)?;
+        println!(
+            "pretrain space={} cells={} steps={} seconds={:.1} (once, shared by every seed and dataset)",
+            cfg.space.name(),
+            cells.len(),
+            r.steps,
+            r.seconds
+        );
+    }
+    Ok(p)
+}
+
+/// The ask/tell strategy `name` for one seeded run.
+fn strategy<'s, S: SearchSpace>(
+    name: StrategyName,
+    space: &'s S,
+    pretrained: &Predictor,
+    cfg: &BenchmarkConfig,
+    seed: u64,
+) -> Result<Box<dyn Strategy<S> + 's>, CliError> {
+    let rng = ChaCha8Rng::seed_from_u64(seed);
+    Ok(match name {
+        StrategyName::Random => Box::new(RandomSearch.start(space, rng)),
+        StrategyName::Re => Box::new(cfg.evolution.start(space, rng)?),
+        StrategyName::DclEnas => {
+            let surrogate = PredictorSurrogate::new(pretrained.fork(seed), cfg.refit.clone(), seed);
+            Box::new(DclEnas::new(cfg.dcl_enas.clone()).start(space, surrogate, rng)?)
+        }
+    })
+}
+
+fn run_setting<S: SearchSpace>(
+    set: &Setting<'_, S>,
+    pretrained: &Predictor,
+    cfg: &BenchmarkConfig,
+    args: &BenchmarkArgs,
+    out: &Path,
+    summary: &mut Vec<String>,
+) -> Result<(), CliError>
+where
+    S::Arch: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let budget = cfg.budgets.iter().copied().max().unwrap_or(1);
+    let driver = Driver {
+        batch_size: cfg.batch,
+        ..Driver::new(budget)
+    };
+    let batch = if cfg.batch == 1 {
+        String::new()
+    } else {
+        format!(" batch={}", cfg.batch)
+    };
+    let file_name = set.name.replace(['=', ' '], "_");
+    let mut curves: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    for &name in &cfg.strategies {
+        let start = Instant::now();
+        let mut runs = Vec::new();
+        let mut to_opt = Vec::new();
+        for seed in cfg.seed_offset..cfg.seed_offset + cfg.seeds {
+            let mut oracle = FnEvaluator::new(|a: &S::Arch| (set.search)(a));
+            let mut search = strategy(name, set.space, pretrained, cfg, seed)?;
+            let h: SearchHistory<S::Arch> =
+                driver.run(search.as_mut(), set.space, &mut oracle, None, &mut |_| {})?;
+            let first = h.queries.iter().position(|q| q.fitness >= set.optimum);
+            to_opt.push(first.map_or(f64::INFINITY, |i| (i + 1) as f64));
+            if args.histories {
+                let dir = out.join("histories");
+                std::fs::create_dir_all(&dir)?;
+                h.save_csv(
+                    dir.join(format!(
+                        "{file_name}_strategy_{}_seed_{seed}.csv",
+                        name.name()
+                    )),
+                    |a| format!("{a:?}"),
+                )?;
+            }
+            let c = h.reported_curve(|a| (set.report)(a), budget);
+            if args.per_seed {
+                let at: Vec<String> = cfg
+                    .budgets
+                    .iter()
+                    .map(|&b| format!("at{b}={:.2}", c[b - 1]))
+                    .collect();
+                println!(
+                    "  run {} strategy={}{batch} seed={seed} {} first_optimum={}",
+                    set.name,
+                    name.name(),
+                    at.join(" "),
+                    first.map_or("none".to_string(), |i| (i + 1).to_string())
+                );
+            }
+            runs.push(c);
+        }
+        let secs = start.elapsed().as_secs_f64() / cfg.seeds as f64;
+        for &b in &cfg.budgets {
+            let at: Vec<f64> = runs.iter().map(|c| c[b - 1]).collect();
+            let (m, s) = dcl_evo::mean_std(&at);
+            summary.push(format!(
+                "search {} strategy={}{batch} budget={b} mean={m:.2} std={s:.2} seeds={} seconds_per_run={secs:.1}",
+                set.name,
+                name.name(),
+                runs.len()
+            ));
+        }
+        let reached = to_opt.iter().filter(|x| x.is_finite()).count();
+        let med = dcl_evo::median(&to_opt);
+        summary.push(format!(
+            "optimum {} strategy={}{batch} median_queries={} reached={reached}/{}",
+            set.name,
+            name.name(),
+            if med.is_finite() {
+                format!("{med:.0}")
+            } else {
+                format!(">{budget}")
+            },
+            runs.len()
+        ));
+        println!("{}", summary[summary.len() - 1]);
+        curves.push((name.name().to_owned(), runs));
+    }
+    let svg = plot::curves(
+        &format!("{} ({} seeds)", set.name, cfg.seeds),
+        "reported accuracy (%)",
+        &curves,
+    )?;
+    let file = out.join(format!("search_{file_name}.svg"));
+    dcl_graph::io::write_atomic(&file, svg.as_bytes())?;
+    println!("plot {}", file.display());
+    Ok(())
+}

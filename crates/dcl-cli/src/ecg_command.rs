@@ -1,0 +1,801 @@
+//! `dcl-enas ecg search | baseline | cell | proxy`: DCL-ENAS on MIT-BIH heartbeat
+//! classification (AAMI N/S/V/F, de Chazal inter-patient split), every queried candidate
+//! really trained, against the hand-designed Kachuee et al. (2018) network trained by the same
+//! trainer with the same budget ([`crate::ecg`] is the pipeline; results in
+//! docs/results/ecg.md).
+//!
+//! `search` ends with one line per network,
+//! `ecg model=baseline|dcl-enas acc=M±S balanced_acc=M±S macro_f1=M±S seeds=N ...` (mean ± std
+//! over the final-training seeds); `baseline` and `cell CELL` train one network alone with the
+//! data, trainer and budget a search gives its found cell (`ecg model=baseline|cell ...`);
+//! `proxy CELL...` prints the search fitness of each cell,
+//! `ecg proxy_fitness=... seed=... proxy_train_seed=... cell=...`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::tensor::backend::AutodiffBackend;
+use clap::{Args, Subcommand, ValueEnum};
+use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
+use dcl_evo::DclEnasConfig;
+use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
+use dcl_train::{
+    Augment, DeviceKind, FeatureEntry, Kernels, Monitor, NetArch, NetConfig, OptimizerKind,
+    TrainConfig,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::ecg::{
+    EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness, run_baseline,
+    run_cell, run_with,
+};
+use crate::search::CONFIG_FILE;
+use crate::{CliError, config, invalid};
+
+/// The `ecg` commands.
+// Parsed once per process: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Subcommand)]
+pub enum EcgCommand {
+    /// The whole pipeline: pre-train, search with real trainings, train and test the found
+    /// network and the baseline.
+    #[command(allow_negative_numbers = true)]
+    Search(EcgSearchArgs),
+    /// Train and test the baseline alone (a quick check of data and trainer settings).
+    #[command(allow_negative_numbers = true)]
+    Baseline(EcgArgs),
+    /// Train and test one network alone, as a search trains its found one.
+    #[command(allow_negative_numbers = true)]
+    Cell {
+        /// The network, in NAS-Bench-201's cell form (`|nor_conv_3x3~0|+|...|`), with
+        /// `@stem` or `@logits` after it for features entering there.
+        cell: String,
+        /// The settings.
+        #[command(flatten)]
+        args: EcgArgs,
+    },
+    /// The search fitness of each given network (no search, no final training).
+    #[command(allow_negative_numbers = true)]
+    Proxy {
+        /// The networks.
+        #[arg(required = true)]
+        cells: Vec<String>,
+        /// The settings.
+        #[command(flatten)]
+        args: EcgArgs,
+    },
+}
+
+/// Augmentation of training beats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AugmentName {
+    /// None.
+    None,
+    /// `Augment::ecg()`: gain, noise, baseline wander, shift, RR jitter.
+    Ecg,
+}
+
+/// The proxy validation score a search maximises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FitnessName {
+    /// Balanced accuracy.
+    BalancedAccuracy,
+    /// Macro-F1.
+    MacroF1,
+}
+
+/// Where the RR features enter a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryName {
+    /// Joined to the pooled maps before the head.
+    Head,
+    /// Also constant input channels of the stem.
+    Stem,
+    /// A head of their own whose logits are added.
+    Logits,
+}
+
+impl EntryName {
+    fn entry(self) -> FeatureEntry {
+        match self {
+            EntryName::Head => FeatureEntry::Head,
+            EntryName::Stem => FeatureEntry::Stem,
+            EntryName::Logits => FeatureEntry::Logits,
+        }
+    }
+}
+
+/// Everything that decides an ECG run (the `ecg` commands' config file); each key is the flag
+/// of the same name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EcgConfig {
+    /// `ndarray`, `flex` (built with `--features flex`), `cuda` or `cuda:N` (`--features cuda`).
+    pub device: String,
+    /// Candidates trained during the search.
+    pub budget: usize,
+    /// Search seed.
+    pub seed: u64,
+    /// Seeds of the final trainings, one training per seed per network.
+    pub final_seeds: Vec<u64>,
+    /// Proxy: training beats per class during the search.
+    pub proxy_per_class: usize,
+    /// Proxy: epochs per candidate.
+    pub proxy_epochs: usize,
+    /// Final training: beats per class (0: all of DS1's training patients).
+    pub full_per_class: usize,
+    /// Final training: epochs (early stopping, patience 5).
+    pub full_epochs: usize,
+    /// Channels of the first stage of the searched skeleton.
+    pub channels: usize,
+    /// DCL-ENAS: initial random candidates.
+    pub initial: usize,
+    /// DCL-ENAS: candidates trained per round.
+    pub infill: usize,
+    /// DCL-ENAS: candidates per round that explore around the best one.
+    pub explore: usize,
+    /// Stage-1 epochs over the 15,625 cells.
+    pub pretrain_epochs: usize,
+    /// Candidates asked and trained together.
+    pub batch: usize,
+    /// Worker threads training candidates at once.
+    pub workers: usize,
+    /// Rayon threads per worker.
+    pub threads_per_worker: usize,
+    /// Attempts per candidate before it is recorded as failed.
+    pub max_attempts: u32,
+    /// Augmentation of training beats, proxy and final trainings alike.
+    pub augment: AugmentName,
+    /// Adam's L2 weight decay, proxy and final trainings alike.
+    pub weight_decay: f32,
+    /// Units of a hidden layer in the cell network's head (0: a linear classifier).
+    pub head_hidden: usize,
+    /// Probability that a training beat's signal is zeroed (on top of `augment`).
+    pub signal_dropout: f32,
+    /// Search fitness over this many patient folds of DS1 (0: the validation patients only).
+    pub proxy_folds: usize,
+    /// Ablation: zero every beat window (the RR features alone).
+    pub rr_only: bool,
+    /// Add the two local-rhythm RR features.
+    pub local_rr: bool,
+    /// Subtract each record's median beat from its windows.
+    pub median_beat: bool,
+    /// A second input channel: the window minus the record's median beat.
+    pub median_channel: bool,
+    /// Where the RR features may enter the searched networks.
+    pub feature_entries: Vec<EntryName>,
+    /// Retrain this many of the search's best on the proxy folds before the final pick (0:
+    /// the search's best).
+    pub rescore_top: usize,
+    /// Extra proxy trainings of each rescored network.
+    pub rescore_repeats: usize,
+    /// Seed of the proxy trainings (default: the search seed).
+    pub proxy_train_seed: Option<u64>,
+    /// Search fitness.
+    pub fitness: FitnessName,
+    /// Score proxy validation at the held-out patients' class mix.
+    pub proxy_class_mix: bool,
+    /// Deal F beats into the proxy folds by time within each patient.
+    pub f_within_patients: bool,
+}
+
+impl Default for EcgConfig {
+    fn default() -> Self {
+        Self {
+            device: "ndarray".into(),
+            budget: 30,
+            seed: 0,
+            final_seeds: vec![0, 1, 2],
+            proxy_per_class: 400,
+            proxy_epochs: 6,
+            full_per_class: 2000,
+            full_epochs: 15,
+            channels: 16,
+            initial: 10,
+            infill: 5,
+            explore: DclEnasConfig::default().explore,
+            pretrain_epochs: 2,
+            batch: 1,
+            workers: 1,
+            threads_per_worker: 1,
+            max_attempts: 2,
+            augment: AugmentName::None,
+            weight_decay: 1e-4,
+            head_hidden: 0,
+            signal_dropout: 0.0,
+            proxy_folds: 0,
+            rr_only: false,
+            local_rr: false,
+            median_beat: false,
+            median_channel: false,
+            feature_entries: vec![EntryName::Head],
+            rescore_top: 0,
+            rescore_repeats: 2,
+            proxy_train_seed: None,
+            fitness: FitnessName::BalancedAccuracy,
+            proxy_class_mix: false,
+            f_within_patients: false,
+        }
+    }
+}
+
+/// The ECG settings flags; each overrides the config key of the same name.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EcgArgs {
+    /// Config file (TOML); flags override its keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Device: ndarray, flex, cuda or cuda:N [default: ndarray].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Candidates trained during the search [default: 30].
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// Search seed [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Final-training seeds, comma-separated [default: 0,1,2].
+    #[arg(long, value_delimiter = ',')]
+    pub final_seeds: Option<Vec<u64>>,
+    /// Proxy training beats per class [default: 400].
+    #[arg(long)]
+    pub proxy_per_class: Option<usize>,
+    /// Proxy epochs per candidate [default: 6].
+    #[arg(long)]
+    pub proxy_epochs: Option<usize>,
+    /// Final training beats per class, 0 for all [default: 2000].
+    #[arg(long)]
+    pub full_per_class: Option<usize>,
+    /// Final training epochs [default: 15].
+    #[arg(long)]
+    pub full_epochs: Option<usize>,
+    /// Channels of the first stage, at least 1 [default: 16].
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// DCL-ENAS: initial random candidates, at least 2 [default: 10].
+    #[arg(long)]
+    pub initial: Option<usize>,
+    /// DCL-ENAS: candidates per round [default: 5].
+    #[arg(long)]
+    pub infill: Option<usize>,
+    /// DCL-ENAS: exploring candidates per round, at most --infill [default: 1].
+    #[arg(long)]
+    pub explore: Option<usize>,
+    /// Stage-1 epochs [default: 2].
+    #[arg(long)]
+    pub pretrain_epochs: Option<usize>,
+    /// Candidates asked and trained together [default: 1].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Worker threads [default: 1].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Rayon threads per worker [default: 1].
+    #[arg(long)]
+    pub threads_per_worker: Option<usize>,
+    /// Attempts per candidate [default: 2].
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Augmentation [default: none].
+    #[arg(long, value_enum)]
+    pub augment: Option<AugmentName>,
+    /// Adam weight decay, finite and non-negative [default: 0.0001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub weight_decay: Option<f32>,
+    /// Hidden units of the cell network's head [default: 0].
+    #[arg(long)]
+    pub head_hidden: Option<usize>,
+    /// Probability of zeroing a training beat's signal, in [0, 1] [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub signal_dropout: Option<f32>,
+    /// Proxy patient folds (0: the validation patients) [default: 0].
+    #[arg(long)]
+    pub proxy_folds: Option<usize>,
+    /// Ablation: the RR features alone.
+    #[arg(long)]
+    pub rr_only: bool,
+    /// Add the local-rhythm RR features.
+    #[arg(long)]
+    pub local_rr: bool,
+    /// Subtract each record's median beat.
+    #[arg(long)]
+    pub median_beat: bool,
+    /// The window minus the median beat as a second channel.
+    #[arg(long)]
+    pub median_channel: bool,
+    /// Feature entries searched, comma-separated [default: head].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub feature_entries: Option<Vec<EntryName>>,
+    /// Networks rescored before the final pick [default: 0].
+    #[arg(long)]
+    pub rescore_top: Option<usize>,
+    /// Extra proxy trainings per rescored network [default: 2].
+    #[arg(long)]
+    pub rescore_repeats: Option<usize>,
+    /// Seed of the proxy trainings [default: --seed].
+    #[arg(long)]
+    pub proxy_train_seed: Option<u64>,
+    /// Search fitness [default: balanced-accuracy].
+    #[arg(long, value_enum)]
+    pub fitness: Option<FitnessName>,
+    /// Proxy validation at the held-out patients' class mix.
+    #[arg(long)]
+    pub proxy_class_mix: bool,
+    /// Deal F beats into proxy folds by time within patients (needs --proxy-folds 2+).
+    #[arg(long)]
+    pub f_within_patients: bool,
+}
+
+/// `ecg search`'s arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EcgSearchArgs {
+    /// Run directory (journal, candidates, config, report); must not hold a journal
+    /// [default: a new one under runs/].
+    #[arg(long, conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Resume the run in this directory (its config.toml; flags must agree with it).
+    #[arg(long, conflicts_with = "config")]
+    pub resume: Option<PathBuf>,
+    /// The settings.
+    #[command(flatten)]
+    pub args: EcgArgs,
+}
+
+impl EcgArgs {
+    /// The config: the file (or `base`), the flags over it.
+    fn resolve(&self, base: Option<EcgConfig>) -> Result<EcgConfig, CliError> {
+        let mut cfg = match (&self.config, base) {
+            (Some(f), _) => config::load::<EcgConfig>(f)?,
+            (None, Some(b)) => b,
+            (None, None) => EcgConfig::default(),
+        };
+        macro_rules! set {
+            ($($flag:ident),*) => { $(if let Some(v) = self.$flag.clone() { cfg.$flag = v; })* };
+        }
+        set!(
+            device,
+            budget,
+            seed,
+            final_seeds,
+            proxy_per_class,
+            proxy_epochs,
+            full_per_class,
+            full_epochs,
+            channels,
+            initial,
+            infill,
+            explore,
+            pretrain_epochs,
+            batch,
+            workers,
+            threads_per_worker,
+            max_attempts,
+            augment,
+            weight_decay,
+            head_hidden,
+            signal_dropout,
+            proxy_folds,
+            feature_entries,
+            rescore_top,
+            rescore_repeats,
+            fitness
+        );
+        macro_rules! on {
+            ($($flag:ident),*) => { $(if self.$flag { cfg.$flag = true; })* };
+        }
+        on!(
+            rr_only,
+            local_rr,
+            median_beat,
+            median_channel,
+            proxy_class_mix,
+            f_within_patients
+        );
+        if self.proxy_train_seed.is_some() {
+            cfg.proxy_train_seed = self.proxy_train_seed;
+        }
+        Ok(cfg)
+    }
+}
+
+impl EcgConfig {
+    /// The pipeline's config, checked (the error names the flag and key).
+    pub fn search_config(&self) -> Result<EcgSearchConfig, CliError> {
+        let count = |flag: &str, v: usize, min: usize, max: usize| {
+            if v < min || v > max {
+                Err(invalid(format!(
+                    "--{flag} (key `{}`) must be in {min}..={max}, got {v}",
+                    flag.replace('-', "_")
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        count("budget", self.budget, 1, 100_000)?;
+        count("proxy-per-class", self.proxy_per_class, 1, 1_000_000)?;
+        count("proxy-epochs", self.proxy_epochs, 1, 10_000)?;
+        count("full-epochs", self.full_epochs, 1, 10_000)?;
+        count("channels", self.channels, 1, 4096)?;
+        count("initial", self.initial, 2, 100_000)?;
+        count("infill", self.infill, 1, 100_000)?;
+        count("explore", self.explore, 0, self.infill)?;
+        count("pretrain-epochs", self.pretrain_epochs, 1, 10_000)?;
+        count("batch", self.batch, 1, 10_000)?;
+        count("workers", self.workers, 1, 256)?;
+        count("threads-per-worker", self.threads_per_worker, 1, 256)?;
+        count("max-attempts", self.max_attempts as usize, 1, 100)?;
+        count("head-hidden", self.head_hidden, 0, 4096)?;
+        if self.final_seeds.is_empty() {
+            return Err(invalid(
+                "--final-seeds (key `final_seeds`) must name at least one seed".into(),
+            ));
+        }
+        if self.feature_entries.is_empty() {
+            return Err(invalid(
+                "--feature-entries (key `feature_entries`) must name at least one entry".into(),
+            ));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(invalid(format!(
+                "--weight-decay (key `weight_decay`) must be finite and non-negative, got {}",
+                self.weight_decay
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.signal_dropout) {
+            return Err(invalid(format!(
+                "--signal-dropout (key `signal_dropout`) must be in [0, 1], got {}",
+                self.signal_dropout
+            )));
+        }
+        self.device
+            .parse::<DeviceKind>()
+            .map_err(|e| invalid(format!("--device (key `device`): {e}")))?;
+        let adam = OptimizerKind::Adam {
+            lr: 1e-3,
+            weight_decay: self.weight_decay,
+        };
+        let augment = Augment {
+            signal_dropout: self.signal_dropout,
+            ..match self.augment {
+                AugmentName::None => Augment::NONE,
+                AugmentName::Ecg => Augment::ecg(),
+            }
+        };
+        let monitor = match self.fitness {
+            FitnessName::BalancedAccuracy => Monitor::BalancedAccuracy,
+            FitnessName::MacroF1 => Monitor::MacroF1,
+        };
+        let config = EcgSearchConfig {
+            beats: BeatConfig {
+                local_rr: self.local_rr,
+                subtract_median_beat: self.median_beat,
+                median_beat_channel: self.median_channel,
+                ..BeatConfig::default()
+            },
+            valid_records: DEFAULT_VALID_RECORDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            proxy_train_per_class: self.proxy_per_class,
+            proxy_valid_per_class: 500,
+            full_train_per_class: (self.full_per_class > 0).then_some(self.full_per_class),
+            eval_per_class: None,
+            net: NetConfig {
+                channels: self.channels,
+                head_hidden: self.head_hidden,
+                ..NetConfig::default()
+            },
+            feature_entries: self.feature_entries.iter().map(|e| e.entry()).collect(),
+            kernels: Kernels::default(),
+            proxy_train: TrainConfig {
+                epochs: self.proxy_epochs,
+                optimizer: adam,
+                patience: None,
+                seed: self.proxy_train_seed.unwrap_or(self.seed),
+                augment,
+                monitor,
+                ..TrainConfig::default()
+            },
+            full_train: TrainConfig {
+                epochs: self.full_epochs,
+                optimizer: adam,
+                patience: Some(5),
+                augment,
+                ..TrainConfig::default()
+            },
+            search: DclEnasConfig {
+                initial: self.initial,
+                infill: self.infill,
+                explore: self.explore,
+                ..DclEnasConfig::default()
+            },
+            budget: self.budget,
+            model: ModelConfig::default(),
+            pretrain: PretrainConfig {
+                epochs: self.pretrain_epochs,
+                ..PretrainConfig::default()
+            },
+            finetune: FinetuneConfig::search_default(),
+            final_seeds: self.final_seeds.clone(),
+            seed: self.seed,
+            proxy_folds: self.proxy_folds,
+            rr_only: self.rr_only,
+            rescore: Rescore {
+                top: self.rescore_top,
+                repeats: self.rescore_repeats,
+            },
+            proxy_class_mix: self.proxy_class_mix,
+            f_within_patients: self.f_within_patients,
+        };
+        config
+            .validate()
+            .map_err(|e| invalid(format!("invalid ECG settings: {e}")))?;
+        Ok(config)
+    }
+}
+
+/// What to run.
+enum Mode {
+    Search(Execution),
+    Baseline,
+    Cell(NetArch),
+    Proxy(Vec<NetArch>),
+}
+
+enum Outcome {
+    Search(Box<EcgSearchReport>),
+    Single(&'static str, Vec<FinalRun>),
+    Fitness(Vec<f64>),
+}
+
+/// Runs an `ecg` command.
+pub fn run(command: &EcgCommand) -> Result<(), CliError> {
+    let start = Instant::now();
+    let (cfg, mode, cell_arg) = match command {
+        EcgCommand::Search(s) => {
+            let base = match &s.resume {
+                Some(dir) => Some(config::load::<EcgConfig>(&dir.join(CONFIG_FILE))?),
+                None => None,
+            };
+            let cfg = s.args.resolve(base)?;
+            let dir = match (&s.resume, &s.out) {
+                (Some(d), _) | (None, Some(d)) => d.clone(),
+                (None, None) => dcl_evo::fresh_run_dir("ecg", cfg.seed),
+            };
+            let execution = Execution {
+                batch_size: cfg.batch,
+                workers: cfg.workers,
+                threads_per_worker: cfg.threads_per_worker,
+                max_attempts: cfg.max_attempts,
+                run_dir: Some(dir),
+                resume: s.resume.is_some(),
+            };
+            (cfg, Mode::Search(execution), None)
+        }
+        EcgCommand::Baseline(a) => (a.resolve(None)?, Mode::Baseline, None),
+        EcgCommand::Cell { cell, args } => {
+            let arch: NetArch = cell
+                .parse()
+                .map_err(|e| invalid(format!("CELL {cell:?}: {e}")))?;
+            (args.resolve(None)?, Mode::Cell(arch), Some(cell.clone()))
+        }
+        EcgCommand::Proxy { cells, args } => {
+            let archs = cells
+                .iter()
+                .map(|c| {
+                    c.parse::<NetArch>()
+                        .map_err(|e| invalid(format!("CELL {c:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (args.resolve(None)?, Mode::Proxy(archs), None)
+        }
+    };
+    let search_config = cfg.search_config()?;
+    let device: DeviceKind = cfg
+        .device
+        .parse()
+        .map_err(|e| invalid(format!("--device: {e}")))?;
+    device
+        .check()
+        .map_err(|e| invalid(format!("--device {device}: {e}")))?;
+    if let Mode::Search(ex) = &mode {
+        ex.validate()
+            .map_err(|e| invalid(format!("invalid execution settings: {e}")))?;
+    }
+    let db = MitBih::bundled().map_err(|e| invalid(format!("MIT-BIH: {e}")))?;
+    if let Mode::Search(ex) = &mode
+        && let (Some(dir), false) = (&ex.run_dir, ex.resume)
+    {
+        if dir.join(dcl_evo::JOURNAL_FILE).exists() {
+            return Err(invalid(format!(
+                "--out {}: it already holds a journal: start a new run in another directory, \
+                 or resume this one",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir)?;
+        config::save(&cfg, &dir.join(CONFIG_FILE))?;
+        tracing::info!(
+            "run directory {} (if this run is killed: dcl-enas ecg search --resume {})",
+            dir.display(),
+            dir.display()
+        );
+    }
+    println!("ecg on {device}: {cfg:?}");
+    let outcome = match device {
+        DeviceKind::NdArray => {
+            go::<dcl_train::NdArrayBackend>(&db, &search_config, &Default::default(), &mode)?
+        }
+        #[cfg(feature = "flex")]
+        DeviceKind::Flex => {
+            go::<dcl_train::FlexBackend>(&db, &search_config, &Default::default(), &mode)?
+        }
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda(i) => {
+            let d = burn::backend::cuda::CudaDevice::new(i);
+            go::<dcl_train::CudaBackend>(&db, &search_config, &d, &mode)?
+        }
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(invalid(format!(
+                "--device {other}: not compiled in (build with --features flex or cuda)"
+            )));
+        }
+    };
+    let augment = match cfg.augment {
+        AugmentName::None => "none",
+        AugmentName::Ecg => "ecg",
+    };
+    match outcome {
+        Outcome::Fitness(fitness) => {
+            if let Mode::Proxy(archs) = &mode {
+                for (cell, f) in archs.iter().zip(fitness) {
+                    println!(
+                        "ecg proxy_fitness={f:.6} seed={} proxy_train_seed={} cell={cell}",
+                        search_config.seed, search_config.proxy_train.seed
+                    );
+                }
+            }
+        }
+        Outcome::Single(name, runs) => {
+            per_class(name, &runs);
+            let cell = cell_arg.map_or(String::new(), |c| format!(" cell={c}"));
+            println!(
+                "{}{cell} augment={augment} seconds={:.0}",
+                summary(name, &runs),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        Outcome::Search(report) => {
+            if let Mode::Search(Execution {
+                run_dir: Some(dir), ..
+            }) = &mode
+            {
+                let json =
+                    serde_json::to_string_pretty(&report).map_err(|e| invalid(e.to_string()))?;
+                let path = dir.join("report.json");
+                dcl_graph::io::write_atomic(&path, json.as_bytes())?;
+                println!("report written to {}", path.display());
+            }
+            print_search(&report, start);
+        }
+    }
+    Ok(())
+}
+
+fn go<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    mode: &Mode,
+) -> Result<Outcome, CliError> {
+    let mut log = |line: &str| println!("{line}");
+    let fail = |e: crate::ecg::EcgSearchError| invalid(e.to_string());
+    Ok(match mode {
+        Mode::Baseline => Outcome::Single(
+            "baseline",
+            run_baseline::<B>(db, config, device, &mut log).map_err(fail)?,
+        ),
+        Mode::Cell(cell) => Outcome::Single(
+            "cell",
+            run_cell::<B>(db, config, cell, device, &mut log).map_err(fail)?,
+        ),
+        Mode::Proxy(cells) => {
+            Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device, &mut log).map_err(fail)?)
+        }
+        Mode::Search(ex) => Outcome::Search(Box::new(
+            run_with::<B>(db, config, ex, device, &mut log).map_err(fail)?,
+        )),
+    })
+}
+
+/// The summary line of one network's final trainings.
+pub fn summary(name: &str, runs: &[FinalRun]) -> String {
+    let pick =
+        |f: &dyn Fn(&FinalRun) -> f64| dcl_evo::mean_std(&runs.iter().map(f).collect::<Vec<_>>());
+    let (acc, acc_sd) = pick(&|r| 100.0 * r.test.accuracy);
+    let (bal, bal_sd) = pick(&|r| 100.0 * r.test.balanced_accuracy);
+    let (f1, f1_sd) = pick(&|r| 100.0 * r.test.macro_f1);
+    format!(
+        "ecg model={name} acc={acc:.2}±{acc_sd:.2} balanced_acc={bal:.2}±{bal_sd:.2} macro_f1={f1:.2}±{f1_sd:.2} seeds={}",
+        runs.len()
+    )
+}
+
+fn per_class(name: &str, runs: &[FinalRun]) {
+    let Some(first) = runs.first() else { return };
+    println!(
+        "{name}: DS2 per-class sensitivity / PPV (%, mean over seeds), confusion of seed {}:",
+        first.seed
+    );
+    for (c, class) in ["N", "S", "V", "F"].iter().enumerate() {
+        let se: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.test.sensitivity.get(c).copied().flatten())
+            .collect();
+        let pp: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.test.ppv.get(c).copied().flatten())
+            .collect();
+        println!(
+            "  {class}: Se {:6.2}  PPV {:6.2}   {:?}",
+            100.0 * dcl_evo::mean_std(&se).0,
+            if pp.is_empty() {
+                f64::NAN
+            } else {
+                100.0 * dcl_evo::mean_std(&pp).0
+            },
+            first.test.confusion.get(c).cloned().unwrap_or_default()
+        );
+    }
+}
+
+fn print_search(report: &EcgSearchReport, start: Instant) {
+    per_class("baseline", &report.baseline);
+    per_class("dcl-enas", &report.found);
+    let train_seconds = |runs: &[FinalRun]| runs.iter().map(|r| r.seconds).sum::<f64>();
+    for c in &report.rescored {
+        println!(
+            "rescored: mean {:.2} over {:.2?} {}{}",
+            c.mean,
+            c.fitness,
+            c.cell,
+            if c.cell == report.best_cell {
+                " (chosen)"
+            } else {
+                ""
+            }
+        );
+    }
+    let rescore_trainings: usize = report.rescored.iter().map(|c| c.records.len()).sum();
+    println!(
+        "time: pretrain {:.0} s, search {:.0} s ({} candidates, {} proxy trainings, {rescore_trainings} of them rescoring in {:.0} s), final baseline {:.0} s, final found {:.0} s, total {:.0} s",
+        report.pretrain_seconds,
+        report.search_seconds,
+        report.history.queries.len(),
+        report.candidates.len() + rescore_trainings,
+        report.rescore_seconds,
+        train_seconds(&report.baseline),
+        train_seconds(&report.found),
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "{} params={}",
+        summary("baseline", &report.baseline),
+        report.params[0]
+    );
+    println!(
+        "{} params={} cell={} candidates={} proxy_trainings={} rescored={} search_seconds={:.0} total_seconds={:.0}",
+        summary("dcl-enas", &report.found),
+        report.params[1],
+        report.best_cell,
+        report.history.queries.len(),
+        report.candidates.len() + rescore_trainings,
+        report.rescored.len(),
+        report.search_seconds,
+        start.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,608 @@
+//! `dcl-enas predictor eval | pretrain`: the predictor alone.
+//!
+//! `eval` measures ranking quality as TNASP and PINAT do: fine-tune on `k` random labelled
+//! architectures, Kendall τ on all the others. Stage 1 is label-free, so one encoder per space
+//! is pre-trained once (on every NB201 cell, or on the whole 423,624-cell NB101 enumeration)
+//! and serves every `k` and seed; each seed draws its own labelled set and fine-tunes its own
+//! copy. Labels: NB201 CIFAR-10 200-epoch test accuracy; NB101 108-epoch validation accuracy of
+//! the 20,001-cell subset (single training runs). Ends with one line per configuration:
+//! `tau space=nb201 k=156 variant=dcl mean=0.712 std=0.015 seeds=5 seconds=3.1`
+//! (`seconds`: mean fine-tune + scoring time per seed).
+//!
+//! `pretrain` makes an encoder file that `eval --encoder FILE` (or any program, through
+//! [`Predictor::pretrain_cached`]) reuses only for the settings it was made with.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand, ValueEnum};
+use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
+use dcl_graph::{Nb101Space, Nb201Space, SearchSpace};
+use dcl_predictor::metrics::{kendall_tau, precision_at_k, spearman_rho};
+use dcl_predictor::{
+    Ensemble, FinetuneConfig, ModelConfig, Predictor, PretrainConfig, RankingLoss,
+};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::search::{SpaceName, located};
+use crate::{CliError, config, invalid};
+
+/// Seed of encoder 0's initial weights (encoder `i` uses this plus `i`).
+pub const ENCODER_SEED: u64 = 1_000_003;
+
+/// The `predictor` commands.
+// Parsed once per process: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Subcommand)]
+pub enum PredictorCommand {
+    /// Kendall τ of the predictor against k labelled architectures, with ablations.
+    #[command(allow_negative_numbers = true)]
+    Eval(EvalArgs),
+    /// Pre-train an encoder (stage 1) and save it with the settings it was made with.
+    #[command(allow_negative_numbers = true)]
+    Pretrain(PretrainArgs),
+}
+
+/// The variants compared by `eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// Pre-trained, pairwise loss.
+    Dcl,
+    /// Pre-trained, Rank-N-Contrast + pairwise.
+    Rnc,
+    /// Pairwise loss from scratch (no stage 1).
+    NoPretrain,
+    /// Pre-trained, mean squared error (a regression baseline).
+    Mse,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Dcl => "dcl",
+            Variant::Rnc => "rnc",
+            Variant::NoPretrain => "no-pretrain",
+            Variant::Mse => "mse",
+        }
+    }
+}
+
+/// Everything that decides `predictor eval` (its config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvalConfig {
+    /// The space.
+    pub space: SpaceName,
+    /// Labelled set sizes; empty for the space's usual ones (78, 156, 469, 781, 1563 on
+    /// NB201; 100, 172, 424, 4236 on NB101).
+    pub k: Vec<usize>,
+    /// Seeds per configuration.
+    pub seeds: u64,
+    /// First seed.
+    pub seed_offset: u64,
+    /// Variants compared.
+    pub variants: Vec<Variant>,
+    /// Fine-tuned copies per seed whose standardised scores are averaged.
+    pub ensemble: usize,
+    /// Encoders pre-trained from different seeds; ensemble member m starts from encoder
+    /// m mod this.
+    pub encoders: usize,
+    /// Weight of the Rank-N-Contrast term (variant rnc).
+    pub rnc_weight: f64,
+    /// The model.
+    pub model: ModelConfig,
+    /// Stage 1.
+    pub pretrain: PretrainConfig,
+    /// Stage 2 (its loss is the variant's).
+    pub finetune: FinetuneConfig,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            space: SpaceName::Nb201,
+            k: Vec::new(),
+            seeds: 5,
+            seed_offset: 0,
+            variants: vec![
+                Variant::Dcl,
+                Variant::Rnc,
+                Variant::NoPretrain,
+                Variant::Mse,
+            ],
+            ensemble: 1,
+            encoders: 1,
+            rnc_weight: 1.0,
+            model: ModelConfig::default(),
+            pretrain: PretrainConfig::default(),
+            finetune: FinetuneConfig {
+                epochs: 100,
+                ..FinetuneConfig::default()
+            },
+        }
+    }
+}
+
+/// Stage-1 and model flags (shared by `eval` and `pretrain`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct Stage1Flags {
+    /// Pre-training epochs over the space [default: 10].
+    #[arg(long)]
+    pub pretrain_epochs: Option<usize>,
+    /// Cap on pre-training steps [default: none].
+    #[arg(long)]
+    pub pretrain_steps: Option<usize>,
+    /// Pre-training learning rate [default: 0.001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub pretrain_lr: Option<f64>,
+    /// Pre-training batch size, at least 2 [default: 256].
+    #[arg(long)]
+    pub pretrain_batch: Option<usize>,
+    /// InfoNCE temperature of stage 1 [default: 0.2].
+    #[arg(long, allow_hyphen_values = true)]
+    pub pretrain_temperature: Option<f64>,
+    /// Augmentation: per-node probability of an op substitution, in [0, 1] [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub op_substitution: Option<f64>,
+    /// Augmentation: per-edge probability of an edge drop, in [0, 1] [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub edge_drop: Option<f64>,
+    /// Augmentation: per-node probability of masking an op, in [0, 1] [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub node_mask: Option<f64>,
+    /// Hidden width [default: 64].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Message-passing layers [default: 4].
+    #[arg(long)]
+    pub layers: Option<usize>,
+}
+
+impl Stage1Flags {
+    fn apply(&self, model: &mut ModelConfig, pretrain: &mut PretrainConfig) {
+        macro_rules! set {
+            ($($flag:ident => $t:ident . $key:ident),*) => {
+                $(if let Some(v) = self.$flag { $t.$key = v; })*
+            };
+        }
+        set!(pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
+            pretrain_batch => pretrain.batch_size, pretrain_temperature => pretrain.temperature,
+            op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
+            node_mask => pretrain.node_mask, hidden => model.hidden, layers => model.layers);
+        if self.pretrain_steps.is_some() {
+            pretrain.max_steps = self.pretrain_steps;
+        }
+    }
+}
+
+/// Keys of `predictor` configs and their flags, for error messages.
+const FLAGS: &[(&str, &str, &str)] = &[
+    ("pretrain", "epochs", "--pretrain-epochs"),
+    ("pretrain", "learning_rate", "--pretrain-lr"),
+    ("pretrain", "batch_size", "--pretrain-batch"),
+    ("pretrain", "temperature", "--pretrain-temperature"),
+    ("pretrain", "op_substitution", "--op-substitution"),
+    ("pretrain", "edge_drop", "--edge-drop"),
+    ("pretrain", "node_mask", "--node-mask"),
+    ("finetune", "epochs", "--finetune-epochs"),
+    ("finetune", "learning_rate", "--lr"),
+    ("finetune", "weight_decay", "--weight-decay"),
+    ("finetune", "batch_size", "--batch-size"),
+    ("finetune", "temperature", "--temperature"),
+    ("finetune", "rnc_temperature", "--rnc-temperature"),
+    ("finetune", "target_temperature", "--target-temperature"),
+    ("finetune", "info_nce_weight", "--info-nce-weight"),
+];
+
+fn check_model(m: &ModelConfig) -> Result<(), CliError> {
+    for (k, flag, v) in [
+        ("hidden", "--hidden ", m.hidden),
+        ("layers", "--layers ", m.layers),
+        ("projection", "", m.projection),
+    ] {
+        let max = if k == "layers" { 64 } else { 4096 };
+        if v == 0 || v > max {
+            return Err(invalid(format!(
+                "{flag}(key `model.{k}`) must be in 1..={max}, got {v}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `predictor eval`'s arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EvalArgs {
+    /// Config file (TOML); flags override its keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Encoder cache: loaded when it holds an encoder made with these settings (a file made
+    /// otherwise is refused), written after pre-training when missing. Encoder i > 0 is
+    /// FILE.i.
+    #[arg(long)]
+    pub encoder: Option<PathBuf>,
+    /// Space [default: nb201].
+    #[arg(long, value_enum)]
+    pub space: Option<SpaceName>,
+    /// Labelled set sizes, comma-separated, each in 2..=(table size - 2) [default:
+    /// 78,156,469,781,1563 on nb201, 100,172,424,4236 on nb101].
+    #[arg(long, value_delimiter = ',')]
+    pub k: Option<Vec<usize>>,
+    /// Seeds per configuration, at least 1 [default: 5].
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// First seed [default: 0].
+    #[arg(long)]
+    pub seed_offset: Option<u64>,
+    /// Variants, comma-separated [default: dcl,rnc,no-pretrain,mse].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub variants: Option<Vec<Variant>>,
+    /// Fine-tuned copies per seed, averaged [default: 1].
+    #[arg(long)]
+    pub ensemble: Option<usize>,
+    /// Encoders from different seeds [default: 1].
+    #[arg(long)]
+    pub encoders: Option<usize>,
+    /// Fine-tuning epochs [default: 100].
+    #[arg(long)]
+    pub finetune_epochs: Option<usize>,
+    /// Fine-tuning learning rate [default: 0.001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+    /// Fine-tuning weight decay [default: 0.0001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub weight_decay: Option<f64>,
+    /// Fine-tuning batch size [default: 128].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Temperature of the pairwise loss [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub temperature: Option<f64>,
+    /// Soft pairwise targets with this target temperature [default: hard targets].
+    #[arg(long, allow_hyphen_values = true)]
+    pub target_temperature: Option<f64>,
+    /// Weight of the Rank-N-Contrast term (variant rnc) [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub rnc_weight: Option<f64>,
+    /// Temperature of Rank-N-Contrast [default: 2].
+    #[arg(long, allow_hyphen_values = true)]
+    pub rnc_temperature: Option<f64>,
+    /// Weight of the stage-1 InfoNCE term kept on while fine-tuning [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    pub info_nce_weight: Option<f64>,
+    /// Stage-1 and model settings.
+    #[command(flatten)]
+    pub stage1: Stage1Flags,
+}
+
+impl EvalConfig {
+    /// Checks every setting before any work; `table_size` is the number of labelled
+    /// architectures of the space.
+    pub fn validate(&self, table_size: usize) -> Result<(), CliError> {
+        if self.seeds == 0 {
+            return Err(invalid(
+                "--seeds (key `seeds`) must be at least 1, got 0".into(),
+            ));
+        }
+        for (flag, key, v) in [
+            ("--ensemble", "ensemble", self.ensemble),
+            ("--encoders", "encoders", self.encoders),
+        ] {
+            if v == 0 || v > 1000 {
+                return Err(invalid(format!(
+                    "{flag} (key `{key}`) must be in 1..=1000, got {v}"
+                )));
+            }
+        }
+        if self.variants.is_empty() {
+            return Err(invalid(
+                "--variants (key `variants`) must not be empty".into(),
+            ));
+        }
+        for &k in &self.ks() {
+            if k < 2 || k + 2 > table_size {
+                return Err(invalid(format!(
+                    "--k (key `k`): {k} labelled architectures; the labelled set must hold 2 to {} \
+                     of the {table_size} (at least 2 left to rank)",
+                    table_size.saturating_sub(2)
+                )));
+            }
+        }
+        if !(self.rnc_weight.is_finite() && self.rnc_weight >= 0.0) {
+            return Err(invalid(format!(
+                "--rnc-weight (key `rnc_weight`) must be finite and non-negative, got {}",
+                self.rnc_weight
+            )));
+        }
+        check_model(&self.model)?;
+        if self.variants.iter().any(|v| *v != Variant::NoPretrain) {
+            located("pretrain", FLAGS, self.pretrain.validate())?;
+        }
+        located("finetune", FLAGS, self.finetune.validate())
+    }
+
+    /// The labelled set sizes.
+    pub fn ks(&self) -> Vec<usize> {
+        match (self.k.is_empty(), self.space) {
+            (false, _) => self.k.clone(),
+            (true, SpaceName::Nb201) => vec![78, 156, 469, 781, 1563],
+            (true, SpaceName::Nb101) => vec![100, 172, 424, 4236],
+        }
+    }
+}
+
+/// A space with its labelled architectures and its stage-1 pool.
+struct Problem<S: SearchSpace> {
+    space: S,
+    archs: Vec<S::Arch>,
+    labels: Vec<f64>,
+    pretrain_pool: Vec<S::Arch>,
+}
+
+/// Runs a `predictor` command.
+pub fn run(command: &PredictorCommand) -> Result<(), CliError> {
+    match command {
+        PredictorCommand::Eval(a) => eval(a),
+        PredictorCommand::Pretrain(a) => pretrain(a),
+    }
+}
+
+fn eval(args: &EvalArgs) -> Result<(), CliError> {
+    let mut cfg = match &args.config {
+        Some(f) => config::load::<EvalConfig>(f)?,
+        None => EvalConfig::default(),
+    };
+    macro_rules! set {
+        ($($flag:ident => $($key:ident).+),*) => {
+            $(if let Some(v) = args.$flag.clone() { cfg.$($key).+ = v; })*
+        };
+    }
+    set!(space => space, k => k, seeds => seeds, seed_offset => seed_offset,
+        variants => variants, ensemble => ensemble, encoders => encoders,
+        finetune_epochs => finetune.epochs, lr => finetune.learning_rate,
+        weight_decay => finetune.weight_decay, batch_size => finetune.batch_size,
+        temperature => finetune.temperature, rnc_weight => rnc_weight,
+        rnc_temperature => finetune.rnc_temperature,
+        info_nce_weight => finetune.info_nce_weight);
+    if args.target_temperature.is_some() {
+        cfg.finetune.target_temperature = args.target_temperature;
+    }
+    args.stage1.apply(&mut cfg.model, &mut cfg.pretrain);
+    match cfg.space {
+        SpaceName::Nb201 => {
+            let table = Nb201Table::embedded()?;
+            cfg.validate(table.len())?;
+            let metric = Nb201Metric::new(Nb201Dataset::Cifar10, Nb201Column::Test200);
+            let archs: Vec<_> = table.records().iter().map(|r| r.cell).collect();
+            let labels = table.records().iter().map(|r| r.accuracy(metric)).collect();
+            let pretrain_pool = archs.clone();
+            evaluate(
+                Problem {
+                    space: Nb201Space::new(),
+                    archs,
+                    labels,
+                    pretrain_pool,
+                },
+                &cfg,
+                args,
+            )
+        }
+        SpaceName::Nb101 => {
+            let table = Nb101Table::subset20k()?;
+            cfg.validate(table.len())?;
+            let archs: Vec<_> = table.records().iter().map(|r| r.cell).collect();
+            let labels = table
+                .records()
+                .iter()
+                .map(|r| {
+                    r.get(Nb101Metric::VAL_108)
+                        .ok_or_else(|| invalid("the NB101 table lacks val_acc_108".into()))
+                })
+                .collect::<Result<_, _>>()?;
+            let space = Nb101Space::new();
+            let pretrain_pool = pool_of(&space)?;
+            evaluate(
+                Problem {
+                    space,
+                    archs,
+                    labels,
+                    pretrain_pool,
+                },
+                &cfg,
+                args,
+            )
+        }
+    }
+}
+
+/// Stage 1's architectures: every cell of the space.
+fn pool_of<S: SearchSpace>(space: &S) -> Result<Vec<S::Arch>, CliError> {
+    space
+        .enumerate()
+        .ok_or_else(|| invalid(format!("the {} space cannot be enumerated", space.name())))
+}
+
+/// Encoder `i`'s file: FILE for the first, FILE.i for the others.
+fn encoder_file(path: &std::path::Path, i: u64) -> PathBuf {
+    if i == 0 {
+        return path.to_owned();
+    }
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{i}"));
+    PathBuf::from(name)
+}
+
+fn evaluate<S: SearchSpace>(
+    p: Problem<S>,
+    cfg: &EvalConfig,
+    args: &EvalArgs,
+) -> Result<(), CliError> {
+    let name = p.space.name().to_owned();
+    let fresh: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED)?;
+    let needs_pretrain = cfg.variants.iter().any(|v| *v != Variant::NoPretrain);
+    let n_encoders = if needs_pretrain {
+        cfg.encoders as u64
+    } else {
+        0
+    };
+    let mut pretrained = Vec::new();
+    for i in 0..n_encoders {
+        let mut enc: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED + i)?.fork(0);
+        let report = match &args.encoder {
+            Some(path) => {
+                let file = encoder_file(path, i);
+                let r = enc.pretrain_cached(&file, &p.space, &p.pretrain_pool, &cfg.pretrain)?;
+                if r.is_none() {
+                    println!(
+                        "pretrain space={name} encoder={i} loaded={}",
+                        file.display()
+                    );
+                }
+                r
+            }
+            None => Some(enc.pretrain(&p.space, &p.pretrain_pool, &cfg.pretrain)?),
+        };
+        if let Some(r) = report {
+            println!(
+                "pretrain space={name} encoder={i} cells={} steps={} loss={:.4} seconds={:.1}",
+                p.pretrain_pool.len(),
+                r.steps,
+                r.final_loss,
+                r.seconds
+            );
+        }
+        pretrained.push(enc);
+    }
+    let mut summary = Vec::new();
+    for k in cfg.ks() {
+        for &variant in &cfg.variants {
+            let (base, loss) = match variant {
+                Variant::Dcl => (&pretrained[..], RankingLoss::Pairwise),
+                Variant::Rnc => (
+                    &pretrained[..],
+                    RankingLoss::RankNContrast {
+                        weight: cfg.rnc_weight,
+                    },
+                ),
+                Variant::NoPretrain => (std::slice::from_ref(&fresh), RankingLoss::Pairwise),
+                Variant::Mse => (&pretrained[..], RankingLoss::Mse),
+            };
+            let fcfg = FinetuneConfig {
+                loss,
+                ..cfg.finetune.clone()
+            };
+            let (mut taus, mut secs) = (Vec::new(), Vec::new());
+            for seed in cfg.seed_offset..cfg.seed_offset + cfg.seeds {
+                let start = Instant::now();
+                // The labelled set: k distinct architectures drawn by this seed.
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let mut idx: Vec<usize> = (0..p.archs.len()).collect();
+                for i in 0..k {
+                    let j = rng.random_range(i..idx.len());
+                    idx.swap(i, j);
+                }
+                let (train, test) = idx.split_at(k);
+                let labelled: Vec<_> = train
+                    .iter()
+                    .map(|&i| (p.archs[i].clone(), p.labels[i]))
+                    .collect();
+                let test_archs: Vec<_> = test.iter().map(|&i| p.archs[i].clone()).collect();
+                let ensemble =
+                    Ensemble::finetune_from(base, &p.space, &labelled, &fcfg, cfg.ensemble, seed)?;
+                let scores = ensemble.score(&p.space, &test_archs)?;
+                let truth: Vec<f64> = test.iter().map(|&i| p.labels[i]).collect();
+                let tau = kendall_tau(&truth, &scores)?;
+                let rho = spearman_rho(&truth, &scores)?;
+                let p50 = precision_at_k(&truth, &scores, 50.min(truth.len()))?;
+                let s = start.elapsed().as_secs_f64();
+                println!(
+                    "  space={name} k={k} variant={} seed={seed} tau={tau:.4} rho={rho:.4} p@50={p50:.2} seconds={s:.1}",
+                    variant.name()
+                );
+                taus.push(tau);
+                secs.push(s);
+            }
+            let (m, sd) = dcl_evo::mean_std(&taus);
+            let (ms, _) = dcl_evo::mean_std(&secs);
+            summary.push(format!(
+                "tau space={name} k={k} variant={} mean={m:.3} std={sd:.3} seeds={} seconds={ms:.1}",
+                variant.name(),
+                taus.len()
+            ));
+        }
+    }
+    for line in summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `predictor pretrain`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct PretrainArgs {
+    /// The encoder file to write (kept when it already holds an encoder made with these
+    /// settings; refused when it holds one made otherwise).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Space [default: nb201].
+    #[arg(long, value_enum, default_value = "nb201")]
+    pub space: SpaceName,
+    /// Seed of the initial weights (the encoders `eval` uses start from 1000003 + i).
+    #[arg(long, default_value_t = ENCODER_SEED)]
+    pub seed: u64,
+    /// Stage-1 and model settings.
+    #[command(flatten)]
+    pub stage1: Stage1Flags,
+}
+
+fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
+    let mut model = ModelConfig::default();
+    let mut cfg = PretrainConfig::default();
+    args.stage1.apply(&mut model, &mut cfg);
+    check_model(&model)?;
+    located("pretrain", FLAGS, cfg.validate())?;
+    let run = |report: Option<dcl_predictor::TrainReport>, cells: usize| match report {
+        Some(r) => println!(
+            "pretrain space={} cells={cells} steps={} loss={:.4} seconds={:.1} saved={}",
+            args.space.name(),
+            r.steps,
+            r.final_loss,
+            r.seconds,
+            args.out.display()
+        ),
+        None => println!(
+            "pretrain space={} unchanged={} (made with these settings already)",
+            args.space.name(),
+            args.out.display()
+        ),
+    };
+    match args.space {
+        SpaceName::Nb201 => {
+            let space = Nb201Space::new();
+            // The table's order, as `eval` pre-trains on it.
+            let pool: Vec<_> = Nb201Table::embedded()?
+                .records()
+                .iter()
+                .map(|r| r.cell)
+                .collect();
+            let mut enc: Predictor = Predictor::new(&space, model, args.seed)?.fork(0);
+            run(
+                enc.pretrain_cached(&args.out, &space, &pool, &cfg)?,
+                pool.len(),
+            );
+        }
+        SpaceName::Nb101 => {
+            let space = Nb101Space::new();
+            let pool = pool_of(&space)?;
+            let mut enc: Predictor = Predictor::new(&space, model, args.seed)?.fork(0);
+            run(
+                enc.pretrain_cached(&args.out, &space, &pool, &cfg)?,
+                pool.len(),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Run directories: the files a search leaves beside its journal, and `dcl-enas report`, which
+//! re-derives them from the journal alone.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Metric, Nb201Table};
+use dcl_evo::{Journal, SearchHistory};
+use dcl_graph::{Nb101Cell, Nb201Cell};
+use serde::{Deserialize, Serialize};
+
+use crate::search::{ColumnName, DatasetName};
+use crate::{CliError, invalid, plot};
+
+/// What a search found, as `summary.json` holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The space searched (`nb201`, `nb101`).
+    pub space: String,
+    /// The dataset.
+    pub dataset: String,
+    /// The column searched.
+    pub column: String,
+    /// The strategy.
+    pub strategy: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// The best architecture found (by the searched column).
+    pub best_arch: String,
+    /// Its value in the searched column.
+    pub accuracy: f64,
+    /// Its rank in that column over the whole table (1 is the best).
+    pub rank: usize,
+    /// Architectures in the table.
+    pub table_size: usize,
+    /// The query that found it (1-based).
+    pub best_query: usize,
+    /// Successful true evaluations.
+    pub queries: usize,
+    /// Architectures that failed every attempt.
+    pub failures: usize,
+    /// Wall time of the search; for a report, the journalled evaluation time.
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// The line a search ends with.
+    pub fn line(&self) -> String {
+        format!(
+            "best arch={} acc={:.2} rank={}/{} queries={} seconds={:.1}",
+            self.best_arch, self.accuracy, self.rank, self.table_size, self.queries, self.seconds
+        )
+    }
+}
+
+/// The run settings a summary repeats.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    /// The strategy's name.
+    pub strategy: String,
+    /// The seed.
+    pub seed: u64,
+    /// The dataset.
+    pub dataset: DatasetName,
+    /// The column searched.
+    pub column: ColumnName,
+}
+
+fn seconds_of<A>(history: &SearchHistory<A>, start: Option<Instant>) -> f64 {
+    start.map_or(history.evaluator_seconds, |s| s.elapsed().as_secs_f64())
+}
+
+/// The summary of an NB201 search.
+pub fn nb201_summary(
+    view: &RunView,
+    history: &SearchHistory<Nb201Cell>,
+    start: impl Into<Option<Instant>>,
+) -> Result<Summary, CliError> {
+    let table = Nb201Table::embedded()?;
+    let dataset = match view.dataset {
+        DatasetName::Cifar10 => dcl_bench::Nb201Dataset::Cifar10,
+        DatasetName::Cifar100 => dcl_bench::Nb201Dataset::Cifar100,
+        DatasetName::Imagenet16 => dcl_bench::Nb201Dataset::ImageNet16,
+    };
+    let column = match view.column {
+        ColumnName::Valid12 => Nb201Column::Valid12,
+        _ => Nb201Column::Test200,
+    };
+    let metric = Nb201Metric::new(dataset, column);
+    let best = history
+        .best()
+        .ok_or_else(|| invalid("the search made no successful query".into()))?;
+    Ok(Summary {
+        space: "nb201".into(),
+        dataset: dataset.name().into(),
+        column: column.name().into(),
+        strategy: view.strategy.clone(),
+        seed: view.seed,
+        best_arch: best.arch.to_string(),
+        accuracy: table.accuracy(&best.arch, metric)?,
+        rank: table.rank(&best.arch, metric)?,
+        table_size: table.len(),
+        best_query: best.query,
+        queries: history.len(),
+        failures: history.failures.len(),
+        seconds: seconds_of(history, start.into()),
+    })
+}
+
+/// How an NB101 cell is written in summaries and CSV files.
+pub fn nb101_label(cell: &Nb101Cell) -> String {
+    format!("{cell:?}")
+}
+
+/// The summary of an NB101 search (on the 20,001-cell subset, single-run 108-epoch
+/// validation accuracy).
+pub fn nb101_summary(
+    view: &RunView,
+    history: &SearchHistory<Nb101Cell>,
+    start: impl Into<Option<Instant>>,
+) -> Result<Summary, CliError> {
+    let table = Nb101Table::subset20k()?;
+    let m = Nb101Metric::VAL_108;
+    let best = history
+        .best()
+        .ok_or_else(|| invalid("the search made no successful query".into()))?;
+    let value = table.value(&best.arch, m)?;
+    let better = table
+        .records()
+        .iter()
+        .filter(|r| r.get(m).is_some_and(|v| v > value))
+        .count();
+    Ok(Summary {
+        space: "nb101".into(),
+        dataset: "cifar10".into(),
+        column: view.column.name().into(),
+        strategy: view.strategy.clone(),
+        seed: view.seed,
+        best_arch: nb101_label(&best.arch),
+        accuracy: value,
+        rank: better + 1,
+        table_size: table.len(),
+        best_query: best.query,
+        queries: history.len(),
+        failures: history.failures.len(),
+        seconds: seconds_of(history, start.into()),
+    })
+}
+
+/// Writes `history.json`, `history.csv`, `summary.json` and `best_so_far.svg` into `dir`
+/// (each atomically).
+pub fn write_run<A: Serialize>(
+    dir: &Path,
+    history: &SearchHistory<A>,
+    summary: &Summary,
+    label: impl Fn(&A) -> String,
+) -> Result<(), CliError> {
+    history.save_json(dir.join("history.json"))?;
+    history.save_csv(dir.join("history.csv"), label)?;
+    let json = serde_json::to_string_pretty(summary).map_err(|e| invalid(e.to_string()))?;
+    dcl_graph::io::write_atomic(dir.join("summary.json"), json.as_bytes())?;
+    let title = format!(
+        "{} on {} {}/{} (seed {})",
+        summary.strategy, summary.space, summary.dataset, summary.column, summary.seed
+    );
+    let svg = plot::curves(
+        &title,
+        "best accuracy so far (%)",
+        &[(summary.strategy.clone(), vec![history.best_so_far()])],
+    )?;
+    dcl_graph::io::write_atomic(dir.join("best_so_far.svg"), svg.as_bytes())?;
+    Ok(())
+}
+
+/// The `report` command's arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run directory (it must hold a journal).
+    pub dir: PathBuf,
+}
+
+/// Runs `dcl-enas report DIR`: rebuilds the history from the journal alone and rewrites the
+/// history files, summary and plot (the summary's `seconds` is then the journalled evaluation
+/// time, not the search's wall time).
+pub fn run(args: &ReportArgs) -> Result<(), CliError> {
+    let (header, _) = Journal::<serde_json::Value>::read(&args.dir)?;
+    let strategy = match header.strategy.as_str() {
+        "regularized-evolution" => "re".to_owned(),
+        s => s.to_owned(),
+    };
+    let setting = |key: &str| -> Result<serde_json::Value, CliError> {
+        header.settings.get(key).cloned().ok_or_else(|| {
+            invalid(format!(
+                "{}: the journal's header has no settings.{key} (not written by `dcl-enas search`)",
+                args.dir.display()
+            ))
+        })
+    };
+    let view = RunView {
+        strategy,
+        seed: header.seed,
+        dataset: serde_json::from_value(setting("dataset")?).map_err(|e| invalid(e.to_string()))?,
+        column: serde_json::from_value(setting("column")?).map_err(|e| invalid(e.to_string()))?,
+    };
+    let summary = match header.space.as_str() {
+        "nb201" => {
+            let (h, records) = Journal::<Nb201Cell>::read(&args.dir)?;
+            let history = SearchHistory::from_journal(&h, &records);
+            let s = nb201_summary(&view, &history, None)?;
+            write_run(&args.dir, &history, &s, |c| c.to_string())?;
+            s
+        }
+        "nb101" => {
+            let (h, records) = Journal::<Nb101Cell>::read(&args.dir)?;
+            let history = SearchHistory::from_journal(&h, &records);
+            let s = nb101_summary(&view, &history, None)?;
+            write_run(&args.dir, &history, &s, nb101_label)?;
+            s
+        }
+        other => {
+            return Err(invalid(format!(
+                "{}: a journal of space {other}, which `report` does not know",
+                args.dir.display()
+            )));
+        }
+    };
+    println!("{}", summary.line());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_has_every_field() {
+        let s = Summary {
+            space: "nb201".into(),
+            dataset: "cifar10".into(),
+            column: "test200".into(),
+            strategy: "dcl-enas".into(),
+            seed: 0,
+            best_arch: "|a|".into(),
+            accuracy: 94.373,
+            rank: 1,
+            table_size: 15625,
+            best_query: 40,
+            queries: 100,
+            failures: 0,
+            seconds: 21.44,
+        };
+        assert_eq!(
+            s.line(),
+            "best arch=|a| acc=94.37 rank=1/15625 queries=100 seconds=21.4"
+        );
+    }
+}

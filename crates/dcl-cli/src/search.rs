@@ -1,0 +1,727 @@
+//! `dcl-enas search`: one search on a benchmark table (NAS-Bench-201 or the NAS-Bench-101
+//! subset), journalled in a run directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use dcl_bench::{
+    CountingOracle, Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table,
+};
+use dcl_evo::{
+    DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, RandomSearch, RegularizedEvolution,
+    SearchHistory, Strategy,
+};
+use dcl_exec::LocalPool;
+use dcl_graph::{Evaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
+use dcl_predictor::{
+    FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig, RankingLoss,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::report;
+use crate::{CliError, config, invalid};
+
+/// Sets `$cfg.$($key).+ = v` when the flag `$flags.$flag` is `Some(v)`.
+macro_rules! apply {
+    ($flags:expr, $cfg:expr, $($flag:ident => $($key:ident).+),* $(,)?) => {
+        $(if let Some(v) = $flags.$flag.clone() { $cfg.$($key).+ = v.into(); })*
+    };
+}
+
+/// The search spaces with a table to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpaceName {
+    /// NAS-Bench-201: all 15,625 cells.
+    Nb201,
+    /// NAS-Bench-101: the 20,001-cell subset that ships with the crate.
+    Nb101,
+}
+
+impl SpaceName {
+    /// The name in flags, files and summary lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpaceName::Nb201 => "nb201",
+            SpaceName::Nb101 => "nb101",
+        }
+    }
+}
+
+/// The datasets a table was trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetName {
+    /// CIFAR-10 (both spaces).
+    Cifar10,
+    /// CIFAR-100 (NAS-Bench-201).
+    Cifar100,
+    /// ImageNet-16-120 (NAS-Bench-201).
+    Imagenet16,
+}
+
+impl DatasetName {
+    fn nb201(self) -> Nb201Dataset {
+        match self {
+            DatasetName::Cifar10 => Nb201Dataset::Cifar10,
+            DatasetName::Cifar100 => Nb201Dataset::Cifar100,
+            DatasetName::Imagenet16 => Nb201Dataset::ImageNet16,
+        }
+    }
+}
+
+/// The column a search reads as its fitness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ColumnName {
+    /// NAS-Bench-201: test accuracy after 200 epochs.
+    Test200,
+    /// NAS-Bench-201: validation accuracy after 12 epochs (the cheap protocol).
+    Valid12,
+    /// NAS-Bench-101: validation accuracy after 108 epochs (its single-run column).
+    Valid108,
+}
+
+impl ColumnName {
+    /// The name in flags, files and summary lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnName::Test200 => "test200",
+            ColumnName::Valid12 => "valid12",
+            ColumnName::Valid108 => "valid108",
+        }
+    }
+}
+
+/// The search strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyName {
+    /// Uniform random search.
+    Random,
+    /// Regularized evolution (Real et al. 2019).
+    Re,
+    /// DCL-ENAS: evolution ranked by the pre-trained predictor.
+    DclEnas,
+}
+
+impl StrategyName {
+    /// The name in flags, files and summary lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyName::Random => "random",
+            StrategyName::Re => "re",
+            StrategyName::DclEnas => "dcl-enas",
+        }
+    }
+}
+
+/// Where evaluations run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecutorName {
+    /// On this machine, `workers` evaluations at a time.
+    Local,
+}
+
+/// The stage-2 loss of each refit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossName {
+    /// Pairwise logistic ranking loss.
+    Pairwise,
+    /// Rank-N-Contrast (weight 1) plus the pairwise loss.
+    Rnc,
+    /// Mean squared error on standardised accuracies.
+    Mse,
+}
+
+impl LossName {
+    fn loss(self) -> RankingLoss {
+        match self {
+            LossName::Pairwise => RankingLoss::Pairwise,
+            LossName::Rnc => RankingLoss::RankNContrast { weight: 1.0 },
+            LossName::Mse => RankingLoss::Mse,
+        }
+    }
+}
+
+/// Everything that decides a search (the `search` command's config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchConfig {
+    /// The space searched.
+    pub space: SpaceName,
+    /// The dataset whose column is searched.
+    pub dataset: DatasetName,
+    /// The column searched; by default the space's usual one (`test200` on NB201,
+    /// `valid108` on NB101).
+    pub column: Option<ColumnName>,
+    /// The strategy.
+    pub strategy: StrategyName,
+    /// True evaluations allowed.
+    pub budget: usize,
+    /// Seed of the whole run.
+    pub seed: u64,
+    /// Architectures asked and evaluated together.
+    pub batch: usize,
+    /// Attempts per architecture before it is recorded as failed.
+    pub max_attempts: u32,
+    /// Where evaluations run.
+    pub executor: ExecutorName,
+    /// Evaluations at a time on this machine (`executor = "local"`).
+    pub workers: usize,
+    /// DCL-ENAS's settings.
+    pub dcl_enas: DclEnasConfig,
+    /// Regularized evolution's settings.
+    pub evolution: RegularizedEvolution,
+    /// Stage 1: label-free pre-training of the predictor (DCL-ENAS).
+    pub pretrain: PretrainConfig,
+    /// Stage 2: the refit after each round (DCL-ENAS).
+    pub refit: FinetuneConfig,
+    /// The predictor's shape (DCL-ENAS).
+    pub model: ModelConfig,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            space: SpaceName::Nb201,
+            dataset: DatasetName::Cifar10,
+            column: None,
+            strategy: StrategyName::DclEnas,
+            budget: 100,
+            seed: 0,
+            batch: 1,
+            max_attempts: 3,
+            executor: ExecutorName::Local,
+            workers: 1,
+            dcl_enas: DclEnasConfig::default(),
+            evolution: RegularizedEvolution::default(),
+            pretrain: PretrainConfig {
+                epochs: 2,
+                ..PretrainConfig::default()
+            },
+            refit: FinetuneConfig::search_default(),
+            model: ModelConfig::default(),
+        }
+    }
+}
+
+/// Settings flags: each overrides the config file's key of the same name (`--infill` is
+/// `dcl_enas.infill`, `--pretrain-epochs` is `pretrain.epochs`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SearchFlags {
+    /// Space searched [default: nb201].
+    #[arg(long, value_enum)]
+    pub space: Option<SpaceName>,
+    /// Dataset [default: cifar10].
+    #[arg(long, value_enum)]
+    pub dataset: Option<DatasetName>,
+    /// Column searched [default: test200 on nb201, valid108 on nb101].
+    #[arg(long, value_enum)]
+    pub column: Option<ColumnName>,
+    /// Strategy [default: dcl-enas].
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyName>,
+    /// True evaluations allowed, at least 1 [default: 100].
+    #[arg(long)]
+    pub budget: Option<usize>,
+    /// Seed of the run [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Architectures asked and evaluated together, at least 1 [default: 1].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Attempts per architecture, at least 1 [default: 3].
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+    /// Where evaluations run [default: local].
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorName>,
+    /// Evaluations at a time (local executor), 1 to 256 [default: 1].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Strategy and predictor settings.
+    #[command(flatten)]
+    pub strategy_settings: StrategyFlags,
+}
+
+/// The strategies' and the predictor's settings flags (shared by `search` and `benchmark`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct StrategyFlags {
+    /// DCL-ENAS: random architectures evaluated before the first fit [default: 10].
+    #[arg(long)]
+    pub initial: Option<usize>,
+    /// DCL-ENAS: population evolved on predicted fitness [default: 20].
+    #[arg(long)]
+    pub population: Option<usize>,
+    /// DCL-ENAS: generations between rounds [default: 5].
+    #[arg(long)]
+    pub generations: Option<usize>,
+    /// DCL-ENAS: offspring per generation [default: 100].
+    #[arg(long)]
+    pub offspring: Option<usize>,
+    /// DCL-ENAS: architectures truly evaluated per round [default: 5].
+    #[arg(long)]
+    pub infill: Option<usize>,
+    /// DCL-ENAS: queries per round that explore around the incumbent, at most --infill
+    /// [default: 1].
+    #[arg(long)]
+    pub explore: Option<usize>,
+    /// DCL-ENAS: probability of crossover, in [0, 1] [default: 0.3].
+    #[arg(long, allow_hyphen_values = true)]
+    pub crossover_rate: Option<f64>,
+    /// DCL-ENAS: tournament size [default: 3].
+    #[arg(long)]
+    pub tournament: Option<usize>,
+    /// Regularized evolution: population [default: 20].
+    #[arg(long)]
+    pub re_population: Option<usize>,
+    /// Regularized evolution: tournament size [default: 5].
+    #[arg(long)]
+    pub re_sample: Option<usize>,
+    /// Stage 1: epochs over the space [default: 2].
+    #[arg(long)]
+    pub pretrain_epochs: Option<usize>,
+    /// Stage 1: learning rate, finite and positive [default: 0.001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub pretrain_lr: Option<f64>,
+    /// Stage 1: augmentation's op-substitution probability, in [0, 1] [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub op_substitution: Option<f64>,
+    /// Stage 1: augmentation's edge-drop probability, in [0, 1] [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub edge_drop: Option<f64>,
+    /// Stage 1: augmentation's op-masking probability, in [0, 1] [default: 0.1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub node_mask: Option<f64>,
+    /// Stage 2: epochs per refit [default: 50].
+    #[arg(long)]
+    pub refit_epochs: Option<usize>,
+    /// Stage 2: learning rate, finite and positive [default: 0.001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub refit_lr: Option<f64>,
+    /// Stage 2: weight decay, finite and non-negative [default: 0.0001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub refit_weight_decay: Option<f64>,
+    /// Stage 2: loss [default: pairwise].
+    #[arg(long, value_enum)]
+    pub refit_loss: Option<LossName>,
+}
+
+/// The settings [`StrategyFlags`] set.
+#[derive(Debug)]
+pub struct StrategySettings<'a> {
+    /// DCL-ENAS.
+    pub dcl_enas: &'a mut DclEnasConfig,
+    /// Regularized evolution.
+    pub evolution: &'a mut RegularizedEvolution,
+    /// Stage 1.
+    pub pretrain: &'a mut PretrainConfig,
+    /// Stage 2.
+    pub refit: &'a mut FinetuneConfig,
+}
+
+impl StrategyFlags {
+    /// Overrides the settings with the flags given.
+    pub fn apply(&self, cfg: StrategySettings<'_>) {
+        apply!(self, cfg,
+            initial => dcl_enas.initial, population => dcl_enas.population,
+            generations => dcl_enas.generations, offspring => dcl_enas.offspring,
+            infill => dcl_enas.infill, explore => dcl_enas.explore,
+            crossover_rate => dcl_enas.crossover_rate, tournament => dcl_enas.tournament,
+            re_population => evolution.population_size, re_sample => evolution.sample_size,
+            pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
+            op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
+            node_mask => pretrain.node_mask,
+            refit_epochs => refit.epochs, refit_lr => refit.learning_rate,
+            refit_weight_decay => refit.weight_decay,
+        );
+        if let Some(l) = self.refit_loss {
+            cfg.refit.loss = l.loss();
+        }
+    }
+}
+
+impl SearchFlags {
+    /// Overrides `cfg`'s keys with the flags given.
+    pub fn apply(&self, cfg: &mut SearchConfig) {
+        apply!(self, cfg,
+            space => space, dataset => dataset, strategy => strategy, budget => budget,
+            seed => seed, batch => batch, max_attempts => max_attempts, executor => executor,
+            workers => workers,
+        );
+        if let Some(c) = self.column {
+            cfg.column = Some(c);
+        }
+        self.strategy_settings.apply(StrategySettings {
+            dcl_enas: &mut cfg.dcl_enas,
+            evolution: &mut cfg.evolution,
+            pretrain: &mut cfg.pretrain,
+            refit: &mut cfg.refit,
+        });
+    }
+}
+
+/// Keys of each section and the flags that set them, for error messages.
+pub(crate) const FLAGS: &[(&str, &str, &str)] = &[
+    ("", "budget", "--budget"),
+    ("", "batch_size", "--batch"),
+    ("", "max_attempts", "--max-attempts"),
+    ("dcl_enas", "initial", "--initial"),
+    ("dcl_enas", "population", "--population"),
+    ("dcl_enas", "generations", "--generations"),
+    ("dcl_enas", "offspring", "--offspring"),
+    ("dcl_enas", "infill", "--infill"),
+    ("dcl_enas", "explore", "--explore"),
+    ("dcl_enas", "crossover_rate", "--crossover-rate"),
+    ("dcl_enas", "tournament", "--tournament"),
+    ("evolution", "population_size", "--re-population"),
+    ("evolution", "sample_size", "--re-sample"),
+    ("pretrain", "epochs", "--pretrain-epochs"),
+    ("pretrain", "learning_rate", "--pretrain-lr"),
+    ("pretrain", "op_substitution", "--op-substitution"),
+    ("pretrain", "edge_drop", "--edge-drop"),
+    ("pretrain", "node_mask", "--node-mask"),
+    ("pretrain", "batch_size", ""),
+    ("pretrain", "temperature", ""),
+    ("refit", "epochs", "--refit-epochs"),
+    ("refit", "learning_rate", "--refit-lr"),
+    ("refit", "weight_decay", "--refit-weight-decay"),
+    ("refit", "batch_size", ""),
+    ("refit", "temperature", ""),
+    ("refit", "rnc_temperature", ""),
+    ("refit", "target_temperature", ""),
+    ("refit", "loss.weight", ""),
+    ("model", "hidden", ""),
+    ("model", "layers", ""),
+    ("model", "projection", ""),
+];
+
+impl SearchConfig {
+    /// The column searched: the configured one or the space's usual one.
+    pub fn column(&self) -> ColumnName {
+        self.column.unwrap_or(match self.space {
+            SpaceName::Nb201 => ColumnName::Test200,
+            SpaceName::Nb101 => ColumnName::Valid108,
+        })
+    }
+
+    /// The driver the settings give.
+    pub fn driver(&self) -> Driver {
+        Driver {
+            batch_size: self.batch,
+            max_attempts: self.max_attempts,
+            ..Driver::new(self.budget)
+        }
+    }
+
+    /// Checks every setting before any work; the error names the flag and the key.
+    pub fn validate(&self) -> Result<(), CliError> {
+        match (self.space, self.column()) {
+            (SpaceName::Nb201, ColumnName::Test200 | ColumnName::Valid12) => {}
+            (SpaceName::Nb101, ColumnName::Valid108) => {}
+            (s, c) => {
+                return Err(invalid(format!(
+                    "--column (key `column`): {} has no column {}; nb201 has test200 and \
+                     valid12, nb101 has valid108",
+                    s.name(),
+                    c.name()
+                )));
+            }
+        }
+        if self.space == SpaceName::Nb101 && self.dataset != DatasetName::Cifar10 {
+            return Err(invalid(
+                "--dataset (key `dataset`): nb101 was trained on cifar10 only".into(),
+            ));
+        }
+        if self.workers == 0 || self.workers > 256 {
+            return Err(invalid(format!(
+                "--workers (key `workers`) must be in 1..=256, got {}",
+                self.workers
+            )));
+        }
+        located("", FLAGS, self.driver().validate())?;
+        located(
+            "dcl_enas",
+            FLAGS,
+            DclEnas::new(self.dcl_enas.clone()).validate(),
+        )?;
+        located("evolution", FLAGS, self.evolution.validate())?;
+        located("pretrain", FLAGS, self.pretrain.validate())?;
+        located("refit", FLAGS, self.refit.validate())?;
+        let m = self.model;
+        for (k, v) in [
+            ("hidden", m.hidden),
+            ("layers", m.layers),
+            ("projection", m.projection),
+        ] {
+            if v == 0 || v > 4096 {
+                return Err(invalid(format!(
+                    "key `model.{k}` must be in 1..=4096, got {v}"
+                )));
+            }
+        }
+        if self.strategy == StrategyName::DclEnas && self.dcl_enas.initial < 2 {
+            return Err(invalid(format!(
+                "--initial (key `dcl_enas.initial`): the predictor needs at least 2 labelled \
+                 architectures before its first fit, got {}",
+                self.dcl_enas.initial
+            )));
+        }
+        Ok(())
+    }
+
+    /// Everything else that decides the outcome, for the journal's header.
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "dataset": self.dataset,
+            "column": self.column(),
+            "pretrain": self.pretrain,
+            "refit": self.refit,
+            "model": self.model,
+        })
+    }
+
+    /// The journal header of this search.
+    pub fn header(&self) -> JournalHeader {
+        let (name, strategy_config) = match self.strategy {
+            StrategyName::Random => ("random", serde_json::to_value(RandomSearch)),
+            StrategyName::Re => (
+                "regularized-evolution",
+                serde_json::to_value(self.evolution),
+            ),
+            StrategyName::DclEnas => ("dcl-enas", serde_json::to_value(&self.dcl_enas)),
+        };
+        JournalHeader::new(
+            name,
+            &strategy_config.unwrap_or_default(),
+            self.space.name(),
+            self.seed,
+            self.driver(),
+        )
+        .with_settings(&self.settings())
+    }
+}
+
+/// Maps a library's config error to one naming the flag and key: the error's message names the
+/// field (the first of `section`'s keys found in it as a word).
+pub(crate) fn located<E: std::fmt::Display>(
+    section: &str,
+    flags: &[(&str, &str, &str)],
+    result: Result<(), E>,
+) -> Result<(), CliError> {
+    let Err(e) = result else { return Ok(()) };
+    let message = e.to_string();
+    let found = flags
+        .iter()
+        .filter(|(s, _, _)| *s == section)
+        .filter_map(|&(_, key, flag)| find_word(&message, key).map(|at| (at, key, flag)))
+        .min_by_key(|&(at, key, _)| (at, std::cmp::Reverse(key.len())));
+    Err(invalid(match found {
+        Some((_, key, flag)) => {
+            let key = match (section, key) {
+                ("", "batch_size") => "batch".to_owned(),
+                ("", k) => k.to_owned(),
+                (s, k) => format!("{s}.{k}"),
+            };
+            if flag.is_empty() {
+                format!("key `{key}`: {message}")
+            } else {
+                format!("{flag} (key `{key}`): {message}")
+            }
+        }
+        None => message,
+    }))
+}
+
+/// Byte offset of `word` in `text` where it is not part of a longer identifier.
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).map(|(i, _)| i).find(|&i| {
+        let before = text[..i].chars().next_back().is_none_or(|c| !ident(c));
+        let after = text[i + word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !ident(c));
+        before && after
+    })
+}
+
+/// The `search` command's arguments.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SearchArgs {
+    /// Config file (TOML); flags override its keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run directory, which must not hold a journal [default: a new one under runs/].
+    #[arg(long, conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Resume the run in this directory (its config.toml; flags must agree with it).
+    #[arg(long, conflicts_with = "config")]
+    pub resume: Option<PathBuf>,
+    /// The settings.
+    #[command(flatten)]
+    pub flags: SearchFlags,
+}
+
+/// The config file a run directory keeps.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Runs `dcl-enas search`.
+pub fn run(args: &SearchArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    let mut cfg = match (&args.resume, &args.config) {
+        (Some(dir), _) => config::load::<SearchConfig>(&dir.join(CONFIG_FILE))?,
+        (None, Some(file)) => config::load::<SearchConfig>(file)?,
+        (None, None) => SearchConfig::default(),
+    };
+    args.flags.apply(&mut cfg);
+    cfg.column = Some(cfg.column());
+    cfg.validate()?;
+    let dir = match (&args.resume, &args.out) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => dcl_evo::fresh_run_dir("search", cfg.seed),
+    };
+    match cfg.space {
+        SpaceName::Nb201 => {
+            let table = Nb201Table::embedded()?;
+            let metric = Nb201Metric::new(
+                cfg.dataset.nb201(),
+                match cfg.column() {
+                    ColumnName::Valid12 => Nb201Column::Valid12,
+                    _ => Nb201Column::Test200,
+                },
+            );
+            let space = Nb201Space::new();
+            let cells: Vec<_> = table.records().iter().map(|r| r.cell).collect();
+            let oracles = (0..cfg.workers)
+                .map(|_| CountingOracle::new(table, metric))
+                .collect();
+            let journal = open_journal(&cfg, &dir, args.resume.is_some())?;
+            let history = drive(&cfg, &space, &cells, oracles, journal)?;
+            let summary = report::nb201_summary(&cfg_view(&cfg), &history, start)?;
+            report::write_run(&dir, &history, &summary, |c| c.to_string())?;
+            println!("{}", summary.line());
+        }
+        SpaceName::Nb101 => {
+            let table = Nb101Table::subset20k()?;
+            let cells: Vec<_> = table.records().iter().map(|r| r.cell).collect();
+            let space = Subspace::new(Nb101Space::new(), cells.clone())?;
+            let oracles = (0..cfg.workers)
+                .map(|_| CountingOracle::new(table, Nb101Metric::VAL_108))
+                .collect();
+            let journal = open_journal(&cfg, &dir, args.resume.is_some())?;
+            let history = drive(&cfg, &space, &cells, oracles, journal)?;
+            let summary = report::nb101_summary(&cfg_view(&cfg), &history, start)?;
+            report::write_run(&dir, &history, &summary, report::nb101_label)?;
+            println!("{}", summary.line());
+        }
+    }
+    Ok(())
+}
+
+/// The header fields a summary repeats.
+pub(crate) fn cfg_view(cfg: &SearchConfig) -> report::RunView {
+    report::RunView {
+        strategy: cfg.strategy.name().to_owned(),
+        seed: cfg.seed,
+        dataset: cfg.dataset,
+        column: cfg.column(),
+    }
+}
+
+/// Creates (or, resuming, reopens) the run's journal and saves its config beside it.
+fn open_journal<A: Serialize + DeserializeOwned>(
+    cfg: &SearchConfig,
+    dir: &Path,
+    resume: bool,
+) -> Result<Journal<A>, CliError> {
+    let header = cfg.header();
+    let journal = if resume {
+        let j = Journal::resume(dir, header)?;
+        tracing::info!(
+            "resuming {}: {} journalled evaluations{}",
+            dir.display(),
+            j.records().len(),
+            if j.dropped_torn_line() {
+                " (a torn last line dropped)"
+            } else {
+                ""
+            }
+        );
+        j
+    } else {
+        let j = Journal::create(dir, header)?;
+        config::save(cfg, &dir.join(CONFIG_FILE))?;
+        tracing::info!(
+            "run directory {} (if this run is killed: dcl-enas search --resume {})",
+            dir.display(),
+            dir.display()
+        );
+        j
+    };
+    Ok(journal)
+}
+
+/// Builds the strategy (pre-training the predictor for DCL-ENAS) and drives it.
+fn drive<S, E>(
+    cfg: &SearchConfig,
+    space: &S,
+    cells: &[S::Arch],
+    mut oracles: Vec<E>,
+    mut journal: Journal<S::Arch>,
+) -> Result<SearchHistory<S::Arch>, CliError>
+where
+    S: SearchSpace + Sync,
+    S::Arch: Serialize + DeserializeOwned + Send + Sync,
+    E: Evaluator<S> + Send,
+{
+    let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut strategy: Box<dyn Strategy<S> + '_> = match cfg.strategy {
+        StrategyName::Random => Box::new(RandomSearch.start(space, rng)),
+        StrategyName::Re => Box::new(cfg.evolution.start(space, rng)?),
+        StrategyName::DclEnas => {
+            tracing::info!(
+                "stage 1: label-free pre-training on all {} architectures",
+                cells.len()
+            );
+            let mut predictor: Predictor = Predictor::new(space, cfg.model, cfg.seed)?;
+            let r = predictor.pretrain(space, cells, &cfg.pretrain)?;
+            tracing::info!(
+                "stage 1: {} steps, InfoNCE {:.3}, {:.1} s",
+                r.steps,
+                r.final_loss,
+                r.seconds
+            );
+            let surrogate = PredictorSurrogate::new(predictor, cfg.refit.clone(), cfg.seed);
+            Box::new(DclEnas::new(cfg.dcl_enas.clone()).start(space, surrogate, rng)?)
+        }
+    };
+    let driver = cfg.driver();
+    let history = if oracles.len() == 1 {
+        let mut e = oracles.pop().expect("one oracle");
+        driver.run(
+            strategy.as_mut(),
+            space,
+            &mut e,
+            Some(&mut journal),
+            &mut |_| {},
+        )?
+    } else {
+        let mut pool = LocalPool::new(oracles, 1)?;
+        driver.run(
+            strategy.as_mut(),
+            space,
+            &mut pool,
+            Some(&mut journal),
+            &mut |_| {},
+        )?
+    };
+    Ok(history)
+}

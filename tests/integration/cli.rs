@@ -1,0 +1,535 @@
+//! The `dcl-enas` program, run for real: the main job on a small budget, a config file that
+//! repeats a run, a used run directory refused, `report` re-deriving a run's files from its
+//! journal, every invalid value refused before any work with a message naming its flag, and
+//! progress drawn as bars under a pseudo-terminal but as plain lines elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dcl_bench::{Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
+use dcl_graph::Nb201Cell;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dcl-enas");
+
+/// A DCL-ENAS config small enough for a test: a few pre-training steps, short refits.
+const TINY: &str = "
+budget = 16
+seed = 2
+
+[dcl_enas]
+initial = 6
+infill = 5
+offspring = 40
+generations = 2
+
+[pretrain]
+epochs = 1
+max_steps = 3
+
+[refit]
+epochs = 4
+";
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dcl-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DCL_PROGRESS", "lines")
+        .output()
+        .expect("the binary starts")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "dcl-enas {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// `summary.json` without its timing.
+fn summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v.as_object_mut().unwrap().remove("seconds");
+    v
+}
+
+/// `history.csv` without its seconds column.
+fn history_rows(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("history.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+        .collect()
+}
+
+/// The journal's evaluation lines without their timing.
+fn journal_outcomes(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+fn last_line(stdout: &str) -> &str {
+    stdout.lines().last().unwrap_or("")
+}
+
+#[test]
+fn the_main_job_on_a_small_budget_ends_with_its_summary_line() {
+    let dir = temp("main");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let run_dir = dir.join("run");
+    let stdout = ok(&[
+        "search",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run_dir.to_str().unwrap(),
+    ]);
+    let line = last_line(&stdout);
+    let fields: Vec<(&str, &str)> = line
+        .strip_prefix("best ")
+        .unwrap_or_else(|| panic!("not a summary line: {line}"))
+        .split(' ')
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, ["arch", "acc", "rank", "queries", "seconds"]);
+    // The line tells the truth about the table.
+    let table = Nb201Table::embedded().unwrap();
+    let metric = Nb201Metric::new(Nb201Dataset::Cifar10, Nb201Column::Test200);
+    let cell: Nb201Cell = fields[0].1.parse().unwrap();
+    assert_eq!(
+        fields[1].1,
+        format!("{:.2}", table.accuracy(&cell, metric).unwrap())
+    );
+    assert_eq!(
+        fields[2].1,
+        format!("{}/15625", table.rank(&cell, metric).unwrap())
+    );
+    assert_eq!(fields[3].1, "16");
+    // The best of the history is the best cell, and every row is the table's value.
+    let rows = history_rows(&run_dir);
+    assert_eq!(rows[0], "query,arch,fitness");
+    assert_eq!(rows.len(), 17);
+    let mut best = f64::MIN;
+    for row in &rows[1..] {
+        let (rest, fitness) = row.rsplit_once(',').unwrap();
+        let (_, arch) = rest.split_once(',').unwrap();
+        let c: Nb201Cell = arch.parse().unwrap();
+        let f: f64 = fitness.parse().unwrap();
+        assert_eq!(f, table.accuracy(&c, metric).unwrap());
+        best = best.max(f);
+    }
+    assert_eq!(best, table.accuracy(&cell, metric).unwrap());
+    for f in [
+        "config.toml",
+        "journal.jsonl",
+        "history.json",
+        "best_so_far.svg",
+    ] {
+        assert!(run_dir.join(f).exists(), "{f} missing");
+    }
+    let svg = std::fs::read_to_string(run_dir.join("best_so_far.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("dcl-enas"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_saved_config_repeats_the_run_and_a_used_directory_is_refused() {
+    let dir = temp("repeat");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let first = ok(&[
+        "search",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--batch",
+        "3",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    // The resolved config holds the flag, and no output directory.
+    let saved = std::fs::read_to_string(a.join("config.toml")).unwrap();
+    assert!(saved.contains("batch = 3") && saved.contains("max_steps = 3"));
+    assert!(!saved.contains(a.to_str().unwrap()));
+    let again = ok(&[
+        "search",
+        "--config",
+        a.join("config.toml").to_str().unwrap(),
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    let strip = |s: &str| last_line(s).rsplit_once(" seconds=").unwrap().0.to_owned();
+    assert_eq!(strip(&first), strip(&again));
+    assert_eq!(summary(&a), summary(&b));
+    assert_eq!(history_rows(&a), history_rows(&b));
+    assert_eq!(journal_outcomes(&a), journal_outcomes(&b));
+    assert_eq!(journal_outcomes(&a).len(), 16);
+
+    // What a kill leaves (a journal cut in the middle of a line, no other output) resumes to
+    // the same run.
+    let c = dir.join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    let journal = std::fs::read_to_string(a.join("journal.jsonl")).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    let mut cut = lines[..8].join("\n");
+    cut.push('\n');
+    cut.push_str(&lines[8][..lines[8].len() / 2]);
+    std::fs::write(c.join("journal.jsonl"), cut).unwrap();
+    std::fs::copy(a.join("config.toml"), c.join("config.toml")).unwrap();
+    let refused = run(&["search", "--resume", c.to_str().unwrap(), "--seed", "9"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("seed"));
+    let resumed = ok(&["search", "--resume", c.to_str().unwrap()]);
+    assert_eq!(strip(&resumed), strip(&first));
+    assert_eq!(summary(&c), summary(&a));
+    assert_eq!(history_rows(&c), history_rows(&a));
+
+    // A directory that holds a journal is never written over.
+    let before = std::fs::read(a.join("journal.jsonl")).unwrap();
+    let out = run(&[
+        "search",
+        "--strategy",
+        "random",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already holds a journal"), "{err}");
+    assert_eq!(std::fs::read(a.join("journal.jsonl")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(a.join("config.toml")).unwrap(),
+        saved
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn report_rederives_a_runs_files_from_its_journal() {
+    let dir = temp("report");
+    // Batches of 4 on 3 workers: outcomes come back in any order, the history is in ask order.
+    for (strategy, extra) in [("random", "4"), ("re", "1")] {
+        let run_dir = dir.join(strategy);
+        ok(&[
+            "search",
+            "--strategy",
+            strategy,
+            "--budget",
+            "40",
+            "--batch",
+            extra,
+            "--workers",
+            "3",
+            "--seed",
+            "5",
+            "--out",
+            run_dir.to_str().unwrap(),
+        ]);
+        let (s, rows) = (summary(&run_dir), history_rows(&run_dir));
+        let history: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run_dir.join("history.json")).unwrap())
+                .unwrap();
+        for f in [
+            "summary.json",
+            "history.csv",
+            "history.json",
+            "best_so_far.svg",
+        ] {
+            std::fs::remove_file(run_dir.join(f)).unwrap();
+        }
+        let stdout = ok(&["report", run_dir.to_str().unwrap()]);
+        assert!(last_line(&stdout).starts_with("best arch="));
+        assert_eq!(summary(&run_dir), s, "{strategy}");
+        assert_eq!(history_rows(&run_dir), rows, "{strategy}");
+        let rebuilt: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run_dir.join("history.json")).unwrap())
+                .unwrap();
+        let archs = |h: &serde_json::Value| {
+            h["queries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|q| q["arch"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(archs(&rebuilt), archs(&history));
+        assert!(run_dir.join("best_so_far.svg").exists());
+    }
+    let out = run(&["report", dir.join("nothing").to_str().unwrap()]);
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
+    let dir = temp("invalid");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_key = dir.join("bad.toml");
+    std::fs::write(&bad_key, "budget = 10\n[dcl_enas]\ninfil = 3\n").unwrap();
+    let out_dir = dir.join("never");
+    let out = out_dir.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["search", "--budget", "0"], "--budget"),
+        (vec!["search", "--batch", "0"], "--batch"),
+        (vec!["search", "--max-attempts", "0"], "--max-attempts"),
+        (vec!["search", "--workers", "0"], "--workers"),
+        (vec!["search", "--pretrain-lr", "-0.1"], "--pretrain-lr"),
+        (vec!["search", "--pretrain-lr", "NaN"], "--pretrain-lr"),
+        (vec!["search", "--refit-lr", "inf"], "--refit-lr"),
+        (
+            vec!["search", "--refit-weight-decay", "-1e-4"],
+            "--refit-weight-decay",
+        ),
+        (
+            vec!["search", "--crossover-rate", "1.5"],
+            "--crossover-rate",
+        ),
+        (vec!["search", "--edge-drop", "-0.1"], "--edge-drop"),
+        (
+            vec!["search", "--op-substitution", "2"],
+            "--op-substitution",
+        ),
+        (vec!["search", "--node-mask", "NaN"], "--node-mask"),
+        (
+            vec!["search", "--infill", "5", "--explore", "6"],
+            "--explore",
+        ),
+        (vec!["search", "--infill", "0"], "--infill"),
+        (vec!["search", "--initial", "1"], "--initial"),
+        (vec!["search", "--offspring", "4000000000"], "--offspring"),
+        (vec!["search", "--tournament", "4000000000"], "--tournament"),
+        (
+            vec!["search", "--re-sample", "0", "--strategy", "re"],
+            "--re-sample",
+        ),
+        (
+            vec!["search", "--pretrain-epochs", "0"],
+            "--pretrain-epochs",
+        ),
+        (vec!["search", "--refit-epochs", "0"], "--refit-epochs"),
+        (
+            vec!["search", "--space", "nb101", "--column", "test200"],
+            "--column",
+        ),
+        (
+            vec!["search", "--space", "nb101", "--dataset", "cifar100"],
+            "--dataset",
+        ),
+        (
+            vec!["search", "--config", bad_key.to_str().unwrap()],
+            "`dcl_enas.infil`",
+        ),
+        (vec!["search", "--strategy", "annealing"], "--strategy"),
+        (vec!["search", "--budget", "-3"], "--budget"),
+        (vec!["benchmark", "--seeds", "0"], "--seeds"),
+        (vec!["benchmark", "--budget", "50,0"], "--budget"),
+        (vec!["benchmark", "--protocol", "valid108"], "--protocol"),
+        (vec!["benchmark", "--explore", "9"], "--explore"),
+        (
+            vec!["benchmark", "--config", bad_key.to_str().unwrap()],
+            "unknown key",
+        ),
+        (vec!["predictor", "eval", "--k", "15624"], "--k"),
+        (vec!["predictor", "eval", "--k", "1"], "--k"),
+        (vec!["predictor", "eval", "--seeds", "0"], "--seeds"),
+        (vec!["predictor", "eval", "--lr", "-1"], "--lr"),
+        (
+            vec!["predictor", "eval", "--weight-decay", "NaN"],
+            "--weight-decay",
+        ),
+        (
+            vec!["predictor", "eval", "--finetune-epochs", "0"],
+            "--finetune-epochs",
+        ),
+        (
+            vec!["predictor", "eval", "--edge-drop", "1.5"],
+            "--edge-drop",
+        ),
+        (vec!["predictor", "eval", "--hidden", "0"], "--hidden"),
+        (
+            vec!["predictor", "eval", "--space", "nb101", "--k", "20000"],
+            "--k",
+        ),
+        (vec!["ecg", "baseline", "--channels", "0"], "--channels"),
+        (
+            vec!["ecg", "search", "--proxy-epochs", "0"],
+            "--proxy-epochs",
+        ),
+        (vec!["ecg", "search", "--full-epochs", "0"], "--full-epochs"),
+        (vec!["ecg", "search", "--budget", "0"], "--budget"),
+        (vec!["ecg", "search", "--initial", "1"], "--initial"),
+        (vec!["ecg", "search", "--explore", "6"], "--explore"),
+        (
+            vec!["ecg", "baseline", "--weight-decay", "-1"],
+            "--weight-decay",
+        ),
+        (
+            vec!["ecg", "baseline", "--signal-dropout", "1.5"],
+            "--signal-dropout",
+        ),
+        (vec!["ecg", "baseline", "--device", "tpu"], "--device"),
+        (vec!["ecg", "search", "--workers", "0"], "--workers"),
+        (vec!["ecg", "cell", "|not_a_cell|"], "CELL"),
+    ];
+    for (mut args, flag) in cases {
+        // Commands with a run directory get one that must stay unmade.
+        if matches!(args[0], "search" | "benchmark") || args[..2] == ["ecg", "search"] {
+            args.extend(["--out", out]);
+        }
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} was accepted");
+        assert!(
+            err.contains(flag),
+            "{args:?}: the message does not name {flag}: {err}"
+        );
+        assert!(!out_dir.exists(), "{args:?} started work before refusing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn progress_is_bars_on_a_terminal_and_plain_lines_elsewhere() {
+    let dir = temp("progress");
+    let args = |d: &Path| {
+        format!(
+            "search --strategy random --budget 200 --seed 1 --out {}",
+            d.display()
+        )
+    };
+    // Not a terminal: one plain line at the end of each task, no escape codes, no redraws.
+    let piped = Command::new(BIN)
+        .args(args(&dir.join("piped")).split(' '))
+        .env_remove("DCL_PROGRESS")
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(err.contains("queries: 200/200 (100 %"), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
+
+    // A pseudo-terminal (util-linux `script`): a bar, drawn with escape codes.
+    let tty = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{BIN} {}", args(&dir.join("tty"))),
+            "/dev/null",
+        ])
+        .env_remove("DCL_PROGRESS")
+        .output()
+        .expect("util-linux `script` runs the program under a pseudo-terminal");
+    assert!(tty.status.success());
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(screen.contains("queries ["), "no bar drawn: {screen:?}");
+    assert!(screen.contains("200/200"), "{screen:?}");
+    assert!(screen.contains('\x1b'), "{screen:?}");
+    assert!(
+        !screen.contains("queries: 200/200"),
+        "plain lines on a terminal: {screen:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_ecg_and_predictor_commands_run_end_to_end() {
+    // The search fitness of one network on tiny proxy trainings: the command's own line.
+    let cell = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|nor_conv_3x3~2|@stem";
+    let stdout = ok(&[
+        "ecg",
+        "proxy",
+        cell,
+        "--channels",
+        "4",
+        "--proxy-epochs",
+        "1",
+        "--proxy-per-class",
+        "16",
+        "--seed",
+        "3",
+    ]);
+    let line = last_line(&stdout);
+    let rest = line
+        .strip_prefix("ecg proxy_fitness=")
+        .unwrap_or_else(|| panic!("{line}"));
+    let (fitness, rest) = rest.split_once(' ').unwrap();
+    let fitness: f64 = fitness.parse().unwrap();
+    assert!((0.0..=100.0).contains(&fitness), "{line}");
+    assert_eq!(rest, format!("seed=3 proxy_train_seed=3 cell={cell}"));
+
+    // A pre-trained encoder is made once, reused for the same settings, refused for others.
+    let dir = temp("encoder");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("enc.dclpred");
+    let f = file.to_str().unwrap();
+    let tiny = [
+        "--pretrain-steps",
+        "2",
+        "--pretrain-batch",
+        "32",
+        "--hidden",
+        "8",
+        "--layers",
+        "1",
+    ];
+    let made = ok(&[&["predictor", "pretrain", "--out", f][..], &tiny[..]].concat());
+    assert!(last_line(&made).contains("steps=2"), "{made}");
+    let again = ok(&[&["predictor", "pretrain", "--out", f][..], &tiny[..]].concat());
+    assert!(last_line(&again).contains("unchanged="), "{again}");
+    let other = run(&[
+        &["predictor", "pretrain", "--out", f, "--edge-drop", "0.3"][..],
+        &tiny[..],
+    ]
+    .concat());
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("edge_drop"));
+    let eval = ok(&[
+        &[
+            "predictor",
+            "eval",
+            "--encoder",
+            f,
+            "--k",
+            "40",
+            "--seeds",
+            "2",
+            "--variants",
+            "dcl",
+            "--finetune-epochs",
+            "2",
+        ][..],
+        &tiny[..],
+    ]
+    .concat());
+    assert!(eval.contains("loaded="), "{eval}");
+    let line = last_line(&eval);
+    assert!(
+        line.starts_with("tau space=nb201 k=40 variant=dcl mean="),
+        "{line}"
+    );
+    assert!(line.contains(" seeds=2 "), "{line}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
