@@ -394,6 +394,10 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
         (vec!["ecg", "baseline", "--device", "tpu"], "--device"),
         (vec!["ecg", "search", "--workers", "0"], "--workers"),
         (vec!["ecg", "cell", "|not_a_cell|"], "CELL"),
+        (
+            vec!["ecg", "baseline", "--data", "/nonexistent/mitdb"],
+            "--data",
+        ),
     ];
     for (mut args, flag) in cases {
         // Commands with a run directory get one that must stay unmade.

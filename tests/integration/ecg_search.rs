@@ -479,6 +479,40 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
         .unwrap_err()
         .to_string();
     assert!(err.contains("seed"), "{err}");
+
+    // `dcl-enas report` rebuilds the search's history and best from this journal alone.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dcl-enas"))
+        .args(["report", dir.to_str().unwrap()])
+        .env("DCL_PROGRESS", "lines")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let best = plain.history.best().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.trim_end().starts_with(&format!(
+            "best arch={} fitness={:.4} queries=5 failures=0",
+            best.arch, best.fitness
+        )),
+        "{line}"
+    );
+    let csv = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    let rows: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+        .collect();
+    let expected: Vec<String> = plain
+        .history
+        .queries
+        .iter()
+        .map(|q| format!("{},{},{}", q.query, q.arch, q.fitness))
+        .collect();
+    assert_eq!(rows, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

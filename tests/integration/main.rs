@@ -2,4 +2,5 @@
 
 mod cli;
 mod ecg_search;
+mod package;
 mod resume;

@@ -113,6 +113,9 @@ impl EntryName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EcgConfig {
+    /// The MIT-BIH directory: PhysioNet's WFDB files as downloaded (`.hea`, `.dat`, `.atr`) or
+    /// the repository's bundled layout; `None`: the copy bundled in the repository.
+    pub data: Option<PathBuf>,
     /// `ndarray`, `flex` (built with `--features flex`), `cuda` or `cuda:N` (`--features cuda`).
     pub device: String,
     /// Candidates trained during the search.
@@ -185,6 +188,7 @@ pub struct EcgConfig {
 impl Default for EcgConfig {
     fn default() -> Self {
         Self {
+            data: None,
             device: "ndarray".into(),
             budget: 30,
             seed: 0,
@@ -228,6 +232,10 @@ pub struct EcgArgs {
     /// Config file (TOML); flags override its keys.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// MIT-BIH directory: PhysioNet's WFDB files (.hea, .dat, .atr) as downloaded [default: the
+    /// copy bundled in the repository].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Device: ndarray, flex, cuda or cuda:N [default: ndarray].
     #[arg(long)]
     pub device: Option<String>,
@@ -396,6 +404,9 @@ impl EcgArgs {
         );
         if self.proxy_train_seed.is_some() {
             cfg.proxy_train_seed = self.proxy_train_seed;
+        }
+        if self.data.is_some() {
+            cfg.data = self.data.clone();
         }
         Ok(cfg)
     }
@@ -605,7 +616,12 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
         ex.validate()
             .map_err(|e| invalid(format!("invalid execution settings: {e}")))?;
     }
-    let db = MitBih::bundled().map_err(|e| invalid(format!("MIT-BIH: {e}")))?;
+    let db = match &cfg.data {
+        Some(dir) => {
+            MitBih::open_dir(dir).map_err(|e| invalid(format!("--data {}: {e}", dir.display())))?
+        }
+        None => MitBih::bundled().map_err(|e| invalid(format!("MIT-BIH: {e}")))?,
+    };
     if let Mode::Search(ex) = &mode
         && let (Some(dir), false) = (&ex.run_dir, ex.resume)
     {

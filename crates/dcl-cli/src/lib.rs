@@ -115,3 +115,32 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn no_command_is_the_main_job() {
+        // `cargo run --release` with no argument: no command, which `main` runs as `search`
+        // with its defaults (DCL-ENAS, NB201 CIFAR-10, 100 queries, seed 0).
+        let cli = Cli::try_parse_from(["dcl-enas"]).unwrap();
+        assert!(cli.command.is_none());
+        let d = search::SearchConfig::default();
+        assert_eq!(
+            (d.strategy, d.space, d.dataset, d.budget, d.seed, d.column()),
+            (
+                search::StrategyName::DclEnas,
+                search::SpaceName::Nb201,
+                search::DatasetName::Cifar10,
+                100,
+                0,
+                search::ColumnName::Test200
+            )
+        );
+        assert!(Cli::try_parse_from(["dcl-enas", "searhc"]).is_err());
+        Cli::command().debug_assert();
+    }
+}

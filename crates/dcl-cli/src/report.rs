@@ -28,12 +28,12 @@ pub struct Summary {
     pub seed: u64,
     /// The best architecture found (by the searched column).
     pub best_arch: String,
-    /// Its value in the searched column.
+    /// Its value in the searched column (its fitness, for a run without a table).
     pub accuracy: f64,
-    /// Its rank in that column over the whole table (1 is the best).
-    pub rank: usize,
-    /// Architectures in the table.
-    pub table_size: usize,
+    /// Its rank in that column over the whole table (1 is the best); `None` without a table.
+    pub rank: Option<usize>,
+    /// Architectures in the table; `None` without a table.
+    pub table_size: Option<usize>,
     /// The query that found it (1-based).
     pub best_query: usize,
     /// Successful true evaluations.
@@ -47,10 +47,16 @@ pub struct Summary {
 impl Summary {
     /// The line a search ends with.
     pub fn line(&self) -> String {
-        format!(
-            "best arch={} acc={:.2} rank={}/{} queries={} seconds={:.1}",
-            self.best_arch, self.accuracy, self.rank, self.table_size, self.queries, self.seconds
-        )
+        match (self.rank, self.table_size) {
+            (Some(rank), Some(size)) => format!(
+                "best arch={} acc={:.2} rank={rank}/{size} queries={} seconds={:.1}",
+                self.best_arch, self.accuracy, self.queries, self.seconds
+            ),
+            _ => format!(
+                "best arch={} fitness={:.4} queries={} failures={} seconds={:.1}",
+                self.best_arch, self.accuracy, self.queries, self.failures, self.seconds
+            ),
+        }
     }
 }
 
@@ -99,8 +105,8 @@ pub fn nb201_summary(
         seed: view.seed,
         best_arch: best.arch.to_string(),
         accuracy: table.accuracy(&best.arch, metric)?,
-        rank: table.rank(&best.arch, metric)?,
-        table_size: table.len(),
+        rank: Some(table.rank(&best.arch, metric)?),
+        table_size: Some(table.len()),
         best_query: best.query,
         queries: history.len(),
         failures: history.failures.len(),
@@ -139,8 +145,8 @@ pub fn nb101_summary(
         seed: view.seed,
         best_arch: nb101_label(&best.arch),
         accuracy: value,
-        rank: better + 1,
-        table_size: table.len(),
+        rank: Some(better + 1),
+        table_size: Some(table.len()),
         best_query: best.query,
         queries: history.len(),
         failures: history.failures.len(),
@@ -160,13 +166,20 @@ pub fn write_run<A: Serialize>(
     history.save_csv(dir.join("history.csv"), label)?;
     let json = serde_json::to_string_pretty(summary).map_err(|e| invalid(e.to_string()))?;
     dcl_graph::io::write_atomic(dir.join("summary.json"), json.as_bytes())?;
-    let title = format!(
-        "{} on {} {}/{} (seed {})",
-        summary.strategy, summary.space, summary.dataset, summary.column, summary.seed
-    );
+    let title = if summary.dataset.is_empty() {
+        format!(
+            "{} on {} (seed {})",
+            summary.strategy, summary.space, summary.seed
+        )
+    } else {
+        format!(
+            "{} on {} {}/{} (seed {})",
+            summary.strategy, summary.space, summary.dataset, summary.column, summary.seed
+        )
+    };
     let svg = plot::curves(
         &title,
-        "best accuracy so far (%)",
+        "best fitness so far",
         &[(summary.strategy.clone(), vec![history.best_so_far()])],
     )?;
     dcl_graph::io::write_atomic(dir.join("best_so_far.svg"), svg.as_bytes())?;
@@ -189,44 +202,84 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
         "regularized-evolution" => "re".to_owned(),
         s => s.to_owned(),
     };
-    let setting = |key: &str| -> Result<serde_json::Value, CliError> {
-        header.settings.get(key).cloned().ok_or_else(|| {
-            invalid(format!(
-                "{}: the journal's header has no settings.{key} (not written by `dcl-enas search`)",
-                args.dir.display()
-            ))
+    let table_view = || -> Result<RunView, CliError> {
+        let setting = |key: &str| -> Result<serde_json::Value, CliError> {
+            header.settings.get(key).cloned().ok_or_else(|| {
+                invalid(format!(
+                    "{}: the journal's header has no settings.{key} (not written by `dcl-enas search`)",
+                    args.dir.display()
+                ))
+            })
+        };
+        Ok(RunView {
+            strategy: strategy.clone(),
+            seed: header.seed,
+            dataset: serde_json::from_value(setting("dataset")?)
+                .map_err(|e| invalid(e.to_string()))?,
+            column: serde_json::from_value(setting("column")?)
+                .map_err(|e| invalid(e.to_string()))?,
         })
-    };
-    let view = RunView {
-        strategy,
-        seed: header.seed,
-        dataset: serde_json::from_value(setting("dataset")?).map_err(|e| invalid(e.to_string()))?,
-        column: serde_json::from_value(setting("column")?).map_err(|e| invalid(e.to_string()))?,
     };
     let summary = match header.space.as_str() {
         "nb201" => {
             let (h, records) = Journal::<Nb201Cell>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
-            let s = nb201_summary(&view, &history, None)?;
+            let s = nb201_summary(&table_view()?, &history, None)?;
             write_run(&args.dir, &history, &s, |c| c.to_string())?;
             s
         }
         "nb101" => {
             let (h, records) = Journal::<Nb101Cell>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
-            let s = nb101_summary(&view, &history, None)?;
+            let s = nb101_summary(&table_view()?, &history, None)?;
             write_run(&args.dir, &history, &s, nb101_label)?;
             s
         }
-        other => {
-            return Err(invalid(format!(
-                "{}: a journal of space {other}, which `report` does not know",
-                args.dir.display()
-            )));
+        "netspace" => {
+            let (h, records) = Journal::<dcl_train::NetArch>::read(&args.dir)?;
+            let history = SearchHistory::from_journal(&h, &records);
+            let s = untabled_summary(&h, &strategy, &history, |a| a.to_string())?;
+            write_run(&args.dir, &history, &s, |a| a.to_string())?;
+            s
+        }
+        // Any other space: architectures as their JSON form, no table to rank against.
+        _ => {
+            let (h, records) = Journal::<serde_json::Value>::read(&args.dir)?;
+            let history = SearchHistory::from_journal(&h, &records);
+            let s = untabled_summary(&h, &strategy, &history, |a| a.to_string())?;
+            write_run(&args.dir, &history, &s, |a| a.to_string())?;
+            s
         }
     };
     println!("{}", summary.line());
     Ok(())
+}
+
+/// The summary of a run without a table (an ECG search, your own space): the best fitness.
+fn untabled_summary<A>(
+    header: &dcl_evo::JournalHeader,
+    strategy: &str,
+    history: &SearchHistory<A>,
+    label: impl Fn(&A) -> String,
+) -> Result<Summary, CliError> {
+    let best = history
+        .best()
+        .ok_or_else(|| invalid("the journal holds no successful evaluation".into()))?;
+    Ok(Summary {
+        space: header.space.clone(),
+        dataset: String::new(),
+        column: String::new(),
+        strategy: strategy.to_owned(),
+        seed: header.seed,
+        best_arch: label(&best.arch),
+        accuracy: best.fitness,
+        rank: None,
+        table_size: None,
+        best_query: best.query,
+        queries: history.len(),
+        failures: history.failures.len(),
+        seconds: history.evaluator_seconds,
+    })
 }
 
 #[cfg(test)]
@@ -243,8 +296,8 @@ mod tests {
             seed: 0,
             best_arch: "|a|".into(),
             accuracy: 94.373,
-            rank: 1,
-            table_size: 15625,
+            rank: Some(1),
+            table_size: Some(15625),
             best_query: 40,
             queries: 100,
             failures: 0,
@@ -253,6 +306,15 @@ mod tests {
         assert_eq!(
             s.line(),
             "best arch=|a| acc=94.37 rank=1/15625 queries=100 seconds=21.4"
+        );
+        let untabled = Summary {
+            rank: None,
+            table_size: None,
+            ..s
+        };
+        assert_eq!(
+            untabled.line(),
+            "best arch=|a| fitness=94.3730 queries=100 failures=0 seconds=21.4"
         );
     }
 }

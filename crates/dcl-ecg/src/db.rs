@@ -19,6 +19,36 @@ pub enum Split {
     Ds2,
     /// The four paced records, excluded as AAMI recommends.
     Paced,
+    /// A record that is not one of MIT-BIH's 48 (read from another WFDB database): in no split.
+    Unlisted,
+}
+
+/// De Chazal et al. (2004)'s training records (DS1).
+pub const DS1_RECORDS: [&str; 22] = [
+    "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201",
+    "203", "205", "207", "208", "209", "215", "220", "223", "230",
+];
+/// De Chazal et al. (2004)'s test records (DS2).
+pub const DS2_RECORDS: [&str; 22] = [
+    "100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212", "213",
+    "214", "219", "221", "222", "228", "231", "232", "233", "234",
+];
+/// MIT-BIH's four paced records.
+pub const PACED_RECORDS: [&str; 4] = ["102", "104", "107", "217"];
+
+impl Split {
+    /// The split of a MIT-BIH record by name ([`Split::Unlisted`] for any other name).
+    pub fn of_record(name: &str) -> Self {
+        if DS1_RECORDS.contains(&name) {
+            Self::Ds1
+        } else if DS2_RECORDS.contains(&name) {
+            Self::Ds2
+        } else if PACED_RECORDS.contains(&name) {
+            Self::Paced
+        } else {
+            Self::Unlisted
+        }
+    }
 }
 
 impl Split {
@@ -71,10 +101,18 @@ pub struct Annotation {
     pub class: Option<AamiClass>,
 }
 
-/// A MIT-BIH Arrhythmia Database directory: `records.csv`, `annotations.csv.gz` and
-/// `signals/<record>.i16le.gz` (the layout of the copy bundled with this crate).
+/// A MIT-BIH Arrhythmia Database directory, in either of two layouts: the copy bundled with
+/// this crate (`records.csv`, `annotations.csv.gz`, `signals/<record>.i16le.gz`; [`open`]) or
+/// PhysioNet's own WFDB files as downloaded (`<record>.hea`, `.dat`, `.atr`;
+/// [`open_wfdb`]). [`open_dir`] tells them apart.
 ///
 /// Opening reads and checks the record table and all annotations; signals are read on demand.
+/// The bundled copy lives in the repository (`data/mitdb`), not in the published crate: a user
+/// of the crate downloads MIT-BIH from PhysioNet and opens that directory.
+///
+/// [`open`]: MitBih::open
+/// [`open_wfdb`]: MitBih::open_wfdb
+/// [`open_dir`]: MitBih::open_dir
 ///
 /// ```
 /// use dcl_ecg::{MitBih, Split};
@@ -89,6 +127,7 @@ pub struct MitBih {
     dir: PathBuf,
     records: Vec<RecordInfo>,
     annotations: BTreeMap<String, Vec<Annotation>>,
+    wfdb: bool,
 }
 
 const RECORD_HEADER: [&str; 6] = [
@@ -187,29 +226,125 @@ impl MitBih {
                     class,
                 });
         }
-        for (name, list) in annotations.iter_mut() {
-            list.sort_by_key(|a| a.sample);
-            // Two beats at one sample would make an RR interval of zero (NaN features).
-            let mut beats = list.iter().filter(|a| a.class.is_some());
-            if let Some(first) = beats.next() {
-                let mut last = first.sample;
-                for b in beats {
-                    if b.sample == last {
-                        return Err(EcgError::Format {
-                            file: "annotations.csv.gz".into(),
-                            line: 0,
-                            message: format!("record {name}: two beats at sample {last}"),
-                        });
-                    }
-                    last = b.sample;
-                }
-            }
-        }
+        check_beats_apart(&mut annotations, "annotations.csv.gz")?;
         Ok(Self {
             dir,
             records,
             annotations,
+            wfdb: false,
         })
+    }
+
+    /// Opens a directory of PhysioNet WFDB files (MIT-BIH as downloaded, or another database
+    /// with `.hea`, `.dat` in format 212 or 16, and `.atr` files): the records the `RECORDS`
+    /// file lists, or every `.hea` file's record when there is none. Each record's first
+    /// signal is its signal here (MIT-BIH's MLII, V5 for 102 and 104); its split is de
+    /// Chazal's for MIT-BIH's names ([`Split::of_record`]). Annotation symbols must be ones
+    /// MIT-BIH uses ([`EcgError::UnknownSymbol`] otherwise; [`crate::wfdb::read_annotations`]
+    /// returns any). Malformed headers, signals and annotation files are typed errors.
+    pub fn open_wfdb(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let mut names: Vec<String> = match std::fs::read_to_string(dir.join("RECORDS")) {
+            Ok(list) => list
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+            Err(_) => {
+                let entries = std::fs::read_dir(&dir).map_err(|source| EcgError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let mut names: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_suffix(".hea"))
+                            .map(String::from)
+                    })
+                    .collect();
+                names.sort();
+                names
+            }
+        };
+        names.dedup();
+        if names.is_empty() {
+            return Err(EcgError::Config(format!(
+                "{}: no WFDB record (no RECORDS file, no .hea file)",
+                dir.display()
+            )));
+        }
+        let mut records = Vec::with_capacity(names.len());
+        let mut annotations = BTreeMap::new();
+        for name in names {
+            let hea = format!("{name}.hea");
+            let path = dir.join(&hea);
+            let text = std::fs::read_to_string(&path).map_err(|source| EcgError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let header = crate::wfdb::Header::parse(&text, &hea)?;
+            let first = &header.signals[0];
+            if header.fs_hz.fract() != 0.0 {
+                return Err(EcgError::Format {
+                    file: hea,
+                    line: 1,
+                    message: format!("sampling frequency {} Hz is not whole", header.fs_hz),
+                });
+            }
+            let info = RecordInfo {
+                name: name.clone(),
+                lead: first.description.clone(),
+                fs_hz: header.fs_hz as u32,
+                n_samples: header.n_samples,
+                gain: first.gain as f32,
+                zero: first.baseline,
+                split: Split::of_record(&name),
+            };
+            let mut list = Vec::new();
+            for a in crate::wfdb::read_annotations(&dir, &name, "atr")? {
+                if a.sample >= info.n_samples {
+                    return Err(EcgError::AnnotationOutOfRange {
+                        record: name.clone(),
+                        sample: a.sample,
+                        n_samples: info.n_samples,
+                    });
+                }
+                let class =
+                    AamiClass::from_symbol(&a.symbol).map_err(|()| EcgError::UnknownSymbol {
+                        record: name.clone(),
+                        sample: a.sample,
+                        symbol: a.symbol.clone(),
+                    })?;
+                list.push(Annotation {
+                    sample: a.sample,
+                    symbol: a.symbol,
+                    class,
+                });
+            }
+            annotations.insert(name, list);
+            records.push(info);
+        }
+        check_beats_apart(&mut annotations, "the .atr files")?;
+        Ok(Self {
+            dir,
+            records,
+            annotations,
+            wfdb: true,
+        })
+    }
+
+    /// Opens `dir` in whichever layout it has: the bundled one when it holds `records.csv`,
+    /// WFDB files otherwise.
+    pub fn open_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        if dir.join("records.csv").exists() {
+            Self::open(dir)
+        } else {
+            Self::open_wfdb(dir)
+        }
     }
 
     /// The directory this database was opened from.
@@ -251,6 +386,10 @@ impl MitBih {
     /// whose length differs from the record table's.
     pub fn signal(&self, name: &str) -> Result<Vec<i16>> {
         let info = self.record(name)?;
+        if self.wfdb {
+            let (_, mut signals) = crate::wfdb::read_record(&self.dir, name)?;
+            return Ok(signals.swap_remove(0));
+        }
         let path = self.dir.join("signals").join(format!("{name}.i16le.gz"));
         // The table's length is checked against the file after reading, so it only sizes
         // the first allocation, and never beyond 32 MiB.
@@ -273,6 +412,32 @@ impl MitBih {
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect())
     }
+}
+
+/// Sorts each record's annotations by sample and refuses two beats at one sample (an RR
+/// interval of zero would make NaN features).
+fn check_beats_apart(
+    annotations: &mut BTreeMap<String, Vec<Annotation>>,
+    file: &str,
+) -> Result<()> {
+    for (name, list) in annotations.iter_mut() {
+        list.sort_by_key(|a| a.sample);
+        let mut beats = list.iter().filter(|a| a.class.is_some());
+        if let Some(first) = beats.next() {
+            let mut last = first.sample;
+            for b in beats {
+                if b.sample == last {
+                    return Err(EcgError::Format {
+                        file: file.into(),
+                        line: 0,
+                        message: format!("record {name}: two beats at sample {last}"),
+                    });
+                }
+                last = b.sample;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open_file(path: &Path) -> Result<File> {

@@ -28,11 +28,12 @@ mod aami;
 mod beats;
 mod db;
 mod error;
+pub mod wfdb;
 
 pub use aami::{AamiClass, ClassSet};
 pub use beats::{
     BeatConfig, BeatSet, DEFAULT_VALID_RECORDS, InterPatientSplit, LOCAL_RR_FEATURES, RR_FEATURES,
     extract_beats,
 };
-pub use db::{Annotation, MitBih, RecordInfo, Split};
+pub use db::{Annotation, DS1_RECORDS, DS2_RECORDS, MitBih, PACED_RECORDS, RecordInfo, Split};
 pub use error::{EcgError, Result};

@@ -903,7 +903,6 @@ fn first_difference(at: &str, a: &serde_json::Value, b: &serde_json::Value) -> O
     }
 }
 
-
 /// One optimiser step on `loss`; returns the updated model and the loss value, or an error if
 /// the loss is no longer finite.
 fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
