@@ -103,13 +103,34 @@ fn shared(
     &cell
         .get_or_init(|| {
             let db = MitBih::bundled().unwrap();
-            let mut log_lines = 0;
-            let report =
-                run::<NdArrayBackend>(&db, &config(), &Default::default(), &mut |_| log_lines += 1)
-                    .unwrap();
-            Shared { report, log_lines }
+            let (report, log_lines) =
+                counting_logs(|| run::<NdArrayBackend>(&db, &config(), &Default::default()));
+            Shared {
+                report: report.unwrap(),
+                log_lines,
+            }
         })
         .report
+}
+
+/// Runs `f`, counting the pipeline's log events (`tracing`, target `dcl_cli::ecg`) it emits
+/// on this thread.
+fn counting_logs<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::layer::SubscriberExt;
+    struct Count(Arc<AtomicUsize>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
+        fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            if e.metadata().target().starts_with("dcl_cli::ecg") {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let n = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(Count(n.clone()));
+    let out = tracing::subscriber::with_default(subscriber, f);
+    (out, n.load(Ordering::Relaxed))
 }
 
 static TINY: OnceLock<Shared> = OnceLock::new();
@@ -178,8 +199,8 @@ fn the_found_cells_reported_metrics_are_that_cells_test_metrics() {
     let db = &MitBih::bundled().unwrap();
     let config = tiny_config();
     let dev = Default::default();
-    let cell = run_cell::<NdArrayBackend>(db, &config, &report.best_cell, &dev, &mut |_| {});
-    let baseline = run_baseline::<NdArrayBackend>(db, &config, &dev, &mut |_| {});
+    let cell = run_cell::<NdArrayBackend>(db, &config, &report.best_cell, &dev);
+    let baseline = run_baseline::<NdArrayBackend>(db, &config, &dev);
     for (alone, full) in [
         (cell.unwrap(), &report.found),
         (baseline.unwrap(), &report.baseline),
@@ -210,14 +231,8 @@ fn proxy_fitness_alone_repeats_the_searchs_fitness() {
     let report = folded();
     let db = &MitBih::bundled().unwrap();
     let cells: Vec<_> = report.history.queries.iter().map(|q| q.arch).collect();
-    let alone = proxy_fitness::<NdArrayBackend>(
-        db,
-        &folded_config(),
-        &cells,
-        &Default::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let alone =
+        proxy_fitness::<NdArrayBackend>(db, &folded_config(), &cells, &Default::default()).unwrap();
     assert_eq!(alone.len(), cells.len());
     for (q, f) in report.history.queries.iter().zip(&alone) {
         assert_eq!(q.fitness, *f);
@@ -237,7 +252,7 @@ fn rescoring_retrains_the_queried_cells_and_picks_the_best_mean() {
         rescore: Rescore { top: 5, repeats: 2 },
         ..folded_cfg.clone()
     };
-    let rescored = run::<NdArrayBackend>(db, &rescoring, &dev, &mut |_| {}).unwrap();
+    let rescored = run::<NdArrayBackend>(db, &rescoring, &dev).unwrap();
     // The search itself is unchanged.
     let queried = |r: &EcgSearchReport| {
         r.history
@@ -274,8 +289,7 @@ fn rescoring_retrains_the_queried_cells_and_picks_the_best_mean() {
             },
             ..folded_cfg.clone()
         };
-        let alone =
-            proxy_fitness::<NdArrayBackend>(db, &cfg, &rescored_cells, &dev, &mut |_| {}).unwrap();
+        let alone = proxy_fitness::<NdArrayBackend>(db, &cfg, &rescored_cells, &dev).unwrap();
         let repeat: Vec<f64> = rescored.rescored.iter().map(|c| c.fitness[k + 1]).collect();
         assert_eq!(alone, repeat);
     }
@@ -306,7 +320,7 @@ fn a_class_mix_fitness_is_macro_f1_of_validation_at_the_patients_mix() {
         ..folded_cfg
     };
     let db = &MitBih::bundled().unwrap();
-    let report = run::<NdArrayBackend>(db, &mixed, &Default::default(), &mut |_| {}).unwrap();
+    let report = run::<NdArrayBackend>(db, &mixed, &Default::default()).unwrap();
     assert_eq!(report.candidates.len(), 4);
     for (_, fitness, pair) in two_fold_queries(&report) {
         let mean = pair.iter().map(|t| t.report.valid.macro_f1).sum::<f64>() * 50.0;
@@ -340,9 +354,8 @@ fn two_input_channels_go_through_both_networks() {
         },
         ..config.clone()
     };
-    let cell = run_cell::<NdArrayBackend>(db, &two_channels, &tiny().best_cell, &dev, &mut |_| {})
-        .unwrap();
-    let baseline = run_baseline::<NdArrayBackend>(db, &two_channels, &dev, &mut |_| {}).unwrap();
+    let cell = run_cell::<NdArrayBackend>(db, &two_channels, &tiny().best_cell, &dev).unwrap();
+    let baseline = run_baseline::<NdArrayBackend>(db, &two_channels, &dev).unwrap();
     for runs in [&cell, &baseline] {
         let n: usize = runs[0].test.confusion.iter().flatten().sum();
         assert_eq!(n, 4 * 16);
@@ -356,7 +369,7 @@ fn two_input_channels_go_through_both_networks() {
         ..config
     };
     assert!(matches!(
-        run_baseline::<NdArrayBackend>(db, &twice, &dev, &mut |_| {}),
+        run_baseline::<NdArrayBackend>(db, &twice, &dev),
         Err(dcl_cli::ecg::EcgSearchError::Ecg(_))
     ));
 }
@@ -371,7 +384,7 @@ fn feature_entries_are_searched_and_each_network_trains() {
     };
     let db = &MitBih::bundled().unwrap();
     let dev = Default::default();
-    let report = run::<NdArrayBackend>(db, &entries, &dev, &mut |_| {}).unwrap();
+    let report = run::<NdArrayBackend>(db, &entries, &dev).unwrap();
     assert_eq!(report.candidates.len(), 4);
     for (q, c) in report.history.queries.iter().zip(&report.candidates) {
         assert_eq!(c.cell, q.arch.to_string());
@@ -387,7 +400,7 @@ fn feature_entries_are_searched_and_each_network_trains() {
             features,
             ..report.best_cell
         };
-        let runs = run_cell::<NdArrayBackend>(db, &entries, &arch, &dev, &mut |_| {}).unwrap();
+        let runs = run_cell::<NdArrayBackend>(db, &entries, &arch, &dev).unwrap();
         let n: usize = runs[0].test.confusion.iter().flatten().sum();
         assert_eq!(n, 4 * 16);
     }
@@ -415,7 +428,7 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
         ..tiny_config()
     };
     let dev = Default::default();
-    let plain = run::<NdArrayBackend>(&db, &config, &dev, &mut |_| {}).unwrap();
+    let plain = run::<NdArrayBackend>(&db, &config, &dev).unwrap();
     let dir = std::env::temp_dir().join(format!("dcl-ecg-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // Batches of two: the two initial random candidates train at once; with one candidate per
@@ -433,8 +446,7 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
             .map(|q| (q.arch, q.fitness))
             .collect::<Vec<_>>()
     };
-    let journalled =
-        run_with::<NdArrayBackend>(&db, &config, &execution, &dev, &mut |_| {}).unwrap();
+    let journalled = run_with::<NdArrayBackend>(&db, &config, &execution, &dev).unwrap();
     // Workers and a journal change nothing in the search or its records.
     assert_eq!(untimed(&journalled), untimed(&plain));
     let cells = |r: &EcgSearchReport| {
@@ -454,7 +466,7 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
         5
     );
     // A second start in the same directory is refused before any work.
-    let again = run_with::<NdArrayBackend>(&db, &config, &execution, &dev, &mut |_| {});
+    let again = run_with::<NdArrayBackend>(&db, &config, &execution, &dev);
     assert!(again.is_err());
 
     // Resuming the finished run trains nothing: the candidates come back from the run
@@ -463,7 +475,7 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
         resume: true,
         ..execution.clone()
     };
-    let resumed = run_with::<NdArrayBackend>(&db, &config, &resume, &dev, &mut |_| {}).unwrap();
+    let resumed = run_with::<NdArrayBackend>(&db, &config, &resume, &dev).unwrap();
     assert_eq!(untimed(&resumed), untimed(&plain));
     assert_eq!(cells(&resumed), cells(&plain));
     assert_eq!(
@@ -475,7 +487,7 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
         seed: 2,
         ..config.clone()
     };
-    let err = run_with::<NdArrayBackend>(&db, &other, &resume, &dev, &mut |_| {})
+    let err = run_with::<NdArrayBackend>(&db, &other, &resume, &dev)
         .unwrap_err()
         .to_string();
     assert!(err.contains("seed"), "{err}");
@@ -555,14 +567,12 @@ fn bad_settings_are_refused_before_any_work() {
     c.final_seeds.clear();
     cases.push(("no final seeds", c));
     for (what, config) in cases {
-        let mut lines = 0;
-        let r = run::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1);
+        let (r, lines) = counting_logs(|| run::<NdArrayBackend>(&db, &config, &Default::default()));
         assert!(r.is_err(), "{what}: accepted");
         // Refused before the beats were cut (the first thing that logs).
         assert_eq!(lines, 0, "{what}: work was done before the refusal");
-        let mut lines = 0;
-        let b =
-            run_baseline::<NdArrayBackend>(&db, &config, &Default::default(), &mut |_| lines += 1);
+        let (b, lines) =
+            counting_logs(|| run_baseline::<NdArrayBackend>(&db, &config, &Default::default()));
         assert!(
             b.is_err() && lines == 0,
             "{what}: the baseline run was not refused first"

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::search::{
     ColumnName, DatasetName, FLAGS, SpaceName, StrategyFlags, StrategyName, StrategySettings,
-    located,
+    located, search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -80,10 +80,7 @@ impl Default for BenchmarkConfig {
             batch: 1,
             dcl_enas: DclEnasConfig::default(),
             evolution: RegularizedEvolution::default(),
-            pretrain: PretrainConfig {
-                epochs: 2,
-                ..PretrainConfig::default()
-            },
+            pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
         }

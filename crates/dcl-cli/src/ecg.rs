@@ -280,7 +280,6 @@ fn final_runs<B, M>(
     config: &EcgSearchConfig,
     device: &B::Device,
     name: &str,
-    log: &mut dyn FnMut(&str),
 ) -> Result<Vec<FinalRun>, EcgSearchError>
 where
     B: AutodiffBackend,
@@ -295,20 +294,23 @@ where
             ..config.full_train.clone()
         };
         let trained = train(build(seed)?, tr, va, &train_config, device, &mut |e| {
-            log(&format!(
+            tracing::info!(
                 "    {name} seed {seed} epoch {:>3}: loss {:.4} valid {:.4} ({:.0} s)",
-                e.epoch, e.loss, e.valid_score, e.seconds
-            ))
+                e.epoch,
+                e.loss,
+                e.valid_score,
+                e.seconds
+            )
         })?;
         let test = evaluate(&trained.model, te, 512, device)?;
-        log(&format!(
+        tracing::info!(
             "  {name} seed {seed}: test acc {:.4} balanced {:.4} macro-F1 {:.4} (epoch {}, {:.0} s)",
             test.accuracy,
             test.balanced_accuracy,
             test.macro_f1,
             trained.report.best_epoch,
             trained.report.seconds
-        ));
+        );
         runs.push(FinalRun {
             seed,
             valid: trained.report.valid,
@@ -563,11 +565,7 @@ struct Prepared {
     shape: InputShape,
 }
 
-fn prepare(
-    db: &MitBih,
-    config: &EcgSearchConfig,
-    log: &mut dyn FnMut(&str),
-) -> Result<Prepared, EcgSearchError> {
+fn prepare(db: &MitBih, config: &EcgSearchConfig) -> Result<Prepared, EcgSearchError> {
     config.validate()?;
     let valid_records: Vec<&str> = config.valid_records.iter().map(String::as_str).collect();
     let split = InterPatientSplit::new(db, &config.beats, &valid_records)?;
@@ -599,29 +597,29 @@ fn prepare(
         split.valid.class_counts(),
         split.test.class_counts(),
     ];
-    log(&format!(
+    tracing::info!(
         "data: train {:?} valid {:?} test {:?} (N, S, V, F); proxy train {:?} valid {:?}",
         class_counts[0],
         class_counts[1],
         class_counts[2],
         proxy[0].train.class_counts(),
         proxy[0].valid.class_counts()
-    ));
+    );
     for (i, fold) in proxy.iter().enumerate() {
         if i > 0 {
-            log(&format!(
+            tracing::info!(
                 "proxy fold {}: train {:?} valid {:?}",
                 i + 1,
                 fold.train.class_counts(),
                 fold.valid.class_counts()
-            ));
+            );
         }
         if config.proxy_class_mix {
-            log(&format!(
+            tracing::info!(
                 "proxy fold {}: validation at the class mix {:?}",
                 i + 1,
                 fold.population
-            ));
+            );
         }
     }
     let cap = |set: dcl_ecg::BeatSet| match config.eval_per_class {
@@ -749,9 +747,8 @@ pub fn run_baseline<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
     device: &B::Device,
-    log: &mut dyn FnMut(&str),
 ) -> Result<Vec<FinalRun>, EcgSearchError> {
-    let p = prepare(db, config, log)?;
+    let p = prepare(db, config)?;
     let shape = p.shape;
     final_runs::<B, _>(
         &|seed| KachueeNet::<B>::new(shape, seed, device),
@@ -759,7 +756,6 @@ pub fn run_baseline<B: AutodiffBackend>(
         config,
         device,
         "baseline",
-        log,
     )
 }
 
@@ -771,9 +767,8 @@ pub fn run_cell<B: AutodiffBackend>(
     config: &EcgSearchConfig,
     cell: &NetArch,
     device: &B::Device,
-    log: &mut dyn FnMut(&str),
 ) -> Result<Vec<FinalRun>, EcgSearchError> {
-    let p = prepare(db, config, log)?;
+    let p = prepare(db, config)?;
     let shape = p.shape;
     let spec = CellSpec::from_nb201(&cell.cell, config.kernels);
     let net = net_of(config, cell);
@@ -783,7 +778,6 @@ pub fn run_cell<B: AutodiffBackend>(
         config,
         device,
         "cell",
-        log,
     )
 }
 
@@ -796,11 +790,10 @@ pub fn proxy_fitness<B: AutodiffBackend>(
     config: &EcgSearchConfig,
     cells: &[NetArch],
     device: &B::Device,
-    log: &mut dyn FnMut(&str),
 ) -> Result<Vec<f64>, EcgSearchError> {
-    let p = prepare(db, config, log)?;
+    let p = prepare(db, config)?;
     let (fitness, _) = fold_fitness::<B>(p.proxy, config, cells, device, &mut |f, cell| {
-        log(&format!("proxy fitness {f:.2} {cell}"))
+        tracing::info!("proxy fitness {f:.2} {cell}")
     })?;
     Ok(fitness)
 }
@@ -833,7 +826,6 @@ fn rescore<B: AutodiffBackend>(
     proxy: Vec<ProxyFold>,
     config: &EcgSearchConfig,
     device: &B::Device,
-    log: &mut dyn FnMut(&str),
 ) -> Result<Vec<RescoredCell>, EcgSearchError> {
     if !config.rescore.is_on() {
         return Ok(Vec::new());
@@ -867,10 +859,10 @@ fn rescore<B: AutodiffBackend>(
         };
         let (fitness, records) =
             fold_fitness::<B>(proxy.clone(), &repeat, &chosen, device, &mut |f, cell| {
-                log(&format!(
+                tracing::info!(
                     "rescore {}/{repeats} (proxy training seed {seed}): {f:.2} {cell}",
                     r + 1
-                ))
+                )
             })?;
         let folds = proxy.len();
         for ((c, f), trainings) in cells.iter_mut().zip(fitness).zip(records.chunks(folds)) {
@@ -880,10 +872,12 @@ fn rescore<B: AutodiffBackend>(
     }
     for c in &mut cells {
         c.mean = c.fitness.iter().sum::<f64>() / c.fitness.len() as f64;
-        log(&format!(
+        tracing::info!(
             "rescored {} mean {:.2} over {:.2?}",
-            c.cell, c.mean, c.fitness
-        ));
+            c.cell,
+            c.mean,
+            c.fitness
+        );
     }
     Ok(cells)
 }
@@ -897,14 +891,13 @@ fn net_of(config: &EcgSearchConfig, arch: &NetArch) -> NetConfig {
 }
 
 /// Runs the whole pipeline on `db` with backend `B`, one candidate at a time and nothing
-/// written ([`Execution::default`]), reporting progress through `log`.
+/// written ([`Execution::default`]), reporting progress as `tracing` events.
 pub fn run<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
     device: &B::Device,
-    log: &mut dyn FnMut(&str),
 ) -> Result<EcgSearchReport, EcgSearchError> {
-    run_with::<B>(db, config, &Execution::default(), device, log)
+    run_with::<B>(db, config, &Execution::default(), device)
 }
 
 /// Runs the whole pipeline on `db` with backend `B`, the search's trainings run and kept as
@@ -914,7 +907,6 @@ pub fn run_with<B: AutodiffBackend>(
     config: &EcgSearchConfig,
     execution: &Execution,
     device: &B::Device,
-    log: &mut dyn FnMut(&str),
 ) -> Result<EcgSearchReport, EcgSearchError> {
     let start = Instant::now();
     config.validate()?;
@@ -931,7 +923,7 @@ pub fn run_with<B: AutodiffBackend>(
     let mut journal = match &execution.run_dir {
         Some(dir) if execution.resume => {
             let j = Journal::resume(dir, header).map_err(dcl_evo::SearchError::from)?;
-            log(&format!(
+            tracing::info!(
                 "resuming {}: {} journalled trainings are read back, not retrained{}",
                 dir.display(),
                 j.records().len(),
@@ -940,7 +932,7 @@ pub fn run_with<B: AutodiffBackend>(
                 } else {
                     ""
                 }
-            ));
+            );
             Some(j)
         }
         Some(dir) => Some(Journal::create(dir, header).map_err(dcl_evo::SearchError::from)?),
@@ -953,7 +945,7 @@ pub fn run_with<B: AutodiffBackend>(
         proxy,
         class_counts,
         shape,
-    } = prepare(db, config, log)?;
+    } = prepare(db, config)?;
 
     // Stage 1 over the whole cell space, label-free.
     let space = NetSpace::new(config.feature_entries.clone())?;
@@ -964,12 +956,12 @@ pub fn run_with<B: AutodiffBackend>(
     let mut predictor: Predictor = Predictor::new(&space, config.model, config.seed)?;
     let pre = predictor.pretrain(&space, &cells, &config.pretrain)?;
     let pretrain_seconds = t.elapsed().as_secs_f64();
-    log(&format!(
+    tracing::info!(
         "stage 1: {} cells, {} steps, InfoNCE {:.3}, {pretrain_seconds:.1} s",
         cells.len(),
         pre.steps,
         pre.final_loss
-    ));
+    );
 
     // The search: every query trains a candidate on the proxy.
     let t = Instant::now();
@@ -1047,26 +1039,26 @@ pub fn run_with<B: AutodiffBackend>(
         .best()
         .ok_or_else(|| EcgSearchError::Config("the search made no query".into()))?;
     let search_best = best.arch;
-    log(&format!(
+    tracing::info!(
         "search: {} candidates trained in {:.0} s (predictor {:.1} s); best {search_best} (proxy fitness {:.2})",
         history.queries.len(),
         t.elapsed().as_secs_f64(),
         history.surrogate_seconds,
         best.fitness
-    ));
+    );
     let t_rescore = Instant::now();
-    let rescored = rescore::<B>(&history, rescore_proxy, config, device, log)?;
+    let rescored = rescore::<B>(&history, rescore_proxy, config, device)?;
     let rescore_seconds = t_rescore.elapsed().as_secs_f64();
     let best_cell = rescored
         .iter()
         .reduce(|b, c| if c.mean > b.mean { c } else { b })
         .map_or(search_best, |c| c.cell);
     if !rescored.is_empty() {
-        log(&format!(
+        tracing::info!(
             "rescoring: {} cells x {} repeats in {rescore_seconds:.0} s; chosen {best_cell}",
             rescored.len(),
             config.rescore.repeats
-        ));
+        );
     }
     let search_seconds = t.elapsed().as_secs_f64();
 
@@ -1077,10 +1069,12 @@ pub fn run_with<B: AutodiffBackend>(
         KachueeNet::<B>::new(shape, 0, device)?.num_params(),
         CellNet::<B>::new(&spec, &net, shape, 0, device)?.num_params(),
     ];
-    log(&format!(
+    tracing::info!(
         "final training: baseline ({} parameters) and found ({} parameters), seeds {:?}",
-        params[0], params[1], config.final_seeds
-    ));
+        params[0],
+        params[1],
+        config.final_seeds
+    );
     let data = [&tr, &va, &te];
     let baseline = final_runs::<B, _>(
         &|seed| KachueeNet::<B>::new(shape, seed, device),
@@ -1088,7 +1082,6 @@ pub fn run_with<B: AutodiffBackend>(
         config,
         device,
         "baseline",
-        log,
     )?;
     let found = final_runs::<B, _>(
         &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
@@ -1096,7 +1089,6 @@ pub fn run_with<B: AutodiffBackend>(
         config,
         device,
         "dcl-enas",
-        log,
     )?;
     Ok(EcgSearchReport {
         class_counts,
@@ -1154,8 +1146,8 @@ mod tests {
     fn rr_only_zeroes_every_window_and_keeps_the_features() {
         let db = MitBih::bundled().unwrap();
         let config = test_config;
-        let plain = prepare(&db, &config(false, 0), &mut |_| {}).unwrap();
-        let ablated = prepare(&db, &config(true, 0), &mut |_| {}).unwrap();
+        let plain = prepare(&db, &config(false, 0)).unwrap();
+        let ablated = prepare(&db, &config(true, 0)).unwrap();
         assert_eq!(plain.proxy.len(), 1);
         let sets = |p: &Prepared| {
             let mut v = vec![p.train.clone(), p.valid.clone(), p.test.clone()];
@@ -1173,7 +1165,7 @@ mod tests {
             assert_eq!(a.labels, b.labels);
         }
         // Three patient folds: three (train, valid) pairs, capped per class, zeroed too.
-        let folds = prepare(&db, &config(true, 3), &mut |_| {}).unwrap();
+        let folds = prepare(&db, &config(true, 3)).unwrap();
         assert_eq!(folds.proxy.len(), 3);
         for ProxyFold {
             train: t, valid: v, ..
@@ -1184,7 +1176,7 @@ mod tests {
             assert!(t.signals.iter().chain(&v.signals).all(|&x| x == 0.0));
         }
         // The same beats, in the same order, as extracting each fold's records on their own.
-        let two = prepare(&db, &config(false, 2), &mut |_| {}).unwrap();
+        let two = prepare(&db, &config(false, 2)).unwrap();
         let groups = patient_groups(&db.records_in(dcl_ecg::Split::Ds1), 2);
         for (g, fold) in two.proxy.iter().enumerate() {
             let (t, v) = (&fold.train, &fold.valid);
@@ -1201,7 +1193,7 @@ mod tests {
             assert_eq!((&v.signals, &v.labels), (&dv.signals, &dv.labels));
         }
         assert!(matches!(
-            prepare(&db, &config(false, 40), &mut |_| {}),
+            prepare(&db, &config(false, 40)),
             Err(EcgSearchError::Config(_))
         ));
     }
@@ -1271,8 +1263,8 @@ mod tests {
             f_within_patients,
             ..test_config(false, 2)
         };
-        let by_patient = prepare(&db, &uncapped(false), &mut |_| {}).unwrap().proxy;
-        let within = prepare(&db, &uncapped(true), &mut |_| {}).unwrap().proxy;
+        let by_patient = prepare(&db, &uncapped(false)).unwrap().proxy;
+        let within = prepare(&db, &uncapped(true)).unwrap().proxy;
         let f = dcl_ecg::AamiClass::F.index();
         let ds1_f: usize = by_patient.iter().map(|p| p.valid.class_counts()[f]).sum();
         assert!(ds1_f > 400);
@@ -1299,7 +1291,7 @@ mod tests {
             f_within_patients: true,
             ..test_config(false, 2)
         };
-        for fold in prepare(&db, &capped, &mut |_| {}).unwrap().proxy {
+        for fold in prepare(&db, &capped).unwrap().proxy {
             let sample = fold.valid.class_counts();
             for ((w, s), p) in fold.class_mix().iter().zip(&sample).zip(&fold.population) {
                 assert_eq!(*s, 8.min(*p));
@@ -1312,7 +1304,7 @@ mod tests {
             ..test_config(false, 0)
         };
         assert!(matches!(
-            prepare(&db, &no_folds, &mut |_| {}),
+            prepare(&db, &no_folds),
             Err(EcgSearchError::Config(_))
         ));
     }

@@ -708,22 +708,21 @@ fn go<B: AutodiffBackend>(
     device: &B::Device,
     mode: &Mode,
 ) -> Result<Outcome, CliError> {
-    let mut log = |line: &str| println!("{line}");
     let fail = |e: crate::ecg::EcgSearchError| invalid(e.to_string());
     Ok(match mode {
         Mode::Baseline => Outcome::Single(
             "baseline",
-            run_baseline::<B>(db, config, device, &mut log).map_err(fail)?,
+            run_baseline::<B>(db, config, device).map_err(fail)?,
         ),
         Mode::Cell(cell) => Outcome::Single(
             "cell",
-            run_cell::<B>(db, config, cell, device, &mut log).map_err(fail)?,
+            run_cell::<B>(db, config, cell, device).map_err(fail)?,
         ),
         Mode::Proxy(cells) => {
-            Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device, &mut log).map_err(fail)?)
+            Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device).map_err(fail)?)
         }
         Mode::Search(ex) => Outcome::Search(Box::new(
-            run_with::<B>(db, config, ex, device, &mut log).map_err(fail)?,
+            run_with::<B>(db, config, ex, device).map_err(fail)?,
         )),
     })
 }

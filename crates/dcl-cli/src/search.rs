@@ -201,13 +201,18 @@ impl Default for SearchConfig {
             workers: 1,
             dcl_enas: DclEnasConfig::default(),
             evolution: RegularizedEvolution::default(),
-            pretrain: PretrainConfig {
-                epochs: 2,
-                ..PretrainConfig::default()
-            },
+            pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
         }
+    }
+}
+
+/// Stage 1 as searches run it: two epochs over the space (the main job's setting).
+pub fn search_pretrain() -> PretrainConfig {
+    PretrainConfig {
+        epochs: 2,
+        ..PretrainConfig::default()
     }
 }
 

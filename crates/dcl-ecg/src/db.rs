@@ -279,17 +279,11 @@ impl MitBih {
         let mut records = Vec::with_capacity(names.len());
         let mut annotations = BTreeMap::new();
         for name in names {
-            let hea = format!("{name}.hea");
-            let path = dir.join(&hea);
-            let text = std::fs::read_to_string(&path).map_err(|source| EcgError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let header = crate::wfdb::Header::parse(&text, &hea)?;
+            let header = crate::wfdb::read_header(&dir, &name)?;
             let first = &header.signals[0];
             if header.fs_hz.fract() != 0.0 {
                 return Err(EcgError::Format {
-                    file: hea,
+                    file: format!("{name}.hea"),
                     line: 1,
                     message: format!("sampling frequency {} Hz is not whole", header.fs_hz),
                 });

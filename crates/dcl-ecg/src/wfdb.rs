@@ -281,17 +281,23 @@ pub fn decode(
     Ok(out)
 }
 
+/// Reads the header of record `name` of directory `dir` (`<name>.hea`).
+pub fn read_header(dir: impl AsRef<Path>, name: &str) -> Result<Header> {
+    let hea = format!("{name}.hea");
+    let path = dir.as_ref().join(&hea);
+    let text = std::fs::read_to_string(&path).map_err(|source| EcgError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Header::parse(&text, &hea)
+}
+
 /// Reads record `name` of directory `dir`: its header and every signal (raw ADC values), each
 /// checked against the header's checksum and initial value when it gives them.
 pub fn read_record(dir: impl AsRef<Path>, name: &str) -> Result<(Header, Vec<Vec<i16>>)> {
     let dir = dir.as_ref();
     let hea = format!("{name}.hea");
-    let path = dir.join(&hea);
-    let text = std::fs::read_to_string(&path).map_err(|source| EcgError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let header = Header::parse(&text, &hea)?;
+    let header = read_header(dir, name)?;
     let mut signals: Vec<Option<Vec<i16>>> = vec![None; header.signals.len()];
     // Signals that share a file are interleaved in it, in header order.
     let mut files: Vec<&str> = Vec::new();
