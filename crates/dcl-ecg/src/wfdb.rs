@@ -4,8 +4,10 @@
 //! ([`EcgError::Format`] naming the file and line, [`EcgError::SignalLength`],
 //! [`EcgError::UnknownSymbol`]), never a panic: the tests feed these readers arbitrary bytes.
 //!
-//! A small reader of our own rather than the `wfdb` crate: that crate decodes signals but not
-//! annotations, and one reader for both keeps one set of typed errors.
+//! A small reader of our own rather than a dependency: the `wfdb` crate reads headers and
+//! signals but has no annotation reader (its modules are `header`, `record`, `signal`), and
+//! `wfdb-rust` 0.3 reads headers and format 212 only; one reader for all three files keeps one
+//! set of typed errors.
 //!
 //! ```no_run
 //! let (header, signals) = dcl_ecg::wfdb::read_record("mitdb", "100")?;
