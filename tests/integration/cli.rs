@@ -503,6 +503,15 @@ fn the_ecg_and_predictor_commands_run_end_to_end() {
     assert!(last_line(&made).contains("steps=2"), "{made}");
     let again = ok(&[&["predictor", "pretrain", "--out", f][..], &tiny[..]].concat());
     assert!(last_line(&again).contains("unchanged="), "{again}");
+    // The same settings from a config file are the same encoder.
+    let toml = dir.join("tiny.toml");
+    std::fs::write(
+        &toml,
+        "[pretrain]\nmax_steps = 2\nbatch_size = 32\n[model]\nhidden = 8\nlayers = 1\n",
+    )
+    .unwrap();
+    let from_file = ok(&["predictor", "pretrain", "--out", f, "--config", toml.to_str().unwrap()]);
+    assert!(last_line(&from_file).contains("unchanged="), "{from_file}");
     let other = run(&[
         &["predictor", "pretrain", "--out", f, "--edge-drop", "0.3"][..],
         &tiny[..],

@@ -540,46 +540,68 @@ fn evaluate<S: SearchSpace>(
     Ok(())
 }
 
+/// Everything that decides `predictor pretrain` (its config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PretrainCommandConfig {
+    /// The space.
+    pub space: SpaceName,
+    /// Seed of the initial weights.
+    pub seed: u64,
+    /// The model.
+    pub model: ModelConfig,
+    /// Stage 1.
+    pub pretrain: PretrainConfig,
+}
+
+impl Default for PretrainCommandConfig {
+    fn default() -> Self {
+        Self {
+            space: SpaceName::Nb201,
+            seed: ENCODER_SEED,
+            model: ModelConfig::default(),
+            pretrain: PretrainConfig::default(),
+        }
+    }
+}
+
 /// `predictor pretrain`'s arguments.
 #[derive(Debug, Clone, Args)]
 pub struct PretrainArgs {
+    /// Config file (TOML); flags override its keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// The encoder file to write (kept when it already holds an encoder made with these
     /// settings; refused when it holds one made otherwise).
     #[arg(long)]
     pub out: PathBuf,
     /// Space [default: nb201].
-    #[arg(long, value_enum, default_value = "nb201")]
-    pub space: SpaceName,
-    /// Seed of the initial weights (the encoders `eval` uses start from 1000003 + i).
-    #[arg(long, default_value_t = ENCODER_SEED)]
-    pub seed: u64,
+    #[arg(long, value_enum)]
+    pub space: Option<SpaceName>,
+    /// Seed of the initial weights (the encoders `eval` uses start from 1000003 + i)
+    /// [default: 1000003].
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Stage-1 and model settings.
     #[command(flatten)]
     pub stage1: Stage1Flags,
 }
 
 fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
-    let mut model = ModelConfig::default();
-    let mut cfg = PretrainConfig::default();
-    args.stage1.apply(&mut model, &mut cfg);
-    check_model(&model)?;
-    located("pretrain", FLAGS, cfg.validate())?;
-    let run = |report: Option<dcl_predictor::TrainReport>, cells: usize| match report {
-        Some(r) => println!(
-            "pretrain space={} cells={cells} steps={} loss={:.4} seconds={:.1} saved={}",
-            args.space.name(),
-            r.steps,
-            r.final_loss,
-            r.seconds,
-            args.out.display()
-        ),
-        None => println!(
-            "pretrain space={} unchanged={} (made with these settings already)",
-            args.space.name(),
-            args.out.display()
-        ),
+    let mut cfg = match &args.config {
+        Some(f) => config::load::<PretrainCommandConfig>(f)?,
+        None => PretrainCommandConfig::default(),
     };
-    match args.space {
+    if let Some(s) = args.space {
+        cfg.space = s;
+    }
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    args.stage1.apply(&mut cfg.model, &mut cfg.pretrain);
+    check_model(&cfg.model)?;
+    located("pretrain", FLAGS, cfg.pretrain.validate())?;
+    let report = match cfg.space {
         SpaceName::Nb201 => {
             let space = Nb201Space::new();
             // The table's order, as `eval` pre-trains on it.
@@ -588,21 +610,36 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
                 .iter()
                 .map(|r| r.cell)
                 .collect();
-            let mut enc: Predictor = Predictor::new(&space, model, args.seed)?.fork(0);
-            run(
-                enc.pretrain_cached(&args.out, &space, &pool, &cfg)?,
+            let mut enc: Predictor = Predictor::new(&space, cfg.model, cfg.seed)?.fork(0);
+            (
+                enc.pretrain_cached(&args.out, &space, &pool, &cfg.pretrain)?,
                 pool.len(),
-            );
+            )
         }
         SpaceName::Nb101 => {
             let space = Nb101Space::new();
             let pool = pool_of(&space)?;
-            let mut enc: Predictor = Predictor::new(&space, model, args.seed)?.fork(0);
-            run(
-                enc.pretrain_cached(&args.out, &space, &pool, &cfg)?,
+            let mut enc: Predictor = Predictor::new(&space, cfg.model, cfg.seed)?.fork(0);
+            (
+                enc.pretrain_cached(&args.out, &space, &pool, &cfg.pretrain)?,
                 pool.len(),
-            );
+            )
         }
+    };
+    match report {
+        (Some(r), cells) => println!(
+            "pretrain space={} cells={cells} steps={} loss={:.4} seconds={:.1} saved={}",
+            cfg.space.name(),
+            r.steps,
+            r.final_loss,
+            r.seconds,
+            args.out.display()
+        ),
+        (None, _) => println!(
+            "pretrain space={} unchanged={} (made with these settings already)",
+            cfg.space.name(),
+            args.out.display()
+        ),
     }
     Ok(())
 }
