@@ -510,7 +510,14 @@ fn the_ecg_and_predictor_commands_run_end_to_end() {
         "[pretrain]\nmax_steps = 2\nbatch_size = 32\n[model]\nhidden = 8\nlayers = 1\n",
     )
     .unwrap();
-    let from_file = ok(&["predictor", "pretrain", "--out", f, "--config", toml.to_str().unwrap()]);
+    let from_file = ok(&[
+        "predictor",
+        "pretrain",
+        "--out",
+        f,
+        "--config",
+        toml.to_str().unwrap(),
+    ]);
     assert!(last_line(&from_file).contains("unchanged="), "{from_file}");
     let other = run(&[
         &["predictor", "pretrain", "--out", f, "--edge-drop", "0.3"][..],
