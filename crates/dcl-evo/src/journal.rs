@@ -157,44 +157,17 @@ impl JournalHeader {
                 m.remove("crate_version");
             }
         }
-        first_difference("", &a, &b).map(|(field, journal, run)| JournalError::Mismatch {
-            field,
-            journal,
-            run,
+        dcl_graph::io::first_difference(&a, &b).map(|(field, journal, run)| {
+            JournalError::Mismatch {
+                field: if field.is_empty() {
+                    "header".into()
+                } else {
+                    field
+                },
+                journal,
+                run,
+            }
         })
-    }
-}
-
-fn first_difference(path: &str, a: &Value, b: &Value) -> Option<(String, String, String)> {
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            keys.into_iter().find_map(|k| {
-                let null = Value::Null;
-                first_difference(
-                    &join(k),
-                    x.get(k).unwrap_or(&null),
-                    y.get(k).unwrap_or(&null),
-                )
-            })
-        }
-        _ if a == b => None,
-        _ => Some((
-            if path.is_empty() {
-                "header".into()
-            } else {
-                path.into()
-            },
-            a.to_string(),
-            b.to_string(),
-        )),
     }
 }
 

@@ -843,10 +843,11 @@ impl<B: AutodiffBackend> Predictor<B> {
                     let found =
                         serde_json::json!({"model": cached.config, "lineage": cached.lineage});
                     let wanted = serde_json::json!({"model": self.config, "lineage": expected});
-                    if let Some(field) = first_difference("", &found, &wanted) {
+                    if let Some((at, file, run)) = dcl_graph::io::first_difference(&found, &wanted)
+                    {
                         return Err(PredictorError::CacheMismatch {
                             path: path.display().to_string(),
-                            field,
+                            field: format!("{at} (the file has {file}, this run wants {run})"),
                         });
                     }
                     *self = cached;
@@ -864,42 +865,6 @@ impl<B: AutodiffBackend> Predictor<B> {
         let report = self.pretrain(space, archs, config)?;
         self.save(path)?;
         Ok(Some(report))
-    }
-}
-
-/// The first dotted path at which `a` and `b` differ, with both values.
-fn first_difference(at: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
-    use serde_json::Value;
-    let join = |k: &str| {
-        if at.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{at}.{k}")
-        }
-    };
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            keys.into_iter().find_map(|k| {
-                first_difference(
-                    &join(k),
-                    x.get(k).unwrap_or(&Value::Null),
-                    y.get(k).unwrap_or(&Value::Null),
-                )
-            })
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (p, q))| first_difference(&join(&i.to_string()), p, q)),
-        _ if a == b => None,
-        _ => Some(format!(
-            "{} (the file has {a}, this run wants {b})",
-            if at.is_empty() { "(root)" } else { at }
-        )),
     }
 }
 
@@ -925,28 +890,5 @@ fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
     for i in (1..v.len()).rev() {
         let j = rng.random_range(0..=i);
         v.swap(i, j);
-    }
-}
-
-#[cfg(test)]
-mod lineage_tests {
-    use super::*;
-
-    #[test]
-    fn the_first_difference_is_named_by_its_path() {
-        let a = serde_json::json!({"lineage": {"init_seed": 1, "pretraining": [{"config": {"epochs": 2}}]}});
-        let b = serde_json::json!({"lineage": {"init_seed": 1, "pretraining": [{"config": {"epochs": 3}}]}});
-        let d = first_difference("", &a, &b).unwrap();
-        assert!(
-            d.starts_with("lineage.pretraining.0.config.epochs (the file has 2, this run wants 3)"),
-            "{d}"
-        );
-        assert_eq!(first_difference("", &a, &a), None);
-        let c = serde_json::json!({"lineage": {"init_seed": 1, "pretraining": []}});
-        assert!(
-            first_difference("", &a, &c)
-                .unwrap()
-                .starts_with("lineage.pretraining ")
-        );
     }
 }
