@@ -290,6 +290,10 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad_key = dir.join("bad.toml");
     std::fs::write(&bad_key, "budget = 10\n[dcl_enas]\ninfil = 3\n").unwrap();
+    let deep = dir.join("deep.toml");
+    std::fs::write(&deep, "[model]\nlayers = 65\n").unwrap();
+    let narrow = dir.join("narrow.toml");
+    std::fs::write(&narrow, "[model]\nhidden = 0\n").unwrap();
     let out_dir = dir.join("never");
     let out = out_dir.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -353,6 +357,15 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
             vec!["benchmark", "--config", bad_key.to_str().unwrap()],
             "unknown key",
         ),
+        (
+            vec!["search", "--config", deep.to_str().unwrap()],
+            "key `model.layers`",
+        ),
+        (
+            vec!["benchmark", "--config", narrow.to_str().unwrap()],
+            "key `model.hidden`",
+        ),
+        (vec!["predictor", "eval", "--layers", "65"], "--layers"),
         (vec!["predictor", "eval", "--k", "15624"], "--k"),
         (vec!["predictor", "eval", "--k", "1"], "--k"),
         (vec!["predictor", "eval", "--seeds", "0"], "--seeds"),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Metric, Nb201Table};
+use dcl_bench::{Nb101Metric, Nb101Table, Nb201Table};
 use dcl_evo::{
     DclEnas, DclEnasConfig, Driver, RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
 };
@@ -189,6 +189,7 @@ impl BenchmarkConfig {
             located("pretrain", FLAGS, self.pretrain.validate())?;
             located("refit", FLAGS, self.refit.validate())?;
         }
+        located("model", FLAGS, self.model.validate())?;
         Ok(())
     }
 }
@@ -257,17 +258,9 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
             let pretrained = pretrained(&cfg, &space, &cells, wants_dcl)?;
             for &d in &cfg.datasets {
                 for &p in &cfg.protocols {
-                    let dataset = match d {
-                        DatasetName::Cifar10 => dcl_bench::Nb201Dataset::Cifar10,
-                        DatasetName::Cifar100 => dcl_bench::Nb201Dataset::Cifar100,
-                        DatasetName::Imagenet16 => dcl_bench::Nb201Dataset::ImageNet16,
-                    };
-                    let column = match p {
-                        ColumnName::Valid12 => Nb201Column::Valid12,
-                        _ => Nb201Column::Test200,
-                    };
-                    let search_m = Nb201Metric::new(dataset, column);
-                    let report_m = Nb201Metric::new(dataset, Nb201Column::Test200);
+                    let dataset = d.nb201();
+                    let search_m = p.nb201(d);
+                    let report_m = ColumnName::Test200.nb201(d);
                     let set = Setting {
                         space: &space,
                         name: format!(

@@ -195,23 +195,10 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ("finetune", "rnc_temperature", "--rnc-temperature"),
     ("finetune", "target_temperature", "--target-temperature"),
     ("finetune", "info_nce_weight", "--info-nce-weight"),
+    ("model", "hidden", "--hidden"),
+    ("model", "layers", "--layers"),
+    ("model", "projection", ""),
 ];
-
-fn check_model(m: &ModelConfig) -> Result<(), CliError> {
-    for (k, flag, v) in [
-        ("hidden", "--hidden ", m.hidden),
-        ("layers", "--layers ", m.layers),
-        ("projection", "", m.projection),
-    ] {
-        let max = if k == "layers" { 64 } else { 4096 };
-        if v == 0 || v > max {
-            return Err(invalid(format!(
-                "{flag}(key `model.{k}`) must be in 1..={max}, got {v}"
-            )));
-        }
-    }
-    Ok(())
-}
 
 /// `predictor eval`'s arguments.
 #[derive(Debug, Clone, Default, Args)]
@@ -317,7 +304,7 @@ impl EvalConfig {
                 self.rnc_weight
             )));
         }
-        check_model(&self.model)?;
+        located("model", FLAGS, self.model.validate())?;
         if self.variants.iter().any(|v| *v != Variant::NoPretrain) {
             located("pretrain", FLAGS, self.pretrain.validate())?;
         }
@@ -599,7 +586,7 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
         cfg.seed = s;
     }
     args.stage1.apply(&mut cfg.model, &mut cfg.pretrain);
-    check_model(&cfg.model)?;
+    located("model", FLAGS, cfg.model.validate())?;
     located("pretrain", FLAGS, cfg.pretrain.validate())?;
     let report = match cfg.space {
         SpaceName::Nb201 => {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Metric, Nb201Table};
+use dcl_bench::{Nb101Metric, Nb101Table, Nb201Table};
 use dcl_evo::{Journal, SearchHistory};
 use dcl_graph::{Nb101Cell, Nb201Cell};
 use serde::{Deserialize, Serialize};
@@ -84,23 +84,14 @@ pub fn nb201_summary(
     start: impl Into<Option<Instant>>,
 ) -> Result<Summary, CliError> {
     let table = Nb201Table::embedded()?;
-    let dataset = match view.dataset {
-        DatasetName::Cifar10 => dcl_bench::Nb201Dataset::Cifar10,
-        DatasetName::Cifar100 => dcl_bench::Nb201Dataset::Cifar100,
-        DatasetName::Imagenet16 => dcl_bench::Nb201Dataset::ImageNet16,
-    };
-    let column = match view.column {
-        ColumnName::Valid12 => Nb201Column::Valid12,
-        _ => Nb201Column::Test200,
-    };
-    let metric = Nb201Metric::new(dataset, column);
+    let metric = view.column.nb201(view.dataset);
     let best = history
         .best()
         .ok_or_else(|| invalid("the search made no successful query".into()))?;
     Ok(Summary {
         space: "nb201".into(),
-        dataset: dataset.name().into(),
-        column: column.name().into(),
+        dataset: view.dataset.nb201().name().into(),
+        column: view.column.name().into(),
         strategy: view.strategy.clone(),
         seed: view.seed,
         best_arch: best.arch.to_string(),

@@ -32,6 +32,26 @@ impl Default for ModelConfig {
     }
 }
 
+impl ModelConfig {
+    /// Checks the shape before any model is built (the error names the field): widths in
+    /// `1..=4096`, layers in `1..=64`, the limits a saved predictor may have.
+    pub fn validate(&self) -> Result<(), crate::PredictorError> {
+        use crate::file::{MAX_LAYERS, MAX_WIDTH};
+        for (name, value, max) in [
+            ("hidden", self.hidden, MAX_WIDTH),
+            ("layers", self.layers, MAX_LAYERS),
+            ("projection", self.projection, MAX_WIDTH),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(crate::PredictorError::Config(format!(
+                    "{name} must be in 1..={max}, got {value}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A `Linear` layer whose weights come from our RNG (Kaiming-uniform, burn's default bound
 /// `1/sqrt(d_in)`), so initial weights depend on the seed alone, not on the backend's RNG.
 pub(crate) fn seeded_linear<B: Backend>(

@@ -350,11 +350,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         seed: u64,
         device: B::Device,
     ) -> Result<Self, PredictorError> {
-        if config.hidden == 0 || config.layers == 0 || config.projection == 0 {
-            return Err(PredictorError::Config(format!(
-                "every model size must be positive: {config:?}"
-            )));
-        }
+        config.validate()?;
         let shape = EncodingShape::of(space);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = RankerModel::new(shape.feature_dim(), config, &mut rng, &device);
