@@ -413,6 +413,13 @@ impl EcgArgs {
 }
 
 impl EcgConfig {
+    /// The device, parsed (the error names the flag and key).
+    pub fn device_kind(&self) -> Result<DeviceKind, CliError> {
+        self.device
+            .parse()
+            .map_err(|e| invalid(format!("--device (key `device`): {e}")))
+    }
+
     /// The pipeline's config, checked (the error names the flag and key).
     pub fn search_config(&self) -> Result<EcgSearchConfig, CliError> {
         let count = |flag: &str, v: usize, min: usize, max: usize| {
@@ -461,9 +468,7 @@ impl EcgConfig {
                 self.signal_dropout
             )));
         }
-        self.device
-            .parse::<DeviceKind>()
-            .map_err(|e| invalid(format!("--device (key `device`): {e}")))?;
+        self.device_kind()?;
         let adam = OptimizerKind::Adam {
             lr: 1e-3,
             weight_decay: self.weight_decay,
@@ -605,10 +610,7 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
         }
     };
     let search_config = cfg.search_config()?;
-    let device: DeviceKind = cfg
-        .device
-        .parse()
-        .map_err(|e| invalid(format!("--device: {e}")))?;
+    let device = cfg.device_kind()?;
     device
         .check()
         .map_err(|e| invalid(format!("--device {device}: {e}")))?;

@@ -258,7 +258,9 @@ pub fn decode(
             expected: n_frames,
         });
     }
-    let mut out = vec![Vec::with_capacity(n_frames); n_signals];
+    let mut out: Vec<Vec<i16>> = (0..n_signals)
+        .map(|_| Vec::with_capacity(n_frames))
+        .collect();
     let mut push = |i: usize, v: i16| out[i % n_signals].push(v);
     match format {
         16 => {

@@ -163,12 +163,27 @@ fn damaged_files_are_typed_errors() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// What any header the parser accepts must hold.
+fn check_header(h: &Header) -> Result<(), TestCaseError> {
+    prop_assert!((1..=dcl_ecg::wfdb::MAX_SIGNALS).contains(&h.signals.len()));
+    prop_assert!((1..=dcl_ecg::wfdb::MAX_SAMPLE).contains(&h.n_samples));
+    prop_assert!(h.fs_hz.is_finite() && h.fs_hz > 0.0);
+    for s in &h.signals {
+        prop_assert!(s.format == 212 || s.format == 16);
+        prop_assert!(s.gain.is_finite() && s.gain > 0.0);
+        prop_assert!(!s.file.contains('/') && s.file != "..");
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn arbitrary_header_text_is_parsed_or_refused(text in "[ -~\n]{0,200}") {
-        let _ = Header::parse(&text, "fuzz.hea");
+        if let Ok(h) = Header::parse(&text, "fuzz.hea") {
+            check_header(&h)?;
+        }
     }
 
     #[test]
@@ -178,7 +193,9 @@ proptest! {
         let i = at.index(t.len());
         t[i] = byte;
         t.truncate(cut.index(t.len() + 1).max(i + 1));
-        let _ = Header::parse(&String::from_utf8_lossy(&t), "fuzz.hea");
+        if let Ok(h) = Header::parse(&String::from_utf8_lossy(&t), "fuzz.hea") {
+            check_header(&h)?;
+        }
     }
 
     #[test]
@@ -212,6 +229,9 @@ proptest! {
         let i = at.index(b.len());
         b[i] = byte;
         b.truncate(cut.index(b.len() + 1));
-        let _ = decode_annotations(&b, "fuzz.atr");
+        if let Ok(a) = decode_annotations(&b, "fuzz.atr") {
+            prop_assert!(a.iter().all(|x| x.sample <= dcl_ecg::wfdb::MAX_SAMPLE));
+            prop_assert!(a.iter().all(|x| !x.symbol.is_empty()));
+        }
     }
 }
