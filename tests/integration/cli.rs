@@ -350,6 +350,20 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
         (vec!["search", "--strategy", "annealing"], "--strategy"),
         (vec!["search", "--budget", "-3"], "--budget"),
         (vec!["benchmark", "--seeds", "0"], "--seeds"),
+        (
+            vec![
+                "benchmark",
+                "--seed-offset",
+                "18446744073709551615",
+                "--seeds",
+                "2",
+            ],
+            "--seed-offset",
+        ),
+        (
+            vec!["predictor", "eval", "--seed-offset", "18446744073709551615"],
+            "--seed-offset",
+        ),
         (vec!["benchmark", "--budget", "50,0"], "--budget"),
         (vec!["benchmark", "--protocol", "valid108"], "--protocol"),
         (vec!["benchmark", "--explore", "9"], "--explore"),

@@ -141,6 +141,12 @@ impl BenchmarkConfig {
                 "--seeds (key `seeds`) must be at least 1, got 0".into(),
             ));
         }
+        if self.seed_offset.checked_add(self.seeds).is_none() {
+            return Err(invalid(format!(
+                "--seed-offset (key `seed_offset`) {} plus --seeds {} is past the largest seed",
+                self.seed_offset, self.seeds
+            )));
+        }
         if self.budgets.is_empty() || self.budgets.contains(&0) {
             return Err(invalid(format!(
                 "--budget (key `budgets`): every budget must be at least 1, got {:?}",

@@ -274,6 +274,12 @@ impl EvalConfig {
                 "--seeds (key `seeds`) must be at least 1, got 0".into(),
             ));
         }
+        if self.seed_offset.checked_add(self.seeds).is_none() {
+            return Err(invalid(format!(
+                "--seed-offset (key `seed_offset`) {} plus --seeds {} is past the largest seed",
+                self.seed_offset, self.seeds
+            )));
+        }
         for (flag, key, v) in [
             ("--ensemble", "ensemble", self.ensemble),
             ("--encoders", "encoders", self.encoders),
