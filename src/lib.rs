@@ -15,6 +15,7 @@
 //! * [`evo`] (`dcl-evo`): random search, regularized evolution and the DCL-ENAS loop, as
 //!   ask/tell strategies; the batch driver and the resumable journal.
 //! * [`exec`] (`dcl-exec`): executors that evaluate a batch at once (local worker threads).
+//! * [`slurm`] (`dcl-slurm`): the Slurm executor: each batch one job array.
 //! * [`ecg`] (`dcl-ecg`): the MIT-BIH Arrhythmia Database, bundled, as a beat-classification task.
 //! * [`train`] (`dcl-train`): builds candidate networks from cells and trains them with burn.
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@ pub use dcl_evo as evo;
 pub use dcl_exec as exec;
 pub use dcl_graph as graph;
 pub use dcl_predictor as predictor;
+pub use dcl_slurm as slurm;
 pub use dcl_train as train;
 
 /// The user guide (docs/guide.md), compiled here so that its Rust snippets are doc tests.

@@ -294,9 +294,48 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
     std::fs::write(&deep, "[model]\nlayers = 65\n").unwrap();
     let narrow = dir.join("narrow.toml");
     std::fs::write(&narrow, "[model]\nhidden = 0\n").unwrap();
+    let slurm_files: Vec<(String, &str)> = [
+        (
+            "poll",
+            "[slurm]\npoll_seconds = 0\n",
+            "key `slurm.poll_seconds`",
+        ),
+        (
+            "time",
+            "[slurm]\ntime_limit = \"soon\"\n",
+            "key `slurm.time_limit`",
+        ),
+        ("mem", "[slurm]\nmem = \"4GB\"\n", "key `slurm.mem`"),
+        (
+            "extra",
+            "[slurm]\nsbatch_extra = [\"qos=x\"]\n",
+            "key `slurm.sbatch_extra`",
+        ),
+        (
+            "attempts",
+            "max_attempts = 5\n[slurm]\nretries = 1\n",
+            "key `max_attempts`",
+        ),
+        (
+            "typo",
+            "[slurm]\npartitoin = \"gpu\"\n",
+            "`slurm.partitoin`",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, text, expected)| {
+        let path = dir.join(format!("slurm-{name}.toml"));
+        std::fs::write(&path, format!("executor = \"slurm\"\n{text}")).unwrap();
+        (path.to_str().unwrap().to_owned(), expected)
+    })
+    .collect();
     let out_dir = dir.join("never");
     let out = out_dir.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["search", "--executor", "slurm", "--max-attempts", "2"],
+            "--max-attempts",
+        ),
         (vec!["search", "--budget", "0"], "--budget"),
         (vec!["search", "--batch", "0"], "--batch"),
         (vec!["search", "--max-attempts", "0"], "--max-attempts"),
@@ -402,6 +441,30 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
             "--k",
         ),
         (vec!["ecg", "baseline", "--channels", "0"], "--channels"),
+        (vec!["worker", "--spec", "x.json"], "--out"),
+        (
+            vec!["ecg", "search", "--executor", "slurm", "--workers", "2"],
+            "--workers",
+        ),
+        (
+            vec![
+                "ecg",
+                "search",
+                "--executor",
+                "slurm",
+                "--max-attempts",
+                "5",
+            ],
+            "--max-attempts",
+        ),
+        (
+            vec!["ecg", "search", "--eval-per-class", "0"],
+            "--eval-per-class",
+        ),
+        (
+            vec!["ecg", "search", "--proxy-valid-per-class", "0"],
+            "--proxy-valid-per-class",
+        ),
         (
             vec!["ecg", "search", "--proxy-epochs", "0"],
             "--proxy-epochs",
@@ -426,6 +489,9 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
             "--data",
         ),
     ];
+    for (path, expected) in &slurm_files {
+        cases.push((vec!["search", "--config", path], expected));
+    }
     for (mut args, flag) in cases {
         // Commands with a run directory get one that must stay unmade.
         if matches!(args[0], "search" | "benchmark") || args[..2] == ["ecg", "search"] {
@@ -440,6 +506,55 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
         );
         assert!(!out_dir.exists(), "{args:?} started work before refusing");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_worker_that_cannot_read_its_spec_still_writes_a_failure_result() {
+    let dir = temp("worker");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("result.json");
+    let spec = dir.join("spec.json");
+    // The worker's result for the spec file's current content.
+    let work = || {
+        ok(&[
+            "worker",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        dcl_slurm::TaskResult::read(&out).unwrap()
+    };
+    std::fs::write(&spec, "{\"format\": 1, \"space\": \"nb201\"").unwrap();
+    let r = work();
+    assert_eq!(r.outcome().unwrap_err().kind, dcl_graph::FailureKind::Error);
+    assert!(r.failure.unwrap().message.contains("unreadable spec"));
+    // A good spec: the table's value.
+    let cell: Nb201Cell =
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+            .parse()
+            .unwrap();
+    let task = dcl_slurm::TaskSpec::new(
+        "nb201",
+        serde_json::to_value(cell).unwrap(),
+        "k",
+        serde_json::json!({"kind": "table", "dataset": "cifar100", "column": "valid12"}),
+    );
+    task.write(&spec).unwrap();
+    let metric = Nb201Metric::new(Nb201Dataset::Cifar100, Nb201Column::Valid12);
+    let expected = Nb201Table::embedded()
+        .unwrap()
+        .accuracy(&cell, metric)
+        .unwrap();
+    assert_eq!(work().outcome(), Ok(expected));
+    // A space the worker does not know is a failure, not a crash.
+    let odd = dcl_slurm::TaskSpec {
+        space: "nb999".into(),
+        ..task
+    };
+    odd.write(&spec).unwrap();
+    assert!(work().failure.unwrap().message.contains("nb999"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,3 +4,4 @@ mod cli;
 mod ecg_search;
 mod package;
 mod resume;
+mod slurm;

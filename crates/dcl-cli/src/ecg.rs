@@ -272,6 +272,9 @@ pub enum EcgSearchError {
     /// Reading or writing the run directory failed.
     #[error("run directory: {0}")]
     Io(String),
+    /// Slurm refused or failed.
+    #[error(transparent)]
+    Slurm(#[from] dcl_slurm::SlurmError),
 }
 
 fn final_runs<B, M>(
@@ -462,6 +465,19 @@ pub struct Execution {
     /// Resume the run in `run_dir` instead of starting one (a directory that already holds a
     /// journal is refused otherwise).
     pub resume: bool,
+    /// Train the search's candidates as Slurm job arrays instead of here (rescoring and the
+    /// final trainings stay in this process). Needs `run_dir`.
+    pub slurm: Option<SlurmTraining>,
+}
+
+/// The search's proxy trainings on Slurm: each batch one job array whose tasks run
+/// `dcl-enas worker` on every proxy fold (data written once to `RUN_DIR/slurm/data/`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlurmTraining {
+    /// How the jobs are submitted.
+    pub config: dcl_slurm::SlurmConfig,
+    /// The workers' device (`cpu`, `flex`, `cuda`, `cuda:N`).
+    pub device: String,
 }
 
 impl Default for Execution {
@@ -473,6 +489,7 @@ impl Default for Execution {
             max_attempts: 1,
             run_dir: None,
             resume: false,
+            slurm: None,
         }
     }
 }
@@ -495,8 +512,63 @@ impl Execution {
                 "resuming needs the run directory".into(),
             ));
         }
+        if let Some(s) = &self.slurm {
+            s.config.validate()?;
+            if self.run_dir.is_none() {
+                return Err(EcgSearchError::Config(
+                    "Slurm tasks need a run directory for their files".into(),
+                ));
+            }
+            if self.workers > 1 {
+                return Err(EcgSearchError::Config(
+                    "workers are the local executor's; on Slurm the batch size says how many \
+                     candidates train at once"
+                        .into(),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// Writes the proxy folds' data under `dir/slurm/data/` (once: a resumed run reuses the
+/// files) and returns the workers' task: every fold trained with the proxy settings, as
+/// [`FoldEvaluator`] does here.
+fn slurm_task(
+    dir: &std::path::Path,
+    proxy: &[ProxyFold],
+    config: &EcgSearchConfig,
+    device: &str,
+) -> Result<serde_json::Value, EcgSearchError> {
+    let data = dir.join("slurm").join("data");
+    std::fs::create_dir_all(&data)
+        .map_err(|e| EcgSearchError::Io(format!("{}: {e}", data.display())))?;
+    let data = std::fs::canonicalize(&data)
+        .map_err(|e| EcgSearchError::Io(format!("{}: {e}", data.display())))?;
+    let mut folds = Vec::with_capacity(proxy.len());
+    for (g, fold) in proxy.iter().enumerate() {
+        let train = data.join(format!("fold-{g}-train.json.gz"));
+        let valid = data.join(format!("fold-{g}-valid.json.gz"));
+        for (path, set) in [(&train, &fold.train), (&valid, &fold.valid)] {
+            if !path.exists() {
+                crate::worker::write_data(path, set)
+                    .map_err(|e| EcgSearchError::Io(format!("{}: {e}", path.display())))?;
+            }
+        }
+        folds.push(crate::worker::TrainFold {
+            train,
+            valid,
+            valid_class_mix: config.proxy_class_mix.then(|| fold.class_mix()),
+        });
+    }
+    let task = crate::worker::WorkerTask::Train(Box::new(crate::worker::TrainTask {
+        folds,
+        net: config.net,
+        kernels: config.kernels,
+        config: config.proxy_train.clone(),
+        device: device.to_owned(),
+    }));
+    Ok(serde_json::to_value(task).expect("a task serializes"))
 }
 
 /// What decides the search's asks and outcomes, as the journal header's settings: a journal is
@@ -971,46 +1043,74 @@ pub fn run_with<B: AutodiffBackend>(
     } else {
         Vec::new()
     };
-    let candidate_log = match &execution.run_dir {
-        Some(dir) => Some(CandidateLog::open(dir)?),
-        None => None,
-    };
-    let workers = (0..execution.workers)
-        .map(|_| {
-            let mut e = FoldEvaluator::<B>::new(proxy.clone(), config, device)?;
-            e.candidate_log = candidate_log.clone();
-            Ok(e)
-        })
-        .collect::<Result<Vec<_>, EcgSearchError>>()?;
-    drop(proxy);
     let surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
     let rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut strategy = DclEnas::new(config.search.clone()).start(&space, surrogate, rng)?;
-    let (history, trained) = if execution.workers == 1 {
-        let mut evaluator = workers.into_iter().next().expect("one worker");
-        let h = driver.run(
-            &mut strategy,
-            &space,
-            &mut evaluator,
-            journal.as_mut(),
-            &mut |_| {},
-        )?;
-        (h, evaluator.trained)
-    } else {
-        let mut pool = LocalPool::new(workers, execution.threads_per_worker)?;
-        let h = driver.run(
-            &mut strategy,
-            &space,
-            &mut pool,
-            journal.as_mut(),
-            &mut |_| {},
-        )?;
-        let trained = pool
-            .into_evaluators()
-            .into_iter()
-            .flat_map(|e| e.trained)
-            .collect();
-        (h, trained)
+    let (history, trained) = match (&execution.slurm, &execution.run_dir) {
+        (Some(slurm), Some(dir)) => {
+            let task = slurm_task(dir, &proxy, config, &slurm.device)?;
+            drop(proxy);
+            let mut executor = crate::search::slurm_executor(&slurm.config, dir, "net", task)?;
+            let h = driver.run(
+                &mut strategy,
+                &space,
+                &mut executor,
+                journal.as_mut(),
+                &mut |_| {},
+            )?;
+            // The fold trainings of every candidate a task trained, from its result file.
+            let trained = executor
+                .results()
+                .into_iter()
+                .filter_map(|(spec, result)| {
+                    Some(TrainedCandidate {
+                        arch: serde_json::from_value(spec.arch).ok()?,
+                        records: serde_json::from_value(result.details).ok()?,
+                    })
+                })
+                .collect();
+            (h, trained)
+        }
+        _ => {
+            let candidate_log = match &execution.run_dir {
+                Some(dir) => Some(CandidateLog::open(dir)?),
+                None => None,
+            };
+            let workers = (0..execution.workers)
+                .map(|_| {
+                    let mut e = FoldEvaluator::<B>::new(proxy.clone(), config, device)?;
+                    e.candidate_log = candidate_log.clone();
+                    Ok(e)
+                })
+                .collect::<Result<Vec<_>, EcgSearchError>>()?;
+            drop(proxy);
+            if execution.workers == 1 {
+                let mut evaluator = workers.into_iter().next().expect("one worker");
+                let h = driver.run(
+                    &mut strategy,
+                    &space,
+                    &mut evaluator,
+                    journal.as_mut(),
+                    &mut |_| {},
+                )?;
+                (h, evaluator.trained)
+            } else {
+                let mut pool = LocalPool::new(workers, execution.threads_per_worker)?;
+                let h = driver.run(
+                    &mut strategy,
+                    &space,
+                    &mut pool,
+                    journal.as_mut(),
+                    &mut |_| {},
+                )?;
+                let trained = pool
+                    .into_evaluators()
+                    .into_iter()
+                    .flat_map(|e| e.trained)
+                    .collect();
+                (h, trained)
+            }
+        }
     };
     // Every candidate's trainings in query order: this process's, and on a resumed run those
     // of the earlier processes, read back from the run directory.

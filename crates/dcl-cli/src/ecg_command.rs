@@ -128,6 +128,11 @@ pub struct EcgConfig {
     pub proxy_per_class: usize,
     /// Proxy: epochs per candidate.
     pub proxy_epochs: usize,
+    /// Proxy: validation beats per class (each fold's held-out patients, subsampled).
+    pub proxy_valid_per_class: usize,
+    /// Validation and test beats per class for the final trainings' reports (`None`: all of
+    /// them, the protocol's; a cap is for quick runs and tests).
+    pub eval_per_class: Option<usize>,
     /// Final training: beats per class (0: all of DS1's training patients).
     pub full_per_class: usize,
     /// Final training: epochs (early stopping, patience 5).
@@ -148,8 +153,13 @@ pub struct EcgConfig {
     pub workers: usize,
     /// Rayon threads per worker.
     pub threads_per_worker: usize,
-    /// Attempts per candidate before it is recorded as failed.
-    pub max_attempts: u32,
+    /// Attempts per candidate before it is recorded as failed: by default 2, and with
+    /// `executor = "slurm"` `slurm.retries + 1` (which it must then equal if given).
+    pub max_attempts: Option<u32>,
+    /// Where the search's candidates train: here (`workers` at a time) or as Slurm job arrays.
+    pub executor: crate::search::ExecutorName,
+    /// How Slurm jobs are submitted (`executor = "slurm"`).
+    pub slurm: dcl_slurm::SlurmConfig,
     /// Augmentation of training beats, proxy and final trainings alike.
     pub augment: AugmentName,
     /// Adam's L2 weight decay, proxy and final trainings alike.
@@ -195,6 +205,8 @@ impl Default for EcgConfig {
             final_seeds: vec![0, 1, 2],
             proxy_per_class: 400,
             proxy_epochs: 6,
+            proxy_valid_per_class: 500,
+            eval_per_class: None,
             full_per_class: 2000,
             full_epochs: 15,
             channels: 16,
@@ -205,7 +217,9 @@ impl Default for EcgConfig {
             batch: 1,
             workers: 1,
             threads_per_worker: 1,
-            max_attempts: 2,
+            max_attempts: None,
+            executor: crate::search::ExecutorName::Local,
+            slurm: dcl_slurm::SlurmConfig::default(),
             augment: AugmentName::None,
             weight_decay: 1e-4,
             head_hidden: 0,
@@ -254,6 +268,13 @@ pub struct EcgArgs {
     /// Proxy epochs per candidate [default: 6].
     #[arg(long)]
     pub proxy_epochs: Option<usize>,
+    /// Proxy validation beats per class [default: 500].
+    #[arg(long)]
+    pub proxy_valid_per_class: Option<usize>,
+    /// Validation and test beats per class in the final reports (quick runs; the protocol
+    /// uses all) [default: all].
+    #[arg(long)]
+    pub eval_per_class: Option<usize>,
     /// Final training beats per class, 0 for all [default: 2000].
     #[arg(long)]
     pub full_per_class: Option<usize>,
@@ -284,9 +305,13 @@ pub struct EcgArgs {
     /// Rayon threads per worker [default: 1].
     #[arg(long)]
     pub threads_per_worker: Option<usize>,
-    /// Attempts per candidate [default: 2].
+    /// Attempts per candidate [default: 2; with --executor slurm, slurm.retries + 1].
     #[arg(long)]
     pub max_attempts: Option<u32>,
+    /// Where the search's candidates train: local or slurm (settings in the config file's
+    /// `[slurm]` table) [default: local].
+    #[arg(long, value_enum)]
+    pub executor: Option<crate::search::ExecutorName>,
     /// Augmentation [default: none].
     #[arg(long, value_enum)]
     pub augment: Option<AugmentName>,
@@ -370,6 +395,7 @@ impl EcgArgs {
             final_seeds,
             proxy_per_class,
             proxy_epochs,
+            proxy_valid_per_class,
             full_per_class,
             full_epochs,
             channels,
@@ -380,7 +406,7 @@ impl EcgArgs {
             batch,
             workers,
             threads_per_worker,
-            max_attempts,
+            executor,
             augment,
             weight_decay,
             head_hidden,
@@ -405,6 +431,12 @@ impl EcgArgs {
         if self.proxy_train_seed.is_some() {
             cfg.proxy_train_seed = self.proxy_train_seed;
         }
+        if self.max_attempts.is_some() {
+            cfg.max_attempts = self.max_attempts;
+        }
+        if self.eval_per_class.is_some() {
+            cfg.eval_per_class = self.eval_per_class;
+        }
         if self.data.is_some() {
             cfg.data = self.data.clone();
         }
@@ -413,6 +445,14 @@ impl EcgArgs {
 }
 
 impl EcgConfig {
+    /// Attempts per candidate: `max_attempts`, else 2 (`slurm.retries + 1` on Slurm).
+    pub fn attempts(&self) -> u32 {
+        self.max_attempts.unwrap_or(match self.executor {
+            crate::search::ExecutorName::Local => 2,
+            crate::search::ExecutorName::Slurm => self.slurm.retries + 1,
+        })
+    }
+
     /// The device, parsed (the error names the flag and key).
     pub fn device_kind(&self) -> Result<DeviceKind, CliError> {
         self.device
@@ -434,6 +474,15 @@ impl EcgConfig {
         };
         count("budget", self.budget, 1, 100_000)?;
         count("proxy-per-class", self.proxy_per_class, 1, 1_000_000)?;
+        count(
+            "proxy-valid-per-class",
+            self.proxy_valid_per_class,
+            1,
+            1_000_000,
+        )?;
+        if let Some(k) = self.eval_per_class {
+            count("eval-per-class", k, 1, 1_000_000)?;
+        }
         count("proxy-epochs", self.proxy_epochs, 1, 10_000)?;
         count("full-epochs", self.full_epochs, 1, 10_000)?;
         count("channels", self.channels, 1, 4096)?;
@@ -444,7 +493,17 @@ impl EcgConfig {
         count("batch", self.batch, 1, 10_000)?;
         count("workers", self.workers, 1, 256)?;
         count("threads-per-worker", self.threads_per_worker, 1, 256)?;
-        count("max-attempts", self.max_attempts as usize, 1, 100)?;
+        count("max-attempts", self.attempts() as usize, 1, 100)?;
+        if self.executor == crate::search::ExecutorName::Slurm {
+            crate::search::check_slurm(&self.slurm, self.max_attempts)?;
+            if self.workers > 1 {
+                return Err(invalid(
+                    "--workers (key `workers`): local workers do not apply with executor \
+                     slurm; --batch says how many candidates train at once"
+                        .into(),
+                ));
+            }
+        }
         count("head-hidden", self.head_hidden, 0, 4096)?;
         if self.final_seeds.is_empty() {
             return Err(invalid(
@@ -496,9 +555,9 @@ impl EcgConfig {
                 .map(|s| s.to_string())
                 .collect(),
             proxy_train_per_class: self.proxy_per_class,
-            proxy_valid_per_class: 500,
+            proxy_valid_per_class: self.proxy_valid_per_class,
             full_train_per_class: (self.full_per_class > 0).then_some(self.full_per_class),
-            eval_per_class: None,
+            eval_per_class: self.eval_per_class,
             net: NetConfig {
                 channels: self.channels,
                 head_hidden: self.head_hidden,
@@ -555,7 +614,7 @@ impl EcgConfig {
 
 /// What to run.
 enum Mode {
-    Search(Execution),
+    Search(Box<Execution>),
     Baseline,
     Cell(NetArch),
     Proxy(Vec<NetArch>),
@@ -585,11 +644,17 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
                 batch_size: cfg.batch,
                 workers: cfg.workers,
                 threads_per_worker: cfg.threads_per_worker,
-                max_attempts: cfg.max_attempts,
+                max_attempts: cfg.attempts(),
                 run_dir: Some(dir),
                 resume: s.resume.is_some(),
+                slurm: (cfg.executor == crate::search::ExecutorName::Slurm).then(|| {
+                    crate::ecg::SlurmTraining {
+                        config: cfg.slurm.clone(),
+                        device: cfg.device.clone(),
+                    }
+                }),
             };
-            (cfg, Mode::Search(execution), None)
+            (cfg, Mode::Search(Box::new(execution)), None)
         }
         EcgCommand::Baseline(a) => (a.resolve(None)?, Mode::Baseline, None),
         EcgCommand::Cell { cell, args } => {
@@ -688,9 +753,8 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             );
         }
         Outcome::Search(report) => {
-            if let Mode::Search(Execution {
-                run_dir: Some(dir), ..
-            }) = &mode
+            if let Mode::Search(ex) = &mode
+                && let Some(dir) = &ex.run_dir
             {
                 let json =
                     serde_json::to_string_pretty(&report).map_err(|e| invalid(e.to_string()))?;

@@ -8,6 +8,7 @@
 //! * [`predictor`]: the predictor alone (ranking quality, pre-trained encoders);
 //! * [`ecg`]: DCL-ENAS on MIT-BIH heartbeat classification with real trainings (the
 //!   pipeline), [`ecg_command`] (the `ecg` commands);
+//! * [`worker`]: one architecture of a Slurm job array (`dcl-enas worker`);
 //! * [`config`] (TOML files), [`progress`] (bars and log lines), [`plot`] (SVG curves).
 //!
 //! [`main`] parses the command line; the `dcl-enas` binary is `fn main() { dcl_cli::main() }`.
@@ -22,6 +23,7 @@ pub mod predictor;
 pub mod progress;
 pub mod report;
 pub mod search;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -54,6 +56,9 @@ pub enum CliError {
     /// The executor failed.
     #[error(transparent)]
     Exec(#[from] dcl_exec::ExecError),
+    /// Slurm refused or failed.
+    #[error(transparent)]
+    Slurm(#[from] dcl_slurm::SlurmError),
 }
 
 /// A [`CliError::Invalid`].
@@ -92,6 +97,8 @@ pub enum Command {
     /// MIT-BIH heartbeat classification: search with real trainings, baseline, one cell.
     #[command(subcommand)]
     Ecg(ecg_command::EcgCommand),
+    /// Evaluate one architecture from a spec file and write its result (run by Slurm tasks).
+    Worker(worker::WorkerArgs),
 }
 
 /// Parses the command line, runs the command, and prints any error (exit code 1; 2 for a
@@ -106,6 +113,7 @@ pub fn main() -> ExitCode {
         Some(Command::Report(a)) => report::run(&a),
         Some(Command::Predictor(c)) => predictor::run(&c),
         Some(Command::Ecg(c)) => ecg_command::run(&c),
+        Some(Command::Worker(a)) => worker::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ use dcl_graph::{Evaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
 use dcl_predictor::{
     FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig, RankingLoss,
 };
+use dcl_slurm::{SlurmConfig, SlurmExecutor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
@@ -137,6 +138,8 @@ impl StrategyName {
 pub enum ExecutorName {
     /// On this machine, `workers` evaluations at a time.
     Local,
+    /// As Slurm job arrays, one per batch (settings in the `[slurm]` table).
+    Slurm,
 }
 
 /// The stage-2 loss of each refit.
@@ -179,12 +182,15 @@ pub struct SearchConfig {
     pub seed: u64,
     /// Architectures asked and evaluated together.
     pub batch: usize,
-    /// Attempts per architecture before it is recorded as failed.
-    pub max_attempts: u32,
+    /// Attempts per architecture before it is recorded as failed; by default 3, and with
+    /// `executor = "slurm"` `slurm.retries + 1` (which it must then equal if given).
+    pub max_attempts: Option<u32>,
     /// Where evaluations run.
     pub executor: ExecutorName,
     /// Evaluations at a time on this machine (`executor = "local"`).
     pub workers: usize,
+    /// How Slurm jobs are submitted (`executor = "slurm"`).
+    pub slurm: SlurmConfig,
     /// DCL-ENAS's settings.
     pub dcl_enas: DclEnasConfig,
     /// Regularized evolution's settings.
@@ -207,9 +213,10 @@ impl Default for SearchConfig {
             budget: 100,
             seed: 0,
             batch: 1,
-            max_attempts: 3,
+            max_attempts: None,
             executor: ExecutorName::Local,
             workers: 1,
+            slurm: SlurmConfig::default(),
             dcl_enas: DclEnasConfig::default(),
             evolution: RegularizedEvolution::default(),
             pretrain: search_pretrain(),
@@ -252,7 +259,8 @@ pub struct SearchFlags {
     /// Architectures asked and evaluated together, at least 1 [default: 1].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Attempts per architecture, at least 1 [default: 3].
+    /// Attempts per architecture, at least 1 [default: 3; with --executor slurm it is
+    /// slurm.retries + 1].
     #[arg(long)]
     pub max_attempts: Option<u32>,
     /// Where evaluations run [default: local].
@@ -427,11 +435,19 @@ impl SearchConfig {
         })
     }
 
+    /// Attempts per architecture: `max_attempts`, else 3 (`slurm.retries + 1` on Slurm).
+    pub fn attempts(&self) -> u32 {
+        self.max_attempts.unwrap_or(match self.executor {
+            ExecutorName::Local => 3,
+            ExecutorName::Slurm => self.slurm.retries + 1,
+        })
+    }
+
     /// The driver the settings give.
     pub fn driver(&self) -> Driver {
         Driver {
             batch_size: self.batch,
-            max_attempts: self.max_attempts,
+            max_attempts: self.attempts(),
             ..Driver::new(self.budget)
         }
     }
@@ -462,6 +478,9 @@ impl SearchConfig {
             )));
         }
         located("", FLAGS, self.driver().validate())?;
+        if self.executor == ExecutorName::Slurm {
+            check_slurm(&self.slurm, self.max_attempts)?;
+        }
         located(
             "dcl_enas",
             FLAGS,
@@ -510,6 +529,27 @@ impl SearchConfig {
             self.driver(),
         )
         .with_settings(&self.settings())
+    }
+}
+
+/// Checks a `[slurm]` table and the `max_attempts` beside it (which must be `retries + 1`
+/// if given); the error names the key.
+pub(crate) fn check_slurm(slurm: &SlurmConfig, max_attempts: Option<u32>) -> Result<(), CliError> {
+    slurm.validate().map_err(|e| {
+        invalid(format!(
+            "key `slurm.{}",
+            e.to_string()
+                .trim_start_matches("invalid Slurm setting: ")
+                .replacen(": ", "`: ", 1)
+        ))
+    })?;
+    match max_attempts {
+        Some(n) if n != slurm.retries + 1 => Err(invalid(format!(
+            "--max-attempts (key `max_attempts`) {n} must be `slurm.retries` + 1 ({}) with \
+             executor slurm: set slurm.retries instead",
+            slurm.retries + 1
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -593,6 +633,11 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
         (None, Some(d)) => d.clone(),
         (None, None) => dcl_evo::fresh_run_dir("search", cfg.seed),
     };
+    let task = serde_json::to_value(crate::worker::WorkerTask::Table {
+        dataset: cfg.dataset,
+        column: cfg.column(),
+    })
+    .expect("a task serializes");
     match cfg.space {
         SpaceName::Nb201 => {
             let table = Nb201Table::embedded()?;
@@ -602,8 +647,9 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
             let oracles = (0..cfg.workers)
                 .map(|_| CountingOracle::new(table, metric))
                 .collect();
+            let slurm = slurm_for(&cfg, &dir, task)?;
             let journal = open_journal(&cfg, &dir, args.resume.is_some())?;
-            let history = drive(&cfg, &space, &cells, oracles, journal)?;
+            let history = drive_on(&cfg, &space, &cells, oracles, slurm, journal)?;
             let summary = report::nb201_summary(&cfg_view(&cfg), &history, start)?;
             report::write_run(&dir, &history, &summary, |c| c.to_string())?;
             println!("{}", summary.line());
@@ -615,14 +661,98 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
             let oracles = (0..cfg.workers)
                 .map(|_| CountingOracle::new(table, Nb101Metric::VAL_108))
                 .collect();
+            let slurm = slurm_for(&cfg, &dir, task)?;
             let journal = open_journal(&cfg, &dir, args.resume.is_some())?;
-            let history = drive(&cfg, &space, &cells, oracles, journal)?;
+            let history = drive_on(&cfg, &space, &cells, oracles, slurm, journal)?;
             let summary = report::nb101_summary(&cfg_view(&cfg), &history, start)?;
             report::write_run(&dir, &history, &summary, report::nb101_label)?;
             println!("{}", summary.line());
         }
     }
     Ok(())
+}
+
+/// The Slurm executor of a run: its tasks run this very program's `worker` command on the
+/// `task`. Ctrl-C or SIGTERM cancels its outstanding arrays (`scancel`) and ends the
+/// program; the journal holds every outcome that came back, so `--resume` goes on.
+pub(crate) fn slurm_executor(
+    slurm: &SlurmConfig,
+    dir: &Path,
+    space: &str,
+    task: serde_json::Value,
+) -> Result<SlurmExecutor, dcl_slurm::SlurmError> {
+    let program = std::env::current_exe().map_err(|source| dcl_slurm::SlurmError::Io {
+        path: "the running program".into(),
+        source,
+    })?;
+    let executor = SlurmExecutor::new(
+        dir,
+        slurm.clone(),
+        space,
+        task,
+        vec![program.to_string_lossy().into_owned(), "worker".into()],
+    )?;
+    let canceller = executor.canceller();
+    let resume = dir.display().to_string();
+    let installed = ctrlc::set_handler(move || {
+        let ids = canceller.cancel();
+        eprintln!(
+            "interrupted: cancelled Slurm job{} {}; resume with --resume {resume}",
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(" ")
+        );
+        std::process::exit(130);
+    });
+    if let Err(e) = installed {
+        tracing::warn!("no Ctrl-C handler ({e}): an interrupted search leaves its jobs running");
+    }
+    Ok(executor)
+}
+
+/// The run's Slurm executor when `executor = "slurm"`, built (and `sbatch --test-only`
+/// asked) before the journal is created, so a setting the cluster refuses leaves no run
+/// behind.
+fn slurm_for(
+    cfg: &SearchConfig,
+    dir: &Path,
+    task: serde_json::Value,
+) -> Result<Option<SlurmExecutor>, CliError> {
+    match cfg.executor {
+        ExecutorName::Slurm => Ok(Some(slurm_executor(
+            &cfg.slurm,
+            dir,
+            cfg.space.name(),
+            task,
+        )?)),
+        ExecutorName::Local => Ok(None),
+    }
+}
+
+/// Drives the search on the configured executor: Slurm arrays of `worker` tasks, or the
+/// oracles on this machine (one, or a pool of workers).
+fn drive_on<S, E>(
+    cfg: &SearchConfig,
+    space: &S,
+    cells: &[S::Arch],
+    mut oracles: Vec<E>,
+    slurm: Option<SlurmExecutor>,
+    journal: Journal<S::Arch>,
+) -> Result<SearchHistory<S::Arch>, CliError>
+where
+    S: SearchSpace + Sync,
+    S::Arch: Serialize + DeserializeOwned + Send + Sync,
+    E: Evaluator<S> + Send,
+{
+    if let Some(mut slurm) = slurm {
+        return drive(cfg, space, cells, &mut slurm, journal);
+    }
+    if oracles.len() == 1 {
+        let mut e = oracles.pop().expect("one oracle");
+        drive(cfg, space, cells, &mut e, journal)
+    } else {
+        let mut pool = LocalPool::new(oracles, 1)?;
+        drive(cfg, space, cells, &mut pool, journal)
+    }
 }
 
 /// The header fields a summary repeats.
@@ -673,13 +803,13 @@ fn drive<S, E>(
     cfg: &SearchConfig,
     space: &S,
     cells: &[S::Arch],
-    mut oracles: Vec<E>,
+    evaluator: &mut E,
     mut journal: Journal<S::Arch>,
 ) -> Result<SearchHistory<S::Arch>, CliError>
 where
-    S: SearchSpace + Sync,
-    S::Arch: Serialize + DeserializeOwned + Send + Sync,
-    E: Evaluator<S> + Send,
+    S: SearchSpace,
+    S::Arch: Serialize + DeserializeOwned,
+    E: Evaluator<S>,
 {
     let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut strategy: Box<dyn Strategy<S> + '_> = match cfg.strategy {
@@ -702,25 +832,12 @@ where
             Box::new(DclEnas::new(cfg.dcl_enas.clone()).start(space, surrogate, rng)?)
         }
     };
-    let driver = cfg.driver();
-    let history = if oracles.len() == 1 {
-        let mut e = oracles.pop().expect("one oracle");
-        driver.run(
-            strategy.as_mut(),
-            space,
-            &mut e,
-            Some(&mut journal),
-            &mut |_| {},
-        )?
-    } else {
-        let mut pool = LocalPool::new(oracles, 1)?;
-        driver.run(
-            strategy.as_mut(),
-            space,
-            &mut pool,
-            Some(&mut journal),
-            &mut |_| {},
-        )?
-    };
+    let history = cfg.driver().run(
+        strategy.as_mut(),
+        space,
+        evaluator,
+        Some(&mut journal),
+        &mut |_| {},
+    )?;
     Ok(history)
 }

@@ -212,7 +212,8 @@ impl Driver {
                 let mut reported = vec![false; todo.len()];
                 let mut journal_error = None;
                 let max_attempts = self.max_attempts;
-                evaluator.evaluate_batch(space, &archs, &mut |j, result, seconds| {
+                evaluator.evaluate_batch(space, &archs, &mut |j, result, run| {
+                    let seconds = run.seconds;
                     let Some(&i) = todo.get(j) else {
                         return;
                     };
@@ -237,7 +238,7 @@ impl Driver {
                             failure: outcome.as_ref().err().cloned(),
                             seconds,
                             objectives: Default::default(),
-                            job_id: None,
+                            job_id: run.job_id,
                             slot: Some(first_slot + i as u64),
                         };
                         if let Err(e) = j.append(record) {

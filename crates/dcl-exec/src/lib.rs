@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-pub use dcl_graph::{Evaluator, Failure, FailureKind, SearchSpace};
+pub use dcl_graph::{Attempt, Evaluator, Failure, FailureKind, SearchSpace};
 
 /// Why an executor could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -177,7 +177,7 @@ where
         &mut self,
         space: &S,
         archs: &[S::Arch],
-        done: &mut dyn FnMut(usize, Result<f64, Failure>, f64),
+        done: &mut dyn FnMut(usize, Result<f64, Failure>, Attempt),
     ) {
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel();
@@ -205,7 +205,7 @@ where
             }
             drop(tx);
             for (i, outcome, seconds) in rx {
-                done(i, outcome, seconds);
+                done(i, outcome, Attempt::timed(seconds));
             }
         });
     }

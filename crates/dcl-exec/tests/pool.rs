@@ -57,8 +57,9 @@ fn two_workers_evaluate_at_once_each_in_its_own_thread_budget() {
     let mut pool = LocalPool::new(vec![make(), make()], 3).unwrap();
     let archs = cells(4);
     let mut got = vec![Vec::new(); 4];
-    pool.evaluate_batch(&Nb201Space::new(), &archs, &mut |i, o, s| {
-        assert!(s > 0.0);
+    pool.evaluate_batch(&Nb201Space::new(), &archs, &mut |i, o, run| {
+        assert!(run.seconds > 0.0);
+        assert_eq!(run.job_id, None);
         got[i].push(o)
     });
     for (i, g) in got.iter().enumerate() {

@@ -25,21 +25,22 @@ pub trait Evaluator<S: SearchSpace> {
     /// The fitness of `arch`: higher is better (an accuracy, say).
     fn evaluate(&mut self, space: &S, arch: &S::Arch) -> Result<f64, Self::Error>;
 
-    /// Evaluates every architecture of `archs`, calling `done(i, outcome, seconds)` exactly
+    /// Evaluates every architecture of `archs`, calling `done(i, outcome, attempt)` exactly
     /// once for each index `i` of `archs` as soon as its evaluation ends, in any order;
-    /// `seconds` is that evaluation's wall time. Returns when all are done.
+    /// `attempt` says how long it took and, for a cluster executor, which job ran it. Returns
+    /// when all are done.
     ///
     /// The default evaluates them in order with [`evaluate`](Evaluator::evaluate).
     fn evaluate_batch(
         &mut self,
         space: &S,
         archs: &[S::Arch],
-        done: &mut dyn FnMut(usize, Result<f64, Self::Error>, f64),
+        done: &mut dyn FnMut(usize, Result<f64, Self::Error>, Attempt),
     ) {
         for (i, arch) in archs.iter().enumerate() {
             let t = Instant::now();
             let outcome = self.evaluate(space, arch);
-            done(i, outcome, t.elapsed().as_secs_f64());
+            done(i, outcome, Attempt::timed(t.elapsed().as_secs_f64()));
         }
     }
 }
@@ -55,9 +56,29 @@ impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Evaluator<S> for &mut E {
         &mut self,
         space: &S,
         archs: &[S::Arch],
-        done: &mut dyn FnMut(usize, Result<f64, Self::Error>, f64),
+        done: &mut dyn FnMut(usize, Result<f64, Self::Error>, Attempt),
     ) {
         (**self).evaluate_batch(space, archs, done)
+    }
+}
+
+/// What an executor says about one finished evaluation besides its outcome: how long it took
+/// and, when a scheduler ran it, the job's id (the search journal keeps both).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Attempt {
+    /// Wall time of the evaluation, in seconds.
+    pub seconds: f64,
+    /// The scheduler's id of the job that ran it (Slurm's `JOBID_TASK`), if any.
+    pub job_id: Option<String>,
+}
+
+impl Attempt {
+    /// An attempt that took `seconds`, run by no scheduler.
+    pub fn timed(seconds: f64) -> Self {
+        Self {
+            seconds,
+            job_id: None,
+        }
     }
 }
 

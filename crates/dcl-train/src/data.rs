@@ -6,7 +6,10 @@ use crate::TrainError;
 /// `signals[i * channels * length .. (i + 1) * channels * length]`, its channels one after
 /// another, with `n_features` extra scalars `features[i * n_features ..]` that the networks
 /// concatenate after global pooling (RR intervals for ECG beats).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It serializes (serde) as these fields, so a data set can be written once and read by
+/// training workers on other machines; [`validate`](SignalData::validate) what you read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SignalData {
     /// Samples per signal (per channel).
     pub length: usize,

@@ -10,7 +10,7 @@ use dcl_evo::{
     JournalHeader, RandomSearch, RegularizedEvolution, SearchError, SearchHistory, Strategy,
     Surrogate,
 };
-use dcl_graph::{Nb201Cell, Nb201Op, Nb201Space, SearchSpace};
+use dcl_graph::{Attempt, Nb201Cell, Nb201Op, Nb201Space, SearchSpace};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -762,11 +762,18 @@ impl Evaluator<Nb201Space> for Reversed {
         &mut self,
         s: &Nb201Space,
         archs: &[Nb201Cell],
-        done: &mut dyn FnMut(usize, Result<f64, Broke>, f64),
+        done: &mut dyn FnMut(usize, Result<f64, Broke>, Attempt),
     ) {
         for (i, a) in archs.iter().enumerate().rev() {
             let r = self.0.evaluate(s, a);
-            done(i, r, 0.5);
+            done(
+                i,
+                r,
+                Attempt {
+                    seconds: 0.5,
+                    job_id: Some(format!("7_{i}")),
+                },
+            );
         }
     }
 }
@@ -807,6 +814,12 @@ fn the_history_rebuilt_from_a_journal_is_the_runs() {
             );
         }
         let (h, records) = Journal::<Nb201Cell>::read(&dir).unwrap();
+        // The executor's job ids reach the journal, one per attempt.
+        assert!(
+            records
+                .iter()
+                .all(|r| r.job_id.as_deref().is_some_and(|j| j.starts_with("7_")))
+        );
         if batch > 1 {
             // Completion order is not ask order, so the slots are what restores it.
             let first: Vec<_> = records.iter().map(|r| r.arch).take(batch).collect();
