@@ -319,13 +319,23 @@ exec "$@"
 
 #[test]
 #[ignore = "needs a local Slurm: scripts/slurm-local.sh start"]
-fn slurm_a_killed_driver_resumes_without_resubmitting_finished_tasks() {
+fn slurm_a_killed_or_interrupted_driver_resumes_without_rerunning_finished_tasks() {
     let dir = temp("kill");
     let local_cfg = write(&dir.join("local.toml"), SEARCH);
     let slurm_cfg = write(&dir.join("slurm.toml"), &on_slurm());
     ok(search(&local_cfg, &dir.join("local")));
     let run_dir = dir.join("slurm");
-    for kill_at in ["array-0002", "array-0005"] {
+    // Two SIGKILLs, then a SIGTERM (what Ctrl-C or `scancel` of a driver job sends), each as
+    // soon as an array is submitted: its tasks are pending or running.
+    for (phase, (kill_at, signal)) in [
+        ("array-0002", "KILL"),
+        ("array-0004", "KILL"),
+        ("array-0006", "TERM"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let log = std::fs::File::create(dir.join(format!("phase-{phase}.log"))).unwrap();
         let mut child = Command::new(BIN)
             .arg("search")
             .args(if run_dir.exists() {
@@ -340,13 +350,12 @@ fn slurm_a_killed_driver_resumes_without_resubmitting_finished_tasks() {
             })
             .env("DCL_PROGRESS", "lines")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .unwrap();
-        // Kill it as soon as this array is submitted: its tasks are pending or running.
-        let marker = run_dir.join("slurm").join(kill_at).join("job_id");
+        let array = run_dir.join("slurm").join(kill_at);
         let t = Instant::now();
-        while !marker.exists() {
+        while !array.join("job_id").exists() {
             assert!(
                 t.elapsed() < Duration::from_secs(300),
                 "{kill_at} never submitted"
@@ -356,8 +365,33 @@ fn slurm_a_killed_driver_resumes_without_resubmitting_finished_tasks() {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        if signal == "TERM" {
+            // The driver cancelled its array and said so with the conventional exit code.
+            assert_eq!(status.code(), Some(130), "{status}");
+            assert!(array.join("cancelled").exists());
+            let id = std::fs::read_to_string(array.join("job_id")).unwrap();
+            let t = Instant::now();
+            loop {
+                let q = Command::new("squeue")
+                    .args(["-h", "-j", id.trim()])
+                    .output()
+                    .unwrap();
+                if q.stdout.is_empty() {
+                    break;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(30),
+                    "array {id} still queued"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
     let resumed = Command::new(BIN)
         .args(["search", "--resume"])
@@ -365,16 +399,37 @@ fn slurm_a_killed_driver_resumes_without_resubmitting_finished_tasks() {
         .env("DCL_PROGRESS", "lines")
         .output()
         .unwrap();
-    let (_, stderr) = ok(resumed);
-    assert!(stderr.contains("adopting Slurm task"), "{stderr}");
+    ok(resumed);
+    // The drivers after a SIGKILL found the killed one's tasks still pending or running and
+    // waited for them instead of submitting them again.
+    for phase in [1, 2] {
+        let log = std::fs::read_to_string(dir.join(format!("phase-{phase}.log"))).unwrap();
+        assert!(log.contains("adopting Slurm task"), "phase {phase}: {log}");
+    }
+    // SIGTERM cancelled the outstanding array, and only it.
+    let interrupted = std::fs::read_to_string(dir.join("phase-2.log")).unwrap();
+    let cancelled = std::fs::read_to_string(run_dir.join("slurm/array-0006/job_id")).unwrap();
+    assert!(
+        interrupted.contains(&format!("cancelled Slurm job {};", cancelled.trim())),
+        "{interrupted}"
+    );
 
     assert_eq!(outcomes(&run_dir), outcomes(&dir.join("local")));
     assert_eq!(history_rows(&run_dir), history_rows(&dir.join("local")));
-    // Nothing ran twice: each of the 40 architectures was submitted exactly once.
+    // Cancelling cost no attempt: every architecture's one attempt succeeded.
+    assert!(records(&run_dir).iter().all(|r| r["attempt"] == 1));
+    // Nothing finished ran twice: an architecture was submitted again only when its earlier
+    // task was in the array the driver cancelled and had not finished.
     let specs = specs_by_key(&run_dir);
     assert_eq!(specs.len(), 40);
     for (key, tasks) in &specs {
-        assert_eq!(tasks.len(), 1, "{key} submitted as {tasks:?}");
+        for (array, index) in &tasks[..tasks.len() - 1] {
+            let a = run_dir.join("slurm").join(array);
+            assert!(
+                a.join("cancelled").exists() && !a.join(format!("result-{index}.json")).exists(),
+                "{key} submitted again after {array}/{index}: {tasks:?}"
+            );
+        }
     }
 }
 

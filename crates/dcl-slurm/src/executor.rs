@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,17 +47,27 @@ impl Waiting {
 }
 
 /// Cancels the arrays a [`SlurmExecutor`] is waiting for (`scancel`); for a Ctrl-C / SIGTERM
-/// handler, which may run on another thread. Cancelled arrays are marked in the run
-/// directory, so a resumed search submits their unfinished tasks again (without counting the
-/// cancellation as a failed attempt) and keeps their finished ones.
+/// handler, which may run on another thread and then ends the process. Cancelled arrays are
+/// marked in the run directory, so a resumed search submits their unfinished tasks again
+/// (without counting the cancellation as a failed attempt) and keeps their finished ones.
+///
+/// Once cancelled, the executor reports no more outcomes (a cancelled task must not reach the
+/// journal as a failure): its `evaluate_batch` waits for the process to end.
 #[derive(Debug, Clone, Default)]
 pub struct Canceller {
     active: Arc<Mutex<Vec<(String, PathBuf)>>>,
+    cancelled: Arc<AtomicBool>,
 }
 
 impl Canceller {
+    /// Whether [`cancel`](Canceller::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
     /// Cancels every array still outstanding; returns their job ids.
     pub fn cancel(&self) -> Vec<String> {
+        self.cancelled.store(true, Ordering::SeqCst);
         let arrays = match self.active.lock() {
             Ok(mut a) => std::mem::take(&mut *a),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
@@ -348,10 +359,11 @@ impl SlurmExecutor {
                 message: format!("unexpected answer {out:?}"),
             });
         }
+        // Known to the canceller before anything else sees the id.
+        self.canceller.add(&id, &array);
         let id_path = array.join("job_id");
         dcl_graph::io::write_atomic(&id_path, format!("{id}\n").as_bytes())
             .map_err(|e| SlurmError::io(&id_path, e))?;
-        self.canceller.add(&id, &array);
         tracing::info!(
             "submitted Slurm array {id}: {k} task{} ({})",
             if k == 1 { "" } else { "s" },
@@ -389,7 +401,7 @@ impl SlurmExecutor {
         s
     }
 
-    /// Reports `w`'s outcome once.
+    /// Reports `w`'s outcome once; after a cancellation, nothing (see [`Canceller`]).
     fn report(
         &mut self,
         w: &mut Waiting,
@@ -397,6 +409,9 @@ impl SlurmExecutor {
         seconds: f64,
         done: &mut dyn FnMut(usize, Result<f64, Failure>, Attempt),
     ) {
+        while self.canceller.is_cancelled() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
         w.done = true;
         let job = w.job();
         self.consumed.insert(job.clone());
@@ -545,15 +560,10 @@ impl SlurmExecutor {
                     }
                 }
             }
-            for id in waiting
-                .iter()
-                .map(|w| w.array_id.clone())
-                .collect::<HashSet<_>>()
-            {
-                if waiting.iter().filter(|w| w.array_id == id).all(|w| w.done) {
-                    self.canceller.remove(&id);
-                }
-            }
+        }
+        // Every task of these arrays has ended: nothing left to cancel.
+        for w in &waiting {
+            self.canceller.remove(&w.array_id);
         }
     }
 }
