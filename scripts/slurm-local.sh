@@ -26,16 +26,16 @@ as_root() {
 
 install_packages() {
   local missing=()
-  command -v slurmctld >/dev/null 2>&1 || missing+=(slurmctld)
-  command -v slurmd >/dev/null 2>&1 || missing+=(slurmd)
-  command -v sbatch >/dev/null 2>&1 || missing+=(slurm-client)
+  command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
   command -v munged >/dev/null 2>&1 || missing+=(munge)
+  # ps, pgrep and pkill, which this script uses.
+  command -v pkill >/dev/null 2>&1 || missing+=(procps)
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing ${missing[*]} (Debian's slurm-wlm and munge)"
+    echo "installing ${missing[*]} (Debian packages)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      slurm-wlm munge >/dev/null ||
+      "${missing[@]}" >/dev/null ||
       { as_root apt-get update >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null; }
+        apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
   fi
 }
 
