@@ -535,13 +535,11 @@ impl SearchConfig {
 /// Checks a `[slurm]` table and the `max_attempts` beside it (which must be `retries + 1`
 /// if given); the error names the key.
 pub(crate) fn check_slurm(slurm: &SlurmConfig, max_attempts: Option<u32>) -> Result<(), CliError> {
-    slurm.validate().map_err(|e| {
-        invalid(format!(
-            "key `slurm.{}",
-            e.to_string()
-                .trim_start_matches("invalid Slurm setting: ")
-                .replacen(": ", "`: ", 1)
-        ))
+    slurm.validate().map_err(|e| match e {
+        dcl_slurm::SlurmError::Config { key, message } => {
+            invalid(format!("key `slurm.{key}`: {message}"))
+        }
+        other => other.into(),
     })?;
     match max_attempts {
         Some(n) if n != slurm.retries + 1 => Err(invalid(format!(

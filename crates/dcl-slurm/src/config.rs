@@ -69,7 +69,10 @@ impl Default for SlurmConfig {
 }
 
 fn bad(key: &str, message: String) -> SlurmError {
-    SlurmError::Config(format!("{key}: {message}"))
+    SlurmError::Config {
+        key: key.to_owned(),
+        message,
+    }
 }
 
 /// A value that goes into one `#SBATCH` line: no line breaks, no NUL, not empty.

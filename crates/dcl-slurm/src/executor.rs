@@ -163,9 +163,10 @@ impl SlurmExecutor {
     ) -> Result<Self, SlurmError> {
         config.validate()?;
         if worker.is_empty() || worker.iter().any(|w| w.contains(['\n', '\0'])) {
-            return Err(SlurmError::Config(
-                "worker: a program (and its arguments, one line each) is needed".into(),
-            ));
+            return Err(SlurmError::Config {
+                key: "worker".into(),
+                message: "a program (and its arguments, one line each) is needed".into(),
+            });
         }
         let run_dir = run_dir.as_ref();
         let dir = run_dir.join("slurm");

@@ -55,9 +55,14 @@ pub use task::{TASK_FORMAT, TaskResult, TaskSpec};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SlurmError {
-    /// A setting of the `[slurm]` table is out of range; the message names the key.
-    #[error("invalid Slurm setting: {0}")]
-    Config(String),
+    /// A setting of the `[slurm]` table (or the worker command) is unusable.
+    #[error("invalid Slurm setting `{key}`: {message}")]
+    Config {
+        /// The setting's key in the `[slurm]` table (`worker` for the worker command).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A Slurm command could not be run (not installed, not on `PATH`).
     #[error("could not run `{command}`: {source}")]
     Command {
