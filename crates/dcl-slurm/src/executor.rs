@@ -221,23 +221,9 @@ impl SlurmExecutor {
     /// in submission order: what the workers measured besides the fitness
     /// ([`TaskResult::details`]) is read from here.
     pub fn results(&self) -> Vec<(TaskSpec, TaskResult)> {
-        let mut arrays: Vec<PathBuf> = std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("array-"))
-            })
-            .collect();
-        arrays.sort();
         let mut out = Vec::new();
-        for array in arrays {
-            for index in 0.. {
-                let Ok(spec) = TaskSpec::read(&array.join(format!("spec-{index}.json"))) else {
-                    break;
-                };
+        for (_, array) in arrays(&self.dir).unwrap_or_default() {
+            for (index, spec) in specs(&array) {
                 if let Ok(result) = TaskResult::read(&array.join(format!("result-{index}.json"))) {
                     out.push((spec, result));
                 }
@@ -247,25 +233,14 @@ impl SlurmExecutor {
     }
 
     fn read_earlier(&mut self) -> Result<(), SlurmError> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| SlurmError::io(&self.dir, e))?;
-        let mut arrays: Vec<(u32, PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let n = name.strip_prefix("array-")?.parse().ok()?;
-                Some((n, e.path()))
-            })
-            .collect();
-        arrays.sort();
-        for (n, array) in arrays {
+        for (n, array) in arrays(&self.dir)? {
             self.next_array = self.next_array.max(n + 1);
             let array_id = std::fs::read_to_string(array.join("job_id"))
                 .ok()
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty());
             let cancelled = array.join("cancelled").exists();
-            let mut index = 0;
-            while let Ok(spec) = TaskSpec::read(&array.join(format!("spec-{index}.json"))) {
+            for (index, spec) in specs(&array) {
                 self.earlier.push(EarlierTask {
                     key: spec.key,
                     array: array.clone(),
@@ -273,7 +248,6 @@ impl SlurmExecutor {
                     array_id: array_id.clone(),
                     cancelled,
                 });
-                index += 1;
             }
         }
         Ok(())
@@ -591,6 +565,30 @@ where
     ) {
         self.run_batch(space, archs, done)
     }
+}
+
+/// The `array-NNNN` directories in `dir`, with their numbers, in submission order.
+fn arrays(dir: &Path) -> Result<Vec<(u32, PathBuf)>, SlurmError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| SlurmError::io(dir, e))?;
+    let mut arrays: Vec<(u32, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name.strip_prefix("array-")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    arrays.sort();
+    Ok(arrays)
+}
+
+/// An array's readable specs by task index, up to the first missing one.
+fn specs(array: &Path) -> impl Iterator<Item = (u32, TaskSpec)> + '_ {
+    (0..).map_while(move |index| {
+        TaskSpec::read(&array.join(format!("spec-{index}.json")))
+            .ok()
+            .map(|spec| (index, spec))
+    })
 }
 
 /// The job ids (`job_id` fields) of a search journal's records; none if there is no journal.
