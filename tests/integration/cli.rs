@@ -601,6 +601,78 @@ fn progress_is_bars_on_a_terminal_and_plain_lines_elsewhere() {
 }
 
 #[test]
+fn ecg_baseline_writes_its_runs_and_compare_scores_them_as_the_literature_does() {
+    let dir = temp("ecg-compare");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("baseline.json");
+    let f = file.to_str().unwrap();
+    let trained = ok(&[
+        "ecg",
+        "baseline",
+        "--baseline-entry",
+        "stem",
+        "--full-per-class",
+        "16",
+        "--eval-per-class",
+        "16",
+        "--full-epochs",
+        "1",
+        "--final-seeds",
+        "0,1",
+        "--out",
+        f,
+    ]);
+    assert!(
+        last_line(&trained).starts_with("ecg model=baseline-stem "),
+        "{trained}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(report["model"], "baseline-stem");
+    assert_eq!(report["config"]["baseline_entry"], "stem");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    // Balanced accuracy, and mean sensitivity over N/S/V/F from the confusion matrix by hand.
+    let mut balanced = Vec::new();
+    let mut mean_se = Vec::new();
+    for r in runs {
+        balanced.push(100.0 * r["test"]["balanced_accuracy"].as_f64().unwrap());
+        let confusion: Vec<Vec<f64>> =
+            serde_json::from_value(r["test"]["confusion"].clone()).unwrap();
+        assert_eq!(confusion.iter().flatten().sum::<f64>(), 4.0 * 16.0);
+        let se: f64 = (0..4)
+            .map(|k| confusion[k][k] / confusion[k].iter().sum::<f64>())
+            .sum();
+        mean_se.push(100.0 * se / 4.0);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let compared = ok(&["ecg", "compare", f]);
+    let line = last_line(&compared);
+    assert!(
+        line.starts_with(&format!(
+            "ecg model=baseline-stem balanced_acc={:.2}±0.00 ",
+            mean(&balanced)
+        )),
+        "{compared}"
+    );
+    assert!(
+        line.contains(&format!(" mean_se={:.2}±0.00 ", mean(&mean_se))),
+        "{compared}"
+    );
+    assert!(
+        line.contains(" jk=") && line.ends_with(" seeds=1"),
+        "{line}"
+    );
+    // Two files are two search seeds of the model; a file that is no report is refused.
+    let twice = ok(&["ecg", "compare", f, f]);
+    assert!(last_line(&twice).ends_with(" seeds=2"), "{twice}");
+    let not_a_report = run(&["ecg", "compare", "Cargo.toml"]);
+    assert!(!not_a_report.status.success());
+    assert!(String::from_utf8_lossy(&not_a_report.stderr).contains("Cargo.toml"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_ecg_and_predictor_commands_run_end_to_end() {
     // The search fitness of one network on tiny proxy trainings: the command's own line.
     let cell = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|nor_conv_3x3~2|@stem";

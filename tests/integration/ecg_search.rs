@@ -7,8 +7,9 @@ use dcl_cli::ecg::{
     CANDIDATES_FILE, EcgSearchConfig, EcgSearchReport, Execution, Rescore, proxy_fitness, run,
     run_baseline, run_cell, run_with,
 };
+use dcl_cli::search::StrategyName;
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_evo::DclEnasConfig;
+use dcl_evo::{DclEnasConfig, RegularizedEvolution};
 use std::sync::OnceLock;
 
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
@@ -52,9 +53,12 @@ fn tiny_config() -> EcgSearchConfig {
             ..NetConfig::default()
         },
         feature_entries: vec![FeatureEntry::Head],
+        baseline_entry: FeatureEntry::Head,
         kernels: Kernels::default(),
         proxy_train: tiny_train.clone(),
         full_train: tiny_train,
+        strategy: StrategyName::DclEnas,
+        evolution: RegularizedEvolution::default(),
         search: DclEnasConfig {
             initial: 2,
             infill: 1,
@@ -404,6 +408,92 @@ fn feature_entries_are_searched_and_each_network_trains() {
         let n: usize = runs[0].test.confusion.iter().flatten().sum();
         assert_eq!(n, 4 * 16);
     }
+}
+
+#[test]
+fn other_strategies_search_the_same_space_without_a_predictor() {
+    let db = &MitBih::bundled().unwrap();
+    let dev = Default::default();
+    let dir = std::env::temp_dir().join(format!("dcl-ecg-random-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let random = EcgSearchConfig {
+        feature_entries: FeatureEntry::ALL.to_vec(),
+        strategy: StrategyName::Random,
+        baseline_entry: FeatureEntry::Logits,
+        budget: 3,
+        // DCL-ENAS's settings do not apply (a predictor would refuse one initial candidate).
+        search: DclEnasConfig {
+            initial: 1,
+            ..tiny_config().search
+        },
+        ..tiny_config()
+    };
+    let execution = Execution {
+        run_dir: Some(dir.clone()),
+        ..Execution::default()
+    };
+    let report = run_with::<NdArrayBackend>(db, &random, &execution, &dev).unwrap();
+    assert_eq!(report.strategy, "random");
+    assert_eq!(report.baseline_entry, FeatureEntry::Logits);
+    assert_eq!(report.candidates.len(), 3);
+    let mut seen: Vec<NetArch> = report.history.queries.iter().map(|q| q.arch).collect();
+    seen.sort_by_key(|a| a.to_string());
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "random search asks distinct candidates");
+    assert!(
+        report
+            .history
+            .queries
+            .iter()
+            .any(|q| report.best_cell == q.arch)
+    );
+    // The baseline was built with its features' own head, and the report says so.
+    let beats = &random.beats;
+    let shape = dcl_train::InputShape {
+        length: beats.window(),
+        channels: beats.channels(),
+        n_features: beats.n_features(),
+        n_classes: 4,
+    };
+    let params = |entry| {
+        use burn::module::Module;
+        dcl_train::KachueeNet::<NdArrayBackend>::with_entry(shape, entry, 0, &dev)
+            .unwrap()
+            .num_params()
+    };
+    assert_eq!(report.params[0], params(FeatureEntry::Logits));
+    assert_ne!(report.params[0], params(FeatureEntry::Head));
+    // The journal names the strategy: a DCL-ENAS run cannot resume it.
+    let journal = std::fs::read_to_string(dir.join(dcl_evo::JOURNAL_FILE)).unwrap();
+    assert!(
+        journal.lines().next().unwrap().contains("\"random\""),
+        "{journal}"
+    );
+    let as_dcl_enas = EcgSearchConfig {
+        strategy: StrategyName::DclEnas,
+        ..random.clone()
+    };
+    let resume = Execution {
+        resume: true,
+        ..execution
+    };
+    assert!(run_with::<NdArrayBackend>(db, &as_dcl_enas, &resume, &dev).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Regularized evolution takes the same path (a boxed `Strategy`); its settings are
+    // checked before any work.
+    let refused = EcgSearchConfig {
+        strategy: StrategyName::Re,
+        evolution: RegularizedEvolution {
+            population_size: 0,
+            sample_size: 2,
+        },
+        ..random
+    };
+    assert!(matches!(
+        run::<NdArrayBackend>(db, &refused, &dev),
+        Err(dcl_cli::ecg::EcgSearchError::Search(_))
+    ));
 }
 
 #[test]

@@ -8,9 +8,11 @@
 //!    validation patients (DS1) for model selection, DS2 for the test;
 //! 2. stage 1: pre-train the predictor label-free on all 15,625 NAS-Bench-201 cells (the 1-D
 //!    cell space is NAS-Bench-201's, read with 1-D operations);
-//! 3. DCL-ENAS, each query a real training run on a proxy: a class-balanced DS1 subset, few
-//!    epochs; the fitness is the validation balanced accuracy (or the configured metric);
-//! 4. the best cell found and the baseline are trained by the same trainer with the same
+//! 3. DCL-ENAS (or, to compare, random search or regularized evolution), each query a real
+//!    training run on a proxy: a class-balanced DS1 subset, few epochs; the fitness is the
+//!    validation balanced accuracy (or the configured metric);
+//! 4. the best cell found and the baseline (its RR features entering where
+//!    [`EcgSearchConfig::baseline_entry`] says) are trained by the same trainer with the same
 //!    full budget, once per seed, and tested on DS2.
 
 use std::time::Instant;
@@ -18,7 +20,10 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
-use dcl_evo::{DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, SearchHistory};
+use dcl_evo::{
+    DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, RandomSearch, RegularizedEvolution,
+    SearchHistory, Strategy,
+};
 use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, SearchSpace};
 use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
@@ -30,6 +35,8 @@ use dcl_train::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+use crate::search::StrategyName;
 
 /// The beats as the trainer's input: each beat's window (its channels one after another) as
 /// a signal, its RR features as features.
@@ -66,16 +73,24 @@ pub struct EcgSearchConfig {
     pub net: NetConfig,
     /// Where the RR features may enter the searched networks: the search space is the cells
     /// with each of these ([`NetSpace`]). `[Head]` searches the cells
-    /// alone, exactly as `Nb201Space`; the baseline always takes them at its head.
+    /// alone, exactly as `Nb201Space`.
     pub feature_entries: Vec<FeatureEntry>,
+    /// Where the RR features enter the baseline ([`KachueeNet::with_entry`]): `Head` is the
+    /// network as published; `Stem` and `Logits` give it the entries a search may choose.
+    pub baseline_entry: FeatureEntry,
     /// How NB201 operations become 1-D ones.
     pub kernels: Kernels,
     /// Training of each candidate during the search.
     pub proxy_train: TrainConfig,
     /// Training of the final networks (found and baseline alike).
     pub full_train: TrainConfig,
-    /// The search.
+    /// The search strategy: DCL-ENAS, or random search or regularized evolution over the same
+    /// space with the same budget, proxy, rescoring and final training (the comparisons).
+    pub strategy: StrategyName,
+    /// DCL-ENAS's settings (`strategy` DCL-ENAS).
     pub search: DclEnasConfig,
+    /// Regularized evolution's settings (`strategy` RE).
+    pub evolution: RegularizedEvolution,
     /// Candidates trained during the search (true evaluations).
     pub budget: usize,
     /// Predictor model.
@@ -152,11 +167,17 @@ impl EcgSearchConfig {
         self.net.validate()?;
         self.proxy_train.validate()?;
         self.full_train.validate()?;
-        DclEnas::new(self.search.clone()).validate()?;
-        if self.search.initial < 2 {
-            return Err(config(
-                "search.initial must be at least 2: the predictor fine-tunes on pairs",
-            ));
+        match self.strategy {
+            StrategyName::DclEnas => {
+                DclEnas::new(self.search.clone()).validate()?;
+                if self.search.initial < 2 {
+                    return Err(config(
+                        "search.initial must be at least 2: the predictor fine-tunes on pairs",
+                    ));
+                }
+            }
+            StrategyName::Re => self.evolution.validate()?,
+            StrategyName::Random => {}
         }
         self.pretrain.validate()?;
         self.finetune.validate()?;
@@ -225,6 +246,9 @@ pub struct EcgSearchReport {
     /// Every proxy training of the search, in query order: one per candidate, or with
     /// [`EcgSearchConfig::proxy_folds`] `k >= 2` one per candidate and fold (fold by fold).
     pub candidates: Vec<CandidateRecord>,
+    /// The strategy that searched (`dcl-enas`, `random`, `regularized-evolution`).
+    #[serde(default = "dcl_enas_name")]
+    pub strategy: String,
     /// The cell chosen: best fitness on the proxy, or with [`EcgSearchConfig::rescore`] best
     /// mean fitness among the rescored cells.
     pub best_cell: NetArch,
@@ -240,12 +264,19 @@ pub struct EcgSearchReport {
     pub search_seconds: f64,
     /// Parameters of the baseline and of the found network.
     pub params: [usize; 2],
+    /// Where the RR features enter the baseline.
+    #[serde(default)]
+    pub baseline_entry: FeatureEntry,
     /// Final runs of the baseline.
     pub baseline: Vec<FinalRun>,
     /// Final runs of the found network.
     pub found: Vec<FinalRun>,
     /// Wall time of everything.
     pub seconds: f64,
+}
+
+fn dcl_enas_name() -> String {
+    "dcl-enas".into()
 }
 
 /// Why the pipeline stopped.
@@ -823,7 +854,7 @@ pub fn run_baseline<B: AutodiffBackend>(
     let p = prepare(db, config)?;
     let shape = p.shape;
     final_runs::<B, _>(
-        &|seed| KachueeNet::<B>::new(shape, seed, device),
+        &|seed| KachueeNet::<B>::with_entry(shape, config.baseline_entry, seed, device),
         [&p.train, &p.valid, &p.test],
         config,
         device,
@@ -989,8 +1020,16 @@ pub fn run_with<B: AutodiffBackend>(
         max_attempts: execution.max_attempts,
         count_failures: true,
     };
-    let header = JournalHeader::new("dcl-enas", &config.search, "netspace", config.seed, driver)
-        .with_settings(&search_settings(config));
+    let (strategy_name, strategy_config) =
+        config.strategy.journal(&config.evolution, &config.search);
+    let header = JournalHeader::new(
+        strategy_name,
+        &strategy_config,
+        "netspace",
+        config.seed,
+        driver,
+    )
+    .with_settings(&search_settings(config));
     // The journal is opened (or refused) before hours of work, not after.
     let mut journal = match &execution.run_dir {
         Some(dir) if execution.resume => {
@@ -1019,21 +1058,32 @@ pub fn run_with<B: AutodiffBackend>(
         shape,
     } = prepare(db, config)?;
 
-    // Stage 1 over the whole cell space, label-free.
     let space = NetSpace::new(config.feature_entries.clone())?;
-    let cells = space
-        .enumerate()
-        .ok_or_else(|| EcgSearchError::Config("the cell space cannot be enumerated".into()))?;
+    let rng = ChaCha8Rng::seed_from_u64(config.seed);
     let t = Instant::now();
-    let mut predictor: Predictor = Predictor::new(&space, config.model, config.seed)?;
-    let pre = predictor.pretrain(&space, &cells, &config.pretrain)?;
+    let mut strategy: Box<dyn Strategy<NetSpace> + '_> = match config.strategy {
+        StrategyName::Random => Box::new(RandomSearch.start(&space, rng)),
+        StrategyName::Re => Box::new(config.evolution.start(&space, rng)?),
+        StrategyName::DclEnas => {
+            // Stage 1 over the whole cell space, label-free.
+            let cells = space.enumerate().ok_or_else(|| {
+                EcgSearchError::Config("the cell space cannot be enumerated".into())
+            })?;
+            let mut predictor: Predictor = Predictor::new(&space, config.model, config.seed)?;
+            let pre = predictor.pretrain(&space, &cells, &config.pretrain)?;
+            tracing::info!(
+                "stage 1: {} cells, {} steps, InfoNCE {:.3}, {:.1} s",
+                cells.len(),
+                pre.steps,
+                pre.final_loss,
+                t.elapsed().as_secs_f64()
+            );
+            let surrogate =
+                PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
+            Box::new(DclEnas::new(config.search.clone()).start(&space, surrogate, rng)?)
+        }
+    };
     let pretrain_seconds = t.elapsed().as_secs_f64();
-    tracing::info!(
-        "stage 1: {} cells, {} steps, InfoNCE {:.3}, {pretrain_seconds:.1} s",
-        cells.len(),
-        pre.steps,
-        pre.final_loss
-    );
 
     // The search: every query trains a candidate on the proxy.
     let t = Instant::now();
@@ -1043,16 +1093,13 @@ pub fn run_with<B: AutodiffBackend>(
     } else {
         Vec::new()
     };
-    let surrogate = PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
-    let rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut strategy = DclEnas::new(config.search.clone()).start(&space, surrogate, rng)?;
     let (history, trained) = match (&execution.slurm, &execution.run_dir) {
         (Some(slurm), Some(dir)) => {
             let task = slurm_task(dir, &proxy, config, &slurm.device)?;
             drop(proxy);
             let mut executor = crate::search::slurm_executor(&slurm.config, dir, "net", task)?;
             let h = driver.run(
-                &mut strategy,
+                strategy.as_mut(),
                 &space,
                 &mut executor,
                 journal.as_mut(),
@@ -1087,7 +1134,7 @@ pub fn run_with<B: AutodiffBackend>(
             if execution.workers == 1 {
                 let mut evaluator = workers.into_iter().next().expect("one worker");
                 let h = driver.run(
-                    &mut strategy,
+                    strategy.as_mut(),
                     &space,
                     &mut evaluator,
                     journal.as_mut(),
@@ -1097,7 +1144,7 @@ pub fn run_with<B: AutodiffBackend>(
             } else {
                 let mut pool = LocalPool::new(workers, execution.threads_per_worker)?;
                 let h = driver.run(
-                    &mut strategy,
+                    strategy.as_mut(),
                     &space,
                     &mut pool,
                     journal.as_mut(),
@@ -1166,7 +1213,7 @@ pub fn run_with<B: AutodiffBackend>(
     let spec = CellSpec::from_nb201(&best_cell.cell, config.kernels);
     let net = net_of(config, &best_cell);
     let params = [
-        KachueeNet::<B>::new(shape, 0, device)?.num_params(),
+        KachueeNet::<B>::with_entry(shape, config.baseline_entry, 0, device)?.num_params(),
         CellNet::<B>::new(&spec, &net, shape, 0, device)?.num_params(),
     ];
     tracing::info!(
@@ -1177,7 +1224,7 @@ pub fn run_with<B: AutodiffBackend>(
     );
     let data = [&tr, &va, &te];
     let baseline = final_runs::<B, _>(
-        &|seed| KachueeNet::<B>::new(shape, seed, device),
+        &|seed| KachueeNet::<B>::with_entry(shape, config.baseline_entry, seed, device),
         data,
         config,
         device,
@@ -1188,18 +1235,20 @@ pub fn run_with<B: AutodiffBackend>(
         data,
         config,
         device,
-        "dcl-enas",
+        strategy_name,
     )?;
     Ok(EcgSearchReport {
         class_counts,
         history,
         candidates,
+        strategy: strategy_name.into(),
         best_cell,
         rescored,
         rescore_seconds,
         pretrain_seconds,
         search_seconds,
         params,
+        baseline_entry: config.baseline_entry,
         baseline,
         found,
         seconds: start.elapsed().as_secs_f64(),
@@ -1224,10 +1273,13 @@ mod tests {
             eval_per_class: Some(8),
             net: NetConfig::default(),
             feature_entries: vec![FeatureEntry::Head],
+            baseline_entry: FeatureEntry::Head,
             kernels: Kernels::default(),
             proxy_train: TrainConfig::default(),
             full_train: TrainConfig::default(),
+            strategy: StrategyName::DclEnas,
             search: DclEnasConfig::default(),
+            evolution: RegularizedEvolution::default(),
             budget: 1,
             model: ModelConfig::default(),
             pretrain: PretrainConfig::default(),

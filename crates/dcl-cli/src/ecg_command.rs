@@ -5,9 +5,10 @@
 //! docs/results/ecg.md).
 //!
 //! `search` ends with one line per network,
-//! `ecg model=baseline|dcl-enas acc=M±S balanced_acc=M±S macro_f1=M±S seeds=N ...` (mean ± std
-//! over the final-training seeds); `baseline` and `cell CELL` train one network alone with the
-//! data, trainer and budget a search gives its found cell (`ecg model=baseline|cell ...`);
+//! `ecg model=baseline-ENTRY|dcl-enas|random-search|regularized-evolution acc=M±S
+//! balanced_acc=M±S macro_f1=M±S seeds=N ...` (mean ± std over the final-training seeds);
+//! `baseline` and `cell CELL` train one network alone with the data, trainer and budget a
+//! search gives its found cell (`ecg model=baseline-ENTRY|cell ...`);
 //! `proxy CELL...` prints the search fitness of each cell,
 //! `ecg proxy_fitness=... seed=... proxy_train_seed=... cell=...`.
 
@@ -17,7 +18,7 @@ use std::time::Instant;
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Subcommand, ValueEnum};
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_evo::DclEnasConfig;
+use dcl_evo::{DclEnasConfig, RegularizedEvolution};
 use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{
     Augment, DeviceKind, FeatureEntry, Kernels, Monitor, NetArch, NetConfig, OptimizerKind,
@@ -29,7 +30,7 @@ use crate::ecg::{
     EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness, run_baseline,
     run_cell, run_with,
 };
-use crate::search::CONFIG_FILE;
+use crate::search::{CONFIG_FILE, StrategyName};
 use crate::{CliError, config, invalid};
 
 /// The `ecg` commands.
@@ -41,19 +42,33 @@ pub enum EcgCommand {
     /// network and the baseline.
     #[command(allow_negative_numbers = true)]
     Search(EcgSearchArgs),
-    /// Train and test the baseline alone (a quick check of data and trainer settings).
+    /// Train and test the baseline alone, with the data, trainer and budget a search gives it.
     #[command(allow_negative_numbers = true)]
-    Baseline(EcgArgs),
+    Baseline {
+        /// Also write the final runs (metrics and DS2 confusion matrices) to this JSON file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The settings.
+        #[command(flatten)]
+        args: EcgArgs,
+    },
     /// Train and test one network alone, as a search trains its found one.
     #[command(allow_negative_numbers = true)]
     Cell {
         /// The network, in NAS-Bench-201's cell form (`|nor_conv_3x3~0|+|...|`), with
         /// `@stem` or `@logits` after it for features entering there.
         cell: String,
+        /// Also write the final runs (metrics and DS2 confusion matrices) to this JSON file.
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// The settings.
         #[command(flatten)]
         args: EcgArgs,
     },
+    /// The DS2 results of several runs side by side in the literature's scores (accuracy,
+    /// per-class sensitivity and positive predictive value, jκ) and ours; one file per search
+    /// seed.
+    Compare(crate::ecg_compare::CompareArgs),
     /// The search fitness of each given network (no search, no final training).
     #[command(allow_negative_numbers = true)]
     Proxy {
@@ -180,6 +195,11 @@ pub struct EcgConfig {
     pub median_channel: bool,
     /// Where the RR features may enter the searched networks.
     pub feature_entries: Vec<EntryName>,
+    /// Where the RR features enter the baseline (`head`: the network as published).
+    pub baseline_entry: EntryName,
+    /// The search strategy (`random` and `re` search the same space with the same budget,
+    /// proxy, rescoring and final training: the comparisons).
+    pub strategy: StrategyName,
     /// Retrain this many of the search's best on the proxy folds before the final pick (0:
     /// the search's best).
     pub rescore_top: usize,
@@ -230,6 +250,8 @@ impl Default for EcgConfig {
             median_beat: false,
             median_channel: false,
             feature_entries: vec![EntryName::Head],
+            baseline_entry: EntryName::Head,
+            strategy: StrategyName::DclEnas,
             rescore_top: 0,
             rescore_repeats: 2,
             proxy_train_seed: None,
@@ -342,6 +364,13 @@ pub struct EcgArgs {
     /// Feature entries searched, comma-separated [default: head].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub feature_entries: Option<Vec<EntryName>>,
+    /// Where the RR features enter the baseline [default: head].
+    #[arg(long, value_enum)]
+    pub baseline_entry: Option<EntryName>,
+    /// Search strategy: dcl-enas, random or re (regularized evolution, population 20,
+    /// tournament 5) [default: dcl-enas].
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyName>,
     /// Networks rescored before the final pick [default: 0].
     #[arg(long)]
     pub rescore_top: Option<usize>,
@@ -413,6 +442,8 @@ impl EcgArgs {
             signal_dropout,
             proxy_folds,
             feature_entries,
+            baseline_entry,
+            strategy,
             rescore_top,
             rescore_repeats,
             fitness
@@ -564,6 +595,7 @@ impl EcgConfig {
                 ..NetConfig::default()
             },
             feature_entries: self.feature_entries.iter().map(|e| e.entry()).collect(),
+            baseline_entry: self.baseline_entry.entry(),
             kernels: Kernels::default(),
             proxy_train: TrainConfig {
                 epochs: self.proxy_epochs,
@@ -581,6 +613,8 @@ impl EcgConfig {
                 augment,
                 ..TrainConfig::default()
             },
+            strategy: self.strategy,
+            evolution: RegularizedEvolution::default(),
             search: DclEnasConfig {
                 initial: self.initial,
                 infill: self.infill,
@@ -612,6 +646,19 @@ impl EcgConfig {
     }
 }
 
+/// What `ecg baseline --out` and `ecg cell --out` write: the final runs of one network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SingleReport {
+    /// `baseline-ENTRY` or `cell`.
+    pub model: String,
+    /// The cell trained (`ecg cell`).
+    pub cell: Option<String>,
+    /// The settings of the run.
+    pub config: EcgConfig,
+    /// One final run per final-training seed, each with its DS2 metrics and confusion matrix.
+    pub runs: Vec<FinalRun>,
+}
+
 /// What to run.
 enum Mode {
     Search(Box<Execution>),
@@ -622,13 +669,14 @@ enum Mode {
 
 enum Outcome {
     Search(Box<EcgSearchReport>),
-    Single(&'static str, Vec<FinalRun>),
+    Single(String, Vec<FinalRun>),
     Fitness(Vec<f64>),
 }
 
 /// Runs an `ecg` command.
 pub fn run(command: &EcgCommand) -> Result<(), CliError> {
     let start = Instant::now();
+    let mut single_out = None;
     let (cfg, mode, cell_arg) = match command {
         EcgCommand::Search(s) => {
             let base = match &s.resume {
@@ -656,8 +704,13 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             };
             (cfg, Mode::Search(Box::new(execution)), None)
         }
-        EcgCommand::Baseline(a) => (a.resolve(None)?, Mode::Baseline, None),
-        EcgCommand::Cell { cell, args } => {
+        EcgCommand::Compare(args) => return crate::ecg_compare::run(args),
+        EcgCommand::Baseline { out, args } => {
+            single_out = out.clone();
+            (args.resolve(None)?, Mode::Baseline, None)
+        }
+        EcgCommand::Cell { cell, out, args } => {
+            single_out = out.clone();
             let arch: NetArch = cell
                 .parse()
                 .map_err(|e| invalid(format!("CELL {cell:?}: {e}")))?;
@@ -744,11 +797,23 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             }
         }
         Outcome::Single(name, runs) => {
-            per_class(name, &runs);
+            if let Some(path) = &single_out {
+                let report = SingleReport {
+                    model: name.clone(),
+                    cell: cell_arg.clone(),
+                    config: cfg.clone(),
+                    runs: runs.clone(),
+                };
+                let json =
+                    serde_json::to_string_pretty(&report).map_err(|e| invalid(e.to_string()))?;
+                dcl_graph::io::write_atomic(path, json.as_bytes())?;
+                println!("report written to {}", path.display());
+            }
+            per_class(&name, &runs);
             let cell = cell_arg.map_or(String::new(), |c| format!(" cell={c}"));
             println!(
                 "{}{cell} augment={augment} seconds={:.0}",
-                summary(name, &runs),
+                summary(&name, &runs),
                 start.elapsed().as_secs_f64()
             );
         }
@@ -777,11 +842,11 @@ fn go<B: AutodiffBackend>(
     let fail = |e: crate::ecg::EcgSearchError| invalid(e.to_string());
     Ok(match mode {
         Mode::Baseline => Outcome::Single(
-            "baseline",
+            baseline_name(config.baseline_entry),
             run_baseline::<B>(db, config, device).map_err(fail)?,
         ),
         Mode::Cell(cell) => Outcome::Single(
-            "cell",
+            "cell".into(),
             run_cell::<B>(db, config, cell, device).map_err(fail)?,
         ),
         Mode::Proxy(cells) => {
@@ -832,11 +897,42 @@ fn per_class(name: &str, runs: &[FinalRun]) {
             first.test.confusion.get(c).cloned().unwrap_or_default()
         );
     }
+    // The literature's scores (AAMI's rule for V's PPV, jκ); `ecg compare` tabulates them.
+    let scores: Vec<dcl_ecg::AamiScores> = runs
+        .iter()
+        .filter_map(|r| dcl_ecg::AamiScores::from_confusion(&r.test.confusion).ok())
+        .collect();
+    let mean = |f: &dyn Fn(&dcl_ecg::AamiScores) -> Option<f64>| {
+        let v: Option<Vec<f64>> = scores.iter().map(f).collect();
+        v.filter(|v| !v.is_empty())
+            .map_or(f64::NAN, |v| dcl_evo::mean_std(&v).0)
+    };
+    println!(
+        "  mean Se over N/S/V/F {:.2} %, jκ {:.4} (mean over seeds)",
+        100.0 * mean(&|s| Some(s.mean_sensitivity)),
+        mean(&|s| s.jk_index)
+    );
+}
+
+/// The summary lines' name of the baseline with the RR features entering at `entry`.
+pub fn baseline_name(entry: FeatureEntry) -> String {
+    format!("baseline-{entry}")
+}
+
+/// The summary lines' name of the network a strategy found (`dcl-enas`, `random-search`,
+/// `regularized-evolution`), from the report's strategy name.
+pub fn found_name(strategy: &str) -> String {
+    match strategy {
+        "random" => "random-search".into(),
+        other => other.into(),
+    }
 }
 
 fn print_search(report: &EcgSearchReport, start: Instant) {
-    per_class("baseline", &report.baseline);
-    per_class("dcl-enas", &report.found);
+    let baseline = baseline_name(report.baseline_entry);
+    let found = found_name(&report.strategy);
+    per_class(&baseline, &report.baseline);
+    per_class(&found, &report.found);
     let train_seconds = |runs: &[FinalRun]| runs.iter().map(|r| r.seconds).sum::<f64>();
     for c in &report.rescored {
         println!(
@@ -865,12 +961,12 @@ fn print_search(report: &EcgSearchReport, start: Instant) {
     );
     println!(
         "{} params={}",
-        summary("baseline", &report.baseline),
+        summary(&baseline, &report.baseline),
         report.params[0]
     );
     println!(
         "{} params={} cell={} candidates={} proxy_trainings={} rescored={} search_seconds={:.0} total_seconds={:.0}",
-        summary("dcl-enas", &report.found),
+        summary(&found, &report.found),
         report.params[1],
         report.best_cell,
         report.history.queries.len(),

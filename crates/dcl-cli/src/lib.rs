@@ -18,6 +18,7 @@ pub mod benchmark;
 pub mod config;
 pub mod ecg;
 pub mod ecg_command;
+pub mod ecg_compare;
 pub mod plot;
 pub mod predictor;
 pub mod progress;

@@ -122,6 +122,21 @@ pub enum StrategyName {
 }
 
 impl StrategyName {
+    /// The journal header's strategy name and settings: a run resumes only with the same.
+    pub fn journal(
+        self,
+        evolution: &RegularizedEvolution,
+        dcl_enas: &DclEnasConfig,
+    ) -> (&'static str, serde_json::Value) {
+        let (name, settings) = match self {
+            StrategyName::Random => ("random", serde_json::to_value(RandomSearch)),
+            StrategyName::Re => ("regularized-evolution", serde_json::to_value(evolution)),
+            StrategyName::DclEnas => ("dcl-enas", serde_json::to_value(dcl_enas)),
+        };
+        // Plain structs of numbers: serializing them cannot fail.
+        (name, settings.unwrap_or_default())
+    }
+
     /// The name in flags, files and summary lines.
     pub fn name(self) -> &'static str {
         match self {
@@ -513,17 +528,10 @@ impl SearchConfig {
 
     /// The journal header of this search.
     pub fn header(&self) -> JournalHeader {
-        let (name, strategy_config) = match self.strategy {
-            StrategyName::Random => ("random", serde_json::to_value(RandomSearch)),
-            StrategyName::Re => (
-                "regularized-evolution",
-                serde_json::to_value(self.evolution),
-            ),
-            StrategyName::DclEnas => ("dcl-enas", serde_json::to_value(&self.dcl_enas)),
-        };
+        let (name, strategy_config) = self.strategy.journal(&self.evolution, &self.dcl_enas);
         JournalHeader::new(
             name,
-            &strategy_config.unwrap_or_default(),
+            &strategy_config,
             self.space.name(),
             self.seed,
             self.driver(),

@@ -28,6 +28,7 @@ mod aami;
 mod beats;
 mod db;
 mod error;
+mod scores;
 pub mod wfdb;
 
 pub use aami::{AamiClass, ClassSet};
@@ -37,3 +38,4 @@ pub use beats::{
 };
 pub use db::{Annotation, DS1_RECORDS, DS2_RECORDS, MitBih, PACED_RECORDS, RecordInfo, Split};
 pub use error::{EcgError, Result};
+pub use scores::AamiScores;

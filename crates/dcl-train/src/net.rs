@@ -359,6 +359,25 @@ impl FeatureEntry {
         }
     }
 
+    /// What the stem reads: the signals, and with `Stem` each feature as one more channel,
+    /// constant along the signal.
+    fn stem_input<B: Backend>(
+        self,
+        signals: Tensor<B, 3>,
+        features: &Tensor<B, 2>,
+    ) -> Tensor<B, 3> {
+        let n_features = features.dims()[1];
+        if self != FeatureEntry::Stem || n_features == 0 {
+            return signals;
+        }
+        let [b, _, length] = signals.dims();
+        let constant = features
+            .clone()
+            .reshape([b, n_features, 1])
+            .expand([b, n_features, length]);
+        Tensor::cat(vec![signals, constant], 1)
+    }
+
     /// The stem's input channels and the head's input width for samples of `shape` and
     /// `pooled` channels after pooling: what a [`CellNet`] is built with and accepts.
     fn widths(self, shape: &InputShape, pooled: usize) -> (usize, usize) {
@@ -536,17 +555,7 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
 
     fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2> {
         let n_features = features.dims()[1];
-        let signals = if self.entry == FeatureEntry::Stem && n_features > 0 {
-            // Each feature as a constant channel along the signal.
-            let [b, _, length] = signals.dims();
-            let constant = features
-                .clone()
-                .reshape([b, n_features, 1])
-                .expand([b, n_features, length]);
-            Tensor::cat(vec![signals, constant], 1)
-        } else {
-            signals
-        };
+        let signals = self.entry.stem_input(signals, &features);
         let mut x = batch_norm(&self.stem_bn, self.stem.forward(signals));
         for (s, cells) in self.stages.iter().enumerate() {
             if s > 0 {
@@ -597,8 +606,26 @@ impl<B: Backend> KachueeBlock<B> {
 /// *ECG Heartbeat Classification: A Deep Transferable Representation* (IEEE ICHI 2018):
 /// a width-5 convolution to 32 channels, five residual blocks (two width-5 convolutions with
 /// 32 filters, a skip connection, max-pooling of width 5 and stride 2), then two
-/// fully-connected layers of 32 units and the classifier. Here the extra features join the
-/// flattened maps before the fully-connected layers, as in [`CellNet`].
+/// fully-connected layers of 32 units and the classifier. The extra features enter where a
+/// [`FeatureEntry`] says, as in [`CellNet`]: `Head` joins them to the flattened maps before
+/// the fully-connected layers ([`KachueeNet::new`]); `Stem` also feeds them to the first
+/// convolution as constant input channels; `Logits` gives them a head of their own (a hidden
+/// ReLU layer of 32 units, as the network's own fully-connected layers, and a linear
+/// classifier) whose logits are added to the signal's.
+///
+/// ```
+/// use burn::backend::NdArray;
+/// use burn::tensor::Tensor;
+/// use dcl_train::{Classifier, FeatureEntry, InputShape, KachueeNet};
+/// let shape = InputShape { length: 256, channels: 1, n_features: 4, n_classes: 4 };
+/// let device = Default::default();
+/// for entry in FeatureEntry::ALL {
+///     let net = KachueeNet::<NdArray>::with_entry(shape, entry, 0, &device).unwrap();
+///     assert!(net.accepts(&shape));
+///     let logits = net.forward(Tensor::zeros([2, 1, 256], &device), Tensor::zeros([2, 4], &device));
+///     assert_eq!(logits.dims(), [2, 4]);
+/// }
+/// ```
 #[derive(Module, Debug)]
 pub struct KachueeNet<B: Backend> {
     stem: Conv1d<B>,
@@ -606,15 +633,36 @@ pub struct KachueeNet<B: Backend> {
     fc1: Linear<B>,
     fc2: Linear<B>,
     out: Linear<B>,
+    /// [`FeatureEntry::Logits`]' hidden layer (with at least one feature).
+    features_hidden: Option<Linear<B>>,
+    /// [`FeatureEntry::Logits`]' classifier (with at least one feature).
+    features_out: Option<Linear<B>>,
+    #[module(skip)]
+    entry: FeatureEntry,
 }
 
 impl<B: Backend> KachueeNet<B> {
     /// Filters per convolution, as in the paper.
     pub const FILTERS: usize = 32;
 
-    /// Builds the network, its initial weights drawn from `seed`. Fails when the signal is too
-    /// short for five poolings (at least 125 samples).
+    /// Units of each fully-connected hidden layer, as in the paper.
+    pub const HIDDEN: usize = 32;
+
+    /// The network as published, the extra features joined before the fully-connected layers
+    /// ([`FeatureEntry::Head`]); see [`KachueeNet::with_entry`].
     pub fn new(shape: InputShape, seed: u64, device: &B::Device) -> Result<Self, TrainError> {
+        Self::with_entry(shape, FeatureEntry::Head, seed, device)
+    }
+
+    /// Builds the network with the extra features entering at `entry`, its initial weights
+    /// drawn from `seed` (a `Head` network draws exactly the weights of [`KachueeNet::new`]).
+    /// Fails when the signal is too short for five poolings (at least 125 samples).
+    pub fn with_entry(
+        shape: InputShape,
+        entry: FeatureEntry,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<Self, TrainError> {
         let Some(len) = Self::pooled_length(shape.length) else {
             return Err(TrainError::Config(format!(
                 "a signal of {} samples is too short for five poolings",
@@ -626,20 +674,48 @@ impl<B: Backend> KachueeNet<B> {
         }
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
         let f = Self::FILTERS;
-        let stem = conv1d(shape.channels, f, 5, 1, &mut rng, device);
+        let h = Self::HIDDEN;
+        let (stem_in, fc1_in) = Self::widths(entry, &shape, len);
+        let stem = conv1d(stem_in, f, 5, 1, &mut rng, device);
         let blocks = (0..5)
             .map(|_| KachueeBlock {
                 conv1: conv1d(f, f, 5, 1, &mut rng, device),
                 conv2: conv1d(f, f, 5, 1, &mut rng, device),
             })
             .collect();
+        let fc1 = linear(fc1_in, h, &mut rng, device);
+        let fc2 = linear(h, h, &mut rng, device);
+        let out = linear(h, shape.n_classes, &mut rng, device);
+        // Drawn after everything `Head` draws, so that `Head` networks keep their weights.
+        let own_head = entry == FeatureEntry::Logits && shape.n_features > 0;
+        let features_hidden = own_head.then(|| linear(shape.n_features, h, &mut rng, device));
+        let features_out = own_head.then(|| linear(h, shape.n_classes, &mut rng, device));
         Ok(Self {
             stem,
             blocks,
-            fc1: linear(f * len + shape.n_features, 32, &mut rng, device),
-            fc2: linear(32, 32, &mut rng, device),
-            out: linear(32, shape.n_classes, &mut rng, device),
+            fc1,
+            fc2,
+            out,
+            features_hidden,
+            features_out,
+            entry,
         })
+    }
+
+    /// The first convolution's input channels and the first fully-connected layer's input
+    /// width for samples of `shape` whose maps pool to `len` samples.
+    fn widths(entry: FeatureEntry, shape: &InputShape, len: usize) -> (usize, usize) {
+        let flat = Self::FILTERS * len;
+        match entry {
+            FeatureEntry::Head => (shape.channels, flat + shape.n_features),
+            FeatureEntry::Stem => (shape.channels + shape.n_features, flat + shape.n_features),
+            FeatureEntry::Logits => (shape.channels, flat),
+        }
+    }
+
+    /// Where the extra features enter.
+    pub fn entry(&self) -> FeatureEntry {
+        self.entry
     }
 }
 
@@ -653,26 +729,38 @@ impl<B: Backend> KachueeNet<B> {
 impl<B: Backend> Classifier<B> for KachueeNet<B> {
     fn accepts(&self, shape: &InputShape) -> bool {
         Self::pooled_length(shape.length).is_some_and(|len| {
-            self.stem.weight.val().dims()[1] == shape.channels
-                && self.fc1.weight.val().dims()[0] == Self::FILTERS * len + shape.n_features
+            let (stem_in, fc1_in) = Self::widths(self.entry, shape, len);
+            let own_head = match &self.features_hidden {
+                Some(hidden) => hidden.weight.val().dims()[0] == shape.n_features,
+                None => self.entry != FeatureEntry::Logits || shape.n_features == 0,
+            };
+            self.stem.weight.val().dims()[1] == stem_in
+                && self.fc1.weight.val().dims()[0] == fc1_in
+                && own_head
                 && self.out.weight.val().dims()[1] == shape.n_classes
         })
     }
 
     fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2> {
+        let n_features = features.dims()[1];
+        let signals = self.entry.stem_input(signals, &features);
         let mut x = self.stem.forward(signals);
         for block in &self.blocks {
             x = block.forward(x);
         }
         let [b, c, l] = x.dims();
         let flat = x.reshape([b, c * l]);
-        let joined = if features.dims()[1] > 0 {
-            Tensor::cat(vec![flat, features], 1)
+        let joined = if n_features > 0 && self.entry != FeatureEntry::Logits {
+            Tensor::cat(vec![flat, features.clone()], 1)
         } else {
             flat
         };
         let h = relu(self.fc1.forward(joined));
         let h = relu(self.fc2.forward(h));
-        self.out.forward(h)
+        let logits = self.out.forward(h);
+        match (&self.features_hidden, &self.features_out) {
+            (Some(hidden), Some(out)) => logits + out.forward(relu(hidden.forward(features))),
+            _ => logits,
+        }
     }
 }

@@ -493,9 +493,13 @@ fn every_wiring_of_an_nb201_cell_builds_runs_and_reads_its_input_only_through_li
 /// Three classes carried by the two features alone (class means −2, 0, 2 in the first, the
 /// second noise); the signals are weak noise.
 fn feature_toy(n: usize, seed: u64) -> SignalData {
+    feature_toy_of_length(n, seed, 64)
+}
+
+/// [`feature_toy`] with signals of `length` samples.
+fn feature_toy_of_length(n: usize, seed: u64, length: usize) -> SignalData {
     use rand::RngExt;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let length = 64;
     let mut data = SignalData {
         length,
         n_features: 2,
@@ -571,6 +575,68 @@ fn every_feature_entry_learns_classes_carried_by_the_features() {
         ),
         Err(TrainError::Data(_))
     ));
+}
+
+#[test]
+fn every_baseline_feature_entry_builds_the_network_it_names_and_reads_the_features() {
+    // Training is left to the ECG tests (`ecg baseline --baseline-entry stem`, a random
+    // search with a `logits` baseline): a Kachuee network costs seconds per epoch here.
+    let data = feature_toy_of_length(8, 1, 128);
+    let device = Default::default();
+    let x = || {
+        Tensor::<NdArrayBackend, 3>::from_data(
+            burn::tensor::TensorData::new(data.signals.clone(), [8, 1, 128]),
+            &device,
+        )
+    };
+    let f = |scale: f32| {
+        let v: Vec<f32> = data.features.iter().map(|v| v * scale).collect();
+        Tensor::<NdArrayBackend, 2>::from_data(burn::tensor::TensorData::new(v, [8, 2]), &device)
+    };
+    let mut params = Vec::new();
+    for entry in FeatureEntry::ALL {
+        let model =
+            KachueeNet::<NdArrayBackend>::with_entry(shape(&data), entry, 3, &device).unwrap();
+        assert_eq!(model.entry(), entry);
+        assert!(model.accepts(&shape(&data)));
+        let wrong = InputShape {
+            n_features: 3,
+            ..shape(&data)
+        };
+        assert!(!model.accepts(&wrong), "{entry}");
+        params.push(model.num_params());
+        // Every entry's logits move with the features.
+        let a: Vec<f32> = model.forward(x(), f(1.0)).into_data().to_vec().unwrap();
+        let b: Vec<f32> = model.forward(x(), f(-3.0)).into_data().to_vec().unwrap();
+        assert_ne!(a, b, "{entry}");
+    }
+    // Stem: one more stem input channel per feature (5 x 32 weights each); Logits: the
+    // features leave the first fully-connected layer (32 weights each) for a head of their
+    // own (2 x 32 + 32, then 32 x 3 + 3).
+    assert_eq!(params[1], params[0] + 2 * 5 * 32);
+    assert_eq!(params[2], params[0] - 2 * 32 + (2 * 32 + 32) + (32 * 3 + 3));
+    // `new` is the published network: `Head`, weight for weight.
+    let logits = |m: KachueeNet<NdArrayBackend>| -> Vec<f32> {
+        m.forward(x(), f(1.0)).into_data().to_vec().unwrap()
+    };
+    let published = KachueeNet::<NdArrayBackend>::new(shape(&data), 7, &device).unwrap();
+    let head = KachueeNet::with_entry(shape(&data), FeatureEntry::Head, 7, &device).unwrap();
+    assert_eq!(logits(published), logits(head));
+    // Without features every entry is that network.
+    let plain = InputShape {
+        n_features: 0,
+        ..shape(&data)
+    };
+    let none = |entry| -> Vec<f32> {
+        let m = KachueeNet::<NdArrayBackend>::with_entry(plain, entry, 7, &device).unwrap();
+        assert!(m.accepts(&plain));
+        m.forward(x(), Tensor::zeros([8, 0], &device))
+            .into_data()
+            .to_vec()
+            .unwrap()
+    };
+    assert_eq!(none(FeatureEntry::Head), none(FeatureEntry::Stem));
+    assert_eq!(none(FeatureEntry::Head), none(FeatureEntry::Logits));
 }
 
 #[test]
