@@ -767,3 +767,92 @@ fn the_ecg_and_predictor_commands_run_end_to_end() {
     assert!(line.contains(" seeds=2 "), "{line}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn mo_compares_strategies_by_hypervolume_and_refuses_bad_settings_first() {
+    let dir = temp("mo");
+    let config = dir.join("mo.toml");
+    std::fs::create_dir_all(&dir).unwrap();
+    // DCL-ENAS with a few pre-training steps and short refits.
+    std::fs::write(
+        &config,
+        "[dcl_enas]\ninitial = 6\ninfill = 5\noffspring = 40\ngenerations = 2\n\
+         [multiobjective]\nreference = \"median\"\nsampled = 50\n\
+         [pretrain]\nepochs = 1\nmax_steps = 3\n[refit]\nepochs = 4\n",
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let stdout = ok(&[
+        "mo",
+        "--config",
+        config.to_str().unwrap(),
+        "--seeds",
+        "2",
+        "--budget",
+        "8,16",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("mo ")).collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    for (line, (strategy, budget)) in lines.iter().zip([
+        ("random", 8),
+        ("random", 16),
+        ("nsga2", 8),
+        ("nsga2", 16),
+        ("dcl-enas", 8),
+        ("dcl-enas", 16),
+    ]) {
+        let head =
+            format!("mo space=nb201 dataset=cifar10 strategy={strategy} budget={budget} hv=");
+        assert!(line.starts_with(&head), "{line}");
+        assert!(
+            line.contains(" hv_fraction=") && line.contains(" seeds=2"),
+            "{line}"
+        );
+        let fraction: f64 = line
+            .split(" hv_fraction=")
+            .nth(1)
+            .and_then(|r| r.split('±').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((0.0..=1.0).contains(&fraction), "{line}");
+    }
+    // The whole table's front: NAS-Bench-201's CIFAR-10 medians.
+    assert!(
+        stdout.contains("front space=nb201 dataset=cifar10 cost=params table=15625"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("median_params=344346"), "{stdout}");
+    let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert_eq!(summary.lines().filter(|l| l.starts_with("mo ")).count(), 6);
+    for plot in [
+        "hv_space_nb201_dataset_cifar10.svg",
+        "front_space_nb201_dataset_cifar10.svg",
+    ] {
+        assert!(
+            std::fs::read_to_string(out.join(plot))
+                .unwrap()
+                .starts_with("<svg")
+        );
+    }
+    // A used directory, FLOPs on NB101, and bad NSGA-II settings are refused before any work.
+    for (args, expected) in [
+        (vec!["--out", out.to_str().unwrap()], "holds the summary"),
+        (vec!["--space", "nb101", "--cost", "flops"], "--cost"),
+        (vec!["--nsga2-population", "1"], "population"),
+        (vec!["--nsga2-crossover", "1.5"], "crossover_rate"),
+        (vec!["--seeds", "0"], "--seeds"),
+    ] {
+        let mut all = vec!["mo"];
+        all.extend(args);
+        let r = run(&all);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            !r.status.success() && err.contains(expected),
+            "{all:?}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

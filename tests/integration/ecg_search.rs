@@ -91,6 +91,7 @@ fn tiny_config() -> EcgSearchConfig {
         rescore: Rescore::default(),
         proxy_class_mix: false,
         f_within_patients: false,
+        multiobjective: None,
     }
 }
 
@@ -619,6 +620,79 @@ fn a_journalled_search_on_two_workers_matches_the_plain_one_and_resumes_without_
 }
 
 #[test]
+fn a_multiobjective_search_journals_parameters_and_latency_and_tests_its_front() {
+    let db = &MitBih::bundled().unwrap();
+    let dev = Default::default();
+    let dir = std::env::temp_dir().join(format!("dcl-ecg-mo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = EcgSearchConfig {
+        budget: 4,
+        multiobjective: Some(dcl_evo::MultiObjective {
+            reference: dcl_evo::InfillReference::Median,
+            sampled: 8,
+        }),
+        ..tiny_config()
+    };
+    let execution = Execution {
+        run_dir: Some(dir.clone()),
+        ..Execution::default()
+    };
+    let report = run_with::<NdArrayBackend>(db, &config, &execution, &dev).unwrap();
+    assert_eq!(report.strategy, "dcl-enas-mo");
+    // Every query carries its network's parameter count and a measured latency, in the
+    // history and in the journal.
+    let (_, records) = dcl_evo::Journal::<NetArch>::read(&dir).unwrap();
+    assert_eq!(records.len(), 4);
+    for (q, r) in report.history.queries.iter().zip(&records) {
+        assert_eq!(q.objectives, r.objectives);
+        assert!(q.objectives["latency_ms"] > 0.0);
+        let spec = dcl_train::CellSpec::from_nb201(&q.arch.cell, config.kernels);
+        let shape = dcl_train::InputShape {
+            length: config.beats.window(),
+            channels: config.beats.channels(),
+            n_features: config.beats.n_features(),
+            n_classes: 4,
+        };
+        let built = {
+            use burn::module::Module;
+            dcl_train::CellNet::<NdArrayBackend>::new(&spec, &config.net, shape, 0, &dev)
+                .unwrap()
+                .num_params()
+        };
+        assert_eq!(q.objectives["params"], built as f64);
+    }
+    // The front: no member dominated by any query, every non-dominated query a member, by
+    // increasing parameters; each trained and tested with its latency.
+    assert!(!report.front.is_empty());
+    let dominated = |f: f64, p: f64| {
+        report.history.queries.iter().any(|q| {
+            let (qf, qp) = (q.fitness, q.objectives["params"]);
+            qf >= f && qp <= p && (qf > f || qp < p)
+        })
+    };
+    for m in &report.front {
+        assert!(
+            !dominated(m.fitness, m.params as f64),
+            "{} is dominated",
+            m.cell
+        );
+        assert_eq!(m.runs.len(), 1);
+        assert!(m.runs[0].latency_ms.is_some_and(|l| l > 0.0));
+        assert!(m.latency_ms.is_some());
+    }
+    let members = report
+        .history
+        .queries
+        .iter()
+        .filter(|q| !dominated(q.fitness, q.objectives["params"]))
+        .count();
+    assert_eq!(report.front.len(), members);
+    assert!(report.front.windows(2).all(|w| w[0].params <= w[1].params));
+    assert!(report.baseline[0].latency_ms.is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn bad_settings_are_refused_before_any_work() {
     let db = MitBih::bundled().unwrap();
     let base = tiny_config();
@@ -653,6 +727,10 @@ fn bad_settings_are_refused_before_any_work() {
     let mut c = base.clone();
     c.feature_entries.clear();
     cases.push(("no feature entries", c));
+    let mut c = base.clone();
+    c.strategy = StrategyName::Re;
+    c.multiobjective = Some(dcl_evo::MultiObjective::default());
+    cases.push(("regularized evolution, multi-objective", c));
     let mut c = base;
     c.final_seeds.clear();
     cases.push(("no final seeds", c));

@@ -8,6 +8,8 @@
 //! * [`Nb101Table::subset20k`]: 20,001 NAS-Bench-101 cells with **single-run** validation
 //!   accuracies at 4/12/36/108 epochs (noisier than the 3-run means papers use).
 //! * [`Nb101Table::clue100`]: 100 NAS-Bench-101 cells with 3-run mean train/val/test accuracies.
+//! * [`Nb201Cost`]: the exact parameter count and FLOPs of a NAS-Bench-201 network, computed
+//!   from its cell (NB101's parameter count is a column of its table, [`Nb101Metric::Params`]).
 //!
 //! Tables are parsed once, lazily, on first use. Loaders for files of the same format return
 //! typed [`BenchError`]s for truncated gzip, wrong headers, non-numeric or NaN values and
@@ -28,9 +30,11 @@ mod csvutil;
 mod error;
 mod nb101;
 mod nb201;
+mod nb201_cost;
 mod oracle;
 
 pub use error::BenchError;
 pub use nb101::{Nb101Epochs, Nb101Metric, Nb101Record, Nb101Table};
 pub use nb201::{Nb201Column, Nb201Dataset, Nb201Metric, Nb201Record, Nb201Table};
+pub use nb201_cost::Nb201Cost;
 pub use oracle::{BenchmarkTable, CountingOracle};

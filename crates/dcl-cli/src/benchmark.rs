@@ -201,7 +201,7 @@ impl BenchmarkConfig {
 }
 
 /// A column of the table, as a function of the architecture.
-type Column<'a, A> = Box<dyn Fn(&A) -> f64 + 'a>;
+pub(crate) type Column<'a, A> = Box<dyn Fn(&A) -> f64 + 'a>;
 
 /// One benchmark setting: a space with its searched and reported columns.
 struct Setting<'a, S: SearchSpace> {

@@ -21,11 +21,11 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
 use dcl_evo::{
-    DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, RandomSearch, RegularizedEvolution,
-    SearchHistory, Strategy,
+    Cost, DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, MultiObjective, RandomSearch,
+    RegularizedEvolution, SearchHistory, Strategy,
 };
 use dcl_exec::LocalPool;
-use dcl_graph::{Evaluator, SearchSpace};
+use dcl_graph::{Evaluator, Objectives, SearchSpace};
 use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
 use dcl_train::{
     CandidateRecord, CellEvaluator, CellNet, CellSpec, ClassMetrics, Classifier, FeatureEntry,
@@ -91,6 +91,13 @@ pub struct EcgSearchConfig {
     pub search: DclEnasConfig,
     /// Regularized evolution's settings (`strategy` RE).
     pub evolution: RegularizedEvolution,
+    /// Multi-objective search, proxy fitness against the parameter count (computed exactly
+    /// from the candidate's network), with these settings; `None`: fitness alone. With it,
+    /// every candidate's parameters and measured inference latency per beat are journalled
+    /// (the latency never measured again on replay), DCL-ENAS runs its multi-objective rounds
+    /// ([`DclEnas::start_multiobjective`]), random search stays random (regularized evolution
+    /// is refused), and every member of the final front is trained fully and tested.
+    pub multiobjective: Option<MultiObjective>,
     /// Candidates trained during the search (true evaluations).
     pub budget: usize,
     /// Predictor model.
@@ -179,6 +186,14 @@ impl EcgSearchConfig {
             StrategyName::Re => self.evolution.validate()?,
             StrategyName::Random => {}
         }
+        if let Some(mo) = &self.multiobjective {
+            mo.validate()?;
+            if self.strategy == StrategyName::Re {
+                return Err(config(
+                    "regularized evolution searches one objective: a multi-objective search takes dcl-enas or random",
+                ));
+            }
+        }
         self.pretrain.validate()?;
         self.finetune.validate()?;
         Ok(())
@@ -234,6 +249,26 @@ pub struct FinalRun {
     pub best_epoch: usize,
     /// Wall time of the training.
     pub seconds: f64,
+    /// Measured inference latency per beat in milliseconds ([`dcl_train::latency_ms`]), in a
+    /// multi-objective search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// A member of a multi-objective search's front, trained fully and tested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrontMember {
+    /// The candidate.
+    pub cell: NetArch,
+    /// Its search (proxy) fitness.
+    pub fitness: f64,
+    /// Its parameter count.
+    pub params: u64,
+    /// Its inference latency per beat measured during the search (mean over the proxy folds'
+    /// trained networks), in milliseconds, as journalled.
+    pub latency_ms: Option<f64>,
+    /// Its final runs (DS2 test).
+    pub runs: Vec<FinalRun>,
 }
 
 /// What [`run`] returns.
@@ -271,6 +306,10 @@ pub struct EcgSearchReport {
     pub baseline: Vec<FinalRun>,
     /// Final runs of the found network.
     pub found: Vec<FinalRun>,
+    /// A multi-objective search's front (proxy fitness against parameters), by increasing
+    /// parameters, each member trained fully; empty for a single-objective search.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub front: Vec<FrontMember>,
     /// Wall time of everything.
     pub seconds: f64,
 }
@@ -278,6 +317,9 @@ pub struct EcgSearchReport {
 fn dcl_enas_name() -> String {
     "dcl-enas".into()
 }
+
+/// Timed single-beat passes per latency measurement of a final network.
+const LATENCY_REPEATS: usize = 21;
 
 /// Why the pipeline stopped.
 #[derive(Debug, thiserror::Error)]
@@ -320,6 +362,23 @@ where
     M: Classifier<B> + AutodiffModule<B>,
     M::InnerModule: Classifier<B::InnerBackend>,
 {
+    final_runs_timed::<B, M>(build, data, config, device, name, false)
+}
+
+/// [`final_runs`], measuring each trained network's latency per beat when `timed`.
+fn final_runs_timed<B, M>(
+    build: &dyn Fn(u64) -> Result<M, dcl_train::TrainError>,
+    data: [&SignalData; 3],
+    config: &EcgSearchConfig,
+    device: &B::Device,
+    name: &str,
+    timed: bool,
+) -> Result<Vec<FinalRun>, EcgSearchError>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+{
     let [tr, va, te] = data;
     let mut runs = Vec::new();
     for &seed in &config.final_seeds {
@@ -345,12 +404,23 @@ where
             trained.report.best_epoch,
             trained.report.seconds
         );
+        let latency_ms = if timed {
+            Some(dcl_train::latency_ms(
+                &trained.model,
+                te,
+                LATENCY_REPEATS,
+                device,
+            )?)
+        } else {
+            None
+        };
         runs.push(FinalRun {
             seed,
             valid: trained.report.valid,
             test,
             best_epoch: trained.report.best_epoch,
             seconds: trained.report.seconds,
+            latency_ms,
         });
     }
     Ok(runs)
@@ -437,7 +507,8 @@ impl<B: AutodiffBackend> FoldEvaluator<B> {
                     },
                     device.clone(),
                 )?
-                .verbose(true))
+                .verbose(true)
+                .with_objectives(config.multiobjective.is_some()))
             })
             .collect::<Result<Vec<_>, EcgSearchError>>()?;
         Ok(Self {
@@ -459,12 +530,33 @@ impl<B: AutodiffBackend> FoldEvaluator<B> {
 impl<B: AutodiffBackend> Evaluator<NetSpace> for FoldEvaluator<B> {
     type Error = dcl_train::TrainError;
 
-    fn evaluate(&mut self, _space: &NetSpace, arch: &NetArch) -> Result<f64, Self::Error> {
+    fn evaluate(&mut self, space: &NetSpace, arch: &NetArch) -> Result<f64, Self::Error> {
+        self.evaluate_with_objectives(space, arch).map(|(f, _)| f)
+    }
+
+    /// The mean fitness over the folds, and (when the folds measure them) the network's
+    /// parameters and its latency per beat averaged over the folds' trained networks.
+    fn evaluate_with_objectives(
+        &mut self,
+        _space: &NetSpace,
+        arch: &NetArch,
+    ) -> Result<(f64, Objectives), Self::Error> {
         let mut records = Vec::with_capacity(self.folds.len());
         for fold in &mut self.folds {
             records.push(fold.train_arch(arch)?);
         }
         let fitness = records.iter().map(|r| r.fitness).sum::<f64>() / records.len() as f64;
+        let mut objectives = Objectives::new();
+        if let Some(p) = records.first().and_then(|r| r.params) {
+            objectives.insert(dcl_train::PARAMS.to_owned(), p as f64);
+        }
+        let latencies: Vec<f64> = records.iter().filter_map(|r| r.latency_ms).collect();
+        if !latencies.is_empty() {
+            objectives.insert(
+                dcl_train::LATENCY_MS.to_owned(),
+                latencies.iter().sum::<f64>() / latencies.len() as f64,
+            );
+        }
         let trained = TrainedCandidate {
             arch: *arch,
             records,
@@ -473,7 +565,7 @@ impl<B: AutodiffBackend> Evaluator<NetSpace> for FoldEvaluator<B> {
             tracing::warn!("could not append to {CANDIDATES_FILE}: {e}");
         }
         self.trained.push(trained);
-        Ok(fitness)
+        Ok((fitness, objectives))
     }
 }
 
@@ -606,7 +698,7 @@ fn slurm_task(
 /// resumed only by a run whose settings are the same. The final trainings and the rescoring
 /// come after the search and may change between a run and its resumption.
 fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
-    serde_json::json!({
+    let mut settings = serde_json::json!({
         "beats": format!("{:?}", config.beats),
         "valid_records": config.valid_records,
         "proxy_train_per_class": config.proxy_train_per_class,
@@ -622,7 +714,12 @@ fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
         "rr_only": config.rr_only,
         "proxy_class_mix": config.proxy_class_mix,
         "f_within_patients": config.f_within_patients,
-    })
+    });
+    // Only a multi-objective search names it, so that earlier journals still resume.
+    if let Some(mo) = &config.multiobjective {
+        settings["multiobjective"] = serde_json::json!(mo);
+    }
+    settings
 }
 
 /// One proxy fold: training and validation beats, both class-balanced subsamples.
@@ -1014,14 +1111,25 @@ pub fn run_with<B: AutodiffBackend>(
     let start = Instant::now();
     config.validate()?;
     execution.validate()?;
+    if config.multiobjective.is_some() && execution.slurm.is_some() {
+        // The workers' result files carry the fitness, not the measured latency.
+        return Err(EcgSearchError::Config(
+            "a multi-objective search trains its candidates here, not on Slurm (the Slurm tasks do not report the latency they would measure)".into(),
+        ));
+    }
     let driver = Driver {
         budget: config.budget,
         batch_size: execution.batch_size,
         max_attempts: execution.max_attempts,
         count_failures: true,
     };
-    let (strategy_name, strategy_config) =
-        config.strategy.journal(&config.evolution, &config.search);
+    let (strategy_name, strategy_config) = match (
+        config.strategy.journal(&config.evolution, &config.search),
+        &config.multiobjective,
+    ) {
+        (("dcl-enas", settings), Some(_)) => ("dcl-enas-mo", settings),
+        (journal, _) => journal,
+    };
     let header = JournalHeader::new(
         strategy_name,
         &strategy_config,
@@ -1059,6 +1167,15 @@ pub fn run_with<B: AutodiffBackend>(
     } = prepare(db, config)?;
 
     let space = NetSpace::new(config.feature_entries.clone())?;
+    // A candidate's parameter count, exact: its network built (not trained), counted once.
+    let param_counts = std::cell::RefCell::new(std::collections::HashMap::new());
+    let params_of = |arch: &NetArch| -> f64 {
+        *param_counts.borrow_mut().entry(*arch).or_insert_with(|| {
+            let spec = CellSpec::from_nb201(&arch.cell, config.kernels);
+            CellNet::<B>::new(&spec, &net_of(config, arch), shape, 0, device)
+                .map_or(f64::NAN, |n| n.num_params() as f64)
+        })
+    };
     let rng = ChaCha8Rng::seed_from_u64(config.seed);
     let t = Instant::now();
     let mut strategy: Box<dyn Strategy<NetSpace> + '_> = match config.strategy {
@@ -1080,7 +1197,17 @@ pub fn run_with<B: AutodiffBackend>(
             );
             let surrogate =
                 PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
-            Box::new(DclEnas::new(config.search.clone()).start(&space, surrogate, rng)?)
+            let search = DclEnas::new(config.search.clone());
+            match config.multiobjective {
+                Some(mo) => Box::new(search.start_multiobjective(
+                    &space,
+                    surrogate,
+                    Cost::new(|a: &NetArch| params_of(a)),
+                    mo,
+                    rng,
+                )?),
+                None => Box::new(search.start(&space, surrogate, rng)?),
+            }
         }
     };
     let pretrain_seconds = t.elapsed().as_secs_f64();
@@ -1223,20 +1350,59 @@ pub fn run_with<B: AutodiffBackend>(
         config.final_seeds
     );
     let data = [&tr, &va, &te];
-    let baseline = final_runs::<B, _>(
+    let timed = config.multiobjective.is_some();
+    let baseline = final_runs_timed::<B, _>(
         &|seed| KachueeNet::<B>::with_entry(shape, config.baseline_entry, seed, device),
         data,
         config,
         device,
         "baseline",
+        timed,
     )?;
-    let found = final_runs::<B, _>(
+    let found = final_runs_timed::<B, _>(
         &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
         data,
         config,
         device,
         strategy_name,
+        timed,
     )?;
+    // A multi-objective search: every member of its front (proxy fitness against
+    // parameters), trained and tested like the found network.
+    let mut front = Vec::new();
+    if timed {
+        let points: Vec<[f64; 2]> = history
+            .queries
+            .iter()
+            .map(|q| [-q.fitness, params_of(&q.arch)])
+            .collect();
+        let mut members = dcl_evo::pareto::pareto_front(&points);
+        members.sort_by(|&a, &b| points[a][1].total_cmp(&points[b][1]).then(a.cmp(&b)));
+        for i in members {
+            let q = &history.queries[i];
+            let runs = if q.arch == best_cell {
+                found.clone()
+            } else {
+                let spec = CellSpec::from_nb201(&q.arch.cell, config.kernels);
+                let net = net_of(config, &q.arch);
+                final_runs_timed::<B, _>(
+                    &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
+                    data,
+                    config,
+                    device,
+                    &format!("front {}", q.arch),
+                    true,
+                )?
+            };
+            front.push(FrontMember {
+                cell: q.arch,
+                fitness: q.fitness,
+                params: points[i][1] as u64,
+                latency_ms: q.objectives.get(dcl_train::LATENCY_MS).copied(),
+                runs,
+            });
+        }
+    }
     Ok(EcgSearchReport {
         class_counts,
         history,
@@ -1251,6 +1417,7 @@ pub fn run_with<B: AutodiffBackend>(
         baseline_entry: config.baseline_entry,
         baseline,
         found,
+        front,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -1291,6 +1458,7 @@ mod tests {
             rescore: Rescore::default(),
             proxy_class_mix: false,
             f_within_patients: false,
+            multiobjective: None,
         }
     }
 

@@ -213,6 +213,13 @@ pub struct EcgConfig {
     pub proxy_class_mix: bool,
     /// Deal F beats into the proxy folds by time within each patient.
     pub f_within_patients: bool,
+    /// Multi-objective search: proxy fitness against parameters (dcl-enas or random); the
+    /// front is trained fully.
+    pub multiobjective: bool,
+    /// Multi-objective DCL-ENAS: the infill's hypervolume reference.
+    pub infill_reference: crate::mo::InfillReferenceName,
+    /// Multi-objective DCL-ENAS: random candidates scored per round beside the offspring.
+    pub sampled: usize,
 }
 
 impl Default for EcgConfig {
@@ -258,6 +265,9 @@ impl Default for EcgConfig {
             fitness: FitnessName::BalancedAccuracy,
             proxy_class_mix: false,
             f_within_patients: false,
+            multiobjective: false,
+            infill_reference: crate::mo::InfillReferenceName::Nadir,
+            sampled: 0,
         }
     }
 }
@@ -389,6 +399,15 @@ pub struct EcgArgs {
     /// Deal F beats into proxy folds by time within patients (needs --proxy-folds 2+).
     #[arg(long)]
     pub f_within_patients: bool,
+    /// Multi-objective: proxy fitness against parameters; the front is trained fully.
+    #[arg(long)]
+    pub multiobjective: bool,
+    /// Multi-objective DCL-ENAS: the infill's hypervolume reference [default: nadir].
+    #[arg(long, value_enum)]
+    pub infill_reference: Option<crate::mo::InfillReferenceName>,
+    /// Multi-objective DCL-ENAS: random candidates scored per round [default: 0].
+    #[arg(long)]
+    pub sampled: Option<usize>,
 }
 
 /// `ecg search`'s arguments.
@@ -446,7 +465,9 @@ impl EcgArgs {
             strategy,
             rescore_top,
             rescore_repeats,
-            fitness
+            fitness,
+            infill_reference,
+            sampled
         );
         macro_rules! on {
             ($($flag:ident),*) => { $(if self.$flag { cfg.$flag = true; })* };
@@ -457,7 +478,8 @@ impl EcgArgs {
             median_beat,
             median_channel,
             proxy_class_mix,
-            f_within_patients
+            f_within_patients,
+            multiobjective
         );
         if self.proxy_train_seed.is_some() {
             cfg.proxy_train_seed = self.proxy_train_seed;
@@ -638,6 +660,10 @@ impl EcgConfig {
             },
             proxy_class_mix: self.proxy_class_mix,
             f_within_patients: self.f_within_patients,
+            multiobjective: self.multiobjective.then_some(dcl_evo::MultiObjective {
+                reference: self.infill_reference.reference(),
+                sampled: self.sampled,
+            }),
         };
         config
             .validate()
@@ -826,6 +852,11 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
                 let path = dir.join("report.json");
                 dcl_graph::io::write_atomic(&path, json.as_bytes())?;
                 println!("report written to {}", path.display());
+                if !report.front.is_empty() {
+                    let path = dir.join("front.svg");
+                    dcl_graph::io::write_atomic(&path, front_plot(&report)?.as_bytes())?;
+                    println!("front plotted in {}", path.display());
+                }
             }
             print_search(&report, start);
         }
@@ -928,6 +959,41 @@ pub fn found_name(strategy: &str) -> String {
     }
 }
 
+/// Mean DS2 balanced accuracy (%) and mean latency per beat (ms) of final runs.
+fn tested(runs: &[FinalRun]) -> (f64, f64, f64) {
+    let (bal, bal_sd) = dcl_evo::mean_std(
+        &runs
+            .iter()
+            .map(|r| 100.0 * r.test.balanced_accuracy)
+            .collect::<Vec<_>>(),
+    );
+    let latency: Vec<f64> = runs.iter().filter_map(|r| r.latency_ms).collect();
+    let latency = if latency.is_empty() {
+        f64::NAN
+    } else {
+        dcl_evo::mean_std(&latency).0
+    };
+    (bal, bal_sd, latency)
+}
+
+/// A multi-objective search's front (DS2 balanced accuracy against parameters) with the
+/// baseline's point.
+fn front_plot(report: &EcgSearchReport) -> Result<String, CliError> {
+    let front: Vec<(f64, f64)> = report
+        .front
+        .iter()
+        .map(|m| (tested(&m.runs).0, m.params as f64))
+        .collect();
+    let baseline = (tested(&report.baseline).0, report.params[0] as f64);
+    crate::plot::fronts(
+        "ECG: the search's front tested on DS2 (balanced accuracy), and the baseline",
+        "params",
+        (&found_name(&report.strategy), &front),
+        None,
+        &[(baseline_name(report.baseline_entry), vec![baseline])],
+    )
+}
+
 fn print_search(report: &EcgSearchReport, start: Instant) {
     let baseline = baseline_name(report.baseline_entry);
     let found = found_name(&report.strategy);
@@ -959,6 +1025,24 @@ fn print_search(report: &EcgSearchReport, start: Instant) {
         train_seconds(&report.found),
         start.elapsed().as_secs_f64()
     );
+    for m in &report.front {
+        let (bal, sd, latency) = tested(&m.runs);
+        println!(
+            "ecg front cell={} params={} proxy_fitness={:.2} search_latency_ms={:.3} latency_ms={latency:.3} balanced_acc={bal:.2}±{sd:.2} seeds={}",
+            m.cell,
+            m.params,
+            m.fitness,
+            m.latency_ms.unwrap_or(f64::NAN),
+            m.runs.len()
+        );
+    }
+    if !report.front.is_empty() {
+        let (_, _, latency) = tested(&report.baseline);
+        println!(
+            "ecg front-baseline model={baseline} params={} latency_ms={latency:.3}",
+            report.params[0]
+        );
+    }
     println!(
         "{} params={}",
         summary(&baseline, &report.baseline),

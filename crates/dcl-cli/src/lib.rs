@@ -19,6 +19,7 @@ pub mod config;
 pub mod ecg;
 pub mod ecg_command;
 pub mod ecg_compare;
+pub mod mo;
 pub mod plot;
 pub mod predictor;
 pub mod progress;
@@ -90,6 +91,10 @@ pub enum Command {
     /// Compare strategies over datasets and seeds on the benchmark tables.
     #[command(allow_negative_numbers = true)]
     Benchmark(benchmark::BenchmarkArgs),
+    /// Multi-objective search on the benchmark tables: accuracy against parameters or FLOPs,
+    /// hypervolume over seeds.
+    #[command(allow_negative_numbers = true)]
+    Mo(mo::MoArgs),
     /// Rewrite a run directory's history, summary and plot from its journal.
     Report(report::ReportArgs),
     /// The predictor alone: ranking quality, pre-trained encoders.
@@ -111,6 +116,7 @@ pub fn main() -> ExitCode {
         None => search::run(&search::SearchArgs::default()),
         Some(Command::Search(a)) => search::run(&a),
         Some(Command::Benchmark(a)) => benchmark::run(&a),
+        Some(Command::Mo(a)) => mo::run(&a),
         Some(Command::Report(a)) => report::run(&a),
         Some(Command::Predictor(c)) => predictor::run(&c),
         Some(Command::Ecg(c)) => ecg_command::run(&c),

@@ -1,4 +1,4 @@
-//! SVG plots of search curves.
+//! SVG plots of search curves and Pareto fronts.
 
 use plotters::prelude::*;
 
@@ -110,6 +110,138 @@ pub fn curves(
     Ok(svg)
 }
 
+/// Pareto fronts of accuracy (y) against a cost (x, log scale) as an SVG document: a
+/// reference front (`whole`, the whole table's, named `whole_label`) in black, each named
+/// series' front in colour (markers joined by the staircase
+/// the front dominates), and, when given, the median accuracy and median cost (the
+/// hypervolume's reference point) as grey lines. Points are `(accuracy, cost)`; with medians
+/// the y range starts a little below the median accuracy, so fronts below it (which add no
+/// hypervolume) are cut off.
+pub fn fronts(
+    title: &str,
+    cost_label: &str,
+    (whole_label, whole): (&str, &[(f64, f64)]),
+    medians: Option<(f64, f64)>,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<String, CliError> {
+    let all = || {
+        whole
+            .iter()
+            .chain(series.iter().flat_map(|(_, p)| p.iter()))
+    };
+    let finite = all().all(|(a, c)| a.is_finite() && c.is_finite() && *c > 0.0);
+    if whole.is_empty() || !finite {
+        return Err(invalid(
+            "nothing to plot: an empty front or a cost that is not positive".into(),
+        ));
+    }
+    let top = all().map(|p| p.0).fold(f64::MIN, f64::max);
+    let bottom = match medians {
+        Some((accuracy, _)) => accuracy - 0.25 * (top - accuracy).max(0.1),
+        None => {
+            let low = all().map(|p| p.0).fold(f64::MAX, f64::min);
+            low - 0.05 * (top - low).max(0.1)
+        }
+    };
+    let (lo, hi) = all()
+        .map(|p| p.1)
+        .fold((f64::MAX, f64::MIN), |(l, h), c| (l.min(c), h.max(c)));
+    let pad = 0.02 * (top - bottom);
+    let draw = |e: &dyn std::fmt::Display| invalid(format!("drawing the plot: {e}"));
+    let in_view = |p: &(f64, f64)| p.0 >= bottom;
+    let staircase = |front: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        let visible: Vec<(f64, f64)> = front.iter().copied().filter(in_view).collect();
+        let mut path = Vec::new();
+        for (i, &(a, c)) in visible.iter().enumerate() {
+            if i > 0 {
+                path.push((c, visible[i - 1].0));
+            }
+            path.push((c, a));
+        }
+        path
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), bottom..top + pad)
+            .map_err(|e| draw(&e))?;
+        let compact = |v: &f64| match v.abs() {
+            a if a >= 1e6 => format!("{:.1}M", v / 1e6),
+            a if a >= 1e3 => format!("{:.0}k", v / 1e3),
+            _ => format!("{v:.0}"),
+        };
+        chart
+            .configure_mesh()
+            .x_desc(format!("{cost_label} (log scale)"))
+            .y_desc("accuracy (%)")
+            .x_labels(8)
+            .x_label_formatter(&compact)
+            .draw()
+            .map_err(|e| draw(&e))?;
+        let grey = RGBColor(150, 150, 150);
+        if let Some((accuracy, cost)) = medians {
+            chart
+                .draw_series(LineSeries::new(
+                    [(lo * 0.9, accuracy), (hi * 1.1, accuracy)],
+                    grey.stroke_width(1),
+                ))
+                .map_err(|e| draw(&e))?
+                .label("medians (reference point)")
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey));
+            chart
+                .draw_series(LineSeries::new(
+                    [(cost, bottom), (cost, top + pad)],
+                    grey.stroke_width(1),
+                ))
+                .map_err(|e| draw(&e))?;
+        }
+        chart
+            .draw_series(LineSeries::new(staircase(whole), BLACK.stroke_width(2)))
+            .map_err(|e| draw(&e))?
+            .label(whole_label)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        let palette = [
+            RGBColor(200, 50, 50),
+            RGBColor(40, 90, 200),
+            RGBColor(30, 150, 60),
+            RGBColor(150, 50, 150),
+        ];
+        for (i, (name, front)) in series.iter().enumerate() {
+            let c = palette[i % palette.len()];
+            chart
+                .draw_series(LineSeries::new(staircase(front), c.stroke_width(1)))
+                .map_err(|e| draw(&e))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    front
+                        .iter()
+                        .filter(|p| in_view(p))
+                        .map(|&(a, cost)| Circle::new((cost, a), 3, c.filled())),
+                )
+                .map_err(|e| draw(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.9))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|e| draw(&e))?;
+        root.present().map_err(|e| draw(&e))?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +259,22 @@ mod tests {
         assert!(curves("t", "y", &[("a".into(), vec![vec![]])]).is_err());
         assert!(curves("t", "y", &[]).is_err());
         assert!(curves("t", "y", &[("a".into(), vec![vec![f64::NAN; 3]])]).is_err());
+    }
+
+    #[test]
+    fn a_front_plot_names_its_series_and_refuses_bad_costs() {
+        let whole = vec![(80.0, 1e5), (90.0, 5e5), (94.0, 1e6)];
+        let ours = vec![(85.0, 2e5), (93.0, 1e6)];
+        let svg = fronts(
+            "t",
+            "params",
+            ("whole table", &whole),
+            Some((85.0, 4e5)),
+            &[("ours".into(), ours)],
+        )
+        .unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("ours") && svg.contains("whole table"));
+        assert!(fronts("t", "params", ("w", &[]), None, &[]).is_err());
+        assert!(fronts("t", "params", ("w", &[(80.0, 0.0)]), None, &[]).is_err());
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use dcl_graph::{Evaluator, Failure, FailureKind, SearchSpace};
+use dcl_graph::{Evaluator, Failure, FailureKind, Objectives, SearchSpace};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,7 @@ where
             return Err(SearchError::NonFinite(fitness));
         }
         history.evaluator_seconds += seconds;
-        observer(history.push_query(arch.clone(), fitness, seconds));
+        observer(history.push_query(arch.clone(), fitness, seconds, Default::default()));
         strategy.tell(&[(arch, Ok(fitness))])?;
     }
     history.surrogate_seconds = strategy.surrogate_seconds();
@@ -174,7 +174,7 @@ impl Driver {
                 .collect();
             let first_slot = slots_asked;
             slots_asked += asked.len() as u64;
-            let mut outcomes: Vec<Option<(Outcome, f64)>> = vec![None; asked.len()];
+            let mut outcomes: Vec<Option<(Outcome, f64, Objectives)>> = vec![None; asked.len()];
             let mut attempts = vec![0u32; asked.len()];
             for (i, key) in keys.iter().enumerate() {
                 let Some(records) = stored.get(key) else {
@@ -184,11 +184,14 @@ impl Driver {
                 for r in records {
                     attempts[i] = attempts[i].max(r.attempt);
                     match (&r.fitness, &r.failure) {
-                        (Some(f), _) => outcomes[i] = Some((Ok(*f), r.seconds)),
+                        // Journalled objectives are told as they were measured, never again.
+                        (Some(f), _) => {
+                            outcomes[i] = Some((Ok(*f), r.seconds, r.objectives.clone()))
+                        }
                         (None, Some(fail))
                             if outcomes[i].is_none() && attempts[i] >= self.max_attempts =>
                         {
-                            outcomes[i] = Some((Err(fail.clone()), r.seconds));
+                            outcomes[i] = Some((Err(fail.clone()), r.seconds, Objectives::new()));
                         }
                         _ => {}
                     }
@@ -237,7 +240,11 @@ impl Driver {
                             fitness: outcome.as_ref().ok().copied(),
                             failure: outcome.as_ref().err().cloned(),
                             seconds,
-                            objectives: Default::default(),
+                            objectives: if outcome.is_ok() {
+                                run.objectives.clone()
+                            } else {
+                                Objectives::new()
+                            },
                             job_id: run.job_id,
                             slot: Some(first_slot + i as u64),
                         };
@@ -251,7 +258,7 @@ impl Driver {
                             attempts[i],
                             asked[i]
                         ),
-                        _ => outcomes[i] = Some((outcome, seconds)),
+                        _ => outcomes[i] = Some((outcome, seconds, run.objectives)),
                     }
                 });
                 if let Some(e) = journal_error {
@@ -268,18 +275,20 @@ impl Driver {
                                 "the evaluator reported no outcome",
                             )),
                             0.0,
+                            Objectives::new(),
                         ));
                     }
                 }
             }
             let mut told = Vec::with_capacity(asked.len());
             for (i, arch) in asked.into_iter().enumerate() {
-                let (outcome, seconds) = outcomes[i].take().expect("every outcome is set above");
+                let (outcome, seconds, objectives) =
+                    outcomes[i].take().expect("every outcome is set above");
                 history.evaluator_seconds += seconds;
                 match &outcome {
                     Ok(fitness) => {
                         spent += 1;
-                        observer(history.push_query(arch.clone(), *fitness, seconds));
+                        observer(history.push_query(arch.clone(), *fitness, seconds, objectives));
                     }
                     Err(failure) => {
                         spent += usize::from(self.count_failures);

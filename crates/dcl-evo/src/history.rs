@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use dcl_graph::Failure;
+use dcl_graph::{Failure, Objectives};
 
 use crate::journal::{EvaluationRecord, JournalHeader};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,10 @@ pub struct QueryRecord<A> {
     pub fitness: f64,
     /// Wall time of this evaluation, seconds.
     pub seconds: f64,
+    /// Objectives measured with the fitness (a latency, a parameter count), as the journal
+    /// holds them; empty when the evaluator measures none.
+    #[serde(default, skip_serializing_if = "Objectives::is_empty")]
+    pub objectives: Objectives,
 }
 
 /// An architecture that failed every attempt: recorded, never learnt from.
@@ -66,13 +70,20 @@ impl<A> SearchHistory<A> {
     }
 
     /// Appends a successful evaluation as the next query and returns its record.
-    pub(crate) fn push_query(&mut self, arch: A, fitness: f64, seconds: f64) -> &QueryRecord<A> {
+    pub(crate) fn push_query(
+        &mut self,
+        arch: A,
+        fitness: f64,
+        seconds: f64,
+        objectives: Objectives,
+    ) -> &QueryRecord<A> {
         let query = self.queries.len() + 1;
         self.queries.push(QueryRecord {
             query,
             arch,
             fitness,
             seconds,
+            objectives,
         });
         &self.queries[query - 1]
     }
@@ -190,7 +201,7 @@ impl<A: Clone> SearchHistory<A> {
             match (r.fitness, &r.failure) {
                 (Some(fitness), _) => {
                     spent += 1;
-                    history.push_query(r.arch.clone(), fitness, r.seconds);
+                    history.push_query(r.arch.clone(), fitness, r.seconds, r.objectives.clone());
                 }
                 (None, failure) => {
                     spent += usize::from(header.driver.count_failures);

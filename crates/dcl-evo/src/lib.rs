@@ -10,6 +10,13 @@
 //!   then repeatedly evolve for a few generations with predicted fitness, truly evaluate the
 //!   most promising unseen offspring, and refit.
 //!
+//! Multi-objective (fitness against a [`Cost`] such as the parameter count):
+//!
+//! * [`Nsga2`]: NSGA-II (non-dominated sorting and crowding distance).
+//! * [`DclEnas::start_multiobjective`]: DCL-ENAS whose rounds evolve on predicted fitness and
+//!   exact cost and truly evaluate the children that most improve the front's hypervolume.
+//! * [`pareto`]: dominance, fronts, crowding distance, exact 2-D hypervolume.
+//!
 //! Each strategy is an ask/tell [`Strategy`]: drive it from your own loop, or with a
 //! [`Driver`] (batches evaluated together, retries, and a [`Journal`] that lets a killed
 //! search resume where it stopped). Budgets count true evaluations; no architecture (by
@@ -20,6 +27,8 @@ mod driver;
 mod error;
 mod history;
 mod journal;
+mod multiobjective;
+pub mod pareto;
 mod strategies;
 mod strategy;
 
@@ -31,6 +40,7 @@ pub use journal::{
     EvaluationRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, JournalError, JournalHeader,
     fresh_run_dir,
 };
+pub use multiobjective::{Cost, InfillReference, MultiObjective, Nsga2, Nsga2State};
 pub use strategies::{
     DclEnas, DclEnasConfig, DclEnasState, MAX_COUNT, RandomSearch, RandomSearchState,
     RegularizedEvolution, RegularizedEvolutionState,

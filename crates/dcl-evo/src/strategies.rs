@@ -9,6 +9,8 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::driver::drive_one_at_a_time;
+use crate::multiobjective::{Calibration, Cost, InfillReference, MultiObjective};
+use crate::pareto::{crowded_fitness, hypervolume_2d, nsga2_order, pareto_front};
 use crate::strategy::{Outcome, Proposals};
 use crate::{QueryRecord, SearchError, SearchHistory, Strategy};
 
@@ -457,7 +459,39 @@ impl DclEnas {
             round: None,
             rounds_started: false,
             surrogate_seconds: 0.0,
+            cost: None,
         })
+    }
+
+    /// Multi-objective DCL-ENAS: fitness (maximised) against `cost` (minimised, computed
+    /// exactly from the architecture), asked in the same rounds as [`start`](Self::start).
+    ///
+    /// Each round refits the surrogate, maps its scores onto the fitness scale (by quantiles
+    /// of the labelled architectures' scores and fitnesses, so the ranking is the
+    /// surrogate's), and evolves `generations` generations of `offspring` children with
+    /// NSGA-II's selection on (predicted fitness, cost), starting from the `population`
+    /// labelled architectures first in NSGA-II's order of their true points. The round then
+    /// offers, one by one, the `infill - explore` children that most increase the hypervolume
+    /// of the truly evaluated front together with the children already picked (predicted
+    /// points; when none increases it, the next child in NSGA-II order), and `explore` unseen
+    /// mutations of members of the true front drawn at random.
+    pub fn start_multiobjective<'s, S, P, R>(
+        &self,
+        space: &'s S,
+        surrogate: P,
+        cost: Cost<'s, S::Arch>,
+        settings: MultiObjective,
+        rng: R,
+    ) -> Result<DclEnasState<'s, S, P, R>, SearchError>
+    where
+        S: SearchSpace,
+        P: Surrogate<S>,
+        R: Rng,
+    {
+        settings.validate()?;
+        let mut state = self.start(space, surrogate, rng)?;
+        state.cost = Some((cost, settings));
+        Ok(state)
     }
 
     fn breed<S: SearchSpace, R: Rng + ?Sized>(
@@ -509,6 +543,8 @@ pub struct DclEnasState<'s, S: SearchSpace, P, R> {
     round: Option<Round<S::Arch>>,
     rounds_started: bool,
     surrogate_seconds: f64,
+    /// The second objective and the settings of the multi-objective search, if this is one.
+    cost: Option<(Cost<'s, S::Arch>, MultiObjective)>,
 }
 
 impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
@@ -520,6 +556,9 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
     /// Refits the surrogate on everything told, breeds `generations` generations on predicted
     /// fitness, and returns the round's offer.
     fn new_round(&mut self) -> Result<Round<S::Arch>, SearchError> {
+        if self.cost.is_some() {
+            return self.new_multiobjective_round();
+        }
         let c = &self.search.config;
         let space = self.proposals.space;
         let t = Instant::now();
@@ -574,6 +613,160 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
         })
     }
 
+    /// The multi-objective round of [`DclEnas::start_multiobjective`].
+    fn new_multiobjective_round(&mut self) -> Result<Round<S::Arch>, SearchError> {
+        let c = self.search.config.clone();
+        let space = self.proposals.space;
+        let t = Instant::now();
+        self.surrogate
+            .learn(space, &self.proposals.labelled)
+            .map_err(|e| SearchError::Surrogate(Box::new(e)))?;
+        let Some((cost, settings)) = self.cost.as_ref() else {
+            return Err(SearchError::Config(
+                "no cost for a multi-objective round".into(),
+            ));
+        };
+        let labelled = self.proposals.labelled.clone();
+        let archs: Vec<S::Arch> = labelled.iter().map(|(a, _)| a.clone()).collect();
+        let fitness: Vec<f64> = labelled.iter().map(|(_, f)| *f).collect();
+        let truth: Vec<[f64; 2]> = labelled.iter().map(|(a, f)| cost.point(a, *f)).collect();
+        let scores = score(&mut self.surrogate, space, &archs)?;
+        let calibration = Calibration::new(&scores, &fitness);
+        let predicted = |a: &S::Arch, s: f64| cost.point(a, calibration.fitness(s));
+
+        // The population: the labelled architectures first in NSGA-II's order of their true
+        // points, placed at their predicted points like the children they compete with.
+        let mut population: Vec<(S::Arch, [f64; 2])> = nsga2_order(&truth)
+            .into_iter()
+            .take(c.population)
+            .map(|i| (archs[i].clone(), predicted(&archs[i], scores[i])))
+            .collect();
+        let mut candidates: Vec<(S::Arch, [f64; 2])> = Vec::new();
+        let mut in_play: HashSet<S::Key> = population.iter().map(|p| space.key(&p.0)).collect();
+        for _ in 0..c.generations {
+            let points: Vec<[f64; 2]> = population.iter().map(|p| p.1).collect();
+            let parents: Vec<(S::Arch, f64)> = population
+                .iter()
+                .map(|p| p.0.clone())
+                .zip(crowded_fitness(&points))
+                .collect();
+            let mut children = Vec::with_capacity(c.offspring);
+            for _ in 0..c.offspring * 4 {
+                if children.len() == c.offspring {
+                    break;
+                }
+                let child = self.search.breed(space, &parents, &mut self.rng);
+                let key = space.key(&child);
+                if !self.proposals.is_asked(&child) && in_play.insert(key) {
+                    children.push(child);
+                }
+            }
+            if children.is_empty() {
+                break;
+            }
+            let scores = score(&mut self.surrogate, space, &children)?;
+            let scored: Vec<(S::Arch, [f64; 2])> = children
+                .into_iter()
+                .zip(scores)
+                .map(|(a, s)| {
+                    let p = predicted(&a, s);
+                    (a, p)
+                })
+                .collect();
+            candidates.extend(scored.iter().cloned());
+            population.extend(scored);
+            let points: Vec<[f64; 2]> = population.iter().map(|p| p.1).collect();
+            let keep = nsga2_order(&points);
+            let mut pool: Vec<Option<(S::Arch, [f64; 2])>> =
+                population.into_iter().map(Some).collect();
+            population = keep
+                .into_iter()
+                .take(c.population)
+                .filter_map(|i| pool[i].take())
+                .collect();
+        }
+
+        let mut sampled = Vec::with_capacity(settings.sampled);
+        for _ in 0..settings.sampled {
+            match self.proposals.sample_unseen(&mut self.rng) {
+                Some(a) if in_play.insert(space.key(&a)) => sampled.push(a),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        if !sampled.is_empty() {
+            let scores = score(&mut self.surrogate, space, &sampled)?;
+            candidates.extend(sampled.into_iter().zip(scores).map(|(a, s)| {
+                let p = predicted(&a, s);
+                (a, p)
+            }));
+        }
+
+        // Infill: greedy hypervolume improvement over the true front.
+        let reference = match settings.reference {
+            // A tenth of the range beyond the worst fitness and cost in play, so the front's
+            // extremes count too.
+            InfillReference::Nadir => [0, 1].map(|d| {
+                let values = truth
+                    .iter()
+                    .chain(candidates.iter().map(|p| &p.1))
+                    .map(|p| p[d])
+                    .filter(|v| v.is_finite());
+                let (lo, hi) =
+                    values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                hi + 0.1 * (hi - lo).max(0.0) + 1e-9 * (1.0 + hi.abs())
+            }),
+            InfillReference::Median => {
+                [0, 1].map(|d| crate::median(&truth.iter().map(|p| p[d]).collect::<Vec<_>>()))
+            }
+        };
+        // The front the children must improve: the labelled architectures at their predicted
+        // points, on the same scale as the children's, so a child the surrogate ranks above
+        // an evaluated architecture of the same cost is an improvement even where the
+        // calibration understates both. (The quantile calibration gives the labelled
+        // architectures their own fitnesses, permuted by the surrogate's ranking.)
+        let mut front: Vec<[f64; 2]> = archs
+            .iter()
+            .zip(&scores)
+            .map(|(a, &s)| predicted(a, s))
+            .collect();
+        let mut fallback: VecDeque<usize> =
+            nsga2_order(&candidates.iter().map(|p| p.1).collect::<Vec<_>>()).into();
+        let mut taken = vec![false; candidates.len()];
+        let mut ranked = VecDeque::new();
+        for _ in 0..c.infill - c.explore {
+            let base = hypervolume_2d(&front, reference);
+            let mut best: Option<(usize, f64)> = None;
+            for (i, cand) in candidates.iter().enumerate() {
+                if taken[i] {
+                    continue;
+                }
+                front.push(cand.1);
+                let gain = hypervolume_2d(&front, reference) - base;
+                front.pop();
+                if gain > 0.0 && best.is_none_or(|b| gain > b.1) {
+                    best = Some((i, gain));
+                }
+            }
+            let pick = match best {
+                Some((i, _)) => Some(i),
+                None => std::iter::from_fn(|| fallback.pop_front()).find(|&i| !taken[i]),
+            };
+            let Some(i) = pick else {
+                break;
+            };
+            taken[i] = true;
+            front.push(candidates[i].1);
+            ranked.push_back(candidates[i].0.clone());
+        }
+        self.surrogate_seconds += t.elapsed().as_secs_f64();
+        Ok(Round {
+            ranked,
+            explore_left: c.explore,
+            picked: 0,
+        })
+    }
+
     /// The next architecture of the current round, or `None` when the round is over.
     fn next_of_round(&mut self) -> Option<S::Arch> {
         let round = self.round.as_mut()?;
@@ -584,13 +777,42 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
         if round.explore_left > 0 {
             // Local search around the incumbent: its unseen neighbours are asked one by one,
             // so every single edit of the best architecture is eventually tried.
-            let incumbent = self
-                .proposals
-                .labelled
-                .iter()
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(a, _)| a.clone());
-            match incumbent.and_then(|p| self.proposals.unseen_child(&p, &mut self.rng)) {
+            let incumbent = match &self.cost {
+                Some((cost, settings)) => {
+                    // A member of the true front drawn at random; with the median reference,
+                    // one better than both medians when there is one.
+                    let labelled = &self.proposals.labelled;
+                    let points: Vec<[f64; 2]> =
+                        labelled.iter().map(|(a, f)| cost.point(a, *f)).collect();
+                    let mut front = pareto_front(&points);
+                    if settings.reference == InfillReference::Median {
+                        let median = [0, 1].map(|d| {
+                            crate::median(&points.iter().map(|p| p[d]).collect::<Vec<_>>())
+                        });
+                        let inside: Vec<usize> = front
+                            .iter()
+                            .copied()
+                            .filter(|&i| points[i][0] < median[0] && points[i][1] < median[1])
+                            .collect();
+                        if !inside.is_empty() {
+                            front = inside;
+                        }
+                    }
+                    (!front.is_empty()).then(|| {
+                        labelled[front[self.rng.random_range(0..front.len())]]
+                            .0
+                            .clone()
+                    })
+                }
+                None => self
+                    .proposals
+                    .labelled
+                    .iter()
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(a, _)| a.clone()),
+            };
+            let child = incumbent.and_then(|p| self.proposals.unseen_child(&p, &mut self.rng));
+            match child {
                 Some(child) => {
                     round.explore_left -= 1;
                     round.picked += 1;
@@ -614,7 +836,11 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
 
 impl<S: SearchSpace, P: Surrogate<S>, R: Rng> Strategy<S> for DclEnasState<'_, S, P, R> {
     fn name(&self) -> &str {
-        "dcl-enas"
+        if self.cost.is_some() {
+            "dcl-enas-mo"
+        } else {
+            "dcl-enas"
+        }
     }
 
     fn ask(&mut self, n: usize) -> Result<Vec<S::Arch>, SearchError> {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-pub use dcl_graph::{Attempt, Evaluator, Failure, FailureKind, SearchSpace};
+pub use dcl_graph::{Attempt, Evaluator, Failure, FailureKind, Objectives, SearchSpace};
 
 /// Why an executor could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -136,13 +136,20 @@ impl<E> LocalPool<E> {
     }
 }
 
-/// One evaluation on a worker: its outcome, a panic caught as a crash.
-fn evaluate_on<S, E>(evaluator: &mut E, space: &S, arch: &S::Arch) -> Result<f64, Failure>
+/// One evaluation on a worker: its outcome with the objectives measured, a panic caught as a
+/// crash.
+fn evaluate_on<S, E>(
+    evaluator: &mut E,
+    space: &S,
+    arch: &S::Arch,
+) -> Result<(f64, Objectives), Failure>
 where
     S: SearchSpace,
     E: Evaluator<S>,
 {
-    match catch_unwind(AssertUnwindSafe(|| evaluator.evaluate(space, arch))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        evaluator.evaluate_with_objectives(space, arch)
+    })) {
         Ok(Ok(f)) => Ok(f),
         Ok(Err(e)) => Err(Failure::from_error(&e)),
         Err(panic) => {
@@ -168,6 +175,18 @@ where
 
     /// One evaluation, on the first worker (inside its thread pool).
     fn evaluate(&mut self, space: &S, arch: &S::Arch) -> Result<f64, Failure> {
+        let w = &mut self.workers[0];
+        let evaluator = &mut w.evaluator;
+        w.threads
+            .install(|| evaluate_on(evaluator, space, arch))
+            .map(|(f, _)| f)
+    }
+
+    fn evaluate_with_objectives(
+        &mut self,
+        space: &S,
+        arch: &S::Arch,
+    ) -> Result<(f64, Objectives), Failure> {
         let w = &mut self.workers[0];
         let evaluator = &mut w.evaluator;
         w.threads.install(|| evaluate_on(evaluator, space, arch))
@@ -205,7 +224,15 @@ where
             }
             drop(tx);
             for (i, outcome, seconds) in rx {
-                done(i, outcome, Attempt::timed(seconds));
+                let (outcome, objectives) = match outcome {
+                    Ok((f, o)) => (Ok(f), o),
+                    Err(e) => (Err(e), Objectives::new()),
+                };
+                let attempt = Attempt {
+                    objectives,
+                    ..Attempt::timed(seconds)
+                };
+                done(i, outcome, attempt);
             }
         });
     }

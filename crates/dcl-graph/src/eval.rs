@@ -6,6 +6,7 @@
 //! benchmark tables can implement them without depending on the search crate, and a user's
 //! own predictor or trainer plugs into the search the same way.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -25,12 +26,27 @@ pub trait Evaluator<S: SearchSpace> {
     /// The fitness of `arch`: higher is better (an accuracy, say).
     fn evaluate(&mut self, space: &S, arch: &S::Arch) -> Result<f64, Self::Error>;
 
+    /// The fitness of `arch` and the further [`Objectives`] measured while evaluating it (a
+    /// measured latency, a parameter count), which a search journal stores beside the fitness
+    /// and never measures again on replay.
+    ///
+    /// The default measures nothing more than [`evaluate`](Evaluator::evaluate).
+    fn evaluate_with_objectives(
+        &mut self,
+        space: &S,
+        arch: &S::Arch,
+    ) -> Result<(f64, Objectives), Self::Error> {
+        self.evaluate(space, arch).map(|f| (f, Objectives::new()))
+    }
+
     /// Evaluates every architecture of `archs`, calling `done(i, outcome, attempt)` exactly
     /// once for each index `i` of `archs` as soon as its evaluation ends, in any order;
     /// `attempt` says how long it took and, for a cluster executor, which job ran it. Returns
     /// when all are done.
     ///
-    /// The default evaluates them in order with [`evaluate`](Evaluator::evaluate).
+    /// The default evaluates them in order with
+    /// [`evaluate_with_objectives`](Evaluator::evaluate_with_objectives), the objectives in
+    /// the attempt.
     fn evaluate_batch(
         &mut self,
         space: &S,
@@ -39,17 +55,35 @@ pub trait Evaluator<S: SearchSpace> {
     ) {
         for (i, arch) in archs.iter().enumerate() {
             let t = Instant::now();
-            let outcome = self.evaluate(space, arch);
-            done(i, outcome, Attempt::timed(t.elapsed().as_secs_f64()));
+            let (outcome, objectives) = match self.evaluate_with_objectives(space, arch) {
+                Ok((f, o)) => (Ok(f), o),
+                Err(e) => (Err(e), Objectives::new()),
+            };
+            let attempt = Attempt {
+                objectives,
+                ..Attempt::timed(t.elapsed().as_secs_f64())
+            };
+            done(i, outcome, attempt);
         }
     }
 }
+
+/// Further objectives measured with a fitness, by name (`params`, `latency_ms`, ...).
+pub type Objectives = BTreeMap<String, f64>;
 
 impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Evaluator<S> for &mut E {
     type Error = E::Error;
 
     fn evaluate(&mut self, space: &S, arch: &S::Arch) -> Result<f64, Self::Error> {
         (**self).evaluate(space, arch)
+    }
+
+    fn evaluate_with_objectives(
+        &mut self,
+        space: &S,
+        arch: &S::Arch,
+    ) -> Result<(f64, Objectives), Self::Error> {
+        (**self).evaluate_with_objectives(space, arch)
     }
 
     fn evaluate_batch(
@@ -62,22 +96,25 @@ impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Evaluator<S> for &mut E {
     }
 }
 
-/// What an executor says about one finished evaluation besides its outcome: how long it took
-/// and, when a scheduler ran it, the job's id (the search journal keeps both).
+/// What an executor says about one finished evaluation besides its outcome: how long it took,
+/// when a scheduler ran it the job's id, and the objectives measured with the fitness (the
+/// search journal keeps all three).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Attempt {
     /// Wall time of the evaluation, in seconds.
     pub seconds: f64,
     /// The scheduler's id of the job that ran it (Slurm's `JOBID_TASK`), if any.
     pub job_id: Option<String>,
+    /// Objectives measured with the fitness ([`Evaluator::evaluate_with_objectives`]).
+    pub objectives: Objectives,
 }
 
 impl Attempt {
-    /// An attempt that took `seconds`, run by no scheduler.
+    /// An attempt that took `seconds`, run by no scheduler, measuring nothing more.
     pub fn timed(seconds: f64) -> Self {
         Self {
             seconds,
-            job_id: None,
+            ..Self::default()
         }
     }
 }

@@ -49,7 +49,7 @@ mod subspace;
 
 pub use encoding::{EncodingShape, GraphBatch};
 pub use error::GraphError;
-pub use eval::{Attempt, Evaluator, Failure, FailureKind, FnEvaluator, Surrogate};
+pub use eval::{Attempt, Evaluator, Failure, FailureKind, FnEvaluator, Objectives, Surrogate};
 pub use graph::{ArchGraph, GraphLimits};
 pub use hash::{ModuleHash, module_hash};
 pub use nb101::{

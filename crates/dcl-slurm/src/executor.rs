@@ -396,6 +396,7 @@ impl SlurmExecutor {
             Attempt {
                 seconds,
                 job_id: Some(job),
+                ..Attempt::default()
             },
         );
     }

@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::tensor::backend::AutodiffBackend;
-use dcl_graph::{Evaluator, Nb201Cell, Nb201Space};
+use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, Objectives};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -13,7 +14,7 @@ use crate::cell::{CellSpec, Kernels};
 use crate::data::SignalData;
 use crate::net::{CellNet, InputShape, NetConfig};
 use crate::space::{NetArch, NetSpace};
-use crate::train::{TrainConfig, TrainReport, train};
+use crate::train::{TrainConfig, TrainReport, latency_ms, train};
 
 /// One candidate trained by a [`CellEvaluator`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +26,36 @@ pub struct CandidateRecord {
     pub fitness: f64,
     /// The training run.
     pub report: TrainReport,
+    /// The trained network's parameter count, when the evaluator measures objectives
+    /// ([`CellEvaluator::with_objectives`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<u64>,
+    /// Its measured inference latency per sample in milliseconds ([`latency_ms`]), when the
+    /// evaluator measures objectives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
 }
+
+impl CandidateRecord {
+    /// The objectives measured with the fitness: `params` and `latency_ms`, those present.
+    pub fn objectives(&self) -> Objectives {
+        let mut o = Objectives::new();
+        if let Some(p) = self.params {
+            o.insert(PARAMS.to_owned(), p as f64);
+        }
+        if let Some(l) = self.latency_ms {
+            o.insert(LATENCY_MS.to_owned(), l);
+        }
+        o
+    }
+}
+
+/// The name of the parameter-count objective.
+pub const PARAMS: &str = "params";
+/// The name of the measured-latency objective (milliseconds per sample).
+pub const LATENCY_MS: &str = "latency_ms";
+/// Timed single-sample passes per latency measurement.
+const LATENCY_REPEATS: usize = 21;
 
 /// Truly evaluates NAS-Bench-201 cells read as 1-D cells: builds a [`CellNet`], trains it with
 /// [`train`] on the training data, returns 100 × the monitored metric on the validation data.
@@ -66,6 +96,7 @@ pub struct CellEvaluator<B: AutodiffBackend> {
     config: TrainConfig,
     device: B::Device,
     verbose: bool,
+    objectives: bool,
     log: Vec<CandidateRecord>,
 }
 
@@ -89,6 +120,7 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
             config,
             device,
             verbose: false,
+            objectives: false,
             log: Vec::new(),
         })
     }
@@ -96,6 +128,17 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
     /// Log one line per trained candidate (a `tracing` info event).
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
+        self
+    }
+
+    /// Also measure each trained network's parameter count and its inference latency per
+    /// sample on the evaluator's device (the median of 21 single-sample passes over the first
+    /// validation sample), returned by
+    /// [`evaluate_with_objectives`](Evaluator::evaluate_with_objectives) as `params` and
+    /// `latency_ms` and kept in the records. Off by default: the latency is a wall-clock
+    /// measurement, which differs from run to run.
+    pub fn with_objectives(mut self, on: bool) -> Self {
+        self.objectives = on;
         self
     }
 
@@ -139,10 +182,25 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
             &mut |_| {},
         )?;
         let fitness = 100.0 * self.config.monitor.value(&trained.report.valid);
+        let (params, latency) = if self.objectives {
+            (
+                Some(trained.model.num_params() as u64),
+                Some(latency_ms(
+                    &trained.model,
+                    &self.valid,
+                    LATENCY_REPEATS,
+                    &self.device,
+                )?),
+            )
+        } else {
+            (None, None)
+        };
         let record = CandidateRecord {
             cell: arch.to_string(),
             fitness,
             report: trained.report,
+            params,
+            latency_ms: latency,
         };
         if self.verbose {
             tracing::info!(
@@ -165,6 +223,15 @@ impl<B: AutodiffBackend> Evaluator<Nb201Space> for CellEvaluator<B> {
     fn evaluate(&mut self, _space: &Nb201Space, arch: &Nb201Cell) -> Result<f64, TrainError> {
         Ok(self.train_cell(arch)?.fitness)
     }
+
+    fn evaluate_with_objectives(
+        &mut self,
+        _space: &Nb201Space,
+        arch: &Nb201Cell,
+    ) -> Result<(f64, Objectives), TrainError> {
+        let r = self.train_cell(arch)?;
+        Ok((r.fitness, r.objectives()))
+    }
 }
 
 impl<B: AutodiffBackend> Evaluator<NetSpace> for CellEvaluator<B> {
@@ -172,5 +239,14 @@ impl<B: AutodiffBackend> Evaluator<NetSpace> for CellEvaluator<B> {
 
     fn evaluate(&mut self, _space: &NetSpace, arch: &NetArch) -> Result<f64, TrainError> {
         Ok(self.train_arch(arch)?.fitness)
+    }
+
+    fn evaluate_with_objectives(
+        &mut self,
+        _space: &NetSpace,
+        arch: &NetArch,
+    ) -> Result<(f64, Objectives), TrainError> {
+        let r = self.train_arch(arch)?;
+        Ok((r.fitness, r.objectives()))
     }
 }

@@ -72,7 +72,7 @@ pub use backend::{DeviceKind, NdArrayBackend};
 pub use cell::{CellEdge, CellSpec, EdgeOp, Kernels};
 pub use data::SignalData;
 pub use error::TrainError;
-pub use evaluator::{CandidateRecord, CellEvaluator};
+pub use evaluator::{CandidateRecord, CellEvaluator, LATENCY_MS, PARAMS};
 pub use metrics::{ClassMetrics, Monitor};
 pub use net::{
     Cell, CellNet, Classifier, FeatureEntry, InputShape, KachueeBlock, KachueeNet, NetConfig,
@@ -81,5 +81,5 @@ pub use net::{
 pub use space::{NetArch, NetSpace};
 pub use train::{
     ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainReport, Trained, evaluate,
-    predict, train,
+    latency_ms, predict, train,
 };

@@ -265,6 +265,41 @@ fn predict_valid<B: Backend, M: Classifier<B>>(
     out
 }
 
+/// Passes of one sample through the network run before [`latency_ms`] starts timing.
+const LATENCY_WARMUP: usize = 3;
+
+/// The measured inference latency of `model` per sample, in milliseconds, on `device`: the
+/// median over `repeats` forward passes of one sample of `data` at a time (the first sample,
+/// as a monitor classifies beat by beat), after a few untimed passes. A wall-clock
+/// measurement: it varies with the machine and its load, so a search stores it and never
+/// measures it again on replay.
+pub fn latency_ms<B: Backend, M: Classifier<B>>(
+    model: &M,
+    data: &SignalData,
+    repeats: usize,
+    device: &B::Device,
+) -> Result<f64, TrainError> {
+    data.validate()?;
+    check_accepts(model, data)?;
+    if data.is_empty() || repeats == 0 {
+        return Err(TrainError::Data(
+            "latency needs at least one sample and one repeat".into(),
+        ));
+    }
+    let mut times = Vec::with_capacity(repeats);
+    for k in 0..LATENCY_WARMUP + repeats {
+        let t = Instant::now();
+        let (x, f) = batch::<B>(data, &[0], None, device);
+        // Reading the logits back waits for the device, so the pass is timed whole.
+        let _ = model.forward(x, f).into_data();
+        if k >= LATENCY_WARMUP {
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 /// The metrics of `model` on `data`.
 pub fn evaluate<B: Backend, M: Classifier<B>>(
     model: &M,

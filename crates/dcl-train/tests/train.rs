@@ -952,3 +952,53 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn an_evaluator_with_objectives_counts_the_parameters_and_times_one_sample() {
+    let (tr, va) = (toy(60, 1), toy(30, 2));
+    let config = TrainConfig {
+        epochs: 1,
+        ..quick()
+    };
+    let new = |on: bool| {
+        CellEvaluator::<NdArrayBackend>::new(
+            tr.clone(),
+            va.clone(),
+            small_net(),
+            Kernels::default(),
+            config.clone(),
+            Default::default(),
+        )
+        .unwrap()
+        .with_objectives(on)
+    };
+    let space = Nb201Space::new();
+    let small = cell("|nor_conv_1x1~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|");
+    let mut plain = new(false);
+    let (fitness, objectives) = plain.evaluate_with_objectives(&space, &cell(GOOD)).unwrap();
+    assert!(objectives.is_empty());
+    let mut measuring = new(true);
+    let (same, objectives) = measuring
+        .evaluate_with_objectives(&space, &cell(GOOD))
+        .unwrap();
+    // Measuring changes nothing of the training.
+    assert_eq!(same, fitness);
+    let device = Default::default();
+    let built = |c: &str| {
+        let spec = CellSpec::from_nb201(&cell(c), Kernels::default());
+        CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 0, &device)
+            .unwrap()
+            .num_params() as f64
+    };
+    assert_eq!(objectives["params"], built(GOOD));
+    let latency = objectives["latency_ms"];
+    assert!(latency > 0.0 && latency < 1e4, "{latency}");
+    let (_, small_objectives) = measuring.evaluate_with_objectives(&space, &small).unwrap();
+    assert!(small_objectives["params"] < objectives["params"]);
+    // The records keep both.
+    let log = measuring.log();
+    assert_eq!(log[0].params, Some(built(GOOD) as u64));
+    assert_eq!(log[0].latency_ms, Some(latency));
+    assert_eq!(log[0].objectives(), objectives);
+    assert!(plain.log()[0].params.is_none());
+}

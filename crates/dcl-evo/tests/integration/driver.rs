@@ -772,6 +772,7 @@ impl Evaluator<Nb201Space> for Reversed {
                 Attempt {
                     seconds: 0.5,
                     job_id: Some(format!("7_{i}")),
+                    ..Attempt::default()
                 },
             );
         }
@@ -884,4 +885,114 @@ fn curves_and_statistics() {
     assert_eq!(dcl_evo::median(&[5.0, 1.0, 3.0]), 3.0);
     assert_eq!(dcl_evo::median(&[f64::INFINITY, 1.0]), f64::INFINITY);
     assert!(dcl_evo::median(&[]).is_nan());
+}
+
+/// Measures a "latency" that grows with every call, so a second measurement of the same
+/// architecture would give another value.
+struct Timed {
+    calls: usize,
+}
+
+impl Evaluator<Nb201Space> for Timed {
+    type Error = std::convert::Infallible;
+
+    fn evaluate(&mut self, _: &Nb201Space, a: &Nb201Cell) -> Result<f64, Self::Error> {
+        Ok(toy(a))
+    }
+
+    fn evaluate_with_objectives(
+        &mut self,
+        s: &Nb201Space,
+        a: &Nb201Cell,
+    ) -> Result<(f64, dcl_graph::Objectives), Self::Error> {
+        self.calls += 1;
+        let objectives = [("latency_ms".to_owned(), self.calls as f64)].into();
+        Ok((self.evaluate(s, a)?, objectives))
+    }
+}
+
+#[test]
+fn measured_objectives_are_journalled_and_replayed_never_measured_again() {
+    let space = Nb201Space::new();
+    let dir = temp_dir("objectives");
+    let kind = Kind::Re;
+    let first = Driver {
+        batch_size: 2,
+        ..Driver::new(10)
+    };
+    let mut timed = Timed { calls: 0 };
+    let mut journal = Journal::create(&dir, header(kind, 5, first)).unwrap();
+    let ran = first
+        .run(
+            strategy(kind, &space, 5).as_mut(),
+            &space,
+            &mut timed,
+            Some(&mut journal),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(timed.calls, 10);
+    let measured: Vec<f64> = ran
+        .queries
+        .iter()
+        .map(|q| q.objectives["latency_ms"])
+        .collect();
+    let mut sorted = measured.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(sorted, (1..=10).map(f64::from).collect::<Vec<_>>());
+    let (h, records) = Journal::<Nb201Cell>::read(&dir).unwrap();
+    assert!(
+        records
+            .iter()
+            .all(|r| r.objectives.contains_key("latency_ms"))
+    );
+    assert!(lines(&dir)[1].contains("\"objectives\":{\"latency_ms\":"));
+    let rebuilt = SearchHistory::from_journal(&h, &records);
+    assert_eq!(
+        rebuilt
+            .queries
+            .iter()
+            .map(|q| q.objectives["latency_ms"])
+            .collect::<Vec<_>>(),
+        measured
+    );
+    drop(journal);
+
+    // Killed after six evaluations (the journal cut there), resumed on an evaluator whose
+    // clock has moved on: the six journalled architectures keep their latencies, only the
+    // four others are measured.
+    let kept: Vec<String> = lines(&dir).into_iter().take(7).collect();
+    std::fs::write(dir.join(JOURNAL_FILE), kept.join("\n") + "\n").unwrap();
+    let mut later = Timed { calls: 1000 };
+    let mut journal = Journal::resume(&dir, header(kind, 5, first)).unwrap();
+    let resumed = first
+        .run(
+            strategy(kind, &space, 5).as_mut(),
+            &space,
+            &mut later,
+            Some(&mut journal),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(later.calls, 1004);
+    assert_eq!(untimed(&resumed), untimed(&ran));
+    let latencies: Vec<f64> = resumed
+        .queries
+        .iter()
+        .map(|q| q.objectives["latency_ms"])
+        .collect();
+    let journalled: Vec<f64> = records[..6]
+        .iter()
+        .map(|r| r.objectives["latency_ms"])
+        .collect();
+    for r in &records[..6] {
+        let q = resumed.queries.iter().find(|q| q.arch == r.arch).unwrap();
+        assert_eq!(q.objectives["latency_ms"], r.objectives["latency_ms"]);
+    }
+    assert_eq!(
+        latencies.iter().filter(|&&l| l > 1000.0).count(),
+        4,
+        "{latencies:?} {journalled:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
