@@ -673,6 +673,64 @@ fn ecg_baseline_writes_its_runs_and_compare_scores_them_as_the_literature_does()
 }
 
 #[test]
+fn ecg_front_plots_a_committed_multiobjective_report_again_and_refuses_a_single_objective_one() {
+    // The ECG search of docs/results/multiobjective.md: its front members' parameters and DS2
+    // balanced accuracies, recomputed here from the report's final runs.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("docs/results/multiobjective/ecg_report.json");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let front = report["front"].as_array().unwrap();
+    assert!(front.len() >= 2);
+    let dir = temp("ecg-front");
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("front.svg");
+    let stdout = ok(&[
+        "ecg",
+        "front",
+        file.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("ecg front cell="))
+        .collect();
+    assert_eq!(lines.len(), front.len(), "{stdout}");
+    for (line, m) in lines.iter().zip(front) {
+        let runs = m["runs"].as_array().unwrap();
+        let balanced = runs
+            .iter()
+            .map(|r| 100.0 * r["test"]["balanced_accuracy"].as_f64().unwrap())
+            .sum::<f64>()
+            / runs.len() as f64;
+        assert!(
+            line.contains(&format!(" params={} ", m["params"]))
+                && line.contains(&format!(" balanced_acc={balanced:.2}±")),
+            "{line}"
+        );
+    }
+    assert!(
+        stdout.contains("ecg front-baseline model=baseline-stem "),
+        "{stdout}"
+    );
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg") && drawn.contains("baseline-stem"));
+    // A single-objective search's report has no front.
+    let single = root.join("docs/results/ecg/fair/report_random_seed0.json");
+    let refused = run(&[
+        "ecg",
+        "front",
+        single.to_str().unwrap(),
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no front"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_ecg_and_predictor_commands_run_end_to_end() {
     // The search fitness of one network on tiny proxy trainings: the command's own line.
     let cell = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|nor_conv_3x3~2|@stem";

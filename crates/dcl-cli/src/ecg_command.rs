@@ -69,6 +69,16 @@ pub enum EcgCommand {
     /// per-class sensitivity and positive predictive value, jκ) and ours; one file per search
     /// seed.
     Compare(crate::ecg_compare::CompareArgs),
+    /// Plot a multi-objective search's front again from its `report.json` (DS2 balanced
+    /// accuracy against parameters, with the baseline's point) and print its `ecg front`
+    /// lines; nothing is trained.
+    Front {
+        /// The search's `report.json`.
+        report: PathBuf,
+        /// Where to write the plot (SVG).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The search fitness of each given network (no search, no final training).
     #[command(allow_negative_numbers = true)]
     Proxy {
@@ -731,6 +741,22 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             (cfg, Mode::Search(Box::new(execution)), None)
         }
         EcgCommand::Compare(args) => return crate::ecg_compare::run(args),
+        EcgCommand::Front { report, out } => {
+            let text = std::fs::read_to_string(report)
+                .map_err(|e| invalid(format!("{}: {e}", report.display())))?;
+            let report: EcgSearchReport = serde_json::from_str(&text)
+                .map_err(|e| invalid(format!("{}: not a search report: {e}", report.display())))?;
+            if report.front.is_empty() {
+                return Err(invalid(
+                    "the report has no front: not a multi-objective search (--multiobjective)"
+                        .into(),
+                ));
+            }
+            dcl_graph::io::write_atomic(out, front_plot(&report)?.as_bytes())?;
+            print_front(&report);
+            println!("front plotted in {}", out.display());
+            return Ok(());
+        }
         EcgCommand::Baseline { out, args } => {
             single_out = out.clone();
             (args.resolve(None)?, Mode::Baseline, None)
@@ -994,6 +1020,31 @@ fn front_plot(report: &EcgSearchReport) -> Result<String, CliError> {
     )
 }
 
+/// The `ecg front` lines of a multi-objective search: each member of the front tested on DS2,
+/// then the baseline's point.
+fn print_front(report: &EcgSearchReport) {
+    let baseline = baseline_name(report.baseline_entry);
+    for m in &report.front {
+        let (bal, sd, latency) = tested(&m.runs);
+        println!(
+            "ecg front cell={} params={} proxy_fitness={:.2} search_latency_ms={:.3} latency_ms={latency:.3} balanced_acc={bal:.2}±{sd:.2} seeds={}",
+            m.cell,
+            m.params,
+            m.fitness,
+            m.latency_ms.unwrap_or(f64::NAN),
+            m.runs.len()
+        );
+    }
+    if !report.front.is_empty() {
+        let (bal, sd, latency) = tested(&report.baseline);
+        println!(
+            "ecg front-baseline model={baseline} params={} latency_ms={latency:.3} balanced_acc={bal:.2}±{sd:.2} seeds={}",
+            report.params[0],
+            report.baseline.len()
+        );
+    }
+}
+
 fn print_search(report: &EcgSearchReport, start: Instant) {
     let baseline = baseline_name(report.baseline_entry);
     let found = found_name(&report.strategy);
@@ -1025,24 +1076,7 @@ fn print_search(report: &EcgSearchReport, start: Instant) {
         train_seconds(&report.found),
         start.elapsed().as_secs_f64()
     );
-    for m in &report.front {
-        let (bal, sd, latency) = tested(&m.runs);
-        println!(
-            "ecg front cell={} params={} proxy_fitness={:.2} search_latency_ms={:.3} latency_ms={latency:.3} balanced_acc={bal:.2}±{sd:.2} seeds={}",
-            m.cell,
-            m.params,
-            m.fitness,
-            m.latency_ms.unwrap_or(f64::NAN),
-            m.runs.len()
-        );
-    }
-    if !report.front.is_empty() {
-        let (_, _, latency) = tested(&report.baseline);
-        println!(
-            "ecg front-baseline model={baseline} params={} latency_ms={latency:.3}",
-            report.params[0]
-        );
-    }
+    print_front(report);
     println!(
         "{} params={}",
         summary(&baseline, &report.baseline),

@@ -149,14 +149,18 @@ pub fn fronts(
     let pad = 0.02 * (top - bottom);
     let draw = |e: &dyn std::fmt::Display| invalid(format!("drawing the plot: {e}"));
     let in_view = |p: &(f64, f64)| p.0 >= bottom;
+    // The x axis is log10 of the cost on a linear coordinate, labelled with the cost itself:
+    // plotters' own log axis puts no label on a range narrower than a decade.
+    let (x0, x1) = ((lo * 0.9).log10(), (hi * 1.1).log10());
     let staircase = |front: &[(f64, f64)]| -> Vec<(f64, f64)> {
-        let visible: Vec<(f64, f64)> = front.iter().copied().filter(in_view).collect();
+        let mut visible: Vec<(f64, f64)> = front.iter().copied().filter(in_view).collect();
+        visible.sort_by(|p, q| p.1.total_cmp(&q.1));
         let mut path = Vec::new();
         for (i, &(a, c)) in visible.iter().enumerate() {
             if i > 0 {
-                path.push((c, visible[i - 1].0));
+                path.push((c.log10(), visible[i - 1].0));
             }
-            path.push((c, a));
+            path.push((c.log10(), a));
         }
         path
     };
@@ -169,12 +173,15 @@ pub fn fronts(
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(56)
-            .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), bottom..top + pad)
+            .build_cartesian_2d(x0..x1, bottom..top + pad)
             .map_err(|e| draw(&e))?;
-        let compact = |v: &f64| match v.abs() {
-            a if a >= 1e6 => format!("{:.1}M", v / 1e6),
-            a if a >= 1e3 => format!("{:.0}k", v / 1e3),
-            _ => format!("{v:.0}"),
+        let compact = |x: &f64| {
+            let v = 10f64.powf(*x);
+            match v {
+                v if v >= 1e6 => format!("{:.2}M", v / 1e6),
+                v if v >= 1e3 => format!("{:.0}k", v / 1e3),
+                _ => format!("{v:.0}"),
+            }
         };
         chart
             .configure_mesh()
@@ -188,7 +195,7 @@ pub fn fronts(
         if let Some((accuracy, cost)) = medians {
             chart
                 .draw_series(LineSeries::new(
-                    [(lo * 0.9, accuracy), (hi * 1.1, accuracy)],
+                    [(x0, accuracy), (x1, accuracy)],
                     grey.stroke_width(1),
                 ))
                 .map_err(|e| draw(&e))?
@@ -196,7 +203,7 @@ pub fn fronts(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey));
             chart
                 .draw_series(LineSeries::new(
-                    [(cost, bottom), (cost, top + pad)],
+                    [(cost.log10(), bottom), (cost.log10(), top + pad)],
                     grey.stroke_width(1),
                 ))
                 .map_err(|e| draw(&e))?;
@@ -206,6 +213,14 @@ pub fn fronts(
             .map_err(|e| draw(&e))?
             .label(whole_label)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        chart
+            .draw_series(
+                whole
+                    .iter()
+                    .filter(|p| in_view(p))
+                    .map(|&(a, cost)| Circle::new((cost.log10(), a), 3, BLACK.filled())),
+            )
+            .map_err(|e| draw(&e))?;
         let palette = [
             RGBColor(200, 50, 50),
             RGBColor(40, 90, 200),
@@ -226,7 +241,7 @@ pub fn fronts(
                     front
                         .iter()
                         .filter(|p| in_view(p))
-                        .map(|&(a, cost)| Circle::new((cost, a), 3, c.filled())),
+                        .map(|&(a, cost)| Circle::new((cost.log10(), a), 3, c.filled())),
                 )
                 .map_err(|e| draw(&e))?;
         }
@@ -276,5 +291,31 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.contains("ours") && svg.contains("whole table"));
         assert!(fronts("t", "params", ("w", &[]), None, &[]).is_err());
         assert!(fronts("t", "params", ("w", &[(80.0, 0.0)]), None, &[]).is_err());
+    }
+
+    #[test]
+    fn a_front_narrower_than_a_decade_still_labels_its_cost_axis() {
+        // Two networks of 29,828 and 57,716 parameters, a baseline of 54,724: every tick label
+        // lies inside the drawn range, and there are several.
+        let front = vec![(64.5, 29_828.0), (76.8, 57_716.0)];
+        let svg = fronts(
+            "t",
+            "params",
+            ("front", &front),
+            None,
+            &[("baseline".into(), vec![(74.5, 54_724.0)])],
+        )
+        .unwrap();
+        let labels: Vec<f64> = svg
+            .split('>')
+            .filter_map(|t| t.split('<').next()?.trim().strip_suffix('k')?.parse().ok())
+            .collect();
+        assert!(labels.len() >= 3, "{labels:?}");
+        assert!(
+            labels.iter().all(|&k| (26.0..=64.0).contains(&k)),
+            "{labels:?}"
+        );
+        // Each point is drawn: three filled circles.
+        assert_eq!(svg.matches("<circle").count(), 3);
     }
 }

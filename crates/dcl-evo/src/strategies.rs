@@ -472,9 +472,10 @@ impl DclEnas {
     /// NSGA-II's selection on (predicted fitness, cost), starting from the `population`
     /// labelled architectures first in NSGA-II's order of their true points. The round then
     /// offers, one by one, the `infill - explore` children that most increase the hypervolume
-    /// of the truly evaluated front together with the children already picked (predicted
-    /// points; when none increases it, the next child in NSGA-II order), and `explore` unseen
-    /// mutations of members of the true front drawn at random.
+    /// of the labelled architectures' front together with the children already picked (all at
+    /// their predicted points, so incumbents and children share one scale; when none increases
+    /// it, the next child in NSGA-II order), and `explore` unseen mutations of members of the
+    /// true front drawn at random.
     pub fn start_multiobjective<'s, S, P, R>(
         &self,
         space: &'s S,
