@@ -276,8 +276,8 @@ impl Default for EcgConfig {
             proxy_class_mix: false,
             f_within_patients: false,
             multiobjective: false,
-            infill_reference: crate::mo::InfillReferenceName::Nadir,
-            sampled: 0,
+            infill_reference: crate::mo::InfillReferenceName::Median,
+            sampled: 1000,
         }
     }
 }
@@ -412,10 +412,10 @@ pub struct EcgArgs {
     /// Multi-objective: proxy fitness against parameters; the front is trained fully.
     #[arg(long)]
     pub multiobjective: bool,
-    /// Multi-objective DCL-ENAS: the infill's hypervolume reference [default: nadir].
+    /// Multi-objective DCL-ENAS: the infill's hypervolume reference [default: median].
     #[arg(long, value_enum)]
     pub infill_reference: Option<crate::mo::InfillReferenceName>,
-    /// Multi-objective DCL-ENAS: random candidates scored per round [default: 0].
+    /// Multi-objective DCL-ENAS: random candidates scored per round [default: 1000].
     #[arg(long)]
     pub sampled: Option<usize>,
 }

@@ -182,10 +182,10 @@ pub struct MoArgs {
     /// NSGA-II: mutation probability, in [0, 1] [default: 1].
     #[arg(long, allow_hyphen_values = true)]
     pub nsga2_mutation: Option<f64>,
-    /// DCL-ENAS: the infill's hypervolume reference [default: nadir].
+    /// DCL-ENAS: the infill's hypervolume reference [default: median].
     #[arg(long, value_enum)]
     pub infill_reference: Option<InfillReferenceName>,
-    /// DCL-ENAS: random architectures scored per round beside the offspring [default: 0].
+    /// DCL-ENAS: random architectures scored per round beside the offspring [default: 1000].
     #[arg(long)]
     pub sampled: Option<usize>,
     /// Print every run's hypervolume at each budget.
