@@ -133,26 +133,37 @@ pub struct BenchmarkArgs {
     pub strategy_settings: StrategyFlags,
 }
 
+/// Checks the seeds and budgets of a comparison over seeds (`benchmark`, `mo`); the error
+/// names the flag and the key.
+pub(crate) fn validate_seeds_and_budgets(
+    seeds: u64,
+    seed_offset: u64,
+    budgets: &[usize],
+) -> Result<(), CliError> {
+    if seeds == 0 {
+        return Err(invalid(
+            "--seeds (key `seeds`) must be at least 1, got 0".into(),
+        ));
+    }
+    if seed_offset.checked_add(seeds).is_none() {
+        return Err(invalid(format!(
+            "--seed-offset (key `seed_offset`) {} plus --seeds {} is past the largest seed",
+            seed_offset, seeds
+        )));
+    }
+    if budgets.is_empty() || budgets.contains(&0) {
+        return Err(invalid(format!(
+            "--budget (key `budgets`): every budget must be at least 1, got {:?}",
+            budgets
+        )));
+    }
+    Ok(())
+}
+
 impl BenchmarkConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
-        if self.seeds == 0 {
-            return Err(invalid(
-                "--seeds (key `seeds`) must be at least 1, got 0".into(),
-            ));
-        }
-        if self.seed_offset.checked_add(self.seeds).is_none() {
-            return Err(invalid(format!(
-                "--seed-offset (key `seed_offset`) {} plus --seeds {} is past the largest seed",
-                self.seed_offset, self.seeds
-            )));
-        }
-        if self.budgets.is_empty() || self.budgets.contains(&0) {
-            return Err(invalid(format!(
-                "--budget (key `budgets`): every budget must be at least 1, got {:?}",
-                self.budgets
-            )));
-        }
+        validate_seeds_and_budgets(self.seeds, self.seed_offset, &self.budgets)?;
         for (key, empty) in [
             ("strategies", self.strategies.is_empty()),
             ("datasets", self.datasets.is_empty()),

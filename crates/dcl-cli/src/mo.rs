@@ -199,23 +199,7 @@ pub struct MoArgs {
 impl MoConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
-        if self.seeds == 0 {
-            return Err(invalid(
-                "--seeds (key `seeds`) must be at least 1, got 0".into(),
-            ));
-        }
-        if self.seed_offset.checked_add(self.seeds).is_none() {
-            return Err(invalid(format!(
-                "--seed-offset (key `seed_offset`) {} plus --seeds {} is past the largest seed",
-                self.seed_offset, self.seeds
-            )));
-        }
-        if self.budgets.is_empty() || self.budgets.contains(&0) {
-            return Err(invalid(format!(
-                "--budget (key `budgets`): every budget must be at least 1, got {:?}",
-                self.budgets
-            )));
-        }
+        crate::benchmark::validate_seeds_and_budgets(self.seeds, self.seed_offset, &self.budgets)?;
         if self.strategies.is_empty() {
             return Err(invalid("key `strategies` must not be empty".into()));
         }

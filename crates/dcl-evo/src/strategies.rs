@@ -549,6 +549,32 @@ pub struct DclEnasState<'s, S: SearchSpace, P, R> {
 }
 
 impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
+    /// Up to `offspring` children of `parents` (architecture, fitness for the tournaments),
+    /// none asked before and none already in play (`in_play` gains their keys); at most
+    /// four breedings per child.
+    /// (An associated function of the fields it needs, so a round can call it while it
+    /// borrows others.)
+    fn breed_unseen(
+        (search, proposals, rng): (&DclEnas, &Proposals<S>, &mut R),
+        space: &S,
+        parents: &[(S::Arch, f64)],
+        in_play: &mut HashSet<S::Key>,
+    ) -> Vec<S::Arch> {
+        let offspring = search.config.offspring;
+        let mut children = Vec::with_capacity(offspring);
+        for _ in 0..offspring * 4 {
+            if children.len() == offspring {
+                break;
+            }
+            let child = search.breed(space, parents, rng);
+            let key = space.key(&child);
+            if !proposals.is_asked(&child) && in_play.insert(key) {
+                children.push(child);
+            }
+        }
+        children
+    }
+
     /// The surrogate.
     pub fn surrogate(&self) -> &P {
         &self.surrogate
@@ -579,17 +605,12 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
         let mut candidates: Vec<(S::Arch, f64)> = Vec::new();
         let mut in_play: HashSet<S::Key> = population.iter().map(|p| space.key(&p.0)).collect();
         for _ in 0..c.generations {
-            let mut children = Vec::with_capacity(c.offspring);
-            for _ in 0..c.offspring * 4 {
-                if children.len() == c.offspring {
-                    break;
-                }
-                let child = self.search.breed(space, &population, &mut self.rng);
-                let key = space.key(&child);
-                if !self.proposals.is_asked(&child) && in_play.insert(key) {
-                    children.push(child);
-                }
-            }
+            let children = Self::breed_unseen(
+                (&self.search, &self.proposals, &mut self.rng),
+                space,
+                &population,
+                &mut in_play,
+            );
             if children.is_empty() {
                 break;
             }
@@ -651,17 +672,12 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
                 .map(|p| p.0.clone())
                 .zip(crowded_fitness(&points))
                 .collect();
-            let mut children = Vec::with_capacity(c.offspring);
-            for _ in 0..c.offspring * 4 {
-                if children.len() == c.offspring {
-                    break;
-                }
-                let child = self.search.breed(space, &parents, &mut self.rng);
-                let key = space.key(&child);
-                if !self.proposals.is_asked(&child) && in_play.insert(key) {
-                    children.push(child);
-                }
-            }
+            let children = Self::breed_unseen(
+                (&self.search, &self.proposals, &mut self.rng),
+                space,
+                &parents,
+                &mut in_play,
+            );
             if children.is_empty() {
                 break;
             }
