@@ -160,6 +160,29 @@ pub(crate) fn validate_seeds_and_budgets(
     Ok(())
 }
 
+/// The output directory of a comparison over seeds (`benchmark`, `mo`): `out`, or a fresh
+/// `runs/{prefix}-...` directory; refused when it already holds a summary; created, with the
+/// config saved in it.
+pub(crate) fn new_out_dir<C: serde::Serialize>(
+    out: Option<&std::path::PathBuf>,
+    prefix: &str,
+    seed_offset: u64,
+    config: &C,
+) -> Result<std::path::PathBuf, CliError> {
+    let out = out
+        .cloned()
+        .unwrap_or_else(|| dcl_evo::fresh_run_dir(prefix, seed_offset));
+    if out.join(SUMMARY_FILE).exists() {
+        return Err(invalid(format!(
+            "--out {}: it holds the summary of another {prefix}; give a new directory",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(&out)?;
+    config::save(config, &out.join("config.toml"))?;
+    Ok(out)
+}
+
 impl BenchmarkConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
@@ -253,18 +276,7 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
         refit: &mut cfg.refit,
     });
     cfg.validate()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| dcl_evo::fresh_run_dir("benchmark", cfg.seed_offset));
-    if out.join(SUMMARY_FILE).exists() {
-        return Err(invalid(format!(
-            "--out {}: it holds the summary of another benchmark; give a new directory",
-            out.display()
-        )));
-    }
-    std::fs::create_dir_all(&out)?;
-    config::save(&cfg, &out.join("config.toml"))?;
+    let out = new_out_dir(args.out.as_ref(), "benchmark", cfg.seed_offset, &cfg)?;
     let mut summary = Vec::new();
     let wants_dcl = cfg.strategies.contains(&StrategyName::DclEnas);
     match cfg.space {

@@ -267,18 +267,7 @@ pub fn run(args: &MoArgs) -> Result<(), CliError> {
         refit: &mut cfg.refit,
     });
     cfg.validate()?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| dcl_evo::fresh_run_dir("mo", cfg.seed_offset));
-    if out.join(SUMMARY_FILE).exists() {
-        return Err(invalid(format!(
-            "--out {}: it holds the summary of another run; give a new directory",
-            out.display()
-        )));
-    }
-    std::fs::create_dir_all(&out)?;
-    config::save(&cfg, &out.join("config.toml"))?;
+    let out = crate::benchmark::new_out_dir(args.out.as_ref(), "mo", cfg.seed_offset, &cfg)?;
     let summary = match cfg.space {
         SpaceName::Nb201 => {
             let table = Nb201Table::embedded()?;

@@ -415,14 +415,19 @@ mod tests {
         }
     }
 
+    // The toy problem of the tests below. Fitness: 3x3 convolutions, half a point per 1x1;
+    // cost: their weights (9 and 1). The objectives conflict, so the front is a trade-off from
+    // the empty cell to six 3x3s.
+    fn fitness(c: &Nb201Cell) -> f64 {
+        count(c, Nb201Op::NorConv3x3) + 0.5 * count(c, Nb201Op::NorConv1x1)
+    }
+
+    fn weights(c: &Nb201Cell) -> f64 {
+        9.0 * count(c, Nb201Op::NorConv3x3) + count(c, Nb201Op::NorConv1x1)
+    }
+
     #[test]
     fn nsga2_is_generational_deterministic_and_never_repeats() {
-        // Fitness: 3x3 convolutions, half a point per 1x1; cost: their weights (9 and 1). The
-        // objectives conflict, so the front is a trade-off from the empty cell to six 3x3s.
-        let fitness =
-            |c: &Nb201Cell| count(c, Nb201Op::NorConv3x3) + 0.5 * count(c, Nb201Op::NorConv1x1);
-        let weights =
-            |c: &Nb201Cell| 9.0 * count(c, Nb201Op::NorConv3x3) + count(c, Nb201Op::NorConv1x1);
         let space = Nb201Space::new();
         let cfg = Nsga2 {
             population: 10,
@@ -495,10 +500,6 @@ mod tests {
 
     #[test]
     fn multiobjective_dcl_enas_with_a_good_surrogate_covers_the_front_better_than_random() {
-        let fitness =
-            |c: &Nb201Cell| count(c, Nb201Op::NorConv3x3) + 0.5 * count(c, Nb201Op::NorConv1x1);
-        let weights =
-            |c: &Nb201Cell| 9.0 * count(c, Nb201Op::NorConv3x3) + count(c, Nb201Op::NorConv1x1);
         let space = Nb201Space::new();
         let hv = |h: &crate::SearchHistory<Nb201Cell>| {
             let points: Vec<[f64; 2]> = h
