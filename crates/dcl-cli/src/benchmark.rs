@@ -20,7 +20,9 @@ use dcl_evo::{
     DclEnas, DclEnasConfig, Driver, RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
 };
 use dcl_graph::{FnEvaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
-use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
+use dcl_predictor::{
+    Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,10 @@ pub struct BenchmarkConfig {
     pub refit: FinetuneConfig,
     /// The predictor's shape.
     pub model: ModelConfig,
+    /// What runs the predictor's encoder in training: `burn` (the default; every reported
+    /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
+    /// different rounding of the same model; docs/results/predictor.md, "Speed").
+    pub training_engine: Engine,
 }
 
 impl Default for BenchmarkConfig {
@@ -83,6 +89,7 @@ impl Default for BenchmarkConfig {
             pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
+            training_engine: Engine::Burn,
         }
     }
 }
@@ -274,6 +281,7 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
         evolution: &mut cfg.evolution,
         pretrain: &mut cfg.pretrain,
         refit: &mut cfg.refit,
+        training_engine: &mut cfg.training_engine,
     });
     cfg.validate()?;
     let out = new_out_dir(args.out.as_ref(), "benchmark", cfg.seed_offset, &cfg)?;
@@ -344,6 +352,7 @@ fn pretrained<S: SearchSpace>(
     wanted: bool,
 ) -> Result<Predictor, CliError> {
     let mut p: Predictor = Predictor::new(space, cfg.model, 0)?;
+    p.set_training_engine(cfg.training_engine);
     if wanted {
         let r = p.pretrain(space, cells, &cfg.pretrain)?;
         println!(

@@ -22,7 +22,9 @@ use dcl_evo::{
     RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
 };
 use dcl_graph::{Nb101Space, Nb201Space, SearchSpace, Subspace};
-use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
+use dcl_predictor::{
+    Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,10 @@ pub struct MoConfig {
     pub refit: FinetuneConfig,
     /// The predictor's shape.
     pub model: ModelConfig,
+    /// What runs the predictor's encoder in training: `burn` (the default; every reported
+    /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
+    /// different rounding of the same model; docs/results/predictor.md, "Speed").
+    pub training_engine: Engine,
 }
 
 impl Default for MoConfig {
@@ -138,6 +144,7 @@ impl Default for MoConfig {
             pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
+            training_engine: Engine::Burn,
         }
     }
 }
@@ -265,6 +272,7 @@ pub fn run(args: &MoArgs) -> Result<(), CliError> {
         evolution: &mut RegularizedEvolution::default(),
         pretrain: &mut cfg.pretrain,
         refit: &mut cfg.refit,
+        training_engine: &mut cfg.training_engine,
     });
     cfg.validate()?;
     let out = crate::benchmark::new_out_dir(args.out.as_ref(), "mo", cfg.seed_offset, &cfg)?;
@@ -362,6 +370,7 @@ where
     )];
     let wants_dcl = cfg.strategies.contains(&MoStrategyName::DclEnas);
     let mut pretrained: Predictor = Predictor::new(t.space, cfg.model, 0)?;
+    pretrained.set_training_engine(cfg.training_engine);
     if wants_dcl {
         let r = pretrained.pretrain(t.space, &t.archs, &cfg.pretrain)?;
         println!(

@@ -15,7 +15,7 @@ use dcl_evo::{
 use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
 use dcl_predictor::{
-    FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig, RankingLoss,
+    Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig, RankingLoss,
 };
 use dcl_slurm::{SlurmConfig, SlurmExecutor};
 use rand::SeedableRng;
@@ -216,6 +216,10 @@ pub struct SearchConfig {
     pub refit: FinetuneConfig,
     /// The predictor's shape (DCL-ENAS).
     pub model: ModelConfig,
+    /// What runs the predictor's encoder in training: `burn` (the default; every reported
+    /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
+    /// different rounding of the same model; docs/results/predictor.md, "Speed").
+    pub training_engine: Engine,
 }
 
 impl Default for SearchConfig {
@@ -237,6 +241,7 @@ impl Default for SearchConfig {
             pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
+            training_engine: Engine::Burn,
         }
     }
 }
@@ -350,6 +355,10 @@ pub struct StrategyFlags {
     /// Stage 2: loss [default: pairwise].
     #[arg(long, value_enum)]
     pub refit_loss: Option<LossName>,
+    /// What runs the predictor's encoder in training: burn, or native (faster; other
+    /// rounding) [default: burn].
+    #[arg(long)]
+    pub training_engine: Option<Engine>,
 }
 
 /// The settings [`StrategyFlags`] set.
@@ -363,6 +372,8 @@ pub struct StrategySettings<'a> {
     pub pretrain: &'a mut PretrainConfig,
     /// Stage 2.
     pub refit: &'a mut FinetuneConfig,
+    /// The predictor's training engine.
+    pub training_engine: &'a mut Engine,
 }
 
 impl StrategyFlags {
@@ -383,6 +394,9 @@ impl StrategyFlags {
         if let Some(l) = self.refit_loss {
             cfg.refit.loss = l.loss();
         }
+        if let Some(e) = self.training_engine {
+            *cfg.training_engine = e;
+        }
     }
 }
 
@@ -402,6 +416,7 @@ impl SearchFlags {
             evolution: &mut cfg.evolution,
             pretrain: &mut cfg.pretrain,
             refit: &mut cfg.refit,
+            training_engine: &mut cfg.training_engine,
         });
     }
 }
@@ -443,6 +458,7 @@ pub(crate) const FLAGS: &[(&str, &str, &str)] = &[
     ("model", "hidden", ""),
     ("model", "layers", ""),
     ("model", "projection", ""),
+    ("", "training_engine", "--training-engine"),
 ];
 
 impl SearchConfig {
@@ -831,6 +847,7 @@ where
                 cells.len()
             );
             let mut predictor: Predictor = Predictor::new(space, cfg.model, cfg.seed)?;
+            predictor.set_training_engine(cfg.training_engine);
             let r = predictor.pretrain(space, cells, &cfg.pretrain)?;
             tracing::info!(
                 "stage 1: {} steps, InfoNCE {:.3}, {:.1} s",

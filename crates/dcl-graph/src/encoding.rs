@@ -156,6 +156,33 @@ impl GraphBatch {
         self.push(&GraphView::from(graph))
     }
 
+    /// Appends every graph of `other`, which must have the same shape.
+    ///
+    /// ```
+    /// use dcl_graph::{EncodingShape, GraphBatch, Nb201Space, SearchSpace};
+    /// use rand::SeedableRng;
+    /// let space = Nb201Space::new();
+    /// let shape = EncodingShape::of(&space);
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let g: Vec<_> = (0..3).map(|_| space.to_graph(&space.sample(&mut rng)).unwrap()).collect();
+    /// let mut a = GraphBatch::from_graphs(shape, &g[..1]).unwrap();
+    /// a.extend_from(&GraphBatch::from_graphs(shape, &g[1..]).unwrap()).unwrap();
+    /// assert_eq!(a, GraphBatch::from_graphs(shape, &g).unwrap());
+    /// ```
+    pub fn extend_from(&mut self, other: &GraphBatch) -> Result<(), GraphError> {
+        if other.shape != self.shape {
+            return Err(GraphError::Encoding(format!(
+                "cannot append a batch encoded as {:?} to one encoded as {:?}",
+                other.shape, self.shape
+            )));
+        }
+        self.adjacency.extend_from_slice(&other.adjacency);
+        self.features.extend_from_slice(&other.features);
+        self.node_mask.extend_from_slice(&other.node_mask);
+        self.len += other.len;
+        Ok(())
+    }
+
     /// Removes every graph, keeping the buffers' memory.
     pub fn clear(&mut self) {
         self.len = 0;

@@ -102,6 +102,38 @@ pub(crate) struct ModelWeights {
     pub score2: LinearWeights,
 }
 
+impl LinearWeights {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "d_in": self.d_in,
+            "d_out": self.d_out,
+            "weight": self.weight,
+            "bias": self.bias,
+        })
+    }
+}
+
+impl ModelWeights {
+    /// The layout [`Predictor::export_weights`](crate::Predictor::export_weights) documents.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let (lin1, lin2): (Vec<_>, Vec<_>) = self
+            .layers
+            .iter()
+            .map(|(a, b)| (a.to_json(), b.to_json()))
+            .unzip();
+        serde_json::json!({
+            "embed": self.embed.to_json(),
+            "lin1": lin1,
+            "lin2": lin2,
+            "readout": self.readout.to_json(),
+            "proj1": self.proj1.to_json(),
+            "proj2": self.proj2.to_json(),
+            "score1": self.score1.to_json(),
+            "score2": self.score2.to_json(),
+        })
+    }
+}
+
 fn format_error(msg: impl Into<String>) -> PredictorError {
     PredictorError::Format(msg.into())
 }

@@ -15,6 +15,9 @@
 //! [`Predictor::new`]'s seed, never from a global RNG, and the model never differentiates
 //! through burn-ndarray's approximate reciprocal (see dcl-contrastive's crate docs), so the
 //! same seed gives the same predictor bit for bit on burn-ndarray, whatever the thread count.
+//! The native training engine ([`Engine::Native`] through [`Predictor::set_training_engine`])
+//! is bit-exact at any thread count too (chunks of a fixed size, gradients summed in chunk
+//! order), though not bit-equal to burn's training; native scoring is bit-equal to burn's.
 #![warn(missing_docs)]
 
 mod ensemble;
@@ -22,6 +25,7 @@ mod error;
 mod file;
 pub mod metrics;
 mod model;
+mod native;
 mod predictor;
 mod surrogate;
 
@@ -34,7 +38,7 @@ pub use ensemble::{Ensemble, MEMBER_SEED_STRIDE};
 pub use error::PredictorError;
 pub use model::ModelConfig;
 pub use predictor::{
-    CpuBackend, FinetuneConfig, Lineage, Predictor, PretrainConfig, PretrainRecord, RankingLoss,
-    TrainReport,
+    CpuBackend, Engine, FinetuneConfig, Lineage, Predictor, PretrainConfig, PretrainRecord,
+    RankingLoss, TrainReport,
 };
 pub use surrogate::PredictorSurrogate;

@@ -94,6 +94,9 @@ fn linear3<B: Backend>(lin: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     y.reshape([b, n, out])
 }
 
+/// A message-passing layer's two linear layers, borrowed.
+pub(crate) type LayerPair<'a, B> = (&'a Linear<B>, &'a Linear<B>);
+
 /// One GIN layer with messages along both edge directions:
 /// `h' = h + MLP([h, Σ_pred h, Σ_succ h])`, padding nodes kept at zero.
 #[derive(Module, Debug)]
@@ -222,6 +225,69 @@ impl<B: Backend> RankerModel<B> {
             score1: lin(w.score1),
             score2: lin(w.score2),
         }
+    }
+
+    /// The encoder's layers: embedding, message-passing layers (`lin1`, `lin2`), readout.
+    pub(crate) fn encoder_parts(&self) -> (&Linear<B>, Vec<LayerPair<'_, B>>, &Linear<B>) {
+        let e = &self.encoder;
+        let layers = e.layers.iter().map(|l| (&l.lin1, &l.lin2)).collect();
+        (&e.embed, layers, &e.readout)
+    }
+
+    /// Registers the natively computed gradients of the encoder's weights in `params`.
+    pub(crate) fn register_encoder_grads(
+        &self,
+        grads: crate::native::Grads,
+        params: &mut burn::optim::GradientsParams,
+    ) where
+        B: burn::tensor::backend::AutodiffBackend,
+    {
+        let e = &self.encoder;
+        put(&e.embed, grads.embed, params);
+        for (layer, [g1, g2]) in e.layers.iter().zip(grads.layers) {
+            put(&layer.lin1, g1, params);
+            put(&layer.lin2, g2, params);
+        }
+        put(&e.readout, grads.readout, params);
+    }
+
+    /// Registers the natively computed gradients of the score head's weights in `params`.
+    pub(crate) fn register_score_grads(
+        &self,
+        grads: crate::native::ScoreGrads,
+        params: &mut burn::optim::GradientsParams,
+    ) where
+        B: burn::tensor::backend::AutodiffBackend,
+    {
+        put(&self.score1, grads.score1, params);
+        put(&self.score2, grads.score2, params);
+    }
+}
+
+/// Registers a linear layer's gradients `(weight, bias)` in `params`.
+fn put<B: burn::tensor::backend::AutodiffBackend>(
+    lin: &Linear<B>,
+    (w, b): (Vec<f32>, Vec<f32>),
+    params: &mut burn::optim::GradientsParams,
+) {
+    let device = lin.weight.device();
+    let [d_in, d_out] = lin.weight.dims();
+    params.register::<B::InnerBackend, 2>(
+        lin.weight.id,
+        Tensor::from_data(TensorData::new(w, [d_in, d_out]), &device),
+    );
+    if let Some(bias) = &lin.bias {
+        params.register::<B::InnerBackend, 1>(
+            bias.id,
+            Tensor::from_data(TensorData::new(b, [d_out]), &device),
+        );
+    }
+}
+
+impl<B: Backend> RankerModel<B> {
+    /// The score head's two layers.
+    pub(crate) fn score_parts(&self) -> (&Linear<B>, &Linear<B>) {
+        (&self.score1, &self.score2)
     }
 
     /// Graph embeddings `[b, hidden]`.

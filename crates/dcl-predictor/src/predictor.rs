@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::PredictorError;
 use crate::file::{self, FORMAT_VERSION, Header, MAGIC};
 use crate::model::{BatchTensors, ModelConfig, RankerModel};
+use crate::native;
 
 /// The CPU backend used by default: burn-ndarray with autodiff.
 pub type CpuBackend = Autodiff<NdArray<f32>>;
@@ -257,6 +258,45 @@ pub struct TrainReport {
     pub seconds: f64,
 }
 
+/// A training stage's losses as it goes: steps, the first loss, and the mean of each epoch.
+#[derive(Default)]
+struct LossTally {
+    steps: usize,
+    first_loss: f64,
+    epoch_sum: f64,
+    epoch_steps: usize,
+    last_epoch_loss: f64,
+}
+
+impl LossTally {
+    fn record(&mut self, loss: f64) {
+        if self.steps == 0 {
+            self.first_loss = loss;
+        }
+        self.steps += 1;
+        self.epoch_sum += loss;
+        self.epoch_steps += 1;
+    }
+
+    /// Closes an epoch (one without steps leaves the last epoch's mean).
+    fn end_epoch(&mut self) {
+        if self.epoch_steps > 0 {
+            self.last_epoch_loss = self.epoch_sum / self.epoch_steps as f64;
+        }
+        self.epoch_sum = 0.0;
+        self.epoch_steps = 0;
+    }
+
+    fn report(&self, start: Instant) -> TrainReport {
+        TrainReport {
+            steps: self.steps,
+            final_loss: self.last_epoch_loss,
+            first_loss: self.first_loss,
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// A GIN ranker for the architectures of one search space.
 ///
 /// ```
@@ -288,6 +328,10 @@ pub struct Predictor<B: AutodiffBackend = CpuBackend> {
     lineage: Lineage,
     /// The seed `rng` was last built from.
     rng_seed: u64,
+    /// What runs scoring and embedding.
+    engine: Engine,
+    /// What runs the encoder in training steps.
+    training: Engine,
 }
 
 /// Where a predictor's weights come from, as far as they can be repeated: the seed of its
@@ -330,6 +374,54 @@ fn digest<S: SearchSpace>(space: &S, archs: &[S::Arch]) -> String {
     format!("{h:016x}")
 }
 
+/// What computes a predictor's scores and embeddings on the CPU.
+///
+/// For scoring and embedding ([`Predictor::set_engine`]) both give the same values bit for bit
+/// (a test checks it on both spaces); the choice is one of speed. For training
+/// ([`Predictor::set_training_engine`], [`Engine::Burn`] by default) the native engine computes
+/// the same gradients rounded differently, so it trains a slightly different model, faster.
+///
+/// ```
+/// use dcl_predictor::Engine;
+/// assert_eq!("native".parse::<Engine>().unwrap(), Engine::Native);
+/// assert_eq!(Engine::Burn.to_string(), "burn");
+/// assert!("torch".parse::<Engine>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// This crate's CPU kernels (SGEMM for the dense layers, sparse message passing, buffers
+    /// reused within a chunk of graphs, chunks in parallel on rayon's pool): several times
+    /// faster than burn-ndarray at this model's size (docs/results/predictor.md, "Speed").
+    #[default]
+    Native,
+    /// burn's forward pass on the predictor's backend `B`, without autodiff.
+    Burn,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Native => "native",
+            Self::Burn => "burn",
+        })
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = PredictorError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "native" => Ok(Self::Native),
+            "burn" => Ok(Self::Burn),
+            _ => Err(PredictorError::Config(format!(
+                "unknown predictor engine {s:?} (native, burn)"
+            ))),
+        }
+    }
+}
+
 /// Graphs per forward pass when scoring.
 const SCORE_CHUNK: usize = 2048;
 
@@ -366,6 +458,8 @@ impl<B: AutodiffBackend> Predictor<B> {
                 pretraining: Vec::new(),
             },
             rng_seed: seed,
+            engine: Engine::default(),
+            training: Engine::Burn,
         })
     }
 
@@ -381,12 +475,45 @@ impl<B: AutodiffBackend> Predictor<B> {
             rng: ChaCha8Rng::seed_from_u64(seed),
             lineage: self.lineage.clone(),
             rng_seed: seed,
+            engine: self.engine,
+            training: self.training,
         }
     }
 
     /// Where the weights come from: the initial seed and every pre-training since.
     pub fn lineage(&self) -> &Lineage {
         &self.lineage
+    }
+
+    /// What computes scores and embeddings ([`Engine::Native`] unless set).
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Chooses what computes scores and embeddings; the values do not change.
+    pub fn set_engine(&mut self, engine: Engine) {
+        self.engine = engine;
+    }
+
+    /// What computes training steps' forward and backward passes through the encoder
+    /// ([`Engine::Burn`] unless set).
+    pub fn training_engine(&self) -> Engine {
+        self.training
+    }
+
+    /// Chooses what runs the encoder in [`pretrain`](Self::pretrain) and
+    /// [`finetune`](Self::finetune). With [`Engine::Native`] the loss and the heads still run
+    /// in burn's autodiff, the encoder's forward and backward passes in this crate's CPU
+    /// kernels (the exact gradient, summed in another order than burn's: the trained model
+    /// differs from [`Engine::Burn`]'s in the last bits, then by as much as another seed's
+    /// rounding would make it); both views of a stage-1 step share one forward pass.
+    pub fn set_training_engine(&mut self, engine: Engine) {
+        self.training = engine;
+    }
+
+    /// The native encoder for `model`, when training runs natively.
+    fn native_encoder(&self, model: &RankerModel<B>) -> Option<native::Encoder> {
+        (self.training == Engine::Native).then(|| native::Encoder::of(model))
     }
 
     /// The model's shape.
@@ -457,7 +584,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         let mut optim = AdamConfig::new().init::<B, RankerModel<B>>();
         let mut model = self.model.clone();
         let mut order: Vec<usize> = (0..graphs.len()).collect();
-        let (mut steps, mut last_epoch_loss, mut first_loss) = (0usize, 0.0f64, 0.0f64);
+        let mut tally = LossTally::default();
         let max_steps = cfg.max_steps.unwrap_or(usize::MAX);
         let per_epoch = order
             .chunks(cfg.batch_size)
@@ -466,32 +593,38 @@ impl<B: AutodiffBackend> Predictor<B> {
         let total_steps = per_epoch.saturating_mul(cfg.epochs).min(max_steps) as u64;
         'epochs: for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
-            let (mut sum, mut count) = (0.0, 0usize);
             for chunk in order.chunks(cfg.batch_size) {
                 if chunk.len() < 2 {
                     continue;
                 }
-                if steps >= max_steps {
+                if tally.steps >= max_steps {
                     // Report the partial epoch rather than nothing.
-                    if count > 0 {
-                        last_epoch_loss = sum / count as f64;
-                    }
+                    tally.end_epoch();
                     break 'epochs;
                 }
-                let loss = self.view_loss(&model, &aug, &graphs, chunk, cfg.temperature)?;
+                let native = self.native_encoder(&model);
+                let mut passes = Vec::new();
+                let loss = self.view_loss(
+                    &model,
+                    (native.as_ref(), &mut passes),
+                    &aug,
+                    &graphs,
+                    chunk,
+                    cfg.temperature,
+                )?;
                 let value;
-                (model, value) = descend(model, &mut optim, loss, cfg.learning_rate, steps)?;
-                if steps == 0 {
-                    first_loss = value;
-                }
-                steps += 1;
-                dcl_graph::progress::step("pretrain", steps as u64, total_steps);
-                sum += value;
-                count += 1;
+                (model, value) = descend(
+                    model,
+                    &mut optim,
+                    loss,
+                    (native.as_ref(), &passes),
+                    cfg.learning_rate,
+                    tally.steps,
+                )?;
+                tally.record(value);
+                dcl_graph::progress::step("pretrain", tally.steps as u64, total_steps);
             }
-            if count > 0 {
-                last_epoch_loss = sum / count as f64;
-            }
+            tally.end_epoch();
         }
         self.model = model;
         self.lineage.pretraining.push(PretrainRecord {
@@ -500,18 +633,15 @@ impl<B: AutodiffBackend> Predictor<B> {
             digest: digest(space, archs),
             rng_seed: self.rng_seed,
         });
-        Ok(TrainReport {
-            steps,
-            final_loss: last_epoch_loss,
-            first_loss,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        Ok(tally.report(start))
     }
 
-    /// InfoNCE between two augmented views of the graphs `chunk` points at.
+    /// InfoNCE between two augmented views of the graphs `chunk` points at. With the native
+    /// engine both views go through one forward pass, recorded in `passes` for the backward.
     fn view_loss(
         &mut self,
         model: &RankerModel<B>,
+        (native, passes): (Option<&native::Encoder>, &mut Vec<NativePass<B>>),
         aug: &Compose,
         graphs: &[ArchGraph],
         chunk: &[usize],
@@ -523,8 +653,18 @@ impl<B: AutodiffBackend> Predictor<B> {
             v1.push(&aug.augment(&graphs[i], &mut self.rng))?;
             v2.push(&aug.augment(&graphs[i], &mut self.rng))?;
         }
-        let z1 = model.project(model.embed(&BatchTensors::new(&v1, &self.device)));
-        let z2 = model.project(model.embed(&BatchTensors::new(&v2, &self.device)));
+        let Some(encoder) = native else {
+            let z1 = model.project(model.embed(&BatchTensors::new(&v1, &self.device)));
+            let z2 = model.project(model.embed(&BatchTensors::new(&v2, &self.device)));
+            return Ok(info_nce(z1, z2, temperature)?);
+        };
+        v1.extend_from(&v2)?;
+        let n = chunk.len();
+        let pass = NativePass::new(encoder, v1, &self.device);
+        let z = model.project(pass.leaf.clone());
+        passes.push(pass);
+        let z1 = z.clone().narrow(0, 0, n);
+        let z2 = z.narrow(0, n, n);
         Ok(info_nce(z1, z2, temperature)?)
     }
 
@@ -579,11 +719,14 @@ impl<B: AutodiffBackend> Predictor<B> {
             .init::<B, RankerModel<B>>();
         let mut model = self.model.clone();
         let mut order: Vec<usize> = (0..graphs.len()).collect();
-        let (mut steps, mut last_epoch_loss, mut first_loss) = (0usize, 0.0f64, 0.0f64);
+        let mut tally = LossTally::default();
         let mut epochs_done = 0u64;
+        // The plain pairwise loss needs no autodiff at all with the native engine.
+        let plain_pairwise = cfg.loss == RankingLoss::Pairwise
+            && cfg.target_temperature.is_none()
+            && cfg.info_nce_weight == 0.0;
         for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
-            let (mut sum, mut count) = (0.0, 0usize);
             for chunk in order.chunks(cfg.batch_size) {
                 if chunk.len() < 2 {
                     continue;
@@ -593,8 +736,31 @@ impl<B: AutodiffBackend> Predictor<B> {
                     batch.push_graph(&graphs[i])?;
                 }
                 let y: Vec<f32> = chunk.iter().map(|&i| targets[i]).collect();
+                let native = self.native_encoder(&model);
+                if let (Some(encoder), true) = (&native, plain_pairwise) {
+                    let value;
+                    (model, value) = native_pairwise_step(
+                        model,
+                        &mut optim,
+                        encoder,
+                        &batch,
+                        &y,
+                        (cfg.temperature, cfg.learning_rate, tally.steps),
+                    )?;
+                    tally.record(value);
+                    continue;
+                }
                 let y = Tensor::<B, 1>::from_data(TensorData::new(y, [chunk.len()]), &self.device);
-                let emb = model.embed(&BatchTensors::new(&batch, &self.device));
+                let mut passes = Vec::new();
+                let emb = match &native {
+                    None => model.embed(&BatchTensors::new(&batch, &self.device)),
+                    Some(encoder) => {
+                        let pass = NativePass::new(encoder, batch, &self.device);
+                        let leaf = pass.leaf.clone();
+                        passes.push(pass);
+                        leaf
+                    }
+                };
                 let pairwise = |s, y| match cfg.target_temperature {
                     None => pairwise_logistic(s, y, cfg.temperature),
                     Some(t) => pairwise_logistic_soft(s, y, cfg.temperature, t),
@@ -608,31 +774,33 @@ impl<B: AutodiffBackend> Predictor<B> {
                     RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
                 };
                 if cfg.info_nce_weight > 0.0 {
-                    let nce = self.view_loss(&model, &aug, &graphs, chunk, stage1.temperature)?;
+                    let nce = self.view_loss(
+                        &model,
+                        (native.as_ref(), &mut passes),
+                        &aug,
+                        &graphs,
+                        chunk,
+                        stage1.temperature,
+                    )?;
                     loss = loss + nce.mul_scalar(cfg.info_nce_weight);
                 }
                 let value;
-                (model, value) = descend(model, &mut optim, loss, cfg.learning_rate, steps)?;
-                if steps == 0 {
-                    first_loss = value;
-                }
-                steps += 1;
-                sum += value;
-                count += 1;
+                (model, value) = descend(
+                    model,
+                    &mut optim,
+                    loss,
+                    (native.as_ref(), &passes),
+                    cfg.learning_rate,
+                    tally.steps,
+                )?;
+                tally.record(value);
             }
-            if count > 0 {
-                last_epoch_loss = sum / count as f64;
-            }
+            tally.end_epoch();
             epochs_done += 1;
             dcl_graph::progress::step("finetune", epochs_done, cfg.epochs as u64);
         }
         self.model = model;
-        Ok(TrainReport {
-            steps,
-            final_loss: last_epoch_loss,
-            first_loss,
-            seconds: start.elapsed().as_secs_f64(),
-        })
+        Ok(tally.report(start))
     }
 
     /// Scores of `archs` (higher = predicted better), in input order.
@@ -657,17 +825,28 @@ impl<B: AutodiffBackend> Predictor<B> {
     /// The score depends on the graph alone, not on how its nodes are numbered. A score that
     /// is not finite is an error ([`PredictorError::NonFiniteScore`]), never a silent rank.
     pub fn score_graphs(&self, graphs: &[ArchGraph]) -> Result<Vec<f32>, PredictorError> {
-        let model = self.model.valid();
         let mut out = Vec::with_capacity(graphs.len());
-        for chunk in graphs.chunks(SCORE_CHUNK) {
-            let batch = GraphBatch::from_graphs(self.shape, chunk)?;
-            let emb = model.embed(&BatchTensors::<B::InnerBackend>::new(&batch, &self.device));
-            let scores = model.score(emb).into_data();
-            out.extend(
-                scores
-                    .to_vec::<f32>()
-                    .map_err(|e| PredictorError::Format(format!("{e:?}")))?,
-            );
+        match self.engine {
+            Engine::Native => {
+                let encoder = native::Encoder::of(&self.model);
+                for chunk in graphs.chunks(SCORE_CHUNK) {
+                    out.extend(encoder.score_all(&GraphBatch::from_graphs(self.shape, chunk)?));
+                }
+            }
+            Engine::Burn => {
+                let model = self.model.valid();
+                for chunk in graphs.chunks(SCORE_CHUNK) {
+                    let batch = GraphBatch::from_graphs(self.shape, chunk)?;
+                    let emb =
+                        model.embed(&BatchTensors::<B::InnerBackend>::new(&batch, &self.device));
+                    let scores = model.score(emb).into_data();
+                    out.extend(
+                        scores
+                            .to_vec::<f32>()
+                            .map_err(|e| PredictorError::Format(format!("{e:?}")))?,
+                    );
+                }
+            }
         }
         if let Some(index) = out.iter().position(|s| !s.is_finite()) {
             return Err(PredictorError::NonFiniteScore {
@@ -707,12 +886,16 @@ impl<B: AutodiffBackend> Predictor<B> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let model = self.model.valid();
-        let emb = model.embed(&BatchTensors::<B::InnerBackend>::new(batch, &self.device));
-        let values = emb
-            .into_data()
-            .to_vec::<f32>()
-            .map_err(|e| PredictorError::Format(format!("{e:?}")))?;
+        let values = match self.engine {
+            Engine::Native => native::Encoder::of(&self.model).embed_all(batch),
+            Engine::Burn => {
+                let model = self.model.valid();
+                let emb = model.embed(&BatchTensors::<B::InnerBackend>::new(batch, &self.device));
+                emb.into_data()
+                    .to_vec::<f32>()
+                    .map_err(|e| PredictorError::Format(format!("{e:?}")))?
+            }
+        };
         Ok(values
             .chunks(self.config.hidden)
             .map(<[f32]>::to_vec)
@@ -729,6 +912,30 @@ impl<B: AutodiffBackend> Predictor<B> {
         let mut idx: Vec<usize> = (0..s.len()).collect();
         idx.sort_by(|&i, &j| s[j].total_cmp(&s[i]).then(i.cmp(&j)));
         Ok(idx)
+    }
+
+    /// The weights as plain JSON, for reading the model into another framework (the PyTorch
+    /// mirror of `benches/predictor_torch.py` does). Every linear layer is
+    /// `{"d_in", "d_out", "weight", "bias"}` with `weight` the `[d_in, d_out]` matrix in
+    /// row-major order (`y = x W + b`); the object holds `embed`, `lin1` and `lin2` (one entry
+    /// per message-passing layer: `lin1` reads `[h, Σ_pred h, Σ_succ h]`), `readout` (reads the
+    /// concatenated masked means of the embedding and of every layer), `score1`, `score2`,
+    /// `proj1` and `proj2` (each head applies ReLU before each of its layers).
+    ///
+    /// ```
+    /// use dcl_predictor::{ModelConfig, Nb201Space, Predictor};
+    /// let p: Predictor = Predictor::new(&Nb201Space::new(), ModelConfig::default(), 0).unwrap();
+    /// let w = p.export_weights().unwrap();
+    /// assert_eq!(w["lin1"].as_array().unwrap().len(), 4);
+    /// assert_eq!(w["lin1"][0]["d_in"], 3 * 64);
+    /// assert_eq!(w["score2"]["weight"].as_array().unwrap().len(), 64);
+    /// ```
+    pub fn export_weights(&self) -> Result<serde_json::Value, PredictorError> {
+        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::new()
+            .record(self.model.clone().into_record(), ())
+            .map_err(|e| PredictorError::Format(e.to_string()))?;
+        let weights = file::read_weights(&record, self.shape.feature_dim(), self.config)?;
+        Ok(weights.to_json())
     }
 
     /// Saves the predictor atomically (temporary file, fsync, rename): a header naming its
@@ -803,6 +1010,8 @@ impl<B: AutodiffBackend> Predictor<B> {
                 pretraining: Vec::new(),
             }),
             rng_seed: 0,
+            engine: Engine::default(),
+            training: Engine::Burn,
         })
     }
 
@@ -864,12 +1073,36 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 }
 
+/// Embeddings computed by the native encoder, entering burn's autodiff as a leaf: the loss
+/// and the heads run in burn, and the leaf's gradient is carried back through the encoder by
+/// [`native::Encoder::backward`].
+struct NativePass<B: AutodiffBackend> {
+    batch: GraphBatch,
+    traces: Vec<native::Trace>,
+    leaf: Tensor<B, 2>,
+}
+
+impl<B: AutodiffBackend> NativePass<B> {
+    fn new(encoder: &native::Encoder, batch: GraphBatch, device: &B::Device) -> Self {
+        let (emb, traces) = encoder.embed_traced(&batch);
+        let shape = [batch.len(), encoder.embed.d_out];
+        let leaf = Tensor::from_data(TensorData::new(emb, shape), device).require_grad();
+        Self {
+            batch,
+            traces,
+            leaf,
+        }
+    }
+}
+
 /// One optimiser step on `loss`; returns the updated model and the loss value, or an error if
-/// the loss is no longer finite.
+/// the loss is no longer finite. With the native engine (`native` holds the encoder the
+/// `passes` ran through) the encoder's gradients come from its own backward pass.
 fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
     model: RankerModel<B>,
     optim: &mut O,
     loss: Tensor<B, 1>,
+    (native, passes): (Option<&native::Encoder>, &[NativePass<B>]),
     learning_rate: f64,
     step: usize,
 ) -> Result<(RankerModel<B>, f64), PredictorError> {
@@ -877,8 +1110,54 @@ fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
     if !value.is_finite() {
         return Err(PredictorError::Diverged(value, step));
     }
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    Ok((optim.step(learning_rate, model, grads), f64::from(value)))
+    let mut grads = loss.backward();
+    let mut encoder_grads: Option<native::Grads> = None;
+    if let Some(encoder) = native {
+        for pass in passes {
+            let Some(d_emb) = pass.leaf.grad_remove(&mut grads) else {
+                continue;
+            };
+            let d_emb = d_emb
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .map_err(|e| PredictorError::Format(format!("{e:?}")))?;
+            let g = encoder.backward(&pass.batch, &pass.traces, &d_emb);
+            match &mut encoder_grads {
+                None => encoder_grads = Some(g),
+                Some(total) => total.add(&g),
+            }
+        }
+    }
+    let mut params = GradientsParams::from_grads(grads, &model);
+    if let Some(g) = encoder_grads {
+        model.register_encoder_grads(g, &mut params);
+    }
+    Ok((optim.step(learning_rate, model, params), f64::from(value)))
+}
+
+/// One stage-2 step with the plain pairwise loss, forward and backward in the native kernels
+/// (encoder, score head and loss), the update by the same Adam as every other step.
+fn native_pairwise_step<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
+    model: RankerModel<B>,
+    optim: &mut O,
+    encoder: &native::Encoder,
+    batch: &GraphBatch,
+    targets: &[f32],
+    (temperature, learning_rate, step): (f64, f64, usize),
+) -> Result<(RankerModel<B>, f64), PredictorError> {
+    let (emb, traces) = encoder.embed_traced(batch);
+    let (scores, score_trace) = encoder.score_traced(&emb, batch.len());
+    let (value, d_scores) = native::pairwise_logistic(&scores, targets, temperature);
+    if !value.is_finite() {
+        return Err(PredictorError::Diverged(value as f32, step));
+    }
+    let (head, d_emb) = encoder.score_backward(&emb, &score_trace, &d_scores);
+    let grads = encoder.backward(batch, &traces, &d_emb);
+    let mut params = GradientsParams::new();
+    model.register_encoder_grads(grads, &mut params);
+    model.register_score_grads(head, &mut params);
+    Ok((optim.step(learning_rate, model, params), value))
 }
 
 /// Fisher–Yates from our RNG.

@@ -1,0 +1,826 @@
+//! The ranker's encoder on the CPU without burn: plain buffers, `matrixmultiply`'s SGEMM for
+//! the dense layers, and message passing as sparse sums over each graph's edges.
+//!
+//! Why: at this model's size (8-node graphs, width 64) burn-ndarray spends most of a forward
+//! pass allocating and walking small intermediate tensors, not multiplying. Here each chunk of
+//! graphs reuses a few buffers and the chunks run in parallel.
+//!
+//! The forward pass computes every value in the order burn-ndarray does (the same SGEMM calls
+//! with the same inner dimensions, biases added after the product, node sums taken node by
+//! node from zero, adjacency products as in-order sums of the 0/1-weighted rows), so scores are
+//! bit-for-bit those of the burn model; a test checks it. The backward pass
+//! ([`Encoder::backward`]) is the exact gradient, but sums in another order than burn's
+//! autodiff, so training through it gives a slightly different (equally valid) model.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::backend::Backend;
+use dcl_graph::GraphBatch;
+use rayon::prelude::*;
+
+use crate::model::RankerModel;
+
+/// Graphs per parallel work item: small enough that a chunk's buffers stay in cache, large
+/// enough that each SGEMM call has rows to fill its kernel. Fixed, not derived from the thread
+/// count: gradients are summed chunk by chunk, so the same chunks give the same bits on any
+/// number of threads.
+const CHUNK: usize = 32;
+
+/// A dense layer: `y = x W + b`, `W` `[d_in, d_out]` row-major.
+#[derive(Debug, Clone)]
+pub(crate) struct Dense {
+    pub d_in: usize,
+    pub d_out: usize,
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+fn values<B: Backend, const D: usize>(p: &Param<burn::tensor::Tensor<B, D>>) -> Vec<f32> {
+    // `* 1.0` (exact) makes a tensor nothing else shares: burn-ndarray then hands its buffer
+    // over, where a shared one is copied element by element (most of a step's host time).
+    p.val()
+        .detach()
+        .mul_scalar(1.0)
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("f32 weights")
+}
+
+impl Dense {
+    fn of<B: Backend>(lin: &Linear<B>) -> Self {
+        let [d_in, d_out] = lin.weight.dims();
+        Self {
+            d_in,
+            d_out,
+            w: values(&lin.weight),
+            b: lin
+                .bias
+                .as_ref()
+                .map(values)
+                .unwrap_or_else(|| vec![0.0; d_out]),
+        }
+    }
+
+    /// `out = x W + b` for `rows` rows of `x` (`out` is overwritten).
+    pub fn forward(&self, x: &[f32], rows: usize, out: &mut [f32]) {
+        debug_assert_eq!(x.len(), rows * self.d_in);
+        debug_assert_eq!(out.len(), rows * self.d_out);
+        sgemm(
+            rows, self.d_in, self.d_out, x, false, &self.w, false, out, false,
+        );
+        for row in out.chunks_exact_mut(self.d_out) {
+            for (o, b) in row.iter_mut().zip(&self.b) {
+                *o += b;
+            }
+        }
+    }
+}
+
+/// Where matrixmultiply starts threading a call (`m k + k n`), and (for weight gradients) the
+/// longest inner dimension per call. Our chunks already run in parallel on rayon's pool; matrixmultiply would split a
+/// larger call over its own threads as well (once `m k + k n` reaches 2^15), and the two pools
+/// then spend their time yielding to each other. Splitting the rows changes no value (each
+/// element's inner sum is the same); splitting the inner dimension changes the order of a
+/// gradient's sum, which only weight gradients allow.
+const THREADING_THRESHOLD: usize = 1 << 15;
+const CALL_INNER: usize = 128;
+
+/// `c (+)= op(a) op(b)` with `op(a)` `[m, k]` and `op(b)` `[k, n]`, all row-major; `ta`/`tb`
+/// read `a`/`b` transposed, `accumulate` adds to `c` instead of overwriting it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    // With `accumulate` the inner dimension may be cut too: c += a[:, k0..k1] b[k0..k1, :].
+    let inner = if accumulate { CALL_INNER } else { k.max(1) };
+    // The most rows (a multiple of the kernel's 8) that keep `rows k + k n` under the threshold.
+    let depth_max = inner.min(k).max(1);
+    let per_call =
+        ((THREADING_THRESHOLD - 1).saturating_sub(depth_max * n) / depth_max / 8 * 8).max(8);
+    for r0 in (0..m).step_by(per_call) {
+        let rows = per_call.min(m - r0);
+        for k0 in (0..k).step_by(inner) {
+            let depth = inner.min(k - k0);
+            let beta = if accumulate || k0 > 0 { 1.0 } else { 0.0 };
+            // SAFETY: the offsets and strides address elements inside the slices checked above:
+            // rows r0..r0+rows of op(a) and c, inner indices k0..k0+depth of op(a) and op(b).
+            unsafe {
+                matrixmultiply::sgemm(
+                    rows,
+                    depth,
+                    n,
+                    1.0,
+                    a.as_ptr().offset(r0 as isize * rsa + k0 as isize * csa),
+                    rsa,
+                    csa,
+                    b.as_ptr().offset(k0 as isize * rsb),
+                    rsb,
+                    csb,
+                    beta,
+                    c.as_mut_ptr().add(r0 * n),
+                    n as isize,
+                    1,
+                );
+            }
+        }
+    }
+}
+
+/// `relu(x)` in place, as burn-ndarray computes it (`max(x, 0)`, zero for -0 and NaN).
+fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = if *v > 0.0 { *v } else { 0.0 };
+    }
+}
+
+/// The encoder's and heads' weights, copied out of a burn model.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoder {
+    pub embed: Dense,
+    pub layers: Vec<(Dense, Dense)>,
+    pub readout: Dense,
+    pub score1: Dense,
+    pub score2: Dense,
+}
+
+/// One chunk of graphs as flat arrays: adjacency `[g, n, n]`, features `[g, n, f]`, mask
+/// `[g, n]`, and one over each graph's node count.
+pub(crate) struct Graphs<'a> {
+    pub n: usize,
+    pub adjacency: &'a [f32],
+    pub features: &'a [f32],
+    pub mask: &'a [f32],
+    pub inv_count: Vec<f32>,
+}
+
+impl<'a> Graphs<'a> {
+    pub fn of(batch: &'a GraphBatch) -> Self {
+        let n = batch.shape().max_nodes;
+        Self::new(n, batch.adjacency(), batch.features(), batch.node_mask())
+    }
+
+    fn new(n: usize, adjacency: &'a [f32], features: &'a [f32], mask: &'a [f32]) -> Self {
+        let inv_count = mask
+            .chunks(n.max(1))
+            .map(|m| 1.0 / m.iter().sum::<f32>().max(1.0))
+            .collect();
+        Self {
+            n,
+            adjacency,
+            features,
+            mask,
+            inv_count,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.inv_count.len()
+    }
+
+    /// Graphs `range` of this chunk.
+    fn slice(&self, start: usize, end: usize) -> Graphs<'a> {
+        let (n, f) = (self.n, self.features.len() / (self.len() * self.n).max(1));
+        Graphs {
+            n,
+            adjacency: &self.adjacency[start * n * n..end * n * n],
+            features: &self.features[start * n * f..end * n * f],
+            mask: &self.mask[start * n..end * n],
+            inv_count: self.inv_count[start..end].to_vec(),
+        }
+    }
+}
+
+/// Row `r` of a row-major matrix read as `d` values at column `offset` of rows `stride` wide.
+#[derive(Clone, Copy)]
+struct Rows {
+    stride: usize,
+    offset: usize,
+}
+
+impl Rows {
+    const fn dense(d: usize) -> Self {
+        Self {
+            stride: d,
+            offset: 0,
+        }
+    }
+
+    fn range(self, r: usize, d: usize) -> std::ops::Range<usize> {
+        r * self.stride + self.offset..r * self.stride + self.offset + d
+    }
+}
+
+/// `out[i] = Σ_j adj[j, i] h[j]` (`transpose`) or `Σ_j adj[i, j] h[j]`, per graph, `j` in
+/// order from zero: the sums a dense product with a 0/1 matrix makes, in the same order.
+/// `h` and `out` are `d`-wide row blocks of larger matrices (`h_at`, `out_at`); `add` adds to
+/// `out` instead of overwriting it.
+#[allow(clippy::too_many_arguments)]
+fn propagate(
+    g: &Graphs<'_>,
+    h: &[f32],
+    h_at: Rows,
+    d: usize,
+    transpose: bool,
+    out: &mut [f32],
+    out_at: Rows,
+    add: bool,
+) {
+    let n = g.n;
+    let mut acc = vec![0.0f32; d];
+    for (gi, adj) in g.adjacency.chunks_exact(n * n).enumerate() {
+        let base = gi * n;
+        for i in 0..n {
+            acc.fill(0.0);
+            for j in 0..n {
+                let a = if transpose {
+                    adj[j * n + i]
+                } else {
+                    adj[i * n + j]
+                };
+                if a != 0.0 {
+                    let src = &h[h_at.range(base + j, d)];
+                    for (o, s) in acc.iter_mut().zip(src) {
+                        *o += a * s;
+                    }
+                }
+            }
+            let dst = &mut out[out_at.range(base + i, d)];
+            if add {
+                for (o, s) in dst.iter_mut().zip(&acc) {
+                    *o += s;
+                }
+            } else {
+                dst.copy_from_slice(&acc);
+            }
+        }
+    }
+}
+
+/// Per-graph masked mean of node states `h` `[g * n, d]`, written to column block `col` of
+/// `pooled` `[g, width]`.
+fn pool(g: &Graphs<'_>, h: &[f32], d: usize, pooled: &mut [f32], width: usize, col: usize) {
+    let n = g.n;
+    for (gi, inv) in g.inv_count.iter().enumerate() {
+        let dst = &mut pooled[gi * width + col..gi * width + col + d];
+        dst.fill(0.0);
+        for i in 0..n {
+            let src = &h[(gi * n + i) * d..(gi * n + i + 1) * d];
+            for (o, s) in dst.iter_mut().zip(src) {
+                *o += s;
+            }
+        }
+        for o in dst.iter_mut() {
+            *o *= inv;
+        }
+    }
+}
+
+/// What the forward pass keeps for the backward pass, per chunk.
+#[derive(Debug, Default)]
+pub(crate) struct Trace {
+    /// Each layer's `[h, A^T h, A h]` `[g * n, 3d]`, first hidden pre-activation and second.
+    pub z: Vec<Vec<f32>>,
+    pub u: Vec<Vec<f32>>,
+    pub v: Vec<Vec<f32>>,
+    /// The embedding's pre-activation `[g * n, d]`.
+    pub embed_pre: Vec<f32>,
+    /// Concatenated pooled states `[g, d * (layers + 1)]`.
+    pub pooled: Vec<f32>,
+}
+
+impl Encoder {
+    /// The weights of `model`.
+    pub fn of<B: Backend>(model: &RankerModel<B>) -> Self {
+        let (embed, layers, readout) = model.encoder_parts();
+        let (score1, score2) = model.score_parts();
+        Self {
+            embed: Dense::of(embed),
+            layers: layers
+                .iter()
+                .map(|(a, b)| (Dense::of(a), Dense::of(b)))
+                .collect(),
+            readout: Dense::of(readout),
+            score1: Dense::of(score1),
+            score2: Dense::of(score2),
+        }
+    }
+
+    fn hidden(&self) -> usize {
+        self.embed.d_out
+    }
+
+    /// Embeddings `[g, hidden]` of one chunk, keeping what the backward pass needs when `trace`
+    /// is given.
+    pub fn embed_chunk(&self, g: &Graphs<'_>, mut trace: Option<&mut Trace>) -> Vec<f32> {
+        let (d, n, count) = (self.hidden(), g.n, g.len());
+        let rows = count * n;
+        let width = d * (self.layers.len() + 1);
+        let mut pooled = vec![0.0; count * width];
+        let mut h = vec![0.0; rows * d];
+        self.embed.forward(g.features, rows, &mut h);
+        if let Some(t) = trace.as_deref_mut() {
+            t.embed_pre = h.clone();
+        }
+        relu(&mut h);
+        mask_rows(&mut h, g.mask, d);
+        pool(g, &h, d, &mut pooled, width, 0);
+        let mut z = vec![0.0; rows * 3 * d];
+        let mut u = vec![0.0; rows * d];
+        let mut v = vec![0.0; rows * d];
+        let part = |k: usize| Rows {
+            stride: 3 * d,
+            offset: k * d,
+        };
+        for (l, (lin1, lin2)) in self.layers.iter().enumerate() {
+            for (r, row) in z.chunks_exact_mut(3 * d).enumerate() {
+                row[..d].copy_from_slice(&h[r * d..(r + 1) * d]);
+            }
+            propagate(g, &h, Rows::dense(d), d, true, &mut z, part(1), false);
+            propagate(g, &h, Rows::dense(d), d, false, &mut z, part(2), false);
+            lin1.forward(&z, rows, &mut u);
+            if let Some(t) = trace.as_deref_mut() {
+                t.u.push(u.clone());
+            }
+            relu(&mut u);
+            lin2.forward(&u, rows, &mut v);
+            if let Some(t) = trace.as_deref_mut() {
+                t.v.push(v.clone());
+            }
+            relu(&mut v);
+            for ((hv, zv), m) in h
+                .chunks_exact_mut(d)
+                .zip(v.chunks_exact(d))
+                .zip(g.mask.iter())
+            {
+                for (a, b) in hv.iter_mut().zip(zv) {
+                    *a = (*a + b) * m;
+                }
+            }
+            if let Some(t) = trace.as_deref_mut() {
+                t.z.push(z.clone());
+            }
+            pool(g, &h, d, &mut pooled, width, (l + 1) * d);
+        }
+        let mut emb = vec![0.0; count * d];
+        self.readout.forward(&pooled, count, &mut emb);
+        if let Some(t) = trace {
+            t.pooled = pooled;
+        }
+        emb
+    }
+
+    /// Scores `[g]` of embeddings `[g, hidden]`.
+    pub fn score(&self, emb: &[f32], count: usize) -> Vec<f32> {
+        let mut x = emb.to_vec();
+        relu(&mut x);
+        let mut y = vec![0.0; count * self.score1.d_out];
+        self.score1.forward(&x, count, &mut y);
+        relu(&mut y);
+        let mut s = vec![0.0; count];
+        self.score2.forward(&y, count, &mut s);
+        s
+    }
+
+    /// Embeddings `[len, hidden]` of a whole batch, chunks in parallel.
+    pub fn embed_all(&self, batch: &GraphBatch) -> Vec<f32> {
+        let g = Graphs::of(batch);
+        let parts: Vec<Vec<f32>> = chunks(g.len())
+            .par_iter()
+            .map(|&(s, e)| self.embed_chunk(&g.slice(s, e), None))
+            .collect();
+        parts.concat()
+    }
+
+    /// Scores of a whole batch, chunks in parallel.
+    pub fn score_all(&self, batch: &GraphBatch) -> Vec<f32> {
+        let g = Graphs::of(batch);
+        let parts: Vec<Vec<f32>> = chunks(g.len())
+            .par_iter()
+            .map(|&(s, e)| {
+                let emb = self.embed_chunk(&g.slice(s, e), None);
+                self.score(&emb, e - s)
+            })
+            .collect();
+        parts.concat()
+    }
+}
+
+/// Zeroes the rows of padding nodes (`x *= mask`, row by row).
+fn mask_rows(x: &mut [f32], mask: &[f32], d: usize) {
+    for (row, m) in x.chunks_exact_mut(d).zip(mask) {
+        for v in row {
+            *v *= m;
+        }
+    }
+}
+
+/// Gradients of the encoder's weights, laid out like [`Encoder`]'s (`[d_in, d_out]` and
+/// `[d_out]` per layer).
+#[derive(Debug, Clone)]
+pub(crate) struct Grads {
+    pub embed: (Vec<f32>, Vec<f32>),
+    pub layers: Vec<[(Vec<f32>, Vec<f32>); 2]>,
+    pub readout: (Vec<f32>, Vec<f32>),
+}
+
+fn zeros_like(l: &Dense) -> (Vec<f32>, Vec<f32>) {
+    (vec![0.0; l.w.len()], vec![0.0; l.b.len()])
+}
+
+fn add_into(a: &mut (Vec<f32>, Vec<f32>), b: &(Vec<f32>, Vec<f32>)) {
+    for (x, y) in a.0.iter_mut().zip(&b.0) {
+        *x += y;
+    }
+    for (x, y) in a.1.iter_mut().zip(&b.1) {
+        *x += y;
+    }
+}
+
+impl Grads {
+    fn zeros(e: &Encoder) -> Self {
+        Self {
+            embed: zeros_like(&e.embed),
+            layers: e
+                .layers
+                .iter()
+                .map(|(a, b)| [zeros_like(a), zeros_like(b)])
+                .collect(),
+            readout: zeros_like(&e.readout),
+        }
+    }
+
+    /// Adds `other` (chunk by chunk, in a fixed order, so the sum does not depend on threads).
+    pub fn add(&mut self, other: &Grads) {
+        add_into(&mut self.embed, &other.embed);
+        for (a, b) in self.layers.iter_mut().zip(&other.layers) {
+            add_into(&mut a[0], &b[0]);
+            add_into(&mut a[1], &b[1]);
+        }
+        add_into(&mut self.readout, &other.readout);
+    }
+}
+
+/// `dW += x^T dy`, `db += Σ_rows dy` for a dense layer fed `x` `[rows, d_in]`.
+fn dense_grads(l: &Dense, x: &[f32], dy: &[f32], rows: usize, g: &mut (Vec<f32>, Vec<f32>)) {
+    sgemm(l.d_in, rows, l.d_out, x, true, dy, false, &mut g.0, true);
+    for row in dy.chunks_exact(l.d_out) {
+        for (b, v) in g.1.iter_mut().zip(row) {
+            *b += v;
+        }
+    }
+}
+
+/// `dx = dy W^T` `[rows, d_in]`.
+fn dense_input_grad(l: &Dense, dy: &[f32], rows: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; rows * l.d_in];
+    sgemm(rows, l.d_out, l.d_in, dy, false, &l.w, true, &mut dx, false);
+    dx
+}
+
+/// `dx *= [pre > 0]` (the derivative of ReLU, zero at zero as burn's is).
+fn relu_backward(dx: &mut [f32], pre: &[f32]) {
+    for (d, p) in dx.iter_mut().zip(pre) {
+        *d = if *p > 0.0 { *d } else { 0.0 };
+    }
+}
+
+/// `dh[node] += d_pooled[graph, col..col + d] * inv_count[graph]` for every node.
+fn unpool(g: &Graphs<'_>, d_pooled: &[f32], width: usize, col: usize, d: usize, dh: &mut [f32]) {
+    let n = g.n;
+    for (gi, inv) in g.inv_count.iter().enumerate() {
+        let src = &d_pooled[gi * width + col..gi * width + col + d];
+        for i in 0..n {
+            let dst = &mut dh[(gi * n + i) * d..(gi * n + i + 1) * d];
+            for (o, s) in dst.iter_mut().zip(src) {
+                *o += s * inv;
+            }
+        }
+    }
+}
+
+impl Encoder {
+    /// The gradient of the encoder's weights for one chunk, given the gradient `d_emb`
+    /// `[g, hidden]` of its embeddings and the trace of its forward pass.
+    pub fn backward_chunk(&self, g: &Graphs<'_>, trace: &Trace, d_emb: &[f32]) -> Grads {
+        let (d, n, count) = (self.hidden(), g.n, g.len());
+        let rows = count * n;
+        let layers = self.layers.len();
+        let width = d * (layers + 1);
+        let mut grads = Grads::zeros(self);
+        dense_grads(
+            &self.readout,
+            &trace.pooled,
+            d_emb,
+            count,
+            &mut grads.readout,
+        );
+        let d_pooled = dense_input_grad(&self.readout, d_emb, count);
+        let mut dh = vec![0.0; rows * d];
+        unpool(g, &d_pooled, width, layers * d, d, &mut dh);
+        let mut act = vec![0.0; rows * d];
+        let part = |k: usize| Rows {
+            stride: 3 * d,
+            offset: k * d,
+        };
+        for l in (0..layers).rev() {
+            let (lin1, lin2) = &self.layers[l];
+            // h_{l+1} = (h_l + relu(v)) * mask, v = relu(u) W2 + b2, u = z W1 + b1.
+            mask_rows(&mut dh, g.mask, d);
+            let mut dv = dh.clone();
+            relu_backward(&mut dv, &trace.v[l]);
+            act.copy_from_slice(&trace.u[l]);
+            relu(&mut act);
+            dense_grads(lin2, &act, &dv, rows, &mut grads.layers[l][1]);
+            let mut du = dense_input_grad(lin2, &dv, rows);
+            relu_backward(&mut du, &trace.u[l]);
+            dense_grads(lin1, &trace.z[l], &du, rows, &mut grads.layers[l][0]);
+            let dz = dense_input_grad(lin1, &du, rows);
+            // z = [h, A^T h, A h]: the residual, then each message's way back.
+            for (r, row) in dz.chunks_exact(3 * d).enumerate() {
+                for (o, s) in dh[r * d..(r + 1) * d].iter_mut().zip(&row[..d]) {
+                    *o += s;
+                }
+            }
+            propagate(g, &dz, part(1), d, false, &mut dh, Rows::dense(d), true);
+            propagate(g, &dz, part(2), d, true, &mut dh, Rows::dense(d), true);
+            unpool(g, &d_pooled, width, l * d, d, &mut dh);
+        }
+        // h_0 = relu(x We + be) * mask.
+        mask_rows(&mut dh, g.mask, d);
+        relu_backward(&mut dh, &trace.embed_pre);
+        dense_grads(&self.embed, g.features, &dh, rows, &mut grads.embed);
+        grads
+    }
+
+    /// Forward pass of a whole batch, chunk by chunk in parallel, keeping each chunk's trace.
+    pub fn embed_traced(&self, batch: &GraphBatch) -> (Vec<f32>, Vec<Trace>) {
+        let g = Graphs::of(batch);
+        let parts: Vec<(Vec<f32>, Trace)> = chunks(g.len())
+            .par_iter()
+            .map(|&(s, e)| {
+                let mut trace = Trace::default();
+                let emb = self.embed_chunk(&g.slice(s, e), Some(&mut trace));
+                (emb, trace)
+            })
+            .collect();
+        let (embs, traces): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        (embs.concat(), traces)
+    }
+
+    /// The weights' gradient for a whole batch given `d_emb` `[len, hidden]`, chunks in
+    /// parallel, summed in chunk order.
+    pub fn backward(&self, batch: &GraphBatch, traces: &[Trace], d_emb: &[f32]) -> Grads {
+        let g = Graphs::of(batch);
+        let d = self.hidden();
+        let parts: Vec<Grads> = chunks(g.len())
+            .par_iter()
+            .zip(traces)
+            .map(|(&(s, e), t)| self.backward_chunk(&g.slice(s, e), t, &d_emb[s * d..e * d]))
+            .collect();
+        let mut total = Grads::zeros(self);
+        for p in &parts {
+            total.add(p);
+        }
+        total
+    }
+}
+
+/// What the score head's forward pass keeps for its backward pass.
+pub(crate) struct ScoreTrace {
+    /// `relu(emb)` `[g, hidden]`.
+    act: Vec<f32>,
+    /// The first layer's pre-activation `[g, hidden]`.
+    pre: Vec<f32>,
+}
+
+/// Gradients of the score head's two layers.
+pub(crate) struct ScoreGrads {
+    pub score1: (Vec<f32>, Vec<f32>),
+    pub score2: (Vec<f32>, Vec<f32>),
+}
+
+impl Encoder {
+    /// Scores `[g]` of embeddings `[g, hidden]`, with what [`score_backward`](Self::score_backward)
+    /// needs.
+    pub fn score_traced(&self, emb: &[f32], count: usize) -> (Vec<f32>, ScoreTrace) {
+        let mut act = emb.to_vec();
+        relu(&mut act);
+        let mut pre = vec![0.0; count * self.score1.d_out];
+        self.score1.forward(&act, count, &mut pre);
+        let mut hidden = pre.clone();
+        relu(&mut hidden);
+        let mut s = vec![0.0; count];
+        self.score2.forward(&hidden, count, &mut s);
+        (s, ScoreTrace { act, pre })
+    }
+
+    /// The score head's gradients and the embeddings' gradient `[g, hidden]`, given the
+    /// scores' gradient `d_scores` `[g]` and the embeddings `emb`.
+    pub fn score_backward(
+        &self,
+        emb: &[f32],
+        trace: &ScoreTrace,
+        d_scores: &[f32],
+    ) -> (ScoreGrads, Vec<f32>) {
+        let count = d_scores.len();
+        let mut grads = ScoreGrads {
+            score1: zeros_like(&self.score1),
+            score2: zeros_like(&self.score2),
+        };
+        let mut hidden = trace.pre.clone();
+        relu(&mut hidden);
+        dense_grads(&self.score2, &hidden, d_scores, count, &mut grads.score2);
+        let mut d_pre = dense_input_grad(&self.score2, d_scores, count);
+        relu_backward(&mut d_pre, &trace.pre);
+        dense_grads(&self.score1, &trace.act, &d_pre, count, &mut grads.score1);
+        let mut d_emb = dense_input_grad(&self.score1, &d_pre, count);
+        relu_backward(&mut d_emb, emb);
+        (grads, d_emb)
+    }
+}
+
+/// The pairwise logistic ranking loss (as `dcl_contrastive::pairwise_logistic` defines it)
+/// and its gradient with respect to the scores: the mean of `softplus(-(s_i - s_j) / t)` over
+/// the ordered pairs with `targets[i] > targets[j]`, zero without pairs.
+pub(crate) fn pairwise_logistic(scores: &[f32], targets: &[f32], t: f64) -> (f64, Vec<f32>) {
+    let n = scores.len();
+    let mut grad = vec![0.0f64; n];
+    let (mut total, mut pairs) = (0.0f64, 0usize);
+    for i in 0..n {
+        for j in 0..n {
+            if targets[i] > targets[j] {
+                let x = -(f64::from(scores[i]) - f64::from(scores[j])) / t;
+                total += x.max(0.0) + (-x.abs()).exp().ln_1p();
+                // d softplus(x) / dx = sigmoid(x); dx/ds_i = -1/t, dx/ds_j = 1/t.
+                let sigmoid = 1.0 / (1.0 + (-x).exp());
+                grad[i] -= sigmoid / t;
+                grad[j] += sigmoid / t;
+                pairs += 1;
+            }
+        }
+    }
+    let pairs = pairs.max(1) as f64;
+    (
+        total / pairs,
+        grad.into_iter().map(|g| (g / pairs) as f32).collect(),
+    )
+}
+
+/// The `[start, end)` graph ranges of a batch of `len` graphs.
+fn chunks(len: usize) -> Vec<(usize, usize)> {
+    (0..len)
+        .step_by(CHUNK)
+        .map(|s| (s, (s + CHUNK).min(len)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CpuBackend;
+    use crate::model::{BatchTensors, ModelConfig};
+    use burn::tensor::{Tensor, TensorData};
+    use dcl_graph::{EncodingShape, Nb101Space, SearchSpace};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    type B = CpuBackend;
+
+    #[test]
+    fn the_native_pairwise_loss_and_score_head_give_burns_values_and_gradients() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let device = Default::default();
+        let model = RankerModel::<B>::new(8, ModelConfig::default(), &mut rng, &device);
+        let n = 50;
+        let emb: Vec<f32> = (0..n * 64).map(|_| rng.random_range(-1.0..1.0)).collect();
+        // Ties included: they are not pairs.
+        let y: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+        let leaf = Tensor::<B, 2>::from_data(TensorData::new(emb.clone(), [n, 64]), &device)
+            .require_grad();
+        let yt = Tensor::<B, 1>::from_data(TensorData::new(y.clone(), [n]), &device);
+        let loss = dcl_contrastive::pairwise_logistic(model.score(leaf.clone()), yt, 0.7).unwrap();
+        let burn_loss = f64::from(loss.clone().into_scalar());
+        let grads = loss.backward();
+        let burn_d_emb: Vec<f32> = leaf.grad(&grads).unwrap().into_data().to_vec().unwrap();
+
+        let encoder = Encoder::of(&model);
+        let (scores, trace) = encoder.score_traced(&emb, n);
+        let (value, d_scores) = pairwise_logistic(&scores, &y, 0.7);
+        assert!((value - burn_loss).abs() < 1e-5, "{value} vs {burn_loss}");
+        let (head, d_emb) = encoder.score_backward(&emb, &trace, &d_scores);
+        // The score2 bias's true gradient is zero (the loss depends on score differences
+        // only): both sides hold rounding noise there, hence the absolute floor.
+        let close = |ours: &[f32], theirs: &[f32], what: &str| {
+            let scale = theirs.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            for (a, b) in ours.iter().zip(theirs) {
+                assert!((a - b).abs() <= 1e-4 * scale, "{what}: {a} vs {b}");
+            }
+        };
+        close(&d_emb, &burn_d_emb, "embeddings");
+        let (s1, s2) = model.score_parts();
+        for (lin, (gw, gb), what) in [(s1, &head.score1, "score1"), (s2, &head.score2, "score2")] {
+            let bw: Vec<f32> = lin
+                .weight
+                .val()
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let bias = lin.bias.as_ref().unwrap().val();
+            let bb: Vec<f32> = bias.grad(&grads).unwrap().into_data().to_vec().unwrap();
+            close(gw, &bw, what);
+            close(gb, &bb, what);
+        }
+    }
+
+    /// Gradients of every encoder weight under burn's autodiff and under the native backward
+    /// pass, for the loss `Σ w_i score_i + Σ c_ij emb_ij` (random `w`, `c`) on padded NB101
+    /// graphs spanning three chunks.
+    #[test]
+    fn the_native_backward_pass_gives_burns_gradients() {
+        let space = Nb101Space::new();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let graphs: Vec<_> = (0..150)
+            .map(|_| space.to_graph(&space.sample(&mut rng)).unwrap())
+            .collect();
+        let batch = GraphBatch::from_graphs(EncodingShape::of(&space), &graphs).unwrap();
+        let cfg = ModelConfig::default();
+        let device = Default::default();
+        let model = RankerModel::<B>::new(batch.shape().feature_dim(), cfg, &mut rng, &device);
+        let w: Vec<f32> = (0..150).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let c: Vec<f32> = (0..150 * cfg.hidden)
+            .map(|_| rng.random_range(-0.1..0.1))
+            .collect();
+        let loss = |emb: Tensor<B, 2>| {
+            let wt = Tensor::<B, 1>::from_data(TensorData::new(w.clone(), [150]), &device);
+            let ct = Tensor::<B, 2>::from_data(TensorData::new(c.clone(), [150, 64]), &device);
+            (model.score(emb.clone()) * wt).sum() + (emb * ct).sum()
+        };
+
+        let emb = model.embed(&BatchTensors::new(&batch, &device));
+        let burn_emb: Vec<f32> = emb.clone().into_data().to_vec().unwrap();
+        let burn_grads = loss(emb).backward();
+
+        let encoder = Encoder::of(&model);
+        let (native_emb, traces) = encoder.embed_traced(&batch);
+        assert_eq!(native_emb, burn_emb, "the forward passes agree bit for bit");
+        let leaf = Tensor::<B, 2>::from_data(TensorData::new(native_emb, [150, 64]), &device)
+            .require_grad();
+        let mut grads = loss(leaf.clone()).backward();
+        let d_emb: Vec<f32> = leaf
+            .grad_remove(&mut grads)
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let native = encoder.backward(&batch, &traces, &d_emb);
+
+        let (embed, layers, readout) = model.encoder_parts();
+        let mut pairs = vec![(embed, &native.embed, "embed".to_string())];
+        for (i, ((l1, l2), [g1, g2])) in layers.into_iter().zip(&native.layers).enumerate() {
+            pairs.push((l1, g1, format!("layers[{i}].lin1")));
+            pairs.push((l2, g2, format!("layers[{i}].lin2")));
+        }
+        pairs.push((readout, &native.readout, "readout".into()));
+        for (lin, (gw, gb), name) in pairs {
+            let bw: Vec<f32> = lin
+                .weight
+                .val()
+                .grad(&burn_grads)
+                .unwrap()
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let bias = lin.bias.as_ref().unwrap().val();
+            let bb: Vec<f32> = bias
+                .grad(&burn_grads)
+                .unwrap()
+                .into_data()
+                .to_vec()
+                .unwrap();
+            for (what, ours, theirs) in [("weight", gw, &bw), ("bias", gb, &bb)] {
+                let scale = theirs.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.0, "{name}.{what} has a gradient");
+                for (i, (a, b)) in ours.iter().zip(theirs.iter()).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * scale,
+                        "{name}.{what}[{i}]: native {a}, burn {b} (scale {scale})"
+                    );
+                }
+            }
+        }
+    }
+}
