@@ -360,6 +360,15 @@ pub struct PretrainRecord {
     pub digest: String,
     /// Seed of the random stream (shuffles, augmentations).
     pub rng_seed: u64,
+    /// What ran the encoder ([`Predictor::set_training_engine`]): the engines round
+    /// differently, so a cached encoder is reused only by a run with the same one. Files saved
+    /// before it was recorded were all trained by burn.
+    #[serde(default = "burn_engine")]
+    pub engine: Engine,
+}
+
+fn burn_engine() -> Engine {
+    Engine::Burn
 }
 
 /// [`PretrainRecord::digest`] of `archs`.
@@ -632,6 +641,7 @@ impl<B: AutodiffBackend> Predictor<B> {
             architectures: archs.len(),
             digest: digest(space, archs),
             rng_seed: self.rng_seed,
+            engine: self.training,
         });
         Ok(tally.report(start))
     }
@@ -1041,6 +1051,7 @@ impl<B: AutodiffBackend> Predictor<B> {
             architectures: archs.len(),
             digest: digest(space, archs),
             rng_seed: self.rng_seed,
+            engine: self.training,
         });
         if path.exists() {
             match Self::load(path, space, self.device.clone()) {
@@ -1055,7 +1066,10 @@ impl<B: AutodiffBackend> Predictor<B> {
                             field: format!("{at} (the file has {file}, this run wants {run})"),
                         });
                     }
+                    let (engine, training) = (self.engine, self.training);
                     *self = cached;
+                    self.engine = engine;
+                    self.training = training;
                     return Ok(None);
                 }
                 Err(PredictorError::Format(why)) => {
