@@ -20,7 +20,7 @@ use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric,
 use dcl_graph::{Nb101Space, Nb201Space, SearchSpace};
 use dcl_predictor::metrics::{kendall_tau, precision_at_k, spearman_rho};
 use dcl_predictor::{
-    Ensemble, FinetuneConfig, ModelConfig, Predictor, PretrainConfig, RankingLoss,
+    Engine, Ensemble, FinetuneConfig, ModelConfig, Predictor, PretrainConfig, RankingLoss,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -98,6 +98,9 @@ pub struct EvalConfig {
     pub pretrain: PretrainConfig,
     /// Stage 2 (its loss is the variant's).
     pub finetune: FinetuneConfig,
+    /// What runs the encoder in training: `burn` (the default; every reported number) or
+    /// `native` (faster; docs/results/predictor.md, "Speed").
+    pub training_engine: Engine,
 }
 
 impl Default for EvalConfig {
@@ -122,6 +125,7 @@ impl Default for EvalConfig {
                 epochs: 100,
                 ..FinetuneConfig::default()
             },
+            training_engine: Engine::Burn,
         }
     }
 }
@@ -159,10 +163,14 @@ pub struct Stage1Flags {
     /// Message-passing layers [default: 4].
     #[arg(long)]
     pub layers: Option<usize>,
+    /// What runs the encoder in training: burn, or native (faster; other rounding)
+    /// [default: burn].
+    #[arg(long)]
+    pub training_engine: Option<Engine>,
 }
 
 impl Stage1Flags {
-    fn apply(&self, model: &mut ModelConfig, pretrain: &mut PretrainConfig) {
+    fn apply(&self, model: &mut ModelConfig, pretrain: &mut PretrainConfig, engine: &mut Engine) {
         macro_rules! set {
             ($($flag:ident => $t:ident . $key:ident),*) => {
                 $(if let Some(v) = self.$flag { $t.$key = v; })*
@@ -174,6 +182,9 @@ impl Stage1Flags {
             node_mask => pretrain.node_mask, hidden => model.hidden, layers => model.layers);
         if self.pretrain_steps.is_some() {
             pretrain.max_steps = self.pretrain_steps;
+        }
+        if let Some(e) = self.training_engine {
+            *engine = e;
         }
     }
 }
@@ -198,6 +209,7 @@ const FLAGS: &[(&str, &str, &str)] = &[
     ("model", "hidden", "--hidden"),
     ("model", "layers", "--layers"),
     ("model", "projection", ""),
+    ("", "training_engine", "--training-engine"),
 ];
 
 /// `predictor eval`'s arguments.
@@ -363,7 +375,8 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
     if args.target_temperature.is_some() {
         cfg.finetune.target_temperature = args.target_temperature;
     }
-    args.stage1.apply(&mut cfg.model, &mut cfg.pretrain);
+    args.stage1
+        .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
     match cfg.space {
         SpaceName::Nb201 => {
             let table = Nb201Table::embedded()?;
@@ -434,7 +447,8 @@ fn evaluate<S: SearchSpace>(
     args: &EvalArgs,
 ) -> Result<(), CliError> {
     let name = p.space.name().to_owned();
-    let fresh: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED)?;
+    let mut fresh: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED)?;
+    fresh.set_training_engine(cfg.training_engine);
     let needs_pretrain = cfg.variants.iter().any(|v| *v != Variant::NoPretrain);
     let n_encoders = if needs_pretrain {
         cfg.encoders as u64
@@ -444,6 +458,7 @@ fn evaluate<S: SearchSpace>(
     let mut pretrained = Vec::new();
     for i in 0..n_encoders {
         let mut enc: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED + i)?.fork(0);
+        enc.set_training_engine(cfg.training_engine);
         let report = match &args.encoder {
             Some(path) => {
                 let file = encoder_file(path, i);
@@ -545,6 +560,9 @@ pub struct PretrainCommandConfig {
     pub model: ModelConfig,
     /// Stage 1.
     pub pretrain: PretrainConfig,
+    /// What runs the encoder in training: `burn` (the default; every reported number) or
+    /// `native` (faster; docs/results/predictor.md, "Speed").
+    pub training_engine: Engine,
 }
 
 impl Default for PretrainCommandConfig {
@@ -554,6 +572,7 @@ impl Default for PretrainCommandConfig {
             seed: ENCODER_SEED,
             model: ModelConfig::default(),
             pretrain: PretrainConfig::default(),
+            training_engine: Engine::Burn,
         }
     }
 }
@@ -591,7 +610,8 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
     if let Some(s) = args.seed {
         cfg.seed = s;
     }
-    args.stage1.apply(&mut cfg.model, &mut cfg.pretrain);
+    args.stage1
+        .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
     located("model", FLAGS, cfg.model.validate())?;
     located("pretrain", FLAGS, cfg.pretrain.validate())?;
     let report = match cfg.space {
@@ -604,6 +624,7 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
                 .map(|r| r.cell)
                 .collect();
             let mut enc: Predictor = Predictor::new(&space, cfg.model, cfg.seed)?.fork(0);
+            enc.set_training_engine(cfg.training_engine);
             (
                 enc.pretrain_cached(&args.out, &space, &pool, &cfg.pretrain)?,
                 pool.len(),
@@ -613,6 +634,7 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
             let space = Nb101Space::new();
             let pool = pool_of(&space)?;
             let mut enc: Predictor = Predictor::new(&space, cfg.model, cfg.seed)?.fork(0);
+            enc.set_training_engine(cfg.training_engine);
             (
                 enc.pretrain_cached(&args.out, &space, &pool, &cfg.pretrain)?,
                 pool.len(),
