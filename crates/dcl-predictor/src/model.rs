@@ -160,6 +160,16 @@ pub(crate) struct BatchTensors<B: Backend> {
     pub inv_count: Tensor<B, 3>,
 }
 
+/// One over each graph's node count (at least one) of a batch: the factor of mean pooling,
+/// shared by the burn model and the native engine so that both pool to the same bits.
+pub(crate) fn inv_node_counts(batch: &GraphBatch) -> Vec<f32> {
+    batch
+        .node_mask()
+        .chunks(batch.shape().max_nodes.max(1))
+        .map(|m| 1.0 / m.iter().sum::<f32>().max(1.0))
+        .collect()
+}
+
 impl<B: Backend> BatchTensors<B> {
     pub fn new(batch: &GraphBatch, device: &B::Device) -> Self {
         let (b, n, f) = (
@@ -170,11 +180,7 @@ impl<B: Backend> BatchTensors<B> {
         let t = |v: &[f32], shape: [usize; 3]| {
             Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
         };
-        let inv_count: Vec<f32> = batch
-            .node_mask()
-            .chunks(n.max(1))
-            .map(|m| 1.0 / m.iter().sum::<f32>().max(1.0))
-            .collect();
+        let inv_count = inv_node_counts(batch);
         Self {
             adj: t(batch.adjacency(), [b, n, n]),
             features: t(batch.features(), [b, n, f]),

@@ -167,21 +167,12 @@ pub(crate) struct Graphs<'a> {
 
 impl<'a> Graphs<'a> {
     pub fn of(batch: &'a GraphBatch) -> Self {
-        let n = batch.shape().max_nodes;
-        Self::new(n, batch.adjacency(), batch.features(), batch.node_mask())
-    }
-
-    fn new(n: usize, adjacency: &'a [f32], features: &'a [f32], mask: &'a [f32]) -> Self {
-        let inv_count = mask
-            .chunks(n.max(1))
-            .map(|m| 1.0 / m.iter().sum::<f32>().max(1.0))
-            .collect();
         Self {
-            n,
-            adjacency,
-            features,
-            mask,
-            inv_count,
+            n: batch.shape().max_nodes,
+            adjacency: batch.adjacency(),
+            features: batch.features(),
+            mask: batch.node_mask(),
+            inv_count: crate::model::inv_node_counts(batch),
         }
     }
 
@@ -290,9 +281,11 @@ fn pool(g: &Graphs<'_>, h: &[f32], d: usize, pooled: &mut [f32], width: usize, c
 /// What the forward pass keeps for the backward pass, per chunk.
 #[derive(Debug, Default)]
 pub(crate) struct Trace {
-    /// Each layer's `[h, A^T h, A h]` `[g * n, 3d]`, first hidden pre-activation and second.
+    /// Each layer's input `[h, A^T h, A h]` `[g * n, 3d]`.
     pub z: Vec<Vec<f32>>,
+    /// Each layer's first pre-activation `[g * n, d]`.
     pub u: Vec<Vec<f32>>,
+    /// Each layer's second pre-activation `[g * n, d]`.
     pub v: Vec<Vec<f32>>,
     /// The embedding's pre-activation `[g * n, d]`.
     pub embed_pre: Vec<f32>,
@@ -383,14 +376,7 @@ impl Encoder {
 
     /// Scores `[g]` of embeddings `[g, hidden]`.
     pub fn score(&self, emb: &[f32], count: usize) -> Vec<f32> {
-        let mut x = emb.to_vec();
-        relu(&mut x);
-        let mut y = vec![0.0; count * self.score1.d_out];
-        self.score1.forward(&x, count, &mut y);
-        relu(&mut y);
-        let mut s = vec![0.0; count];
-        self.score2.forward(&y, count, &mut s);
-        s
+        self.score_traced(emb, count).0
     }
 
     /// Embeddings `[len, hidden]` of a whole batch, chunks in parallel.
