@@ -12,7 +12,7 @@ use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_evo::{DclEnasConfig, RegularizedEvolution};
 use std::sync::OnceLock;
 
-use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
+use dcl_predictor::{Engine, FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{
     CandidateRecord, FeatureEntry, Kernels, Monitor, NdArrayBackend, NetArch, NetConfig,
     TrainConfig,
@@ -84,6 +84,7 @@ fn tiny_config() -> EcgSearchConfig {
             epochs: 2,
             ..FinetuneConfig::search_default()
         },
+        training_engine: Engine::Burn,
         final_seeds: vec![0],
         seed: 1,
         proxy_folds: 0,

@@ -26,7 +26,9 @@ use dcl_evo::{
 };
 use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, Objectives, SearchSpace};
-use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
+use dcl_predictor::{
+    Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig,
+};
 use dcl_train::{
     CandidateRecord, CellEvaluator, CellNet, CellSpec, ClassMetrics, Classifier, FeatureEntry,
     InputShape, KachueeNet, Kernels, NetArch, NetConfig, NetSpace, SignalData, TrainConfig,
@@ -106,6 +108,8 @@ pub struct EcgSearchConfig {
     pub pretrain: PretrainConfig,
     /// Stage 2, at every refit.
     pub finetune: FinetuneConfig,
+    /// What runs the predictor's encoder in training ([`Predictor::set_training_engine`]).
+    pub training_engine: Engine,
     /// Initial-weight and batch-order seeds of the final trainings (one run per seed per network).
     pub final_seeds: Vec<u64>,
     /// Seed of the search (predictor, evolution, proxy subsets).
@@ -1187,6 +1191,7 @@ pub fn run_with<B: AutodiffBackend>(
                 EcgSearchError::Config("the cell space cannot be enumerated".into())
             })?;
             let mut predictor: Predictor = Predictor::new(&space, config.model, config.seed)?;
+            predictor.set_training_engine(config.training_engine);
             let pre = predictor.pretrain(&space, &cells, &config.pretrain)?;
             tracing::info!(
                 "stage 1: {} cells, {} steps, InfoNCE {:.3}, {:.1} s",
@@ -1451,6 +1456,7 @@ mod tests {
             model: ModelConfig::default(),
             pretrain: PretrainConfig::default(),
             finetune: FinetuneConfig::search_default(),
+            training_engine: Engine::Burn,
             final_seeds: vec![0],
             seed: 0,
             proxy_folds,

@@ -19,7 +19,7 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Subcommand, ValueEnum};
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_evo::{DclEnasConfig, RegularizedEvolution};
-use dcl_predictor::{FinetuneConfig, ModelConfig, PretrainConfig};
+use dcl_predictor::{Engine, FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{
     Augment, DeviceKind, FeatureEntry, Kernels, Monitor, NetArch, NetConfig, OptimizerKind,
     TrainConfig,
@@ -230,6 +230,9 @@ pub struct EcgConfig {
     pub infill_reference: crate::mo::InfillReferenceName,
     /// Multi-objective DCL-ENAS: random candidates scored per round beside the offspring.
     pub sampled: usize,
+    /// What runs the predictor's encoder in training: `burn` (every reported number) or
+    /// `native` (faster; another rounding).
+    pub training_engine: Engine,
 }
 
 impl Default for EcgConfig {
@@ -278,6 +281,7 @@ impl Default for EcgConfig {
             multiobjective: false,
             infill_reference: crate::mo::InfillReferenceName::Median,
             sampled: 1000,
+            training_engine: Engine::Burn,
         }
     }
 }
@@ -418,6 +422,10 @@ pub struct EcgArgs {
     /// Multi-objective DCL-ENAS: random candidates scored per round [default: 1000].
     #[arg(long)]
     pub sampled: Option<usize>,
+    /// What runs the predictor's encoder in training: burn, or native (faster; other
+    /// rounding) [default: burn].
+    #[arg(long)]
+    pub training_engine: Option<Engine>,
 }
 
 /// `ecg search`'s arguments.
@@ -477,7 +485,8 @@ impl EcgArgs {
             rescore_repeats,
             fitness,
             infill_reference,
-            sampled
+            sampled,
+            training_engine
         );
         macro_rules! on {
             ($($flag:ident),*) => { $(if self.$flag { cfg.$flag = true; })* };
@@ -660,6 +669,7 @@ impl EcgConfig {
                 ..PretrainConfig::default()
             },
             finetune: FinetuneConfig::search_default(),
+            training_engine: self.training_engine,
             final_seeds: self.final_seeds.clone(),
             seed: self.seed,
             proxy_folds: self.proxy_folds,

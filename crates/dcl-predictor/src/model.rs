@@ -256,18 +256,17 @@ impl<B: Backend> RankerModel<B> {
         }
         put(&e.readout, grads.readout, params);
     }
+}
 
-    /// Registers the natively computed gradients of the score head's weights in `params`.
-    pub(crate) fn register_score_grads(
-        &self,
-        grads: crate::native::ScoreGrads,
-        params: &mut burn::optim::GradientsParams,
-    ) where
-        B: burn::tensor::backend::AutodiffBackend,
-    {
-        put(&self.score1, grads.score1, params);
-        put(&self.score2, grads.score2, params);
-    }
+/// Registers the natively computed gradients of a head's two layers (`model.score_parts()`
+/// or `model.projection_parts()`) in `params`.
+pub(crate) fn register_head_grads<B: burn::tensor::backend::AutodiffBackend>(
+    (first, second): (&Linear<B>, &Linear<B>),
+    [g1, g2]: crate::native::HeadGrads,
+    params: &mut burn::optim::GradientsParams,
+) {
+    put(first, g1, params);
+    put(second, g2, params);
 }
 
 /// Registers a linear layer's gradients `(weight, bias)` in `params`.
@@ -294,6 +293,11 @@ impl<B: Backend> RankerModel<B> {
     /// The score head's two layers.
     pub(crate) fn score_parts(&self) -> (&Linear<B>, &Linear<B>) {
         (&self.score1, &self.score2)
+    }
+
+    /// The stage-1 projection head's two layers.
+    pub(crate) fn projection_parts(&self) -> (&Linear<B>, &Linear<B>) {
+        (&self.proj1, &self.proj2)
     }
 
     /// Graph embeddings `[b, hidden]`.

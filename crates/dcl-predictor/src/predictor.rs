@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::PredictorError;
 use crate::file::{self, FORMAT_VERSION, Header, MAGIC};
-use crate::model::{BatchTensors, ModelConfig, RankerModel};
+use crate::model::{BatchTensors, ModelConfig, RankerModel, register_head_grads};
 use crate::native;
 
 /// The CPU backend used by default: burn-ndarray with autodiff.
@@ -510,12 +510,14 @@ impl<B: AutodiffBackend> Predictor<B> {
         self.training
     }
 
-    /// Chooses what runs the encoder in [`pretrain`](Self::pretrain) and
-    /// [`finetune`](Self::finetune). With [`Engine::Native`] the loss and the heads still run
-    /// in burn's autodiff, the encoder's forward and backward passes in this crate's CPU
-    /// kernels (the exact gradient, summed in another order than burn's: the trained model
-    /// differs from [`Engine::Burn`]'s in the last bits, then by as much as another seed's
-    /// rounding would make it); both views of a stage-1 step share one forward pass.
+    /// Chooses what runs the training steps of [`pretrain`](Self::pretrain) and
+    /// [`finetune`](Self::finetune). With [`Engine::Native`] the encoder's forward and backward
+    /// passes run in this crate's CPU kernels, and so do the whole of a stage-1 step (both
+    /// views in one pass, the projection head, InfoNCE) and of a stage-2 step with the plain
+    /// pairwise loss; the other stage-2 losses and the heads under them stay in burn's
+    /// autodiff, and Adam is burn's for both. The gradient is exact but summed in another
+    /// order than burn's: the trained model differs from [`Engine::Burn`]'s in the last bits,
+    /// then by as much as another rounding would make it.
     pub fn set_training_engine(&mut self, engine: Engine) {
         self.training = engine;
     }
@@ -600,6 +602,8 @@ impl<B: AutodiffBackend> Predictor<B> {
             .filter(|c| c.len() >= 2)
             .count();
         let total_steps = per_epoch.saturating_mul(cfg.epochs).min(max_steps) as u64;
+        // The native engine's forward-pass buffers, reused from step to step.
+        let mut traces = Vec::new();
         'epochs: for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             for chunk in order.chunks(cfg.batch_size) {
@@ -611,25 +615,33 @@ impl<B: AutodiffBackend> Predictor<B> {
                     tally.end_epoch();
                     break 'epochs;
                 }
-                let native = self.native_encoder(&model);
-                let mut passes = Vec::new();
-                let loss = self.view_loss(
-                    &model,
-                    (native.as_ref(), &mut passes),
-                    &aug,
-                    &graphs,
-                    chunk,
-                    cfg.temperature,
-                )?;
+                let (v1, v2) = self.views(&aug, &graphs, chunk)?;
                 let value;
-                (model, value) = descend(
-                    model,
-                    &mut optim,
-                    loss,
-                    (native.as_ref(), &passes),
-                    cfg.learning_rate,
-                    tally.steps,
-                )?;
+                (model, value) = match self.native_encoder(&model) {
+                    Some(encoder) => native_info_nce_step(
+                        model,
+                        &mut optim,
+                        (&encoder, &mut traces),
+                        (v1, &v2),
+                        (cfg.temperature, cfg.learning_rate, tally.steps),
+                    )?,
+                    None => {
+                        let loss = self.view_loss(
+                            &model,
+                            (None, &mut Vec::new()),
+                            (v1, v2),
+                            cfg.temperature,
+                        )?;
+                        descend(
+                            model,
+                            &mut optim,
+                            loss,
+                            (None, &[]),
+                            cfg.learning_rate,
+                            tally.steps,
+                        )?
+                    }
+                };
                 tally.record(value);
                 dcl_graph::progress::step("pretrain", tally.steps as u64, total_steps);
             }
@@ -646,30 +658,39 @@ impl<B: AutodiffBackend> Predictor<B> {
         Ok(tally.report(start))
     }
 
-    /// InfoNCE between two augmented views of the graphs `chunk` points at. With the native
-    /// engine both views go through one forward pass, recorded in `passes` for the backward.
-    fn view_loss(
+    /// Two augmented views of the graphs `chunk` points at, drawn view by view per graph.
+    fn views(
         &mut self,
-        model: &RankerModel<B>,
-        (native, passes): (Option<&native::Encoder>, &mut Vec<NativePass<B>>),
         aug: &Compose,
         graphs: &[ArchGraph],
         chunk: &[usize],
-        temperature: f64,
-    ) -> Result<Tensor<B, 1>, PredictorError> {
+    ) -> Result<(GraphBatch, GraphBatch), PredictorError> {
         let mut v1 = GraphBatch::with_capacity(self.shape, chunk.len());
         let mut v2 = GraphBatch::with_capacity(self.shape, chunk.len());
         for &i in chunk {
             v1.push(&aug.augment(&graphs[i], &mut self.rng))?;
             v2.push(&aug.augment(&graphs[i], &mut self.rng))?;
         }
+        Ok((v1, v2))
+    }
+
+    /// InfoNCE between two views through burn's projection head and loss. With the native
+    /// engine both views go through the encoder in one pass, recorded in `passes` for the
+    /// backward.
+    fn view_loss(
+        &self,
+        model: &RankerModel<B>,
+        (native, passes): (Option<&native::Encoder>, &mut Vec<NativePass<B>>),
+        (mut v1, v2): (GraphBatch, GraphBatch),
+        temperature: f64,
+    ) -> Result<Tensor<B, 1>, PredictorError> {
         let Some(encoder) = native else {
             let z1 = model.project(model.embed(&BatchTensors::new(&v1, &self.device)));
             let z2 = model.project(model.embed(&BatchTensors::new(&v2, &self.device)));
             return Ok(info_nce(z1, z2, temperature)?);
         };
+        let n = v1.len();
         v1.extend_from(&v2)?;
-        let n = chunk.len();
         let pass = NativePass::new(encoder, v1, &self.device);
         let z = model.project(pass.leaf.clone());
         passes.push(pass);
@@ -735,6 +756,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         let plain_pairwise = cfg.loss == RankingLoss::Pairwise
             && cfg.target_temperature.is_none()
             && cfg.info_nce_weight == 0.0;
+        let mut traces = Vec::new();
         for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             for chunk in order.chunks(cfg.batch_size) {
@@ -752,7 +774,7 @@ impl<B: AutodiffBackend> Predictor<B> {
                     (model, value) = native_pairwise_step(
                         model,
                         &mut optim,
-                        encoder,
+                        (encoder, &mut traces),
                         &batch,
                         &y,
                         (cfg.temperature, cfg.learning_rate, tally.steps),
@@ -784,12 +806,11 @@ impl<B: AutodiffBackend> Predictor<B> {
                     RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
                 };
                 if cfg.info_nce_weight > 0.0 {
+                    let views = self.views(&aug, &graphs, chunk)?;
                     let nce = self.view_loss(
                         &model,
                         (native.as_ref(), &mut passes),
-                        &aug,
-                        &graphs,
-                        chunk,
+                        views,
                         stage1.temperature,
                     )?;
                     loss = loss + nce.mul_scalar(cfg.info_nce_weight);
@@ -1098,7 +1119,8 @@ struct NativePass<B: AutodiffBackend> {
 
 impl<B: AutodiffBackend> NativePass<B> {
     fn new(encoder: &native::Encoder, batch: GraphBatch, device: &B::Device) -> Self {
-        let (emb, traces) = encoder.embed_traced(&batch);
+        let mut traces = Vec::new();
+        let emb = encoder.embed_traced(&batch, &mut traces);
         let shape = [batch.len(), encoder.embed.d_out];
         let leaf = Tensor::from_data(TensorData::new(emb, shape), device).require_grad();
         Self {
@@ -1155,22 +1177,49 @@ fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
 fn native_pairwise_step<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
     model: RankerModel<B>,
     optim: &mut O,
-    encoder: &native::Encoder,
+    (encoder, traces): (&native::Encoder, &mut Vec<native::Trace>),
     batch: &GraphBatch,
     targets: &[f32],
     (temperature, learning_rate, step): (f64, f64, usize),
 ) -> Result<(RankerModel<B>, f64), PredictorError> {
-    let (emb, traces) = encoder.embed_traced(batch);
-    let (scores, score_trace) = encoder.score_traced(&emb, batch.len());
-    let (value, d_scores) = native::pairwise_logistic(&scores, targets, temperature);
+    let emb = encoder.embed_traced(batch, traces);
+    let (scores, score_trace) = encoder
+        .score
+        .forward(&emb, batch.len(), native::Kernel::Fast);
+    let (value, d_scores) = native::loss::pairwise_logistic(&scores, targets, temperature);
     if !value.is_finite() {
         return Err(PredictorError::Diverged(value as f32, step));
     }
-    let (head, d_emb) = encoder.score_backward(&emb, &score_trace, &d_scores);
-    let grads = encoder.backward(batch, &traces, &d_emb);
+    let (head, d_emb) = encoder.score.backward(&emb, &score_trace, &d_scores);
+    let grads = encoder.backward(batch, traces, &d_emb);
     let mut params = GradientsParams::new();
     model.register_encoder_grads(grads, &mut params);
-    model.register_score_grads(head, &mut params);
+    register_head_grads(model.score_parts(), head, &mut params);
+    Ok((optim.step(learning_rate, model, params), value))
+}
+
+/// One stage-1 step natively: both views (`views.0` then `views.1`) through the encoder in one
+/// pass, the projection head and InfoNCE, their backward passes, the update by the same Adam.
+fn native_info_nce_step<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
+    model: RankerModel<B>,
+    optim: &mut O,
+    (encoder, traces): (&native::Encoder, &mut Vec<native::Trace>),
+    (mut batch, second): (GraphBatch, &GraphBatch),
+    (temperature, learning_rate, step): (f64, f64, usize),
+) -> Result<(RankerModel<B>, f64), PredictorError> {
+    let n = batch.len();
+    batch.extend_from(second)?;
+    let emb = encoder.embed_traced(&batch, traces);
+    let (z, head_trace) = encoder.project.forward(&emb, 2 * n, native::Kernel::Fast);
+    let (value, d_z) = native::loss::info_nce(&z, n, encoder.project.second.d_out, temperature);
+    if !value.is_finite() {
+        return Err(PredictorError::Diverged(value as f32, step));
+    }
+    let (head, d_emb) = encoder.project.backward(&emb, &head_trace, &d_z);
+    let grads = encoder.backward(&batch, traces, &d_emb);
+    let mut params = GradientsParams::new();
+    model.register_encoder_grads(grads, &mut params);
+    register_head_grads(model.projection_parts(), head, &mut params);
     Ok((optim.step(learning_rate, model, params), value))
 }
 
