@@ -618,13 +618,20 @@ impl<B: AutodiffBackend> Predictor<B> {
                 let (v1, v2) = self.views(&aug, &graphs, chunk)?;
                 let value;
                 (model, value) = match self.native_encoder(&model) {
-                    Some(encoder) => native_info_nce_step(
-                        model,
-                        &mut optim,
-                        (&encoder, &mut traces),
-                        (v1, &v2),
-                        (cfg.temperature, cfg.learning_rate, tally.steps),
-                    )?,
+                    Some(encoder) => {
+                        // Both views in one pass: rows `i` and `i + n` are siblings.
+                        let (mut batch, n) = (v1, chunk.len());
+                        batch.extend_from(&v2)?;
+                        let width = encoder.project.second.d_out;
+                        native_step(
+                            model,
+                            &mut optim,
+                            (&encoder, &mut traces),
+                            (&batch, NativeHead::Projection),
+                            |z| native::loss::info_nce(z, n, width, cfg.temperature),
+                            (cfg.learning_rate, tally.steps),
+                        )?
+                    }
                     None => {
                         let loss = self.view_loss(
                             &model,
@@ -771,13 +778,13 @@ impl<B: AutodiffBackend> Predictor<B> {
                 let native = self.native_encoder(&model);
                 if let (Some(encoder), true) = (&native, plain_pairwise) {
                     let value;
-                    (model, value) = native_pairwise_step(
+                    (model, value) = native_step(
                         model,
                         &mut optim,
                         (encoder, &mut traces),
-                        &batch,
-                        &y,
-                        (cfg.temperature, cfg.learning_rate, tally.steps),
+                        (&batch, NativeHead::Score),
+                        |s| native::loss::pairwise_logistic(s, &y, cfg.temperature),
+                        (cfg.learning_rate, tally.steps),
                     )?;
                     tally.record(value);
                     continue;
@@ -1172,54 +1179,41 @@ fn descend<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
     Ok((optim.step(learning_rate, model, params), f64::from(value)))
 }
 
-/// One stage-2 step with the plain pairwise loss, forward and backward in the native kernels
-/// (encoder, score head and loss), the update by the same Adam as every other step.
-fn native_pairwise_step<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
-    model: RankerModel<B>,
-    optim: &mut O,
-    (encoder, traces): (&native::Encoder, &mut Vec<native::Trace>),
-    batch: &GraphBatch,
-    targets: &[f32],
-    (temperature, learning_rate, step): (f64, f64, usize),
-) -> Result<(RankerModel<B>, f64), PredictorError> {
-    let emb = encoder.embed_traced(batch, traces);
-    let (scores, score_trace) = encoder
-        .score
-        .forward(&emb, batch.len(), native::Kernel::Fast);
-    let (value, d_scores) = native::loss::pairwise_logistic(&scores, targets, temperature);
-    if !value.is_finite() {
-        return Err(PredictorError::Diverged(value as f32, step));
-    }
-    let (head, d_emb) = encoder.score.backward(&emb, &score_trace, &d_scores);
-    let grads = encoder.backward(batch, traces, &d_emb);
-    let mut params = GradientsParams::new();
-    model.register_encoder_grads(grads, &mut params);
-    register_head_grads(model.score_parts(), head, &mut params);
-    Ok((optim.step(learning_rate, model, params), value))
+/// The head a native step trains through.
+#[derive(Clone, Copy)]
+enum NativeHead {
+    /// The score head (stage 2).
+    Score,
+    /// The projection head (stage 1).
+    Projection,
 }
 
-/// One stage-1 step natively: both views (`views.0` then `views.1`) through the encoder in one
-/// pass, the projection head and InfoNCE, their backward passes, the update by the same Adam.
-fn native_info_nce_step<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
+/// One training step in the native kernels from end to end: the encoder over `batch`, the
+/// `head`, `loss` (its value and its gradient with respect to the head's outputs), their
+/// backward passes, and the update by the same Adam as every other step.
+fn native_step<B: AutodiffBackend, O: Optimizer<RankerModel<B>, B>>(
     model: RankerModel<B>,
     optim: &mut O,
     (encoder, traces): (&native::Encoder, &mut Vec<native::Trace>),
-    (mut batch, second): (GraphBatch, &GraphBatch),
-    (temperature, learning_rate, step): (f64, f64, usize),
+    (batch, head): (&GraphBatch, NativeHead),
+    loss: impl FnOnce(&[f32]) -> (f64, Vec<f32>),
+    (learning_rate, step): (f64, usize),
 ) -> Result<(RankerModel<B>, f64), PredictorError> {
-    let n = batch.len();
-    batch.extend_from(second)?;
-    let emb = encoder.embed_traced(&batch, traces);
-    let (z, head_trace) = encoder.project.forward(&emb, 2 * n, native::Kernel::Fast);
-    let (value, d_z) = native::loss::info_nce(&z, n, encoder.project.second.d_out, temperature);
+    let (native_head, parts) = match head {
+        NativeHead::Score => (&encoder.score, model.score_parts()),
+        NativeHead::Projection => (&encoder.project, model.projection_parts()),
+    };
+    let emb = encoder.embed_traced(batch, traces);
+    let (out, head_trace) = native_head.forward(&emb, batch.len(), native::Kernel::Fast);
+    let (value, d_out) = loss(&out);
     if !value.is_finite() {
         return Err(PredictorError::Diverged(value as f32, step));
     }
-    let (head, d_emb) = encoder.project.backward(&emb, &head_trace, &d_z);
-    let grads = encoder.backward(&batch, traces, &d_emb);
+    let (head_grads, d_emb) = native_head.backward(&emb, &head_trace, &d_out);
+    let grads = encoder.backward(batch, traces, &d_emb);
     let mut params = GradientsParams::new();
+    register_head_grads(parts, head_grads, &mut params);
     model.register_encoder_grads(grads, &mut params);
-    register_head_grads(model.projection_parts(), head, &mut params);
     Ok((optim.step(learning_rate, model, params), value))
 }
 
