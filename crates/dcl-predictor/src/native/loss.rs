@@ -183,4 +183,39 @@ mod tests {
         let (disagree, _) = info_nce(&w, n, p, 0.1);
         assert!(agree < 1e-3 && disagree > 5.0, "{agree} {disagree}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+        /// Cosine similarity ignores each row's length: scaling row `i` by `c > 0` keeps the
+        /// loss and divides that row's gradient by `c`; the gradient is orthogonal to its row.
+        #[test]
+        fn info_nce_sees_directions_only(
+            seed in 0u64..1000,
+            n in 2usize..12,
+            scales in proptest::collection::vec(0.25f32..8.0, 24),
+        ) {
+            let p = 6;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let z: Vec<f32> = (0..2 * n * p).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let scaled: Vec<f32> = z
+                .chunks_exact(p)
+                .zip(&scales)
+                .flat_map(|(row, c)| row.iter().map(move |v| v * c))
+                .collect();
+            let (loss, grad) = info_nce(&z, n, p, 0.5);
+            let (loss_scaled, grad_scaled) = info_nce(&scaled, n, p, 0.5);
+            proptest::prop_assert!((loss - loss_scaled).abs() < 1e-4, "{} vs {}", loss, loss_scaled);
+            for (i, c) in scales.iter().take(2 * n).enumerate() {
+                let (row, g, gs) = (&z[i * p..(i + 1) * p], &grad[i * p..(i + 1) * p], &grad_scaled[i * p..(i + 1) * p]);
+                let norm = g.iter().map(|v| v.abs()).fold(1e-6f32, f32::max);
+                for (a, b) in g.iter().zip(gs) {
+                    proptest::prop_assert!((a - b * c).abs() <= 1e-3 * norm, "row {}: {} vs {} * {}", i, a, b, c);
+                }
+                let along: f32 = row.iter().zip(g).map(|(x, y)| x * y).sum();
+                let len = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+                proptest::prop_assert!(along.abs() <= 1e-3 * norm * len.max(1.0), "row {}: {}", i, along);
+            }
+        }
+    }
 }
