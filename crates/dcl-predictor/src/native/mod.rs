@@ -84,14 +84,12 @@ impl Dense {
     }
 }
 
-/// Where matrixmultiply starts threading a call (`m k + k n`), and (for weight gradients) the
-/// longest inner dimension per call. Our chunks already run in parallel on rayon's pool; matrixmultiply would split a
-/// larger call over its own threads as well (once `m k + k n` reaches 2^15), and the two pools
-/// then spend their time yielding to each other. Splitting the rows changes no value (each
-/// element's inner sum is the same); splitting the inner dimension changes the order of a
-/// gradient's sum, which only weight gradients allow.
+/// Where matrixmultiply starts threading a call (`m k + k n`). Our chunks already run in
+/// parallel on rayon's pool; matrixmultiply would split a larger call over its own threads as
+/// well (once `m k + k n` reaches 2^15), and the two pools then spend their time yielding to
+/// each other. So [`Kernel::Exact`] cuts a product into calls of fewer rows, which changes no
+/// value (each element's inner sum is the same).
 const THREADING_THRESHOLD: usize = 1 << 15;
-const CALL_INNER: usize = 128;
 
 /// Which SGEMM computes a product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,37 +152,31 @@ pub(crate) fn sgemm(
         }
         return;
     }
-    // With `accumulate` the inner dimension may be cut too: c += a[:, k0..k1] b[k0..k1, :].
-    let inner = if accumulate { CALL_INNER } else { k.max(1) };
     // The most rows (a multiple of the kernel's 8) that keep `rows k + k n` under the threshold.
-    let depth_max = inner.min(k).max(1);
-    let per_call =
-        ((THREADING_THRESHOLD - 1).saturating_sub(depth_max * n) / depth_max / 8 * 8).max(8);
+    let depth = k.max(1);
+    let per_call = ((THREADING_THRESHOLD - 1).saturating_sub(depth * n) / depth / 8 * 8).max(8);
+    let beta = if accumulate { 1.0 } else { 0.0 };
     for r0 in (0..m).step_by(per_call) {
         let rows = per_call.min(m - r0);
-        for k0 in (0..k).step_by(inner) {
-            let depth = inner.min(k - k0);
-            let beta = if accumulate || k0 > 0 { 1.0 } else { 0.0 };
-            // SAFETY: the offsets and strides address elements inside the slices checked above:
-            // rows r0..r0+rows of op(a) and c, inner indices k0..k0+depth of op(a) and op(b).
-            unsafe {
-                matrixmultiply::sgemm(
-                    rows,
-                    depth,
-                    n,
-                    1.0,
-                    a.as_ptr().offset(r0 as isize * rsa + k0 as isize * csa),
-                    rsa,
-                    csa,
-                    b.as_ptr().offset(k0 as isize * rsb),
-                    rsb,
-                    csb,
-                    beta,
-                    c.as_mut_ptr().add(r0 * n),
-                    n as isize,
-                    1,
-                );
-            }
+        // SAFETY: the offsets and strides address elements inside the slices checked above:
+        // rows r0..r0+rows of op(a) and c.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                k,
+                n,
+                1.0,
+                a.as_ptr().offset(r0 as isize * rsa),
+                rsa,
+                csa,
+                b.as_ptr(),
+                rsb,
+                csb,
+                beta,
+                c.as_mut_ptr().add(r0 * n),
+                n as isize,
+                1,
+            );
         }
     }
 }
