@@ -1104,3 +1104,26 @@ fn print_search(report: &EcgSearchReport, start: Instant) {
         start.elapsed().as_secs_f64()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_training_engine_reaches_the_search_from_the_flag_and_the_key() {
+        let default = EcgArgs::default().resolve(None).unwrap();
+        assert_eq!(
+            default.search_config().unwrap().training_engine,
+            Engine::Burn
+        );
+        let flag = EcgArgs {
+            training_engine: Some(Engine::Native),
+            ..EcgArgs::default()
+        };
+        let cfg = flag.resolve(None).unwrap();
+        assert_eq!(cfg.search_config().unwrap().training_engine, Engine::Native);
+        let key: EcgConfig = toml::from_str("training_engine = \"native\"").unwrap();
+        assert_eq!(key.search_config().unwrap().training_engine, Engine::Native);
+        assert!(toml::from_str::<EcgConfig>("training_engine = \"torch\"").is_err());
+    }
+}
