@@ -58,7 +58,9 @@ mod cell;
 mod data;
 mod error;
 mod evaluator;
+mod layers;
 mod metrics;
+mod native;
 mod net;
 mod space;
 mod train;
@@ -73,13 +75,15 @@ pub use cell::{CellEdge, CellSpec, EdgeOp, Kernels};
 pub use data::SignalData;
 pub use error::TrainError;
 pub use evaluator::{CandidateRecord, CellEvaluator, LATENCY_MS, PARAMS};
+pub use layers::{Layer, LayerGraph, Value, ValueShape, Weight, WeightIndex, write_back};
 pub use metrics::{ClassMetrics, Monitor};
+pub use native::NativeNet;
 pub use net::{
     Cell, CellNet, Classifier, FeatureEntry, InputShape, KachueeBlock, KachueeNet, NetConfig,
     ReductionBlock, ReluConvBn,
 };
 pub use space::{NetArch, NetSpace};
 pub use train::{
-    ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainReport, Trained, evaluate,
-    latency_ms, predict, train,
+    ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainEngine, TrainReport, Trained,
+    evaluate, latency_ms, predict, train,
 };

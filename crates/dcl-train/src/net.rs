@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::cell::{CellSpec, EdgeOp};
+use crate::layers::{LayerGraph, Value};
 
 /// A network that classifies signals `[batch, channels, length]`, with extra per-sample
 /// features `[batch, n_features]` joined after pooling, into `[batch, n_classes]` logits.
@@ -29,6 +30,30 @@ pub trait Classifier<B: Backend>: Module<B> {
         let _ = shape;
         true
     }
+
+    /// The network as a [`LayerGraph`] over samples of `shape`, with its current weights, for
+    /// the native engine ([`crate::NativeNet`]); the trainer writes the trained weights back
+    /// with [`crate::write_back`]. The default, for networks without a layer-level form, is an
+    /// error, and the trainer then trains on burn.
+    fn layers(&self, shape: &InputShape) -> Result<LayerGraph, TrainError> {
+        let _ = shape;
+        Err(TrainError::Config(
+            "this network has no layer-level form".into(),
+        ))
+    }
+}
+
+/// A burn convolution in `g`, or an error for one the layer graph cannot express.
+fn lower_conv<B: Backend>(
+    g: &mut LayerGraph,
+    conv: &Conv1d<B>,
+    x: Value,
+) -> Result<Value, TrainError> {
+    g.burn_conv1d(conv, x).unwrap_or_else(|| {
+        Err(TrainError::Config(
+            "a convolution with dilation, groups or asymmetric padding".into(),
+        ))
+    })
 }
 
 /// What every network needs to know about its input.
@@ -174,6 +199,12 @@ impl<B: Backend> ReluConvBn<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         batch_norm(&self.bn, self.conv.forward(relu(x)))
     }
+
+    /// Lowered, reading `relu_x`, the ReLU of its input (shared by the edges of one node).
+    fn lower(&self, g: &mut LayerGraph, relu_x: Value) -> Result<Value, TrainError> {
+        let x = lower_conv(g, &self.conv, relu_x)?;
+        g.burn_batch_norm(&self.bn, x)
+    }
 }
 
 /// One planned edge of a built cell: which module (if any) computes it.
@@ -248,6 +279,42 @@ impl<B: Backend> Cell<B> {
             .take()
             .unwrap_or_else(|| x.zeros_like())
     }
+
+    /// Lowered as [`Cell::forward`] computes it, edge for edge.
+    fn lower(&self, g: &mut LayerGraph, x: Value) -> Result<Value, TrainError> {
+        let mut nodes: Vec<Option<Value>> = vec![None; self.nodes];
+        let mut relus: Vec<Option<Value>> = vec![None; self.nodes];
+        nodes[0] = Some(x);
+        for j in 1..self.nodes {
+            let mut sum: Option<Value> = None;
+            for e in self.plan.iter().filter(|e| e.to == j) {
+                let Some(input) = nodes[e.from] else {
+                    continue;
+                };
+                let out = match e.op {
+                    EdgeOp::Zero => continue,
+                    EdgeOp::Identity => input,
+                    EdgeOp::Conv { .. } => {
+                        let r = match relus[e.from] {
+                            Some(r) => r,
+                            None => *relus[e.from].insert(g.relu(input)?),
+                        };
+                        self.convs[e.conv].lower(g, r)?
+                    }
+                    EdgeOp::AvgPool { kernel } => g.avg_pool1d(input, kernel, 1, kernel / 2)?,
+                };
+                sum = Some(match sum {
+                    Some(s) => g.add(s, out)?,
+                    None => out,
+                });
+            }
+            nodes[j] = sum;
+        }
+        match nodes[self.nodes - 1] {
+            Some(v) => Ok(v),
+            None => g.zeros(x),
+        }
+    }
 }
 
 /// NAS-Bench-201's residual reduction block: halves the length and doubles the channels.
@@ -274,6 +341,16 @@ impl<B: Backend> ReductionBlock<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let residual = batch_norm(&self.shortcut_bn, self.shortcut.forward(x.clone()));
         self.b.forward(self.a.forward(x)) + residual
+    }
+
+    fn lower(&self, g: &mut LayerGraph, x: Value) -> Result<Value, TrainError> {
+        let residual = lower_conv(g, &self.shortcut, x)?;
+        let residual = g.burn_batch_norm(&self.shortcut_bn, residual)?;
+        let r = g.relu(x)?;
+        let a = self.a.lower(g, r)?;
+        let r = g.relu(a)?;
+        let b = self.b.lower(g, r)?;
+        g.add(b, residual)
     }
 }
 
@@ -376,6 +453,17 @@ impl FeatureEntry {
             .reshape([b, n_features, 1])
             .expand([b, n_features, length]);
         Tensor::cat(vec![signals, constant], 1)
+    }
+
+    /// The stem's input for the layer graph: the signals, and with `Stem` the features as
+    /// constant channels after them.
+    fn lower_stem_input(self, g: &mut LayerGraph) -> Result<Value, TrainError> {
+        let shape = g.input();
+        if self != FeatureEntry::Stem || shape.n_features == 0 {
+            return Ok(LayerGraph::SIGNALS);
+        }
+        let constant = g.expand(LayerGraph::FEATURES, shape.length)?;
+        g.concat(LayerGraph::SIGNALS, constant)
     }
 
     /// The stem's input channels and the head's input width for samples of `shape` and
@@ -585,6 +673,56 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
             _ => logits,
         }
     }
+
+    fn layers(&self, shape: &InputShape) -> Result<LayerGraph, TrainError> {
+        if !self.accepts(shape) {
+            return Err(TrainError::Data(format!(
+                "the network does not take samples of {shape:?}"
+            )));
+        }
+        let mut g = LayerGraph::new(*shape);
+        let x = self.entry.lower_stem_input(&mut g)?;
+        let x = lower_conv(&mut g, &self.stem, x)?;
+        let mut x = g.burn_batch_norm(&self.stem_bn, x)?;
+        for (s, cells) in self.stages.iter().enumerate() {
+            if s > 0 {
+                x = self.reductions[s - 1].lower(&mut g, x)?;
+            }
+            for cell in cells {
+                x = cell.lower(&mut g, x)?;
+            }
+        }
+        let x = g.burn_batch_norm(&self.head_bn, x)?;
+        let x = g.relu(x)?;
+        let pooled = g.mean_length(x)?;
+        let joined = if shape.n_features > 0 && self.entry != FeatureEntry::Logits {
+            g.concat(pooled, LayerGraph::FEATURES)?
+        } else {
+            pooled
+        };
+        let mut logits = match &self.hidden {
+            Some(hidden) => {
+                let h = g.burn_linear(hidden, joined)?;
+                let h = g.relu(h)?;
+                g.burn_linear(&self.classifier, h)?
+            }
+            None => g.burn_linear(&self.classifier, joined)?,
+        };
+        let own = match (&self.features_hidden, &self.features_classifier) {
+            (Some(hidden), Some(classifier)) => {
+                let h = g.burn_linear(hidden, LayerGraph::FEATURES)?;
+                let h = g.relu(h)?;
+                Some(g.burn_linear(classifier, h)?)
+            }
+            (None, Some(classifier)) => Some(g.burn_linear(classifier, LayerGraph::FEATURES)?),
+            _ => None,
+        };
+        if let Some(own) = own {
+            logits = g.add(logits, own)?;
+        }
+        g.set_output(logits)?;
+        Ok(g)
+    }
 }
 
 /// One residual block of [`KachueeNet`]: conv, ReLU, conv, add the input, ReLU, max-pool
@@ -599,6 +737,15 @@ impl<B: Backend> KachueeBlock<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let y = self.conv2.forward(relu(self.conv1.forward(x.clone())));
         max_pool1d(relu(y + x), 5, 2, 0, 1, false)
+    }
+
+    fn lower(&self, g: &mut LayerGraph, x: Value) -> Result<Value, TrainError> {
+        let y = lower_conv(g, &self.conv1, x)?;
+        let y = g.relu(y)?;
+        let y = lower_conv(g, &self.conv2, y)?;
+        let y = g.add(y, x)?;
+        let y = g.relu(y)?;
+        g.max_pool1d(y, 5, 2)
     }
 }
 
@@ -762,5 +909,38 @@ impl<B: Backend> Classifier<B> for KachueeNet<B> {
             (Some(hidden), Some(out)) => logits + out.forward(relu(hidden.forward(features))),
             _ => logits,
         }
+    }
+
+    fn layers(&self, shape: &InputShape) -> Result<LayerGraph, TrainError> {
+        if !self.accepts(shape) {
+            return Err(TrainError::Data(format!(
+                "the network does not take samples of {shape:?}"
+            )));
+        }
+        let mut g = LayerGraph::new(*shape);
+        let x = self.entry.lower_stem_input(&mut g)?;
+        let mut x = lower_conv(&mut g, &self.stem, x)?;
+        for block in &self.blocks {
+            x = block.lower(&mut g, x)?;
+        }
+        let flat = g.flatten(x)?;
+        let joined = if shape.n_features > 0 && self.entry != FeatureEntry::Logits {
+            g.concat(flat, LayerGraph::FEATURES)?
+        } else {
+            flat
+        };
+        let h = g.burn_linear(&self.fc1, joined)?;
+        let h = g.relu(h)?;
+        let h = g.burn_linear(&self.fc2, h)?;
+        let h = g.relu(h)?;
+        let mut logits = g.burn_linear(&self.out, h)?;
+        if let (Some(hidden), Some(out)) = (&self.features_hidden, &self.features_out) {
+            let h = g.burn_linear(hidden, LayerGraph::FEATURES)?;
+            let h = g.relu(h)?;
+            let own = g.burn_linear(out, h)?;
+            logits = g.add(logits, own)?;
+        }
+        g.set_output(logits)?;
+        Ok(g)
     }
 }

@@ -1,6 +1,7 @@
 //! The trainer: seeded mini-batches, Adam or SGD with an optional cosine schedule,
 //! class-weighted cross-entropy, early stopping on a validation split.
 
+use std::marker::PhantomData;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
@@ -16,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::TrainError;
 use crate::augment::Augment;
 use crate::data::SignalData;
+use crate::layers::Weight;
 use crate::metrics::{ClassMetrics, Monitor};
+use crate::native::NativeNet;
 use crate::net::{Classifier, InputShape};
 
 /// The optimiser and its settings.
@@ -46,6 +49,68 @@ impl OptimizerKind {
             Self::Adam { lr, .. } | Self::Sgd { lr, .. } => lr,
         }
     }
+}
+
+/// Which engine trains (and runs) a network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainEngine {
+    /// The native CPU engine ([`crate::NativeNet`]) when the network's backend is a CPU one
+    /// (burn-ndarray or burn-flex) and the network has a layer-level form
+    /// ([`Classifier::layers`]); burn's own otherwise (CUDA, a network without one — the
+    /// latter with a warning). The default.
+    #[default]
+    Auto,
+    /// The native CPU engine whatever the network's backend (its weights are read from and
+    /// written back to it); burn's, with a warning, for a network without a layer-level form.
+    Native,
+    /// burn's autodiff and optimisers on the network's own backend.
+    Burn,
+}
+
+impl TrainEngine {
+    /// The lowercase name (`auto`, `native`, `burn`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Native => "native",
+            Self::Burn => "burn",
+        }
+    }
+
+    /// Whether a network on backend `B` trains natively (before asking the network).
+    fn wants_native<B: Backend>(self) -> bool {
+        match self {
+            Self::Auto => is_cpu_backend::<B>(),
+            Self::Native => true,
+            Self::Burn => false,
+        }
+    }
+}
+
+impl std::fmt::Display for TrainEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether `B` (or the backend it wraps with autodiff) is burn-ndarray or burn-flex.
+fn is_cpu_backend<B: Backend>() -> bool {
+    use std::any::TypeId;
+    let t = TypeId::of::<B>();
+    let cpu = [
+        TypeId::of::<burn::backend::NdArray>(),
+        TypeId::of::<crate::NdArrayBackend>(),
+        #[cfg(feature = "flex")]
+        TypeId::of::<burn::backend::Flex>(),
+        #[cfg(feature = "flex")]
+        TypeId::of::<crate::FlexBackend>(),
+    ];
+    cpu.contains(&t)
+}
+
+fn burn_engine() -> TrainEngine {
+    TrainEngine::Burn
 }
 
 /// How cross-entropy weighs the classes.
@@ -92,6 +157,9 @@ pub struct TrainConfig {
     /// positives as the population would. Default None.
     #[serde(default)]
     pub valid_class_mix: Option<Vec<f64>>,
+    /// Which engine trains. Default [`TrainEngine::Auto`]: native on the CPU backends.
+    #[serde(default)]
+    pub engine: TrainEngine,
 }
 
 impl Default for TrainConfig {
@@ -111,6 +179,7 @@ impl Default for TrainConfig {
             seed: 0,
             augment: Augment::NONE,
             valid_class_mix: None,
+            engine: TrainEngine::Auto,
         }
     }
 }
@@ -178,6 +247,10 @@ pub struct TrainReport {
     pub steps: usize,
     /// Wall time of the whole run.
     pub seconds: f64,
+    /// The engine that trained: [`TrainEngine::Native`] or [`TrainEngine::Burn`] (reports
+    /// written before the native engine existed read as burn).
+    #[serde(default = "burn_engine")]
+    pub engine: TrainEngine,
 }
 
 /// A trained model and its report.
@@ -191,14 +264,13 @@ pub struct Trained<M> {
     pub report: TrainReport,
 }
 
-/// Samples `indices` of `data` as tensors: signals `[b, channels, length]`, features `[b, f]`,
+/// Samples `indices` of `data`: signals `[b, channels, length]` and features `[b, f]`, flat,
 /// each sample perturbed by `augment` if given.
-fn batch<B: Backend>(
+fn raw_batch(
     data: &SignalData,
     indices: &[usize],
     augment: Option<(&Augment, &mut ChaCha8Rng)>,
-    device: &B::Device,
-) -> (Tensor<B, 3>, Tensor<B, 2>) {
+) -> (Vec<f32>, Vec<f32>) {
     let (len, ch, nf) = (data.length, data.channels, data.n_features);
     let per = ch * len;
     let mut signals = Vec::with_capacity(indices.len() * per);
@@ -213,11 +285,32 @@ fn batch<B: Backend>(
             augment.apply_channels(s, ch, &mut features[k * nf..(k + 1) * nf], rng);
         }
     }
-    let b = indices.len();
+    (signals, features)
+}
+
+/// A raw batch of `b` samples of `data`'s shape as tensors.
+fn tensors<B: Backend>(
+    data: &SignalData,
+    (signals, features): (Vec<f32>, Vec<f32>),
+    device: &B::Device,
+) -> (Tensor<B, 3>, Tensor<B, 2>) {
+    let b = signals.len() / (data.channels * data.length).max(1);
     (
-        Tensor::from_data(TensorData::new(signals, [b, ch, len]), device),
-        Tensor::from_data(TensorData::new(features, [b, nf]), device),
+        Tensor::from_data(
+            TensorData::new(signals, [b, data.channels, data.length]),
+            device,
+        ),
+        Tensor::from_data(TensorData::new(features, [b, data.n_features]), device),
     )
+}
+
+/// Samples `indices` of `data` as tensors.
+fn batch<B: Backend>(
+    data: &SignalData,
+    indices: &[usize],
+    device: &B::Device,
+) -> (Tensor<B, 3>, Tensor<B, 2>) {
+    tensors::<B>(data, raw_batch(data, indices, None), device)
 }
 
 /// Predicted labels for every sample of `data`, in batches of `batch_size`.
@@ -258,7 +351,7 @@ fn predict_valid<B: Backend, M: Classifier<B>>(
     let all: Vec<usize> = (0..data.len()).collect();
     let mut out = Vec::with_capacity(data.len());
     for chunk in all.chunks(batch_size.max(1)) {
-        let (x, f) = batch::<B>(data, chunk, None, device);
+        let (x, f) = batch::<B>(data, chunk, device);
         let pred = model.forward(x, f).argmax(1).into_data();
         out.extend(pred.iter::<i64>().map(|p| p as u8));
     }
@@ -289,7 +382,7 @@ pub fn latency_ms<B: Backend, M: Classifier<B>>(
     let mut times = Vec::with_capacity(repeats);
     for k in 0..LATENCY_WARMUP + repeats {
         let t = Instant::now();
-        let (x, f) = batch::<B>(data, &[0], None, device);
+        let (x, f) = batch::<B>(data, &[0], device);
         // Reading the logits back waits for the device, so the pass is timed whole.
         let _ = model.forward(x, f).into_data();
         if k >= LATENCY_WARMUP {
@@ -332,8 +425,10 @@ fn class_weights(counts: &[usize], weighting: ClassWeighting) -> Vec<f32> {
 }
 
 /// Trains `model` on `train`, keeping the epoch that scores best on `valid`. `progress` is
-/// called after every epoch. Same seed and data ⇒ same result, bit for bit on burn-ndarray
-/// whatever its thread count (tested; other backends are not checked).
+/// called after every epoch. [`TrainConfig::engine`] picks the engine (by default the native
+/// one for the CPU backends, see [`TrainEngine`]); the report says which trained. Same seed and
+/// data ⇒ same result, bit for bit on the native engine and on burn-ndarray whatever their
+/// thread counts (tested; other backends are not checked).
 pub fn train<B, M>(
     model: M,
     train: &SignalData,
@@ -359,13 +454,35 @@ where
     if let Some(mix) = &config.valid_class_mix {
         crate::metrics::check_class_mix(mix, valid.n_classes)?;
     }
+    if config.engine.wants_native::<B>() {
+        match model
+            .layers(&InputShape::of(train))
+            .and_then(NativeNet::new)
+        {
+            Ok(net) => {
+                let learner = NativeLearner {
+                    net,
+                    model,
+                    optimizer: config.optimizer,
+                    backend: PhantomData,
+                };
+                return run(learner, train, valid, config, progress);
+            }
+            Err(e) => tracing::warn!("training on burn, not the native engine: {e}"),
+        }
+    }
     let decay = |penalty: f32| (penalty > 0.0).then(|| WeightDecayConfig::new(penalty));
     match config.optimizer {
         OptimizerKind::Adam { weight_decay, .. } => {
             let optim = AdamConfig::new()
                 .with_weight_decay(decay(weight_decay))
                 .init();
-            run(model, optim, train, valid, config, device, progress)
+            let learner = BurnLearner {
+                model: Some(model),
+                optim,
+                device: device.clone(),
+            };
+            run(learner, train, valid, config, progress)
         }
         OptimizerKind::Sgd {
             momentum,
@@ -380,7 +497,12 @@ where
                 }))
                 .with_weight_decay(decay(weight_decay))
                 .init();
-            run(model, optim, train, valid, config, device, progress)
+            let learner = BurnLearner {
+                model: Some(model),
+                optim,
+                device: device.clone(),
+            };
+            run(learner, train, valid, config, progress)
         }
     }
 }
@@ -389,7 +511,7 @@ where
 /// `sum_i w[t_i] (logsumexp(z_i) - z_i[t_i]) / sum_i w[t_i]`, but with exact gradients:
 /// burn's own differentiates `log` through burn-ndarray's approximate SIMD reciprocal, which
 /// made training neither exact nor repeatable (see dcl-contrastive's crate docs).
-fn weighted_cross_entropy<B: Backend>(
+pub(crate) fn weighted_cross_entropy<B: Backend>(
     logits: Tensor<B, 2>,
     targets: &[u8],
     class_weights: &[f32],
@@ -409,21 +531,166 @@ fn weighted_cross_entropy<B: Backend>(
     (nll * w).sum().div_scalar(total.max(f32::MIN_POSITIVE))
 }
 
-fn run<B, M, O>(
-    mut model: M,
-    mut optim: O,
-    train: &SignalData,
-    valid: &SignalData,
-    config: &TrainConfig,
-    device: &B::Device,
-    progress: &mut dyn FnMut(&EpochRecord),
-) -> Result<Trained<M::InnerModule>, TrainError>
+/// What the training loop asks of an engine.
+trait Learner {
+    /// The trained network handed back.
+    type Model;
+    /// A copy of the network at one epoch.
+    type Snapshot;
+    /// Which engine this is.
+    const ENGINE: TrainEngine;
+    /// One optimisation step on a raw batch; the loss before it.
+    fn step(
+        &mut self,
+        data: &SignalData,
+        batch: (Vec<f32>, Vec<f32>),
+        targets: &[u8],
+        class_weights: &[f32],
+        lr: f64,
+    ) -> Result<f32, TrainError>;
+    /// The network's predictions on `data` (inference mode) and a snapshot of it.
+    fn validate(&mut self, data: &SignalData) -> Result<(Vec<u8>, Self::Snapshot), TrainError>;
+    /// The network of `snapshot`.
+    fn finish(self, snapshot: Self::Snapshot) -> Result<Self::Model, TrainError>;
+}
+
+/// burn's autodiff and optimiser on the network's backend.
+struct BurnLearner<B: AutodiffBackend, M, O> {
+    /// Taken by each optimiser step and put back.
+    model: Option<M>,
+    optim: O,
+    device: B::Device,
+}
+
+impl<B, M, O> Learner for BurnLearner<B, M, O>
 where
     B: AutodiffBackend,
     M: Classifier<B> + AutodiffModule<B>,
     M::InnerModule: Classifier<B::InnerBackend>,
     O: Optimizer<M, B>,
 {
+    type Model = M::InnerModule;
+    type Snapshot = M::InnerModule;
+    const ENGINE: TrainEngine = TrainEngine::Burn;
+
+    fn step(
+        &mut self,
+        data: &SignalData,
+        batch: (Vec<f32>, Vec<f32>),
+        targets: &[u8],
+        class_weights: &[f32],
+        lr: f64,
+    ) -> Result<f32, TrainError> {
+        let (x, f) = tensors::<B>(data, batch, &self.device);
+        let model = self.model.as_ref().expect("put back after every step");
+        let loss =
+            weighted_cross_entropy(model.forward(x, f), targets, class_weights, &self.device);
+        let value = loss.clone().into_scalar().elem::<f32>();
+        if value.is_finite() {
+            let model = self.model.take().expect("put back after every step");
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            self.model = Some(self.optim.step(lr, model, grads));
+        }
+        Ok(value)
+    }
+
+    fn validate(&mut self, data: &SignalData) -> Result<(Vec<u8>, M::InnerModule), TrainError> {
+        let inner = self
+            .model
+            .as_ref()
+            .expect("put back after every step")
+            .valid();
+        let predicted = predict_valid(&inner, data, 512, &self.device);
+        Ok((predicted, inner))
+    }
+
+    fn finish(self, snapshot: M::InnerModule) -> Result<M::InnerModule, TrainError> {
+        Ok(snapshot)
+    }
+}
+
+/// The native engine; the burn network only gives its weights and takes back the trained
+/// ones.
+struct NativeLearner<B, M> {
+    net: NativeNet,
+    model: M,
+    optimizer: OptimizerKind,
+    backend: PhantomData<B>,
+}
+
+impl<B, M> Learner for NativeLearner<B, M>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+{
+    type Model = M::InnerModule;
+    type Snapshot = Vec<Weight>;
+    const ENGINE: TrainEngine = TrainEngine::Native;
+
+    fn step(
+        &mut self,
+        _data: &SignalData,
+        (signals, features): (Vec<f32>, Vec<f32>),
+        targets: &[u8],
+        class_weights: &[f32],
+        lr: f64,
+    ) -> Result<f32, TrainError> {
+        self.net.train_step(
+            &signals,
+            &features,
+            targets,
+            class_weights,
+            self.optimizer,
+            lr,
+        )
+    }
+
+    fn validate(&mut self, data: &SignalData) -> Result<(Vec<u8>, Vec<Weight>), TrainError> {
+        let predicted = native_predict(&mut self.net, data, 512)?;
+        Ok((predicted, self.net.weights().to_vec()))
+    }
+
+    fn finish(self, snapshot: Vec<Weight>) -> Result<M::InnerModule, TrainError> {
+        crate::layers::write_back(self.model.valid(), &snapshot)
+    }
+}
+
+/// Predicted labels of every sample of `data` by the native engine, in batches.
+fn native_predict(
+    net: &mut NativeNet,
+    data: &SignalData,
+    batch_size: usize,
+) -> Result<Vec<u8>, TrainError> {
+    let all: Vec<usize> = (0..data.len()).collect();
+    let k = data.n_classes;
+    let mut out = Vec::with_capacity(data.len());
+    for chunk in all.chunks(batch_size.max(1)) {
+        let (signals, features) = raw_batch(data, chunk, None);
+        let logits = net.forward(&signals, &features, false)?;
+        out.extend(logits.chunks(k).map(argmax));
+    }
+    Ok(out)
+}
+
+/// The first largest entry's index (burn's `argmax` on the CPU backends).
+fn argmax(row: &[f32]) -> u8 {
+    let mut best = 0;
+    for (i, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = i;
+        }
+    }
+    best as u8
+}
+
+fn run<L: Learner>(
+    mut learner: L,
+    train: &SignalData,
+    valid: &SignalData,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&EpochRecord),
+) -> Result<Trained<L::Model>, TrainError> {
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     // Its own stream: switching augmentation on or off leaves the batch order as it was.
@@ -439,7 +706,7 @@ where
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut cursor = order.len(); // forces a shuffle before the first batch
     let mut epochs = Vec::new();
-    let mut best: Option<(f64, usize, M::InnerModule, ClassMetrics)> = None;
+    let mut best: Option<(f64, usize, L::Snapshot, ClassMetrics)> = None;
     let mut step = 0;
     for epoch in 1..=config.epochs {
         let mut loss_sum = 0.0;
@@ -454,30 +721,21 @@ where
             let end = (cursor + config.batch_size).min(order.len());
             let idx = &order[cursor..end];
             cursor = end;
-            let (x, f) = batch::<B>(
-                train,
-                idx,
-                Some((&config.augment, &mut augment_rng)),
-                device,
-            );
+            let raw = raw_batch(train, idx, Some((&config.augment, &mut augment_rng)));
             let targets: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
-            let loss = weighted_cross_entropy(model.forward(x, f), &targets, &weights, device);
-            let value = loss.clone().into_scalar().elem::<f32>();
-            if !value.is_finite() {
-                return Err(TrainError::Diverged { loss: value, step });
-            }
-            loss_sum += f64::from(value);
             let lr = if config.cosine {
                 peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / planned as f64).cos())
             } else {
                 peak
             };
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            let value = learner.step(train, raw, &targets, &weights, lr)?;
+            if !value.is_finite() {
+                return Err(TrainError::Diverged { loss: value, step });
+            }
+            loss_sum += f64::from(value);
             step += 1;
         }
-        let inner = model.valid();
-        let predicted = predict_valid(&inner, valid, 512, device);
+        let (predicted, snapshot) = learner.validate(valid)?;
         let metrics = match &config.valid_class_mix {
             Some(mix) => {
                 ClassMetrics::at_class_mix(&valid.labels, &predicted, valid.n_classes, mix)?
@@ -495,14 +753,15 @@ where
         dcl_graph::progress::step("epochs", epoch as u64, config.epochs as u64);
         epochs.push(record);
         if best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, epoch, inner, metrics));
+            best = Some((score, epoch, snapshot, metrics));
         }
         let best_epoch = best.as_ref().map_or(epoch, |b| b.1);
         if config.patience.is_some_and(|p| epoch - best_epoch >= p) {
             break;
         }
     }
-    let (_, best_epoch, model, valid_metrics) = best.expect("at least one epoch ran");
+    let (_, best_epoch, snapshot, valid_metrics) = best.expect("at least one epoch ran");
+    let model = learner.finish(snapshot)?;
     Ok(Trained {
         model,
         report: TrainReport {
@@ -511,6 +770,7 @@ where
             valid: valid_metrics,
             steps: step,
             seconds: start.elapsed().as_secs_f64(),
+            engine: L::ENGINE,
         },
     })
 }

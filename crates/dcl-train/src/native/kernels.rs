@@ -1,0 +1,603 @@
+//! The engine's CPU kernels. Maps are stored channel-major, `[channels, batch, length]`, so
+//! that a convolution over the whole batch is one product and a channel's batch-norm
+//! statistics are one contiguous run.
+//!
+//! Determinism: every parallel loop splits its work into pieces fixed by the shapes alone
+//! (never by the thread count) and each piece sums in a fixed order, so the results are the
+//! same bit for bit on any number of threads.
+
+use rayon::prelude::*;
+
+/// Products below this many multiply-adds run as one call on the calling thread.
+const SMALL_PRODUCT: usize = 1 << 16;
+/// Columns per piece of a wide product.
+const COLUMN_PIECE: usize = 256;
+/// Inner-dimension terms per piece of a deep, narrow product (weight gradients).
+const DEPTH_PIECE: usize = 2048;
+/// Rows per piece of a tall, narrow product.
+const ROW_PIECE: usize = 64;
+
+/// A raw pointer that pieces of one output share; each piece writes its own elements.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: the pieces that receive it write disjoint elements (see `sgemm`).
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// One `gemm` call: `c (+)= op(a) op(b)` through raw strides, on the calling thread.
+///
+/// # Safety
+/// The strides must address `op(a)` `[m, k]`, `op(b)` `[k, n]` and `c` `[m, n]` (row stride
+/// `rsc`, column stride 1) inside live allocations, and no other thread may write those `c`
+/// elements meanwhile.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    b: *const f32,
+    rsb: isize,
+    csb: isize,
+    c: *mut f32,
+    rsc: isize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: as the caller promised; `gemm` takes column strides before row strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c,
+            1,
+            rsc,
+            accumulate,
+            a,
+            csa,
+            rsa,
+            b,
+            csb,
+            rsb,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `c (+)= op(a) op(b)`, all row-major, `op(a)` `[m, k]`, `op(b)` `[k, n]`, `c` `[m, n]`;
+/// `ta`/`tb` read `a`/`b` transposed. Large products are cut into pieces fixed by the shapes
+/// (columns of a wide product, the inner dimension of a deep one, rows of a tall one) that run
+/// in parallel.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    let (ap, bp) = (a.as_ptr() as usize, b.as_ptr() as usize);
+    let cp = Shared(c.as_mut_ptr());
+    if m * k * n < SMALL_PRODUCT {
+        // SAFETY: the strides address the checked slices; one call, this thread.
+        unsafe {
+            gemm_raw(
+                m,
+                k,
+                n,
+                a.as_ptr(),
+                rsa,
+                csa,
+                b.as_ptr(),
+                rsb,
+                csb,
+                c.as_mut_ptr(),
+                n as isize,
+                accumulate,
+            )
+        };
+    } else if n >= 2 * COLUMN_PIECE {
+        (0..n.div_ceil(COLUMN_PIECE))
+            .into_par_iter()
+            .for_each(|piece| {
+                let j0 = piece * COLUMN_PIECE;
+                let cols = COLUMN_PIECE.min(n - j0);
+                // SAFETY: columns j0..j0+cols of op(b) and of c, inside the slices; pieces write
+                // disjoint columns of c.
+                unsafe {
+                    gemm_raw(
+                        m,
+                        k,
+                        cols,
+                        ap as *const f32,
+                        rsa,
+                        csa,
+                        (bp as *const f32).offset(j0 as isize * csb),
+                        rsb,
+                        csb,
+                        cp.get().add(j0),
+                        n as isize,
+                        accumulate,
+                    )
+                };
+            });
+    } else if k >= 2 * DEPTH_PIECE {
+        // Partial products over fixed runs of the inner dimension, summed in order.
+        let pieces = k.div_ceil(DEPTH_PIECE);
+        let partial: Vec<Vec<f32>> = (0..pieces)
+            .into_par_iter()
+            .map(|piece| {
+                let p0 = piece * DEPTH_PIECE;
+                let depth = DEPTH_PIECE.min(k - p0);
+                let mut out = vec![0.0f32; m * n];
+                // SAFETY: inner indices p0..p0+depth of op(a) and op(b), inside the slices;
+                // `out` is this piece's own.
+                unsafe {
+                    gemm_raw(
+                        m,
+                        depth,
+                        n,
+                        (ap as *const f32).offset(p0 as isize * csa),
+                        rsa,
+                        csa,
+                        (bp as *const f32).offset(p0 as isize * rsb),
+                        rsb,
+                        csb,
+                        out.as_mut_ptr(),
+                        n as isize,
+                        false,
+                    )
+                };
+                out
+            })
+            .collect();
+        let c = &mut c[..m * n];
+        if !accumulate {
+            c.fill(0.0);
+        }
+        for part in &partial {
+            for (x, p) in c.iter_mut().zip(part) {
+                *x += p;
+            }
+        }
+    } else if m >= 2 * ROW_PIECE {
+        (0..m.div_ceil(ROW_PIECE))
+            .into_par_iter()
+            .for_each(|piece| {
+                let i0 = piece * ROW_PIECE;
+                let rows = ROW_PIECE.min(m - i0);
+                // SAFETY: rows i0..i0+rows of op(a) and of c; pieces write disjoint rows.
+                unsafe {
+                    gemm_raw(
+                        rows,
+                        k,
+                        n,
+                        (ap as *const f32).offset(i0 as isize * rsa),
+                        rsa,
+                        csa,
+                        bp as *const f32,
+                        rsb,
+                        csb,
+                        cp.get().add(i0 * n),
+                        n as isize,
+                        accumulate,
+                    )
+                };
+            });
+    } else {
+        // SAFETY: as the first branch.
+        unsafe {
+            gemm_raw(
+                m,
+                k,
+                n,
+                a.as_ptr(),
+                rsa,
+                csa,
+                b.as_ptr(),
+                rsb,
+                csb,
+                c.as_mut_ptr(),
+                n as isize,
+                accumulate,
+            )
+        };
+    }
+}
+
+/// Geometry of a 1-D window over a map: `[channels, batch, length]` in, `length_out` windows
+/// of `kernel` samples at `stride`, starting `padding` samples before the signal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub channels: usize,
+    pub batch: usize,
+    pub length: usize,
+    pub length_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Window {
+    /// The input position of output `t`'s tap `j`, if inside the signal.
+    #[inline]
+    fn source(&self, t: usize, j: usize) -> Option<usize> {
+        (t * self.stride + j)
+            .checked_sub(self.padding)
+            .filter(|&p| p < self.length)
+    }
+
+    /// The outputs `t` whose tap `j` falls inside the signal: `t0..t1`.
+    fn valid_outputs(&self, j: usize) -> (usize, usize) {
+        let (s, p, l) = (self.stride, self.padding, self.length);
+        // t s + j - p >= 0  and  t s + j - p < l
+        let t0 = if j >= p { 0 } else { (p - j).div_ceil(s) };
+        let t1 = if l + p > j {
+            (l + p - j).div_ceil(s)
+        } else {
+            0
+        };
+        (
+            t0.min(self.length_out),
+            t1.min(self.length_out).max(t0.min(self.length_out)),
+        )
+    }
+}
+
+/// Unfolds a map into columns: `col[(c k + j), (b L_out + t)] = x[c, b, t s + j - p]`, zero
+/// outside the signal.
+pub(crate) fn im2col(x: &[f32], w: &Window, col: &mut [f32]) {
+    let (lo, l, k) = (w.length_out, w.length, w.kernel);
+    let row = w.batch * lo;
+    col[..w.channels * k * row]
+        .par_chunks_mut(row)
+        .enumerate()
+        .for_each(|(r, out)| {
+            let (c, j) = (r / k, r % k);
+            let (t0, t1) = w.valid_outputs(j);
+            for b in 0..w.batch {
+                let src = &x[(c * w.batch + b) * l..(c * w.batch + b + 1) * l];
+                let dst = &mut out[b * lo..(b + 1) * lo];
+                dst[..t0].fill(0.0);
+                dst[t1..].fill(0.0);
+                if w.stride == 1 {
+                    let p0 = t0 + j - w.padding;
+                    dst[t0..t1].copy_from_slice(&src[p0..p0 + (t1 - t0)]);
+                } else {
+                    for t in t0..t1 {
+                        dst[t] = src[t * w.stride + j - w.padding];
+                    }
+                }
+            }
+        });
+}
+
+/// Folds columns back, adding: the adjoint of [`im2col`], `dx[c, b, t s + j - p] +=
+/// dcol[(c k + j), (b L_out + t)]`.
+pub(crate) fn col2im_add(dcol: &[f32], w: &Window, dx: &mut [f32]) {
+    let (lo, l, k) = (w.length_out, w.length, w.kernel);
+    let row = w.batch * lo;
+    dx[..w.channels * w.batch * l]
+        .par_chunks_mut(w.batch * l)
+        .enumerate()
+        .for_each(|(c, dxc)| {
+            for j in 0..k {
+                let (t0, t1) = w.valid_outputs(j);
+                let src = &dcol[(c * k + j) * row..(c * k + j + 1) * row];
+                for b in 0..w.batch {
+                    let d = &mut dxc[b * l..(b + 1) * l];
+                    let s = &src[b * lo..(b + 1) * lo];
+                    if w.stride == 1 {
+                        let p0 = t0 + j - w.padding;
+                        for (x, g) in d[p0..p0 + (t1 - t0)].iter_mut().zip(&s[t0..t1]) {
+                            *x += g;
+                        }
+                    } else {
+                        for t in t0..t1 {
+                            d[t * w.stride + j - w.padding] += s[t];
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Average pooling over windows, dividing by the taps inside the signal.
+pub(crate) fn avg_pool(x: &[f32], w: &Window, y: &mut [f32]) {
+    let (l, lo) = (w.length, w.length_out);
+    y[..w.channels * w.batch * lo]
+        .par_chunks_mut(w.batch * lo)
+        .zip(x.par_chunks(w.batch * l))
+        .for_each(|(yc, xc)| {
+            for b in 0..w.batch {
+                let src = &xc[b * l..(b + 1) * l];
+                for t in 0..lo {
+                    let (mut sum, mut n) = (0.0f32, 0u32);
+                    for j in 0..w.kernel {
+                        if let Some(p) = w.source(t, j) {
+                            sum += src[p];
+                            n += 1;
+                        }
+                    }
+                    yc[b * lo + t] = sum / n.max(1) as f32;
+                }
+            }
+        });
+}
+
+/// The adjoint of [`avg_pool`], adding into `dx`.
+pub(crate) fn avg_pool_backward_add(dy: &[f32], w: &Window, dx: &mut [f32]) {
+    let (l, lo) = (w.length, w.length_out);
+    dx[..w.channels * w.batch * l]
+        .par_chunks_mut(w.batch * l)
+        .zip(dy.par_chunks(w.batch * lo))
+        .for_each(|(dxc, dyc)| {
+            for b in 0..w.batch {
+                let d = &mut dxc[b * l..(b + 1) * l];
+                for t in 0..lo {
+                    let n = (0..w.kernel).filter(|&j| w.source(t, j).is_some()).count();
+                    let g = dyc[b * lo + t] / n.max(1) as f32;
+                    for j in 0..w.kernel {
+                        if let Some(p) = w.source(t, j) {
+                            d[p] += g;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Max pooling without padding; `arg` receives each window's first maximum's position.
+pub(crate) fn max_pool(x: &[f32], w: &Window, y: &mut [f32], arg: &mut [u32]) {
+    let (l, lo) = (w.length, w.length_out);
+    y[..w.channels * w.batch * lo]
+        .par_chunks_mut(w.batch * lo)
+        .zip(arg.par_chunks_mut(w.batch * lo))
+        .zip(x.par_chunks(w.batch * l))
+        .for_each(|((yc, ac), xc)| {
+            for b in 0..w.batch {
+                let src = &xc[b * l..(b + 1) * l];
+                for t in 0..lo {
+                    let start = t * w.stride;
+                    let mut best = start;
+                    for p in start + 1..start + w.kernel {
+                        if src[p] > src[best] {
+                            best = p;
+                        }
+                    }
+                    yc[b * lo + t] = src[best];
+                    ac[b * lo + t] = best as u32;
+                }
+            }
+        });
+}
+
+/// The adjoint of [`max_pool`], adding into `dx`.
+pub(crate) fn max_pool_backward_add(dy: &[f32], arg: &[u32], w: &Window, dx: &mut [f32]) {
+    let (l, lo) = (w.length, w.length_out);
+    dx[..w.channels * w.batch * l]
+        .par_chunks_mut(w.batch * l)
+        .zip(
+            dy.par_chunks(w.batch * lo)
+                .zip(arg.par_chunks(w.batch * lo)),
+        )
+        .for_each(|(dxc, (dyc, ac))| {
+            for b in 0..w.batch {
+                for t in 0..lo {
+                    dxc[b * l + ac[b * lo + t] as usize] += dyc[b * lo + t];
+                }
+            }
+        });
+}
+
+/// Per-channel batch statistics of a map `[channels, n]`: mean and biased variance.
+pub(crate) fn channel_stats(x: &[f32], n: usize, mean: &mut [f32], var: &mut [f32]) {
+    mean.par_iter_mut()
+        .zip(var.par_iter_mut())
+        .zip(x.par_chunks(n))
+        .for_each(|((m, v), xc)| {
+            let mu = xc.iter().map(|&a| f64::from(a)).sum::<f64>() / n as f64;
+            let var = xc.iter().map(|&a| (f64::from(a) - mu).powi(2)).sum::<f64>() / n as f64;
+            *m = mu as f32;
+            *v = var as f32;
+        });
+}
+
+/// `y = (x - mean) scale + beta` per channel, `scale = gamma / sqrt(var + eps)`.
+pub(crate) fn normalize(
+    x: &[f32],
+    n: usize,
+    mean: &[f32],
+    scale: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+) {
+    y.par_chunks_mut(n)
+        .zip(x.par_chunks(n))
+        .enumerate()
+        .for_each(|(c, (yc, xc))| {
+            let (m, s, b) = (mean[c], scale[c], beta[c]);
+            for (o, &a) in yc.iter_mut().zip(xc) {
+                *o = (a - m) * s + b;
+            }
+        });
+}
+
+/// Batch norm's backward in training mode, adding into `dx` and the parameter gradients:
+/// with `xhat = (x - mean) inv_std`, `dgamma = sum dy xhat`, `dbeta = sum dy`,
+/// `dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat))`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batch_norm_backward(
+    x: &[f32],
+    dy: &[f32],
+    n: usize,
+    mean: &[f32],
+    inv_std: &[f32],
+    gamma: &[f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let sums: Vec<(f64, f64)> = x
+        .par_chunks(n)
+        .zip(dy.par_chunks(n))
+        .enumerate()
+        .map(|(c, (xc, dyc))| {
+            let (m, is) = (mean[c], inv_std[c]);
+            let mut sd = 0.0f64;
+            let mut sdx = 0.0f64;
+            for (&a, &g) in xc.iter().zip(dyc) {
+                sd += f64::from(g);
+                sdx += f64::from(g) * f64::from((a - m) * is);
+            }
+            (sd, sdx)
+        })
+        .collect();
+    for (c, &(sd, sdx)) in sums.iter().enumerate() {
+        dgamma[c] += sdx as f32;
+        dbeta[c] += sd as f32;
+    }
+    if let Some(dx) = dx {
+        dx.par_chunks_mut(n)
+            .zip(x.par_chunks(n).zip(dy.par_chunks(n)))
+            .enumerate()
+            .for_each(|(c, (dxc, (xc, dyc)))| {
+                let (m, is) = (mean[c], inv_std[c]);
+                let k = gamma[c] * is;
+                let md = (sums[c].0 / n as f64) as f32;
+                let mdx = (sums[c].1 / n as f64) as f32;
+                for ((d, &a), &g) in dxc.iter_mut().zip(xc).zip(dyc) {
+                    *d += k * (g - md - (a - m) * is * mdx);
+                }
+            });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], ta: bool, b: &[f32], tb: bool) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    let av = if ta { a[p * m + i] } else { a[i * k + p] };
+                    let bv = if tb { b[j * k + p] } else { b[p * n + j] };
+                    c[i * n + j] += f64::from(av) * f64::from(bv);
+                }
+            }
+        }
+        c
+    }
+
+    /// Every branch of the piece rule: small, wide, deep, tall, and the plain fallback.
+    #[test]
+    fn sgemm_agrees_with_a_naive_product_in_every_branch() {
+        let shapes = [
+            (3, 5, 7),
+            (8, 40, 700),
+            (9, 5000, 20),
+            (200, 30, 20),
+            (40, 60, 50),
+        ];
+        for &(m, k, n) in &shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1)
+                    .collect();
+                let b: Vec<f32> = (0..k * n)
+                    .map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1)
+                    .collect();
+                let want = naive(m, k, n, &a, ta, &b, tb);
+                let mut c = vec![1.0f32; m * n];
+                sgemm(m, k, n, &a, ta, &b, tb, &mut c, true);
+                for (i, (&got, &w)) in c.iter().zip(&want).enumerate() {
+                    let err = (f64::from(got) - 1.0 - w).abs();
+                    assert!(
+                        err <= 1e-4 * (1.0 + w.abs()),
+                        "{m}x{k}x{n} {ta} {tb} [{i}]: {got} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// im2col and col2im are adjoint: <im2col(x), y> = <x, col2im(y)>.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        for &(kernel, stride, padding, length) in &[
+            (3, 1, 1, 9),
+            (5, 1, 2, 7),
+            (3, 2, 1, 10),
+            (1, 2, 0, 9),
+            (7, 1, 3, 4),
+        ] {
+            let w = Window {
+                channels: 2,
+                batch: 3,
+                length,
+                length_out: (length + 2 * padding - kernel) / stride + 1,
+                kernel,
+                stride,
+                padding,
+            };
+            let x: Vec<f32> = (0..2 * 3 * length)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect();
+            let rows = 2 * kernel * 3 * w.length_out;
+            let y: Vec<f32> = (0..rows).map(|i| (i as f32 * 0.11).cos()).collect();
+            let mut col = vec![f32::NAN; rows];
+            im2col(&x, &w, &mut col);
+            let mut dx = vec![0.0; x.len()];
+            col2im_add(&y, &w, &mut dx);
+            let lhs: f64 = col
+                .iter()
+                .zip(&y)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+            let rhs: f64 = x
+                .iter()
+                .zip(&dx)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-4,
+                "{kernel}/{stride}/{padding}: {lhs} vs {rhs}"
+            );
+        }
+    }
+}
