@@ -141,7 +141,8 @@ pub struct EcgConfig {
     /// The MIT-BIH directory: PhysioNet's WFDB files as downloaded (`.hea`, `.dat`, `.atr`) or
     /// the repository's bundled layout; `None`: the copy bundled in the repository.
     pub data: Option<PathBuf>,
-    /// `ndarray`, `flex` (built with `--features flex`), `cuda` or `cuda:N` (`--features cuda`).
+    /// `native` (the native CPU engine, the default), `ndarray` (burn-ndarray), `flex` (built
+    /// with `--features flex`), `cuda` or `cuda:N` (`--features cuda`).
     pub device: String,
     /// Candidates trained during the search.
     pub budget: usize,
@@ -239,7 +240,7 @@ impl Default for EcgConfig {
     fn default() -> Self {
         Self {
             data: None,
-            device: "ndarray".into(),
+            device: "native".into(),
             budget: 30,
             seed: 0,
             final_seeds: vec![0, 1, 2],
@@ -296,7 +297,8 @@ pub struct EcgArgs {
     /// copy bundled in the repository].
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Device: ndarray, flex, cuda or cuda:N [default: ndarray].
+    /// Device: native (the native CPU engine), ndarray (burn-ndarray), flex, cuda or cuda:N
+    /// [default: native].
     #[arg(long)]
     pub device: Option<String>,
     /// Candidates trained during the search [default: 30].
@@ -599,7 +601,7 @@ impl EcgConfig {
                 self.signal_dropout
             )));
         }
-        self.device_kind()?;
+        let engine = self.device_kind()?.engine();
         let adam = OptimizerKind::Adam {
             lr: 1e-3,
             weight_decay: self.weight_decay,
@@ -645,6 +647,7 @@ impl EcgConfig {
                 seed: self.proxy_train_seed.unwrap_or(self.seed),
                 augment,
                 monitor,
+                engine,
                 ..TrainConfig::default()
             },
             full_train: TrainConfig {
@@ -652,6 +655,7 @@ impl EcgConfig {
                 optimizer: adam,
                 patience: Some(5),
                 augment,
+                engine,
                 ..TrainConfig::default()
             },
             strategy: self.strategy,
@@ -824,7 +828,7 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
     }
     println!("ecg on {device}: {cfg:?}");
     let outcome = match device {
-        DeviceKind::NdArray => {
+        DeviceKind::Native | DeviceKind::NdArray => {
             go::<dcl_train::NdArrayBackend>(&db, &search_config, &Default::default(), &mode)?
         }
         #[cfg(feature = "flex")]
@@ -1125,5 +1129,37 @@ mod tests {
         let key: EcgConfig = toml::from_str("training_engine = \"native\"").unwrap();
         assert_eq!(key.search_config().unwrap().training_engine, Engine::Native);
         assert!(toml::from_str::<EcgConfig>("training_engine = \"torch\"").is_err());
+    }
+
+    /// The candidates' engine follows the device: native by default, burn's own for a burn
+    /// device, whether named by the flag or by a saved config's key (a run directory made
+    /// before the native engine recorded `device = "ndarray"`, and resumes on burn-ndarray).
+    #[test]
+    fn the_device_picks_the_candidate_training_engine() {
+        use dcl_train::TrainEngine;
+        let engines = |cfg: &EcgConfig| {
+            let s = cfg.search_config().unwrap();
+            (s.proxy_train.engine, s.full_train.engine)
+        };
+        let default = EcgArgs::default().resolve(None).unwrap();
+        assert_eq!(default.device, "native");
+        assert_eq!(
+            engines(&default),
+            (TrainEngine::Native, TrainEngine::Native)
+        );
+        let flag = EcgArgs {
+            device: Some("ndarray".into()),
+            ..EcgArgs::default()
+        };
+        let cfg = flag.resolve(None).unwrap();
+        assert_eq!(engines(&cfg), (TrainEngine::Burn, TrainEngine::Burn));
+        let saved: EcgConfig = toml::from_str("device = \"ndarray\"").unwrap();
+        assert_eq!(engines(&saved), (TrainEngine::Burn, TrainEngine::Burn));
+        assert!(
+            toml::from_str::<EcgConfig>("device = \"tpu\"")
+                .unwrap()
+                .search_config()
+                .is_err()
+        );
     }
 }

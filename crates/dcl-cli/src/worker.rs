@@ -183,8 +183,12 @@ pub fn evaluate(spec: &TaskSpec) -> Result<(f64, serde_json::Value), Failure> {
             if t.folds.is_empty() {
                 return Err(error("a training task needs at least one fold"));
             }
+            // The device names the engine (specs written before the native engine said
+            // `ndarray` for burn-ndarray, and still get it).
+            let mut t = t.clone();
+            t.config.engine = device.engine();
             let records = match device {
-                DeviceKind::NdArray => {
+                DeviceKind::Native | DeviceKind::NdArray => {
                     train_folds::<dcl_train::NdArrayBackend>(&t, &net_arch, &Default::default())
                 }
                 #[cfg(feature = "flex")]

@@ -17,18 +17,25 @@ pub type FlexBackend = burn::backend::Autodiff<burn::backend::Flex>;
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn::backend::Autodiff<burn::backend::Cuda>;
 
-/// The device a run asks for, parsed from `ndarray` (or `cpu`), `flex`, `cuda` or `cuda:N`.
+/// The device a run asks for, parsed from `native` (the native CPU engine, the default),
+/// `ndarray` (or `cpu`: burn-ndarray, as before the native engine), `flex`, `cuda` or `cuda:N`.
 ///
 /// ```
-/// use dcl_train::DeviceKind;
+/// use dcl_train::{DeviceKind, TrainEngine};
+/// assert_eq!(DeviceKind::default(), DeviceKind::Native);
+/// assert_eq!(DeviceKind::Native.engine(), TrainEngine::Native);
 /// assert_eq!("cpu".parse::<DeviceKind>().unwrap(), DeviceKind::NdArray);
+/// assert_eq!(DeviceKind::NdArray.engine(), TrainEngine::Burn);
 /// assert_eq!("cuda:1".parse::<DeviceKind>().unwrap(), DeviceKind::Cuda(1));
 /// assert!("tpu".parse::<DeviceKind>().is_err());
 /// // The default CPU backend is always there.
 /// DeviceKind::NdArray.check().unwrap();
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum DeviceKind {
+    /// The native CPU engine ([`crate::NativeNet`]); networks are built on burn-ndarray.
+    #[default]
+    Native,
     /// burn-ndarray on the CPU.
     NdArray,
     /// burn-flex on the CPU (feature `flex`).
@@ -40,6 +47,7 @@ pub enum DeviceKind {
 impl fmt::Display for DeviceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Native => f.write_str("native"),
             Self::NdArray => f.write_str("ndarray"),
             Self::Flex => f.write_str("flex"),
             Self::Cuda(i) => write!(f, "cuda:{i}"),
@@ -53,10 +61,11 @@ impl FromStr for DeviceKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             TrainError::Config(format!(
-                "unknown device {s:?} (ndarray, flex, cuda, cuda:N)"
+                "unknown device {s:?} (native, ndarray, flex, cuda, cuda:N)"
             ))
         };
         match s {
+            "native" => Ok(Self::Native),
             "cpu" | "ndarray" => Ok(Self::NdArray),
             "flex" => Ok(Self::Flex),
             "cuda" => Ok(Self::Cuda(0)),
@@ -70,6 +79,15 @@ impl FromStr for DeviceKind {
 }
 
 impl DeviceKind {
+    /// The training engine this device means: [`TrainEngine::Native`] for `native`, burn's
+    /// own on every burn backend.
+    pub fn engine(self) -> crate::TrainEngine {
+        match self {
+            Self::Native => crate::TrainEngine::Native,
+            _ => crate::TrainEngine::Burn,
+        }
+    }
+
     /// Checks that this device can be used: its backend was compiled in and, for CUDA, a driver
     /// and a GPU answer. A clear [`TrainError::DeviceUnavailable`] otherwise.
     pub fn check(self) -> Result<(), TrainError> {
@@ -78,7 +96,7 @@ impl DeviceKind {
             reason,
         };
         match self {
-            Self::NdArray => Ok(()),
+            Self::Native | Self::NdArray => Ok(()),
             Self::Flex if cfg!(feature = "flex") => Ok(()),
             Self::Flex => Err(unavailable(
                 "built without the `flex` feature (cargo ... --features flex)".into(),

@@ -7,7 +7,7 @@ use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
 use dcl_train::{
     Augment, CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, FeatureEntry,
     InputShape, KachueeNet, Kernels, Monitor, NdArrayBackend, NetArch, NetConfig, NetSpace,
-    OptimizerKind, SignalData, TrainConfig, TrainError, evaluate, train,
+    OptimizerKind, SignalData, TrainConfig, TrainEngine, TrainError, evaluate, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -338,26 +338,36 @@ fn same_seed_same_result() {
     assert_ne!(a, d);
 }
 
-/// Per-epoch training losses of the same small network from the same seed on backend `B`.
-#[cfg(any(feature = "flex", feature = "cuda"))]
+/// Per-epoch training losses of the same small network from the same seed on backend `B`,
+/// trained by burn's own engine there.
 fn losses_on<B: burn::tensor::backend::AutodiffBackend>(device: &B::Device) -> Vec<f64> {
+    losses_with::<B>(device, TrainEngine::Burn)
+}
+
+/// Per-epoch training losses of the same small network from the same seed on backend `B`,
+/// trained by `engine`.
+fn losses_with<B: burn::tensor::backend::AutodiffBackend>(
+    device: &B::Device,
+    engine: TrainEngine,
+) -> Vec<f64> {
     let (tr, va) = (toy(96, 5), toy(48, 6));
     let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
     let model = CellNet::<B>::new(&spec, &small_net(), shape(&tr), 11, device).unwrap();
     let config = TrainConfig {
         epochs: 3,
         seed: 11,
+        engine,
         ..quick()
     };
     let report = train(model, &tr, &va, &config, device, &mut |_| {})
         .unwrap()
         .report;
+    assert_eq!(report.engine, engine, "no fallback");
     report.epochs.iter().map(|e| e.loss).collect()
 }
 
 /// Two backends' losses agree: the first epoch's within `first` (relative), every later one
 /// within `later` (float sums run in another order, and the difference grows with the steps).
-#[cfg(any(feature = "flex", feature = "cuda"))]
 fn assert_losses_agree(reference: &[f64], other: &[f64], name: &str, first: f64, later: f64) {
     assert_eq!(reference.len(), other.len());
     eprintln!("ndarray {reference:?}\n{name} {other:?}");
@@ -367,6 +377,74 @@ fn assert_losses_agree(reference: &[f64], other: &[f64], name: &str, first: f64,
             (a - b).abs() <= tolerance * a.abs(),
             "epoch {epoch}: ndarray {a}, {name} {b}"
         );
+    }
+}
+
+#[test]
+fn native_training_follows_ndarray_from_the_same_seed() {
+    let reference = losses_on::<NdArrayBackend>(&Default::default());
+    let native = losses_with::<NdArrayBackend>(&Default::default(), TrainEngine::Native);
+    assert_losses_agree(&reference, &native, "native", 1e-5, 1e-4);
+}
+
+/// The README's ECG configuration (`--augment ecg --head-hidden 32 --feature-entries
+/// head,stem,logits --median-beat`: two channels, the class mix of a balanced validation
+/// sample) and its baselines train on the native engine, with Adam and SGD: no fallback.
+#[test]
+fn the_readme_ecg_configuration_trains_natively() {
+    let (tr, va) = (
+        feature_toy_of_length(48, 1, 128),
+        feature_toy_of_length(24, 2, 128),
+    );
+    let two = |d: &SignalData| SignalData {
+        channels: 2,
+        signals: d.signals.iter().flat_map(|&v| [v, 0.5 * v]).collect(),
+        ..d.clone()
+    };
+    let (tr, va) = (two(&tr), two(&va));
+    let shape = shape(&tr);
+    let device = Default::default();
+    for optimizer in [
+        OptimizerKind::Adam {
+            lr: 1e-3,
+            weight_decay: 1e-4,
+        },
+        OptimizerKind::Sgd {
+            lr: 1e-2,
+            momentum: 0.9,
+            weight_decay: 1e-4,
+        },
+    ] {
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 16,
+            optimizer,
+            augment: Augment::ecg(),
+            valid_class_mix: Some(vec![1.0; tr.n_classes]),
+            ..TrainConfig::default()
+        };
+        for entry in FeatureEntry::ALL {
+            let net = NetConfig {
+                head_hidden: 32,
+                features: entry,
+                ..NetConfig::default()
+            };
+            let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+            let model = CellNet::<NdArrayBackend>::new(&spec, &net, shape, 0, &device).unwrap();
+            let report = train(model, &tr, &va, &config, &device, &mut |_| {})
+                .unwrap()
+                .report;
+            assert_eq!(report.engine, TrainEngine::Native, "{entry} {optimizer:?}");
+            let model = KachueeNet::<NdArrayBackend>::with_entry(shape, entry, 0, &device).unwrap();
+            let report = train(model, &tr, &va, &config, &device, &mut |_| {})
+                .unwrap()
+                .report;
+            assert_eq!(
+                report.engine,
+                TrainEngine::Native,
+                "baseline {entry} {optimizer:?}"
+            );
+        }
     }
 }
 
