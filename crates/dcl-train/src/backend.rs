@@ -79,7 +79,7 @@ impl FromStr for DeviceKind {
 }
 
 impl DeviceKind {
-    /// The training engine this device means: [`TrainEngine::Native`] for `native`, burn's
+    /// The training engine this device means: [`crate::TrainEngine::Native`] for `native`, burn's
     /// own on every burn backend.
     pub fn engine(self) -> crate::TrainEngine {
         match self {
