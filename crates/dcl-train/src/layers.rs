@@ -612,9 +612,9 @@ impl LayerGraph {
         &mut self,
         state: &RunningState<Tensor<B, D>>,
     ) -> WeightIndex {
-        let mut grab = GrabParam::<B, D> { found: None };
+        let mut grab = GrabId(None);
         state.visit(&mut grab);
-        let (id, _) = grab.found.expect("a running state visits its one tensor");
+        let id = grab.0.expect("a running state visits its one tensor");
         // Synchronised: the updates of burn's training passes, from every thread.
         let (shape, values) = tensor_values(&state.value_sync());
         self.state(Some(id), shape, values)
@@ -685,18 +685,12 @@ fn tensor_values<B: Backend, const D: usize>(tensor: &Tensor<B, D>) -> (Vec<usiz
     (shape, values)
 }
 
-struct GrabParam<B: Backend, const D: usize> {
-    found: Option<(ParamId, Tensor<B, D>)>,
-}
+/// The id of the one tensor a running state visits (its id field is private).
+struct GrabId(Option<ParamId>);
 
-impl<B: Backend, const D: usize> ModuleVisitor<B> for GrabParam<B, D> {
-    fn visit_float<const E: usize>(&mut self, param: &Param<Tensor<B, E>>) {
-        if E == D {
-            let tensor: Tensor<B, E> = param.val();
-            // E == D: the same type, rebuilt through its data to satisfy the compiler.
-            let data = tensor.to_data();
-            self.found = Some((param.id, Tensor::from_data(data, &tensor.device())));
-        }
+impl<B: Backend> ModuleVisitor<B> for GrabId {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.0 = Some(param.id);
     }
 }
 

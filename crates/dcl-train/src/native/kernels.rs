@@ -111,25 +111,8 @@ pub(crate) fn sgemm(
     let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
     let (ap, bp) = (a.as_ptr() as usize, b.as_ptr() as usize);
     let cp = Shared(c.as_mut_ptr());
-    if m * k * n < SMALL_PRODUCT {
-        // SAFETY: the strides address the checked slices; one call, this thread.
-        unsafe {
-            gemm_raw(
-                m,
-                k,
-                n,
-                a.as_ptr(),
-                rsa,
-                csa,
-                b.as_ptr(),
-                rsb,
-                csb,
-                c.as_mut_ptr(),
-                n as isize,
-                accumulate,
-            )
-        };
-    } else if n >= 2 * COLUMN_PIECE {
+    let whole = m * k * n < SMALL_PRODUCT;
+    if !whole && n >= 2 * COLUMN_PIECE {
         (0..n.div_ceil(COLUMN_PIECE))
             .into_par_iter()
             .for_each(|piece| {
@@ -154,7 +137,7 @@ pub(crate) fn sgemm(
                     )
                 };
             });
-    } else if k >= 2 * DEPTH_PIECE {
+    } else if !whole && k >= 2 * DEPTH_PIECE {
         // Partial products over fixed runs of the inner dimension, summed in order.
         let pieces = k.div_ceil(DEPTH_PIECE);
         let partial: Vec<Vec<f32>> = (0..pieces)
@@ -193,7 +176,7 @@ pub(crate) fn sgemm(
                 *x += p;
             }
         }
-    } else if m >= 2 * ROW_PIECE {
+    } else if !whole && m >= 2 * ROW_PIECE {
         (0..m.div_ceil(ROW_PIECE))
             .into_par_iter()
             .for_each(|piece| {
@@ -218,7 +201,7 @@ pub(crate) fn sgemm(
                 };
             });
     } else {
-        // SAFETY: as the first branch.
+        // SAFETY: the strides address the checked slices; one call, this thread.
         unsafe {
             gemm_raw(
                 m,
@@ -252,6 +235,12 @@ pub(crate) struct Window {
 }
 
 impl Window {
+    /// Whether unfolding would copy the input as it is (width 1, stride 1, no padding): a
+    /// convolution then multiplies the input directly.
+    pub fn is_identity(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    }
+
     /// The input position of output `t`'s tap `j`, if inside the signal.
     #[inline]
     fn source(&self, t: usize, j: usize) -> Option<usize> {

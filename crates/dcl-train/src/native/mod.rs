@@ -101,32 +101,9 @@ impl NativeNet {
         &self.graph
     }
 
-    /// The graph, with its trained weights.
-    pub fn into_graph(self) -> LayerGraph {
-        self.graph
-    }
-
     /// Its weights (parameters and running statistics), as they are now.
     pub fn weights(&self) -> &[Weight] {
         self.graph.weights()
-    }
-
-    /// Puts back weights taken from [`weights`](Self::weights) (a snapshot of an earlier
-    /// epoch, say); the optimiser state is kept.
-    pub fn set_weights(&mut self, weights: &[Weight]) -> Result<(), TrainError> {
-        let mine = self.graph.weights_mut();
-        if weights.len() != mine.len()
-            || weights
-                .iter()
-                .zip(mine.iter())
-                .any(|(a, b)| a.shape != b.shape)
-        {
-            return Err(TrainError::Config("weights of another graph".into()));
-        }
-        for (m, w) in mine.iter_mut().zip(weights) {
-            m.values.copy_from_slice(&w.values);
-        }
-        Ok(())
     }
 
     /// The weight gradients of the last [`backward`](Self::backward) (zeros for weights it
@@ -193,32 +170,44 @@ impl NativeNet {
         self.graph.shape(v).expect("values of the graph")
     }
 
-    fn window(
-        &self,
-        input: usize,
-        output: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-    ) -> Window {
-        let (
-            ValueShape::Map { channels, length },
-            ValueShape::Map {
-                length: length_out, ..
-            },
-        ) = (self.shape(input), self.shape(output))
-        else {
-            unreachable!("checked by the graph builder")
+    /// The window of layer `i` over its input, for convolutions and pools.
+    fn window(&self, i: usize) -> Option<Window> {
+        let (input, kernel, stride, padding) = match self.graph.layers()[i] {
+            Layer::Conv1d {
+                input,
+                weight,
+                stride,
+                padding,
+                ..
+            } => (
+                input,
+                self.graph.weights()[weight].shape[2],
+                stride,
+                padding,
+            ),
+            Layer::AvgPool1d {
+                input,
+                kernel,
+                stride,
+                padding,
+            } => (input, kernel, stride, padding),
+            Layer::MaxPool1d {
+                input,
+                kernel,
+                stride,
+            } => (input, kernel, stride, 0),
+            _ => return None,
         };
-        Window {
+        let (channels, length) = map_dims(self.graph.shape(input));
+        Some(Window {
             channels,
             batch: self.batch,
             length,
-            length_out,
+            length_out: map_dims(self.graph.shape(i + 2)).1,
             kernel,
             stride,
             padding,
-        }
+        })
     }
 
     fn forward_layer(&mut self, i: usize, training: bool) {
@@ -228,6 +217,7 @@ impl NativeNet {
         let mut y = std::mem::take(&mut self.values[out]);
         y.resize(size, 0.0);
         let layer = self.graph.layers()[i].clone();
+        let window = self.window(i);
         let saved = &mut self.saved[i];
         let values = &self.values;
         let weights = self.graph.weights();
@@ -236,23 +226,13 @@ impl NativeNet {
                 input,
                 weight,
                 bias,
-                stride,
-                padding,
+                ..
             } => {
-                let shape = &weights[weight].shape;
-                let (c_out, c_in, kernel) = (shape[0], shape[1], shape[2]);
-                let w = Window {
-                    channels: c_in,
-                    batch,
-                    length: map_length(self.graph.shape(input)),
-                    length_out: map_length(self.graph.shape(out)),
-                    kernel,
-                    stride,
-                    padding,
-                };
+                let w = window.expect("a convolution has a window");
+                let (c_out, c_in, kernel) = (weights[weight].shape[0], w.channels, w.kernel);
                 let cols = batch * w.length_out;
                 let x = &values[input];
-                let direct = kernel == 1 && stride == 1 && padding == 0;
+                let direct = w.is_identity();
                 if !direct {
                     saved.col.resize(c_in * kernel * cols, 0.0);
                     kernels::im2col(x, &w, &mut saved.col);
@@ -321,24 +301,14 @@ impl NativeNet {
                     .zip(values[input].par_iter())
                     .for_each(|(o, &a)| *o = a.max(0.0));
             }
-            Layer::AvgPool1d {
-                input,
-                kernel,
-                stride,
-                padding,
-            } => {
-                let w = self.window(input, out, kernel, stride, padding);
-                kernels::avg_pool(&self.values[input], &w, &mut y);
+            Layer::AvgPool1d { input, .. } => {
+                let w = window.expect("a pool has a window");
+                kernels::avg_pool(&values[input], &w, &mut y);
             }
-            Layer::MaxPool1d {
-                input,
-                kernel,
-                stride,
-            } => {
-                let w = self.window(input, out, kernel, stride, 0);
-                let saved = &mut self.saved[i];
+            Layer::MaxPool1d { input, .. } => {
+                let w = window.expect("a pool has a window");
                 saved.arg.resize(size, 0);
-                kernels::max_pool(&self.values[input], &w, &mut y, &mut saved.arg);
+                kernels::max_pool(&values[input], &w, &mut y, &mut saved.arg);
             }
             Layer::Linear {
                 input,
@@ -467,28 +437,20 @@ impl NativeNet {
         let out = i + 2;
         let batch = self.batch;
         let layer = self.graph.layers()[i].clone();
+        let window = self.window(i);
         let dy = std::mem::take(&mut self.dvalues[out]);
         match layer {
             Layer::Conv1d {
                 input,
                 weight,
                 bias,
-                stride,
-                padding,
+                ..
             } => {
-                let shape = self.graph.weights()[weight].shape.clone();
-                let (c_out, c_in, kernel) = (shape[0], shape[1], shape[2]);
-                let w = Window {
-                    channels: c_in,
-                    batch,
-                    length: map_length(self.graph.shape(input)),
-                    length_out: map_length(self.graph.shape(out)),
-                    kernel,
-                    stride,
-                    padding,
-                };
+                let w = window.expect("a convolution has a window");
+                let c_out = self.graph.weights()[weight].shape[0];
+                let (c_in, kernel) = (w.channels, w.kernel);
                 let cols = batch * w.length_out;
-                let direct = kernel == 1 && stride == 1 && padding == 0;
+                let direct = w.is_identity();
                 {
                     let col = if direct {
                         &self.values[input]
@@ -578,24 +540,15 @@ impl NativeNet {
                     self.dvalues[input] = dx;
                 }
             }
-            Layer::AvgPool1d {
-                input,
-                kernel,
-                stride,
-                padding,
-            } => {
-                let w = self.window(input, out, kernel, stride, padding);
+            Layer::AvgPool1d { input, .. } => {
+                let w = window.expect("a pool has a window");
                 if let Some(mut dx) = self.dvalue(input) {
                     kernels::avg_pool_backward_add(&dy, &w, &mut dx);
                     self.dvalues[input] = dx;
                 }
             }
-            Layer::MaxPool1d {
-                input,
-                kernel,
-                stride,
-            } => {
-                let w = self.window(input, out, kernel, stride, 0);
+            Layer::MaxPool1d { input, .. } => {
+                let w = window.expect("a pool has a window");
                 if let Some(mut dx) = self.dvalue(input) {
                     kernels::max_pool_backward_add(&dy, &self.saved[i].arg, &w, &mut dx);
                     self.dvalues[input] = dx;
@@ -866,10 +819,6 @@ fn map_dims(shape: Option<ValueShape>) -> (usize, usize) {
         Some(ValueShape::Map { channels, length }) => (channels, length),
         _ => unreachable!("checked by the graph builder"),
     }
-}
-
-fn map_length(shape: Option<ValueShape>) -> usize {
-    map_dims(shape).1
 }
 
 #[cfg(test)]
