@@ -193,13 +193,6 @@ fn case(net: Net, tr: &SignalData, va: &SignalData) -> (Json, f64) {
     let logits = native.forward(x, f, true).unwrap();
     losses.push(cross_entropy(logits, y, &weights));
     let flops = step_flops(&graph, BATCH);
-    let layers: Vec<Json> = graph.layers().iter().map(layer_json).collect();
-    let shapes: Vec<Json> = (0..graph.layers().len() + 2)
-        .map(|v| match graph.shape(v).unwrap() {
-            ValueShape::Map { channels, length } => json!([channels, length]),
-            ValueShape::Vector { width } => json!([width]),
-        })
-        .collect();
     let weights_json: Vec<Json> = graph
         .weights()
         .iter()
@@ -210,7 +203,7 @@ fn case(net: Net, tr: &SignalData, va: &SignalData) -> (Json, f64) {
                "channels": d.channels, "length": d.length, "n_features": d.n_features})
     };
     let case = json!({
-        "layers": layers, "shapes": shapes, "weights": weights_json,
+        "layers": graph.layers(), "weights": weights_json,
         "output": graph.output().unwrap(), "params": params,
         "train": part(tr), "valid": part(va), "class_weights": weights,
         "lr": lr, "weight_decay": weight_decay, "batch_size": BATCH, "our_losses": losses,
@@ -257,60 +250,6 @@ fn step_flops(graph: &LayerGraph, batch: usize) -> f64 {
         }
     }
     f
-}
-
-fn layer_json(layer: &Layer) -> Json {
-    match *layer {
-        Layer::Conv1d {
-            input,
-            weight,
-            bias,
-            stride,
-            padding,
-        } => {
-            json!({"kind": "conv1d", "input": input, "weight": weight, "bias": bias, "stride": stride, "padding": padding})
-        }
-        Layer::BatchNorm {
-            input,
-            gamma,
-            beta,
-            running_mean,
-            running_var,
-            epsilon,
-            momentum,
-        } => json!({
-            "kind": "batch_norm", "input": input, "gamma": gamma, "beta": beta,
-            "running_mean": running_mean, "running_var": running_var, "epsilon": epsilon, "momentum": momentum}),
-        Layer::Relu { input } => json!({"kind": "relu", "input": input}),
-        Layer::AvgPool1d {
-            input,
-            kernel,
-            stride,
-            padding,
-        } => {
-            json!({"kind": "avg_pool1d", "input": input, "kernel": kernel, "stride": stride, "padding": padding})
-        }
-        Layer::MaxPool1d {
-            input,
-            kernel,
-            stride,
-        } => {
-            json!({"kind": "max_pool1d", "input": input, "kernel": kernel, "stride": stride})
-        }
-        Layer::Linear {
-            input,
-            weight,
-            bias,
-        } => json!({"kind": "linear", "input": input, "weight": weight, "bias": bias}),
-        Layer::Add { a, b } => json!({"kind": "add", "a": a, "b": b}),
-        Layer::Concat { a, b } => json!({"kind": "concat", "a": a, "b": b}),
-        Layer::Expand { input, length } => {
-            json!({"kind": "expand", "input": input, "length": length})
-        }
-        Layer::Flatten { input } => json!({"kind": "flatten", "input": input}),
-        Layer::MeanLength { input } => json!({"kind": "mean_length", "input": input}),
-        Layer::Zeros { like } => json!({"kind": "zeros", "like": like}),
-    }
 }
 
 fn main() {

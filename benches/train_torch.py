@@ -32,7 +32,6 @@ class Mirror(nn.Module):
     def __init__(self, case):
         super().__init__()
         self.layers = case["layers"]
-        self.shapes = case["shapes"]
         weights = case["weights"]
         self.mods = nn.ModuleList()
         self.kinds = []

@@ -79,8 +79,11 @@ pub struct Weight {
     pub trainable: bool,
 }
 
-/// One layer: what it computes and from which values.
-#[derive(Debug, Clone, PartialEq)]
+/// One layer: what it computes and from which values. Serialises as an object with its kind
+/// in snake case (`{"kind": "conv1d", "input": 0, ...}`), the form a mirror in another
+/// framework reads (`benches/train_torch.py`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Layer {
     /// 1-D convolution of a map: weight `[c_out, c_in, kernel]`, optional bias `[c_out]`,
     /// zero padding of `padding` samples on both sides.

@@ -43,6 +43,21 @@ pub trait Classifier<B: Backend>: Module<B> {
     }
 }
 
+/// A typed error when `model` does not take samples of `shape` (where burn would panic on the
+/// mismatched tensors).
+pub(crate) fn check_accepts<B: Backend, M: Classifier<B>>(
+    model: &M,
+    shape: &InputShape,
+) -> Result<(), TrainError> {
+    if model.accepts(shape) {
+        Ok(())
+    } else {
+        Err(TrainError::Data(format!(
+            "the network does not take samples of {shape:?}"
+        )))
+    }
+}
+
 /// A burn convolution in `g`, or an error for one the layer graph cannot express.
 fn lower_conv<B: Backend>(
     g: &mut LayerGraph,
@@ -675,11 +690,7 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
     }
 
     fn layers(&self, shape: &InputShape) -> Result<LayerGraph, TrainError> {
-        if !self.accepts(shape) {
-            return Err(TrainError::Data(format!(
-                "the network does not take samples of {shape:?}"
-            )));
-        }
+        check_accepts(self, shape)?;
         let mut g = LayerGraph::new(*shape);
         let x = self.entry.lower_stem_input(&mut g)?;
         let x = lower_conv(&mut g, &self.stem, x)?;
@@ -912,11 +923,7 @@ impl<B: Backend> Classifier<B> for KachueeNet<B> {
     }
 
     fn layers(&self, shape: &InputShape) -> Result<LayerGraph, TrainError> {
-        if !self.accepts(shape) {
-            return Err(TrainError::Data(format!(
-                "the network does not take samples of {shape:?}"
-            )));
-        }
+        check_accepts(self, shape)?;
         let mut g = LayerGraph::new(*shape);
         let x = self.entry.lower_stem_input(&mut g)?;
         let mut x = lower_conv(&mut g, &self.stem, x)?;

@@ -20,7 +20,7 @@ use crate::data::SignalData;
 use crate::layers::Weight;
 use crate::metrics::{ClassMetrics, Monitor};
 use crate::native::NativeNet;
-use crate::net::{Classifier, InputShape};
+use crate::net::{Classifier, InputShape, check_accepts};
 
 /// The optimiser and its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -94,19 +94,16 @@ impl std::fmt::Display for TrainEngine {
     }
 }
 
-/// Whether `B` (or the backend it wraps with autodiff) is burn-ndarray or burn-flex.
+/// Whether the training backend `B` is burn-ndarray or burn-flex (with autodiff, as
+/// [`train`] takes them).
 fn is_cpu_backend<B: Backend>() -> bool {
     use std::any::TypeId;
-    let t = TypeId::of::<B>();
     let cpu = [
-        TypeId::of::<burn::backend::NdArray>(),
         TypeId::of::<crate::NdArrayBackend>(),
-        #[cfg(feature = "flex")]
-        TypeId::of::<burn::backend::Flex>(),
         #[cfg(feature = "flex")]
         TypeId::of::<crate::FlexBackend>(),
     ];
-    cpu.contains(&t)
+    cpu.contains(&TypeId::of::<B>())
 }
 
 fn burn_engine() -> TrainEngine {
@@ -321,23 +318,8 @@ pub fn predict<B: Backend, M: Classifier<B>>(
     device: &B::Device,
 ) -> Result<Vec<u8>, TrainError> {
     data.validate()?;
-    check_accepts(model, data)?;
+    check_accepts(model, &InputShape::of(data))?;
     Ok(predict_valid(model, data, batch_size, device))
-}
-
-/// A typed error when `model` does not take `data`'s samples.
-fn check_accepts<B: Backend, M: Classifier<B>>(
-    model: &M,
-    data: &SignalData,
-) -> Result<(), TrainError> {
-    let shape = InputShape::of(data);
-    if model.accepts(&shape) {
-        Ok(())
-    } else {
-        Err(TrainError::Data(format!(
-            "the network does not take samples of {shape:?}"
-        )))
-    }
 }
 
 /// [`predict`] on data already validated: the trainer checks its validation data once, not
@@ -373,7 +355,7 @@ pub fn latency_ms<B: Backend, M: Classifier<B>>(
     device: &B::Device,
 ) -> Result<f64, TrainError> {
     data.validate()?;
-    check_accepts(model, data)?;
+    check_accepts(model, &InputShape::of(data))?;
     if data.is_empty() || repeats == 0 {
         return Err(TrainError::Data(
             "latency needs at least one sample and one repeat".into(),
@@ -450,7 +432,7 @@ where
             "training and validation data differ in shape".into(),
         ));
     }
-    check_accepts(&model, train)?;
+    check_accepts(&model, &InputShape::of(train))?;
     if let Some(mix) = &config.valid_class_mix {
         crate::metrics::check_class_mix(mix, valid.n_classes)?;
     }
@@ -477,11 +459,7 @@ where
             let optim = AdamConfig::new()
                 .with_weight_decay(decay(weight_decay))
                 .init();
-            let learner = BurnLearner {
-                model: Some(model),
-                optim,
-                device: device.clone(),
-            };
+            let learner = BurnLearner::new(model, optim, device);
             run(learner, train, valid, config, progress)
         }
         OptimizerKind::Sgd {
@@ -497,11 +475,7 @@ where
                 }))
                 .with_weight_decay(decay(weight_decay))
                 .init();
-            let learner = BurnLearner {
-                model: Some(model),
-                optim,
-                device: device.clone(),
-            };
+            let learner = BurnLearner::new(model, optim, device);
             run(learner, train, valid, config, progress)
         }
     }
@@ -560,6 +534,16 @@ struct BurnLearner<B: AutodiffBackend, M, O> {
     model: Option<M>,
     optim: O,
     device: B::Device,
+}
+
+impl<B: AutodiffBackend, M, O> BurnLearner<B, M, O> {
+    fn new(model: M, optim: O, device: &B::Device) -> Self {
+        Self {
+            model: Some(model),
+            optim,
+            device: device.clone(),
+        }
+    }
 }
 
 impl<B, M, O> Learner for BurnLearner<B, M, O>
