@@ -18,7 +18,7 @@
 //! cargo bench --bench train -- --threads 2 --burn      # also burn-ndarray, for reference
 //! ```
 //! Options: `--threads T` (default 1), `--repeats N` (default 10), `--python PATH` (default
-//! `python3`; without PyTorch only our side is timed). Ends with one line per network and work
+//! `python3`; without PyTorch only our side is timed), `--net cell_net|kachuee` (one network). Ends with one line per network and work
 //! item: `train_speed net=NAME work=iteration|step ours_ms=X torch_ms=Y ratio=R threads=T`.
 
 use std::hint::black_box;
@@ -263,6 +263,7 @@ fn main() {
     let repeats: usize = opt("--repeats").map_or(10, |t| t.parse().expect("--repeats N"));
     let python = opt("--python").unwrap_or_else(|| "python3".into());
     let with_burn = args.iter().any(|a| a == "--burn");
+    let only = opt("--net");
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
@@ -274,6 +275,9 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut lines = Vec::new();
     for net in [Net::Cell, Net::Kachuee] {
+        if only.as_deref().is_some_and(|n| n != net.name()) {
+            continue;
+        }
         let (case, flops) = case(net, &tr, &va);
         let path = dir.join(format!("{}.json", net.name()));
         std::fs::write(&path, serde_json::to_vec(&case).unwrap()).unwrap();

@@ -399,7 +399,9 @@ where
                 e.seconds
             )
         })?;
-        let test = evaluate(&trained.model, te, 512, device)?;
+        // Tested and timed on the engine that trained it.
+        let engine = trained.report.engine;
+        let test = evaluate(&trained.model, te, 512, device, engine)?;
         tracing::info!(
             "  {name} seed {seed}: test acc {:.4} balanced {:.4} macro-F1 {:.4} (epoch {}, {:.0} s)",
             test.accuracy,
@@ -414,6 +416,7 @@ where
                 te,
                 LATENCY_REPEATS,
                 device,
+                engine,
             )?)
         } else {
             None

@@ -190,6 +190,7 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
                     &self.valid,
                     LATENCY_REPEATS,
                     &self.device,
+                    trained.report.engine,
                 )?),
             )
         } else {

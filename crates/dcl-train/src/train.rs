@@ -94,16 +94,39 @@ impl std::fmt::Display for TrainEngine {
     }
 }
 
-/// Whether the training backend `B` is burn-ndarray or burn-flex (with autodiff, as
-/// [`train`] takes them).
+/// Whether `B` is burn-ndarray or burn-flex, with autodiff (as [`train`] takes them) or
+/// without (as the inference functions do).
 fn is_cpu_backend<B: Backend>() -> bool {
     use std::any::TypeId;
     let cpu = [
         TypeId::of::<crate::NdArrayBackend>(),
+        TypeId::of::<burn::backend::NdArray>(),
         #[cfg(feature = "flex")]
         TypeId::of::<crate::FlexBackend>(),
+        #[cfg(feature = "flex")]
+        TypeId::of::<burn::backend::Flex>(),
     ];
     cpu.contains(&TypeId::of::<B>())
+}
+
+/// `model` lowered onto the native engine when `engine` picks it for backend `B` and the
+/// network has a layer-level form; `None` runs burn's forward pass (with a warning where the
+/// native engine was wanted but the network cannot be lowered).
+fn native_inference<B: Backend, M: Classifier<B>>(
+    model: &M,
+    shape: &InputShape,
+    engine: TrainEngine,
+) -> Option<NativeNet> {
+    if !engine.wants_native::<B>() {
+        return None;
+    }
+    match model.layers(shape).and_then(NativeNet::new) {
+        Ok(net) => Some(net),
+        Err(e) => {
+            tracing::warn!("inference on burn, not the native engine: {e}");
+            None
+        }
+    }
 }
 
 fn burn_engine() -> TrainEngine {
@@ -310,21 +333,27 @@ fn batch<B: Backend>(
     tensors::<B>(data, raw_batch(data, indices, None), device)
 }
 
-/// Predicted labels for every sample of `data`, in batches of `batch_size`.
+/// Predicted labels for every sample of `data`, in batches of `batch_size`, on the engine
+/// `engine` picks for backend `B` as [`train`] picks it (native on the CPU backends by
+/// default): the weights, running statistics included, are the model's either way.
 pub fn predict<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &SignalData,
     batch_size: usize,
     device: &B::Device,
+    engine: TrainEngine,
 ) -> Result<Vec<u8>, TrainError> {
     data.validate()?;
-    check_accepts(model, &InputShape::of(data))?;
-    Ok(predict_valid(model, data, batch_size, device))
+    let shape = InputShape::of(data);
+    check_accepts(model, &shape)?;
+    match native_inference(model, &shape, engine) {
+        Some(mut net) => native_predict(&mut net, data, batch_size),
+        None => Ok(burn_predict(model, data, batch_size, device)),
+    }
 }
 
-/// [`predict`] on data already validated: the trainer checks its validation data once, not
-/// at every epoch.
-fn predict_valid<B: Backend, M: Classifier<B>>(
+/// burn's forward pass over `data` (already validated), in batches.
+fn burn_predict<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &SignalData,
     batch_size: usize,
@@ -343,30 +372,42 @@ fn predict_valid<B: Backend, M: Classifier<B>>(
 /// Passes of one sample through the network run before [`latency_ms`] starts timing.
 const LATENCY_WARMUP: usize = 3;
 
-/// The measured inference latency of `model` per sample, in milliseconds, on `device`: the
-/// median over `repeats` forward passes of one sample of `data` at a time (the first sample,
-/// as a monitor classifies beat by beat), after a few untimed passes. A wall-clock
-/// measurement: it varies with the machine and its load, so a search stores it and never
-/// measures it again on replay.
+/// The measured inference latency of `model` per sample, in milliseconds, on `device` and
+/// the engine `engine` picks for backend `B` (as [`predict`]; the native engine's time counts
+/// its forward pass, not the one-off lowering of the network): the median over `repeats`
+/// forward passes of one sample of `data` at a time (the first sample, as a monitor classifies
+/// beat by beat), after a few untimed passes. A wall-clock measurement: it varies with the
+/// machine and its load, so a search stores it and never measures it again on replay.
 pub fn latency_ms<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &SignalData,
     repeats: usize,
     device: &B::Device,
+    engine: TrainEngine,
 ) -> Result<f64, TrainError> {
     data.validate()?;
-    check_accepts(model, &InputShape::of(data))?;
+    let shape = InputShape::of(data);
+    check_accepts(model, &shape)?;
     if data.is_empty() || repeats == 0 {
         return Err(TrainError::Data(
             "latency needs at least one sample and one repeat".into(),
         ));
     }
+    let mut native = native_inference(model, &shape, engine);
     let mut times = Vec::with_capacity(repeats);
     for k in 0..LATENCY_WARMUP + repeats {
         let t = Instant::now();
-        let (x, f) = batch::<B>(data, &[0], device);
-        // Reading the logits back waits for the device, so the pass is timed whole.
-        let _ = model.forward(x, f).into_data();
+        match &mut native {
+            Some(net) => {
+                let (x, f) = raw_batch(data, &[0], None);
+                std::hint::black_box(net.forward(&x, &f, false)?);
+            }
+            None => {
+                let (x, f) = batch::<B>(data, &[0], device);
+                // Reading the logits back waits for the device, so the pass is timed whole.
+                let _ = model.forward(x, f).into_data();
+            }
+        }
         if k >= LATENCY_WARMUP {
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
@@ -375,14 +416,15 @@ pub fn latency_ms<B: Backend, M: Classifier<B>>(
     Ok(times[times.len() / 2])
 }
 
-/// The metrics of `model` on `data`.
+/// The metrics of `model` on `data`, predicted as [`predict`] does.
 pub fn evaluate<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &SignalData,
     batch_size: usize,
     device: &B::Device,
+    engine: TrainEngine,
 ) -> Result<ClassMetrics, TrainError> {
-    let predicted = predict(model, data, batch_size, device)?;
+    let predicted = predict(model, data, batch_size, device, engine)?;
     ClassMetrics::new(&data.labels, &predicted, data.n_classes)
 }
 
@@ -584,7 +626,7 @@ where
             .as_ref()
             .expect("put back after every step")
             .valid();
-        let predicted = predict_valid(&inner, data, 512, &self.device);
+        let predicted = burn_predict(&inner, data, 512, &self.device);
         Ok((predicted, inner))
     }
 

@@ -96,7 +96,7 @@ fn cell_net_learns_toy_signals() {
     );
     // The returned model is a snapshot of the best epoch: it still scores what the report says
     // after the later epochs trained on.
-    let again = evaluate(&trained.model, &va, 64, &device).unwrap();
+    let again = evaluate(&trained.model, &va, 64, &device, TrainEngine::Auto).unwrap();
     assert_eq!(again, trained.report.valid);
 }
 
@@ -234,7 +234,8 @@ fn class_mix_scores_validation_and_picks_the_epoch_by_it() {
         CellNet::<NdArrayBackend>::new(&spec, &small_net(), shape(&tr), 3, &device).unwrap();
     let trained = train(model, &tr, &va, &config, &device, &mut |_| {}).unwrap();
     // The report's validation metrics are the returned model's, at the class mix.
-    let predicted = dcl_train::predict(&trained.model, &va, 64, &device).unwrap();
+    let predicted =
+        dcl_train::predict(&trained.model, &va, 64, &device, TrainEngine::Auto).unwrap();
     let expected = dcl_train::ClassMetrics::at_class_mix(&va.labels, &predicted, 3, &mix).unwrap();
     assert_eq!(trained.report.valid, expected);
     let best = &trained.report.epochs[trained.report.best_epoch - 1];
@@ -275,6 +276,51 @@ fn kachuee_baseline_learns_toy_signals() {
         "{:?}",
         trained.report
     );
+}
+
+/// Inference on the native engine (the default on the CPU backends) and on burn's forward
+/// pass: the same predictions from the same trained weights, running statistics included,
+/// for both networks, and a latency from either engine.
+#[test]
+fn inference_runs_on_either_engine_with_the_same_predictions() {
+    use dcl_train::{latency_ms, predict};
+    let (tr, va) = (toy(96, 5), toy(60, 6));
+    let device = Default::default();
+    let config = TrainConfig {
+        epochs: 2,
+        ..quick()
+    };
+    let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
+    let net = NetConfig {
+        features: FeatureEntry::Stem,
+        ..small_net()
+    };
+    let cell_net = CellNet::<NdArrayBackend>::new(&spec, &net, shape(&tr), 1, &device).unwrap();
+    let cell_net = train(cell_net, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    let kachuee = KachueeNet::<NdArrayBackend>::new(shape(&tr), 2, &device).unwrap();
+    let kachuee = train(kachuee, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    assert_eq!(cell_net.report.engine, TrainEngine::Native);
+    let check = |name: &str, native: Vec<u8>, burn: Vec<u8>| {
+        assert_eq!(native.len(), va.len(), "{name}");
+        assert_eq!(native, burn, "{name}");
+        // Not a constant prediction: the comparison says something.
+        assert!(native.iter().any(|&p| p != native[0]), "{name}: {native:?}");
+    };
+    for batch in [7, 64] {
+        let on = |engine| predict(&cell_net.model, &va, batch, &device, engine).unwrap();
+        check("cell_net", on(TrainEngine::Native), on(TrainEngine::Burn));
+        assert_eq!(on(TrainEngine::Auto), on(TrainEngine::Native));
+        let on = |engine| predict(&kachuee.model, &va, batch, &device, engine).unwrap();
+        check("kachuee", on(TrainEngine::Native), on(TrainEngine::Burn));
+    }
+    for engine in [TrainEngine::Native, TrainEngine::Burn] {
+        let ms = latency_ms(&kachuee.model, &va, 3, &device, engine).unwrap();
+        assert!(ms > 0.0 && ms < 1e4, "{engine}: {ms}");
+        assert!(matches!(
+            latency_ms(&kachuee.model, &va, 0, &device, engine),
+            Err(TrainError::Data(_))
+        ));
+    }
 }
 
 #[test]
@@ -855,11 +901,11 @@ fn bad_input_is_a_typed_error() {
         Err(TrainError::Data(_))
     ));
     assert!(matches!(
-        evaluate(&model(), &two_channels, 16, &device),
+        evaluate(&model(), &two_channels, 16, &device, TrainEngine::Auto),
         Err(TrainError::Data(_))
     ));
     let kachuee = KachueeNet::<NdArrayBackend>::new(shape(&tr), 0, &device).unwrap();
-    assert!(evaluate(&kachuee, &tr, 16, &device).is_ok());
+    assert!(evaluate(&kachuee, &tr, 16, &device, TrainEngine::Auto).is_ok());
     let shorter = SignalData {
         length: 64,
         signals: tr
@@ -872,7 +918,7 @@ fn bad_input_is_a_typed_error() {
     };
     for data in [&shorter, &two_channels, &more_features, &more_classes] {
         assert!(matches!(
-            evaluate(&kachuee, data, 16, &device),
+            evaluate(&kachuee, data, 16, &device, TrainEngine::Auto),
             Err(TrainError::Data(_))
         ));
     }
