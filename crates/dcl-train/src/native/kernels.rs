@@ -15,7 +15,7 @@ const COLUMN_PIECE: usize = 256;
 /// Inner-dimension terms per piece of a deep, narrow product (weight gradients).
 const DEPTH_PIECE: usize = 2048;
 /// Rows per piece of a tall, narrow product.
-const ROW_PIECE: usize = 64;
+const ROW_PIECE: usize = 256;
 
 /// A raw pointer that pieces of one output share; each piece writes its own elements.
 #[derive(Clone, Copy)]
@@ -81,10 +81,47 @@ unsafe fn gemm_raw(
     }
 }
 
+/// A read-only matrix inside a slice: element `(i, j)` at `offset + i rs + j cs`. Rows may
+/// overlap (a convolution's input read as its unfolded matrix without copying it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a> {
+    data: &'a [f32],
+    offset: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// Element `(i, j)` at `offset + i rs + j cs` of `data`.
+    pub fn new(data: &'a [f32], offset: usize, rs: usize, cs: usize) -> Self {
+        Self {
+            data,
+            offset,
+            rs,
+            cs,
+        }
+    }
+
+    /// A `[rows, cols]` matrix stored row-major, or, if `transposed`, the transpose of a
+    /// row-major `[cols, rows]` one.
+    pub fn row_major(data: &'a [f32], rows: usize, cols: usize, transposed: bool) -> Self {
+        if transposed {
+            Self::new(data, 0, 1, rows)
+        } else {
+            Self::new(data, 0, cols, 1)
+        }
+    }
+
+    /// Whether every element of a `[rows, cols]` matrix lies inside the slice.
+    fn fits(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || self.offset + (rows - 1) * self.rs + (cols - 1) * self.cs < self.data.len()
+    }
+}
+
 /// `c (+)= op(a) op(b)`, all row-major, `op(a)` `[m, k]`, `op(b)` `[k, n]`, `c` `[m, n]`;
-/// `ta`/`tb` read `a`/`b` transposed. Large products are cut into pieces fixed by the shapes
-/// (columns of a wide product, the inner dimension of a deep one, rows of a tall one) that run
-/// in parallel.
+/// `ta`/`tb` read `a`/`b` transposed. See [`sgemm_view`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sgemm(
     m: usize,
@@ -97,7 +134,31 @@ pub(crate) fn sgemm(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    assert!(a.len() >= m * k && b.len() >= k * n);
+    sgemm_view(
+        m,
+        k,
+        n,
+        View::row_major(a, m, k, ta),
+        View::row_major(b, k, n, tb),
+        c,
+        accumulate,
+    );
+}
+
+/// `c (+)= a b`, `a` `[m, k]` and `b` `[k, n]` strided views, `c` row-major `[m, n]`. Large
+/// products are cut into pieces fixed by the shapes (columns of a wide product, the inner
+/// dimension of a deep one, rows of a tall one) that run in parallel.
+pub(crate) fn sgemm_view(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_>,
+    b: View<'_>,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(a.fits(m, k) && b.fits(k, n) && c.len() >= m * n);
     if m == 0 || n == 0 {
         return;
     }
@@ -107,9 +168,13 @@ pub(crate) fn sgemm(
         }
         return;
     }
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    let (ap, bp) = (a.as_ptr() as usize, b.as_ptr() as usize);
+    let (rsa, csa) = (a.rs as isize, a.cs as isize);
+    let (rsb, csb) = (b.rs as isize, b.cs as isize);
+    // SAFETY (of every use below): `fits` checked that the views' elements lie in their slices.
+    let (ap, bp) = (
+        a.data[a.offset..].as_ptr() as usize,
+        b.data[b.offset..].as_ptr() as usize,
+    );
     let cp = Shared(c.as_mut_ptr());
     let whole = m * k * n < SMALL_PRODUCT;
     if !whole && n >= 2 * COLUMN_PIECE {
@@ -207,10 +272,10 @@ pub(crate) fn sgemm(
                 m,
                 k,
                 n,
-                a.as_ptr(),
+                ap as *const f32,
                 rsa,
                 csa,
-                b.as_ptr(),
+                bp as *const f32,
                 rsb,
                 csb,
                 c.as_mut_ptr(),
@@ -235,10 +300,17 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// Whether unfolding would copy the input as it is (width 1, stride 1, no padding): a
-    /// convolution then multiplies the input directly.
-    pub fn is_identity(&self) -> bool {
-        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    /// The channels-last layout a stride-1 convolution reads its input from, or `None` where
+    /// it unfolds it (a stride above 1, or padding as wide as the kernel).
+    pub fn lanes(&self) -> Option<Lanes> {
+        (self.stride == 1 && self.padding < self.kernel).then(|| Lanes {
+            channels: self.channels,
+            batch: self.batch,
+            length: self.length,
+            // Wide enough for the forward pass's windows (`padding` before a sample) and
+            // the input gradient's (`kernel - 1 - padding` after it).
+            pad: self.padding.max(self.kernel - 1 - self.padding),
+        })
     }
 
     /// The input position of output `t`'s tap `j`, if inside the signal.
@@ -263,6 +335,304 @@ impl Window {
             t0.min(self.length_out),
             t1.min(self.length_out).max(t0.min(self.length_out)),
         )
+    }
+}
+
+/// A channel-major map laid out channels-last for a stride-1 convolution: each sample's
+/// `length` positions padded with `pad` zero rows on both sides (a sample takes
+/// `length + 2 pad` rows of `channels` values), and `pad` zero rows more before the first
+/// sample and after the last. Read through a [`View`] with row stride `channels`, a run of
+/// `kernel` consecutive rows is one window of the convolution: no unfolded copy is needed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lanes {
+    pub channels: usize,
+    pub batch: usize,
+    pub length: usize,
+    pub pad: usize,
+}
+
+impl Lanes {
+    /// Rows per sample.
+    pub fn sample_rows(&self) -> usize {
+        self.length + 2 * self.pad
+    }
+
+    /// Rows the products run over: every sample's, pads included.
+    pub fn rows(&self) -> usize {
+        self.batch * self.sample_rows()
+    }
+
+    /// Values of the whole buffer, margins included.
+    pub fn len(&self) -> usize {
+        (self.rows() + 2 * self.pad) * self.channels
+    }
+
+    /// Writes channel-major `x` (`[channels, batch, valid]`, `valid <= length`) into the
+    /// first [`len`](Self::len) values of `out` (grown if shorter); every other row is zero.
+    pub fn fill(&self, x: &[f32], valid: usize, out: &mut Vec<f32>) {
+        let (c, b, p) = (self.channels, self.batch, self.pad);
+        let per = self.sample_rows() * c;
+        if out.len() < self.len() {
+            out.resize(self.len(), 0.0);
+        }
+        let (margin, rest) = out[..self.len()].split_at_mut(p * c);
+        margin.fill(0.0);
+        let (samples, margin) = rest.split_at_mut(b * per);
+        margin.fill(0.0);
+        samples
+            .par_chunks_mut(per)
+            .enumerate()
+            .for_each(|(s, rows)| {
+                rows[..p * c].fill(0.0);
+                rows[(p + valid) * c..].fill(0.0);
+                for ch in 0..c {
+                    let src = &x[(ch * b + s) * valid..][..valid];
+                    for (j, &v) in src.iter().enumerate() {
+                        rows[(p + j) * c + ch] = v;
+                    }
+                }
+            });
+    }
+
+    /// Reads the rows of product rows `y` (`[rows(), channels]`, without the margins) back
+    /// into channel-major `out` (`[channels, batch, valid]`), adding if `add`.
+    pub fn read(&self, y: &[f32], valid: usize, out: &mut [f32], add: bool) {
+        // Channels in groups, samples in order within a group: a sample's rows stay in cache
+        // while the group's channels are read from them.
+        const GROUP: usize = 8;
+        let (c, b, p, lp) = (self.channels, self.batch, self.pad, self.sample_rows());
+        out[..c * b * valid]
+            .par_chunks_mut(GROUP * b * valid)
+            .enumerate()
+            .for_each(|(g, dst)| {
+                let channels = dst.len() / (b * valid);
+                for s in 0..b {
+                    let rows = &y[(s * lp + p) * c..][..valid * c];
+                    for k in 0..channels {
+                        let ch = g * GROUP + k;
+                        let d = &mut dst[(k * b + s) * valid..][..valid];
+                        let column = rows.iter().skip(ch).step_by(c);
+                        if add {
+                            d.iter_mut().zip(column).for_each(|(v, &r)| *v += r);
+                        } else {
+                            d.iter_mut().zip(column).for_each(|(v, &r)| *v = r);
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// Buffers the convolutions reuse from layer to layer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConvScratch {
+    /// A product's rows, channels-last, or an unfolded input gradient.
+    rows: Vec<f32>,
+    /// An output gradient, channels-last ([`Lanes`]).
+    grad: Vec<f32>,
+    /// Weights or their gradient, reordered for a channels-last product.
+    weights: Vec<f32>,
+}
+
+/// Makes `buf` hold at least `n` values; a scratch buffer shared by layers of different
+/// sizes only grows, so it is not zeroed again at every layer.
+fn grow(buf: &mut Vec<f32>, n: usize) {
+    if buf.len() < n {
+        buf.resize(n, 0.0);
+    }
+}
+
+/// A convolution without bias: `y` (`[c_out, batch, length_out]`) from `x` and `weights`
+/// (`[c_out, channels, kernel]`); `input` keeps what [`conv_backward`] needs. Stride 1
+/// reads `x` channels-last ([`Lanes`]), other strides unfold it.
+pub(crate) fn conv_forward(
+    x: &[f32],
+    w: &Window,
+    weights: &[f32],
+    c_out: usize,
+    input: &mut Vec<f32>,
+    scratch: &mut ConvScratch,
+    y: &mut [f32],
+) {
+    match w.lanes() {
+        Some(lanes) => lanes_forward(x, w, lanes, weights, c_out, input, scratch, y),
+        None => unfold_forward(x, w, weights, c_out, input, y),
+    }
+}
+
+/// Adds the weight gradient of [`conv_forward`] into `dweights` and, if given, the input
+/// gradient into `dx`; `input` is what the forward pass kept.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_backward(
+    dy: &[f32],
+    w: &Window,
+    weights: &[f32],
+    c_out: usize,
+    input: &[f32],
+    scratch: &mut ConvScratch,
+    dweights: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    match w.lanes() {
+        Some(lanes) => lanes_backward(dy, w, lanes, weights, c_out, input, scratch, dweights, dx),
+        None => unfold_backward(dy, w, weights, c_out, input, scratch, dweights, dx),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lanes_forward(
+    x: &[f32],
+    w: &Window,
+    lanes: Lanes,
+    weights: &[f32],
+    c_out: usize,
+    input: &mut Vec<f32>,
+    scratch: &mut ConvScratch,
+    y: &mut [f32],
+) {
+    let (c_in, kernel) = (w.channels, w.kernel);
+    lanes.fill(x, w.length, input);
+    // Weights as [(tap, input channel), output channel].
+    let ws = &mut scratch.weights;
+    grow(ws, kernel * c_in * c_out);
+    for o in 0..c_out {
+        for c in 0..c_in {
+            for t in 0..kernel {
+                ws[(t * c_in + c) * c_out + o] = weights[(o * c_in + c) * kernel + t];
+            }
+        }
+    }
+    // Output row r reads input rows r - padding .. r - padding + kernel.
+    let rows = lanes.rows();
+    grow(&mut scratch.rows, rows * c_out);
+    sgemm_view(
+        rows,
+        kernel * c_in,
+        c_out,
+        View::new(input, (lanes.pad - w.padding) * c_in, c_in, 1),
+        View::new(ws, 0, c_out, 1),
+        &mut scratch.rows,
+        false,
+    );
+    let out = Lanes {
+        channels: c_out,
+        ..lanes
+    };
+    out.read(&scratch.rows, w.length_out, y, false);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lanes_backward(
+    dy: &[f32],
+    w: &Window,
+    lanes: Lanes,
+    weights: &[f32],
+    c_out: usize,
+    input: &[f32],
+    scratch: &mut ConvScratch,
+    dweights: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let (c_in, kernel) = (w.channels, w.kernel);
+    let (p, rows) = (lanes.pad, lanes.rows());
+    let out = Lanes {
+        channels: c_out,
+        ..lanes
+    };
+    out.fill(dy, w.length_out, &mut scratch.grad);
+    // The weight gradient as [(tap, input channel), output channel]: the input's windows,
+    // transposed, times the output gradient's rows.
+    grow(&mut scratch.weights, kernel * c_in * c_out);
+    sgemm_view(
+        kernel * c_in,
+        rows,
+        c_out,
+        View::new(input, (p - w.padding) * c_in, 1, c_in),
+        View::new(&scratch.grad, p * c_out, c_out, 1),
+        &mut scratch.weights,
+        false,
+    );
+    for o in 0..c_out {
+        for c in 0..c_in {
+            for t in 0..kernel {
+                dweights[(o * c_in + c) * kernel + t] +=
+                    scratch.weights[(t * c_in + c) * c_out + o];
+            }
+        }
+    }
+    if let Some(dx) = dx {
+        // A convolution of the output gradient with the flipped kernel: input row r reads
+        // output rows r + padding + 1 - kernel .. r + padding + 1.
+        for t in 0..kernel {
+            for o in 0..c_out {
+                for c in 0..c_in {
+                    scratch.weights[(t * c_out + o) * c_in + c] =
+                        weights[(o * c_in + c) * kernel + kernel - 1 - t];
+                }
+            }
+        }
+        grow(&mut scratch.rows, rows * c_in);
+        sgemm_view(
+            rows,
+            kernel * c_out,
+            c_in,
+            View::new(
+                &scratch.grad,
+                (p + w.padding + 1 - kernel) * c_out,
+                c_out,
+                1,
+            ),
+            View::new(&scratch.weights, 0, c_in, 1),
+            &mut scratch.rows,
+            false,
+        );
+        lanes.read(&scratch.rows, w.length, dx, true);
+    }
+}
+
+fn unfold_forward(
+    x: &[f32],
+    w: &Window,
+    weights: &[f32],
+    c_out: usize,
+    input: &mut Vec<f32>,
+    y: &mut [f32],
+) {
+    let cols = w.batch * w.length_out;
+    let depth = w.channels * w.kernel;
+    input.resize(depth * cols, 0.0);
+    im2col(x, w, input);
+    sgemm(c_out, depth, cols, weights, false, input, false, y, false);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unfold_backward(
+    dy: &[f32],
+    w: &Window,
+    weights: &[f32],
+    c_out: usize,
+    input: &[f32],
+    scratch: &mut ConvScratch,
+    dweights: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let cols = w.batch * w.length_out;
+    let depth = w.channels * w.kernel;
+    sgemm(c_out, cols, depth, dy, false, input, true, dweights, true);
+    if let Some(dx) = dx {
+        grow(&mut scratch.rows, depth * cols);
+        sgemm(
+            depth,
+            c_out,
+            cols,
+            weights,
+            true,
+            dy,
+            false,
+            &mut scratch.rows,
+            false,
+        );
+        col2im_add(&scratch.rows, w, dx);
     }
 }
 
@@ -412,14 +782,50 @@ pub(crate) fn max_pool_backward_add(dy: &[f32], arg: &[u32], w: &Window, dx: &mu
         });
 }
 
+/// `sum f(x_i)` in f64 over eight interleaved partial sums, added in a fixed order: it
+/// vectorises, and the result does not depend on the thread count.
+#[inline]
+fn lane_sum(x: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += f(c[k]);
+        }
+    }
+    rest.iter().fold(acc.iter().sum::<f64>(), |s, &v| s + f(v))
+}
+
+/// `sum f(x_i, y_i)`, as [`lane_sum`].
+#[inline]
+fn lane_sum2(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for k in 0..8 {
+            acc[k] += f(a[k], b[k]);
+        }
+    }
+    xr.iter()
+        .zip(yr)
+        .fold(acc.iter().sum::<f64>(), |s, (&a, &b)| s + f(a, b))
+}
+
+/// The sum of `x` in f64 (see [`lane_sum`]).
+pub(crate) fn sum(x: &[f32]) -> f64 {
+    lane_sum(x, f64::from)
+}
+
 /// Per-channel batch statistics of a map `[channels, n]`: mean and biased variance.
 pub(crate) fn channel_stats(x: &[f32], n: usize, mean: &mut [f32], var: &mut [f32]) {
     mean.par_iter_mut()
         .zip(var.par_iter_mut())
         .zip(x.par_chunks(n))
         .for_each(|((m, v), xc)| {
-            let mu = xc.iter().map(|&a| f64::from(a)).sum::<f64>() / n as f64;
-            let var = xc.iter().map(|&a| (f64::from(a) - mu).powi(2)).sum::<f64>() / n as f64;
+            let mu = sum(xc) / n as f64;
+            let var = lane_sum(xc, |a| (f64::from(a) - mu).powi(2)) / n as f64;
             *m = mu as f32;
             *v = var as f32;
         });
@@ -466,12 +872,8 @@ pub(crate) fn batch_norm_backward(
         .enumerate()
         .map(|(c, (xc, dyc))| {
             let (m, is) = (mean[c], inv_std[c]);
-            let mut sd = 0.0f64;
-            let mut sdx = 0.0f64;
-            for (&a, &g) in xc.iter().zip(dyc) {
-                sd += f64::from(g);
-                sdx += f64::from(g) * f64::from((a - m) * is);
-            }
+            let sd = sum(dyc);
+            let sdx = lane_sum2(xc, dyc, |a, g| f64::from(g) * f64::from((a - m) * is));
             (sd, sdx)
         })
         .collect();
@@ -587,6 +989,101 @@ mod tests {
                 (lhs - rhs).abs() < 1e-4,
                 "{kernel}/{stride}/{padding}: {lhs} vs {rhs}"
             );
+        }
+    }
+
+    /// A stride-1 convolution read channels-last (without unfolding) gives the unfolded
+    /// product's output, weight gradient and input gradient, for every padding below the
+    /// kernel's width, odd and even kernels, and a scratch shared with a larger layer.
+    #[test]
+    fn channels_last_convolution_matches_the_unfolded_one() {
+        for &(kernel, padding, length) in &[
+            (3, 1, 9),
+            (5, 2, 7),
+            (1, 0, 6),
+            (3, 0, 8),
+            (3, 2, 5),
+            (2, 1, 6),
+            (4, 1, 7),
+            (7, 3, 4),
+        ] {
+            let (c_in, c_out, batch) = (3, 4, 5);
+            let w = Window {
+                channels: c_in,
+                batch,
+                length,
+                length_out: length + 2 * padding + 1 - kernel,
+                kernel,
+                stride: 1,
+                padding,
+            };
+            let lanes = w.lanes().expect("stride 1, padding below the kernel");
+            let x: Vec<f32> = (0..c_in * batch * length)
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect();
+            let weights: Vec<f32> = (0..c_out * c_in * kernel)
+                .map(|i| (i as f32 * 0.23).cos())
+                .collect();
+            let out = c_out * batch * w.length_out;
+            let dy: Vec<f32> = (0..out).map(|i| (i as f32 * 0.11).cos()).collect();
+            // A scratch left large and dirty by an earlier layer.
+            let mut scratch = ConvScratch {
+                rows: vec![f32::NAN; 4096],
+                grad: vec![f32::NAN; 4096],
+                weights: vec![f32::NAN; 512],
+            };
+            let (mut kept, mut y) = (vec![f32::NAN; 4096], vec![0.0; out]);
+            lanes_forward(
+                &x,
+                &w,
+                lanes,
+                &weights,
+                c_out,
+                &mut kept,
+                &mut scratch,
+                &mut y,
+            );
+            let (mut dw, mut dx) = (vec![0.5; weights.len()], vec![0.25; x.len()]);
+            let dxr = Some(&mut dx[..]);
+            lanes_backward(
+                &dy,
+                &w,
+                lanes,
+                &weights,
+                c_out,
+                &kept,
+                &mut scratch,
+                &mut dw,
+                dxr,
+            );
+
+            let mut scratch = ConvScratch::default();
+            let (mut kept, mut y_want) = (Vec::new(), vec![0.0; out]);
+            unfold_forward(&x, &w, &weights, c_out, &mut kept, &mut y_want);
+            let (mut dw_want, mut dx_want) = (vec![0.5; weights.len()], vec![0.25; x.len()]);
+            let dxr = Some(&mut dx_want[..]);
+            unfold_backward(
+                &dy,
+                &w,
+                &weights,
+                c_out,
+                &kept,
+                &mut scratch,
+                &mut dw_want,
+                dxr,
+            );
+            for (what, got, want) in [
+                ("y", &y, &y_want),
+                ("dw", &dw, &dw_want),
+                ("dx", &dx, &dx_want),
+            ] {
+                for (i, (g, e)) in got.iter().zip(want.iter()).enumerate() {
+                    assert!(
+                        (g - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "kernel {kernel} padding {padding}: {what}[{i}] {g} vs {e}"
+                    );
+                }
+            }
         }
     }
 }

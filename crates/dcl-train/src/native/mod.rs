@@ -9,7 +9,10 @@ use rayon::prelude::*;
 use crate::TrainError;
 use crate::layers::{Layer, LayerGraph, ValueShape, Weight};
 use crate::train::OptimizerKind;
-use kernels::{Window, sgemm};
+use kernels::{ConvScratch, Window, sgemm};
+
+/// Values per piece of an element-wise loop run in parallel.
+const ELEMENT_PIECE: usize = 1 << 14;
 
 /// Optimiser state of one weight, as burn's optimisers keep it.
 #[derive(Debug, Clone)]
@@ -25,7 +28,7 @@ enum Moments {
 /// What a layer keeps from its forward pass for its backward pass.
 #[derive(Debug, Clone, Default)]
 struct Saved {
-    /// A convolution's unfolded input.
+    /// A convolution's input: channels-last ([`Lanes`]) for stride 1, unfolded otherwise.
     col: Vec<f32>,
     /// Batch norm's batch mean and `1 / sqrt(var + eps)`.
     mean: Vec<f32>,
@@ -68,6 +71,7 @@ pub struct NativeNet {
     dvalues: Vec<Vec<f32>>,
     flowing: Vec<bool>,
     saved: Vec<Saved>,
+    scratch: ConvScratch,
     batch: usize,
 }
 
@@ -91,6 +95,7 @@ impl NativeNet {
             dvalues: vec![Vec::new(); n_values],
             flowing: vec![false; n_values],
             saved: vec![Saved::default(); n_layers],
+            scratch: ConvScratch::default(),
             graph,
             batch: 0,
         })
@@ -229,25 +234,16 @@ impl NativeNet {
                 ..
             } => {
                 let w = window.expect("a convolution has a window");
-                let (c_out, c_in, kernel) = (weights[weight].shape[0], w.channels, w.kernel);
+                let c_out = weights[weight].shape[0];
                 let cols = batch * w.length_out;
-                let x = &values[input];
-                let direct = w.is_identity();
-                if !direct {
-                    saved.col.resize(c_in * kernel * cols, 0.0);
-                    kernels::im2col(x, &w, &mut saved.col);
-                }
-                let col = if direct { x } else { &saved.col };
-                sgemm(
-                    c_out,
-                    c_in * kernel,
-                    cols,
+                kernels::conv_forward(
+                    &values[input],
+                    &w,
                     &weights[weight].values,
-                    false,
-                    col,
-                    false,
+                    c_out,
+                    &mut saved.col,
+                    &mut self.scratch,
                     &mut y,
-                    false,
                 );
                 if let Some(b) = bias {
                     let b = &weights[b].values;
@@ -297,9 +293,9 @@ impl NativeNet {
                 }
             }
             Layer::Relu { input } => {
-                y.par_iter_mut()
-                    .zip(values[input].par_iter())
-                    .for_each(|(o, &a)| *o = a.max(0.0));
+                y.par_chunks_mut(ELEMENT_PIECE)
+                    .zip(values[input].par_chunks(ELEMENT_PIECE))
+                    .for_each(|(o, a)| o.iter_mut().zip(a).for_each(|(o, &a)| *o = a.max(0.0)));
             }
             Layer::AvgPool1d { input, .. } => {
                 let w = window.expect("a pool has a window");
@@ -336,9 +332,14 @@ impl NativeNet {
                 }
             }
             Layer::Add { a, b } => {
-                y.par_iter_mut()
-                    .zip(values[a].par_iter().zip(values[b].par_iter()))
-                    .for_each(|(o, (&p, &q))| *o = p + q);
+                y.par_chunks_mut(ELEMENT_PIECE)
+                    .zip(values[a].par_chunks(ELEMENT_PIECE))
+                    .zip(values[b].par_chunks(ELEMENT_PIECE))
+                    .for_each(|((o, p), q)| {
+                        o.iter_mut()
+                            .zip(p.iter().zip(q))
+                            .for_each(|(o, (&p, &q))| *o = p + q)
+                    });
             }
             Layer::Concat { a, b } => match (self.graph.shape(a), self.graph.shape(b)) {
                 (
@@ -448,55 +449,27 @@ impl NativeNet {
             } => {
                 let w = window.expect("a convolution has a window");
                 let c_out = self.graph.weights()[weight].shape[0];
-                let (c_in, kernel) = (w.channels, w.kernel);
                 let cols = batch * w.length_out;
-                let direct = w.is_identity();
-                {
-                    let col = if direct {
-                        &self.values[input]
-                    } else {
-                        &self.saved[i].col
-                    };
-                    sgemm(
-                        c_out,
-                        cols,
-                        c_in * kernel,
-                        &dy,
-                        false,
-                        col,
-                        true,
-                        &mut self.grads[weight],
-                        true,
-                    );
-                }
-                self.touched[weight] = true;
                 if let Some(b) = bias {
                     let gb = &mut self.grads[b];
                     for (c, row) in dy.chunks(cols).enumerate() {
-                        gb[c] += row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+                        gb[c] += kernels::sum(row) as f32;
                     }
                     self.touched[b] = true;
                 }
-                if let Some(mut dx) = self.dvalue(input) {
-                    let wv = &self.graph.weights()[weight].values;
-                    if direct {
-                        sgemm(c_in, c_out, cols, wv, true, &dy, false, &mut dx, true);
-                    } else {
-                        let mut dcol = std::mem::take(&mut self.saved[i].col);
-                        sgemm(
-                            c_in * kernel,
-                            c_out,
-                            cols,
-                            wv,
-                            true,
-                            &dy,
-                            false,
-                            &mut dcol,
-                            false,
-                        );
-                        kernels::col2im_add(&dcol, &w, &mut dx);
-                        self.saved[i].col = dcol;
-                    }
+                self.touched[weight] = true;
+                let mut dx = self.dvalue(input);
+                kernels::conv_backward(
+                    &dy,
+                    &w,
+                    &self.graph.weights()[weight].values,
+                    c_out,
+                    &self.saved[i].col,
+                    &mut self.scratch,
+                    &mut self.grads[weight],
+                    dx.as_deref_mut(),
+                );
+                if let Some(dx) = dx {
                     self.dvalues[input] = dx;
                 }
             }
@@ -530,11 +503,14 @@ impl NativeNet {
             Layer::Relu { input } => {
                 if let Some(mut dx) = self.dvalue(input) {
                     let y = &self.values[out];
-                    dx.par_iter_mut()
-                        .zip(dy.par_iter().zip(y.par_iter()))
-                        .for_each(|(d, (&g, &v))| {
-                            if v > 0.0 {
-                                *d += g;
+                    dx.par_chunks_mut(ELEMENT_PIECE)
+                        .zip(
+                            dy.par_chunks(ELEMENT_PIECE)
+                                .zip(y.par_chunks(ELEMENT_PIECE)),
+                        )
+                        .for_each(|(d, (g, y))| {
+                            for ((d, &g), &v) in d.iter_mut().zip(g).zip(y) {
+                                *d += if v > 0.0 { g } else { 0.0 };
                             }
                         });
                     self.dvalues[input] = dx;
@@ -589,7 +565,9 @@ impl NativeNet {
             Layer::Add { a, b } => {
                 for v in [a, b] {
                     if let Some(mut dx) = self.dvalue(v) {
-                        dx.iter_mut().zip(&dy).for_each(|(d, &g)| *d += g);
+                        dx.par_chunks_mut(ELEMENT_PIECE)
+                            .zip(dy.par_chunks(ELEMENT_PIECE))
+                            .for_each(|(d, g)| d.iter_mut().zip(g).for_each(|(d, &g)| *d += g));
                         self.dvalues[v] = dx;
                     }
                 }
