@@ -313,14 +313,6 @@ impl Window {
         })
     }
 
-    /// The input position of output `t`'s tap `j`, if inside the signal.
-    #[inline]
-    fn source(&self, t: usize, j: usize) -> Option<usize> {
-        (t * self.stride + j)
-            .checked_sub(self.padding)
-            .filter(|&p| p < self.length)
-    }
-
     /// The outputs `t` whose tap `j` falls inside the signal: `t0..t1`.
     fn valid_outputs(&self, j: usize) -> (usize, usize) {
         let (s, p, l) = (self.stride, self.padding, self.length);
@@ -694,45 +686,69 @@ pub(crate) fn col2im_add(dcol: &[f32], w: &Window, dx: &mut [f32]) {
         });
 }
 
+impl Window {
+    /// How many taps of each output window fall inside the signal (at least 1).
+    fn taps_inside(&self) -> Vec<f32> {
+        let mut n = vec![0u32; self.length_out];
+        for j in 0..self.kernel {
+            let (t0, t1) = self.valid_outputs(j);
+            n[t0..t1].iter_mut().for_each(|n| *n += 1);
+        }
+        n.into_iter().map(|n| n.max(1) as f32).collect()
+    }
+}
+
 /// Average pooling over windows, dividing by the taps inside the signal.
 pub(crate) fn avg_pool(x: &[f32], w: &Window, y: &mut [f32]) {
-    let (l, lo) = (w.length, w.length_out);
+    let (l, lo, s) = (w.length, w.length_out, w.stride);
+    let taps = w.taps_inside();
     y[..w.channels * w.batch * lo]
         .par_chunks_mut(w.batch * lo)
         .zip(x.par_chunks(w.batch * l))
         .for_each(|(yc, xc)| {
             for b in 0..w.batch {
                 let src = &xc[b * l..(b + 1) * l];
-                for t in 0..lo {
-                    let (mut sum, mut n) = (0.0f32, 0u32);
-                    for j in 0..w.kernel {
-                        if let Some(p) = w.source(t, j) {
-                            sum += src[p];
-                            n += 1;
-                        }
+                let dst = &mut yc[b * lo..(b + 1) * lo];
+                dst.fill(0.0);
+                // Tap by tap over the outputs it reaches: a contiguous run at stride 1.
+                for j in 0..w.kernel {
+                    let (t0, t1) = w.valid_outputs(j);
+                    if t0 >= t1 {
+                        continue;
                     }
-                    yc[b * lo + t] = sum / n.max(1) as f32;
+                    let p0 = t0 * s + j - w.padding;
+                    for (k, d) in dst[t0..t1].iter_mut().enumerate() {
+                        *d += src[p0 + k * s];
+                    }
                 }
+                dst.iter_mut().zip(&taps).for_each(|(d, &n)| *d /= n);
             }
         });
 }
 
 /// The adjoint of [`avg_pool`], adding into `dx`.
 pub(crate) fn avg_pool_backward_add(dy: &[f32], w: &Window, dx: &mut [f32]) {
-    let (l, lo) = (w.length, w.length_out);
+    let (l, lo, s) = (w.length, w.length_out, w.stride);
+    let taps = w.taps_inside();
     dx[..w.channels * w.batch * l]
         .par_chunks_mut(w.batch * l)
         .zip(dy.par_chunks(w.batch * lo))
         .for_each(|(dxc, dyc)| {
+            let mut g = vec![0.0f32; lo];
             for b in 0..w.batch {
                 let d = &mut dxc[b * l..(b + 1) * l];
-                for t in 0..lo {
-                    let n = (0..w.kernel).filter(|&j| w.source(t, j).is_some()).count();
-                    let g = dyc[b * lo + t] / n.max(1) as f32;
-                    for j in 0..w.kernel {
-                        if let Some(p) = w.source(t, j) {
-                            d[p] += g;
-                        }
+                g.iter_mut()
+                    .zip(&dyc[b * lo..(b + 1) * lo])
+                    .zip(&taps)
+                    .for_each(|((g, &dy), &n)| *g = dy / n);
+                for j in 0..w.kernel {
+                    let (t0, t1) = w.valid_outputs(j);
+                    if t0 >= t1 {
+                        continue;
+                    }
+                    let p0 = t0 * s + j - w.padding;
+                    for (k, &g) in g[t0..t1].iter().enumerate() {
+                        d[p0 + k * s] += g;
                     }
                 }
             }
