@@ -434,197 +434,190 @@ fn grow(buf: &mut Vec<f32>, n: usize) {
     }
 }
 
-/// A convolution without bias: `y` (`[c_out, batch, length_out]`) from `x` and `weights`
-/// (`[c_out, channels, kernel]`); `input` keeps what [`conv_backward`] needs. Stride 1
-/// reads `x` channels-last ([`Lanes`]), other strides unfold it.
-pub(crate) fn conv_forward(
-    x: &[f32],
-    w: &Window,
-    weights: &[f32],
-    c_out: usize,
-    input: &mut Vec<f32>,
-    scratch: &mut ConvScratch,
-    y: &mut [f32],
-) {
-    match w.lanes() {
-        Some(lanes) => lanes_forward(x, w, lanes, weights, c_out, input, scratch, y),
-        None => unfold_forward(x, w, weights, c_out, input, y),
-    }
+/// A convolution without bias: `weights` `[c_out, channels, kernel]` over `window`.
+/// Stride 1 reads the input channels-last ([`Lanes`]); other strides unfold it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Conv<'a> {
+    pub window: Window,
+    pub weights: &'a [f32],
+    pub c_out: usize,
 }
 
-/// Adds the weight gradient of [`conv_forward`] into `dweights` and, if given, the input
-/// gradient into `dx`; `input` is what the forward pass kept.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn conv_backward(
-    dy: &[f32],
-    w: &Window,
-    weights: &[f32],
-    c_out: usize,
-    input: &[f32],
-    scratch: &mut ConvScratch,
-    dweights: &mut [f32],
-    dx: Option<&mut [f32]>,
-) {
-    match w.lanes() {
-        Some(lanes) => lanes_backward(dy, w, lanes, weights, c_out, input, scratch, dweights, dx),
-        None => unfold_backward(dy, w, weights, c_out, input, scratch, dweights, dx),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn lanes_forward(
-    x: &[f32],
-    w: &Window,
-    lanes: Lanes,
-    weights: &[f32],
-    c_out: usize,
-    input: &mut Vec<f32>,
-    scratch: &mut ConvScratch,
-    y: &mut [f32],
-) {
-    let (c_in, kernel) = (w.channels, w.kernel);
-    lanes.fill(x, w.length, input);
-    // Weights as [(tap, input channel), output channel].
-    let ws = &mut scratch.weights;
-    grow(ws, kernel * c_in * c_out);
-    for o in 0..c_out {
-        for c in 0..c_in {
-            for t in 0..kernel {
-                ws[(t * c_in + c) * c_out + o] = weights[(o * c_in + c) * kernel + t];
-            }
+impl Conv<'_> {
+    /// `y` (`[c_out, batch, length_out]`) from `x`; `input` keeps what
+    /// [`backward`](Self::backward) needs.
+    pub fn forward(
+        &self,
+        x: &[f32],
+        input: &mut Vec<f32>,
+        scratch: &mut ConvScratch,
+        y: &mut [f32],
+    ) {
+        match self.window.lanes() {
+            Some(lanes) => self.lanes_forward(lanes, x, input, scratch, y),
+            None => self.unfold_forward(x, input, y),
         }
     }
-    // Output row r reads input rows r - padding .. r - padding + kernel.
-    let rows = lanes.rows();
-    grow(&mut scratch.rows, rows * c_out);
-    sgemm_view(
-        rows,
-        kernel * c_in,
-        c_out,
-        View::new(input, (lanes.pad - w.padding) * c_in, c_in, 1),
-        View::new(ws, 0, c_out, 1),
-        &mut scratch.rows,
-        false,
-    );
-    let out = Lanes {
-        channels: c_out,
-        ..lanes
-    };
-    out.read(&scratch.rows, w.length_out, y, false);
-}
 
-#[allow(clippy::too_many_arguments)]
-fn lanes_backward(
-    dy: &[f32],
-    w: &Window,
-    lanes: Lanes,
-    weights: &[f32],
-    c_out: usize,
-    input: &[f32],
-    scratch: &mut ConvScratch,
-    dweights: &mut [f32],
-    dx: Option<&mut [f32]>,
-) {
-    let (c_in, kernel) = (w.channels, w.kernel);
-    let (p, rows) = (lanes.pad, lanes.rows());
-    let out = Lanes {
-        channels: c_out,
-        ..lanes
-    };
-    out.fill(dy, w.length_out, &mut scratch.grad);
-    // The weight gradient as [(tap, input channel), output channel]: the input's windows,
-    // transposed, times the output gradient's rows.
-    grow(&mut scratch.weights, kernel * c_in * c_out);
-    sgemm_view(
-        kernel * c_in,
-        rows,
-        c_out,
-        View::new(input, (p - w.padding) * c_in, 1, c_in),
-        View::new(&scratch.grad, p * c_out, c_out, 1),
-        &mut scratch.weights,
-        false,
-    );
-    for o in 0..c_out {
-        for c in 0..c_in {
-            for t in 0..kernel {
-                dweights[(o * c_in + c) * kernel + t] +=
-                    scratch.weights[(t * c_in + c) * c_out + o];
-            }
+    /// Adds the weight gradient into `dweights` and, if given, the input gradient into `dx`;
+    /// `input` is what the forward pass kept.
+    pub fn backward(
+        &self,
+        dy: &[f32],
+        input: &[f32],
+        scratch: &mut ConvScratch,
+        dweights: &mut [f32],
+        dx: Option<&mut [f32]>,
+    ) {
+        match self.window.lanes() {
+            Some(lanes) => self.lanes_backward(lanes, dy, input, scratch, dweights, dx),
+            None => self.unfold_backward(dy, input, scratch, dweights, dx),
         }
     }
-    if let Some(dx) = dx {
-        // A convolution of the output gradient with the flipped kernel: input row r reads
-        // output rows r + padding + 1 - kernel .. r + padding + 1.
-        for t in 0..kernel {
-            for o in 0..c_out {
-                for c in 0..c_in {
-                    scratch.weights[(t * c_out + o) * c_in + c] =
-                        weights[(o * c_in + c) * kernel + kernel - 1 - t];
+
+    fn lanes_forward(
+        &self,
+        lanes: Lanes,
+        x: &[f32],
+        input: &mut Vec<f32>,
+        scratch: &mut ConvScratch,
+        y: &mut [f32],
+    ) {
+        let (w, weights, c_out) = (&self.window, self.weights, self.c_out);
+        let (c_in, kernel) = (w.channels, w.kernel);
+        lanes.fill(x, w.length, input);
+        // Weights as [(tap, input channel), output channel].
+        let ws = &mut scratch.weights;
+        grow(ws, kernel * c_in * c_out);
+        for o in 0..c_out {
+            for c in 0..c_in {
+                for t in 0..kernel {
+                    ws[(t * c_in + c) * c_out + o] = weights[(o * c_in + c) * kernel + t];
                 }
             }
         }
-        grow(&mut scratch.rows, rows * c_in);
+        // Output row r reads input rows r - padding .. r - padding + kernel.
+        let rows = lanes.rows();
+        grow(&mut scratch.rows, rows * c_out);
         sgemm_view(
             rows,
-            kernel * c_out,
-            c_in,
-            View::new(
-                &scratch.grad,
-                (p + w.padding + 1 - kernel) * c_out,
-                c_out,
-                1,
-            ),
-            View::new(&scratch.weights, 0, c_in, 1),
-            &mut scratch.rows,
-            false,
-        );
-        lanes.read(&scratch.rows, w.length, dx, true);
-    }
-}
-
-fn unfold_forward(
-    x: &[f32],
-    w: &Window,
-    weights: &[f32],
-    c_out: usize,
-    input: &mut Vec<f32>,
-    y: &mut [f32],
-) {
-    let cols = w.batch * w.length_out;
-    let depth = w.channels * w.kernel;
-    input.resize(depth * cols, 0.0);
-    im2col(x, w, input);
-    sgemm(c_out, depth, cols, weights, false, input, false, y, false);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn unfold_backward(
-    dy: &[f32],
-    w: &Window,
-    weights: &[f32],
-    c_out: usize,
-    input: &[f32],
-    scratch: &mut ConvScratch,
-    dweights: &mut [f32],
-    dx: Option<&mut [f32]>,
-) {
-    let cols = w.batch * w.length_out;
-    let depth = w.channels * w.kernel;
-    sgemm(c_out, cols, depth, dy, false, input, true, dweights, true);
-    if let Some(dx) = dx {
-        grow(&mut scratch.rows, depth * cols);
-        sgemm(
-            depth,
+            kernel * c_in,
             c_out,
-            cols,
-            weights,
-            true,
-            dy,
-            false,
+            View::new(input, (lanes.pad - w.padding) * c_in, c_in, 1),
+            View::new(ws, 0, c_out, 1),
             &mut scratch.rows,
             false,
         );
-        col2im_add(&scratch.rows, w, dx);
+        let out = Lanes {
+            channels: c_out,
+            ..lanes
+        };
+        out.read(&scratch.rows, w.length_out, y, false);
+    }
+
+    fn lanes_backward(
+        &self,
+        lanes: Lanes,
+        dy: &[f32],
+        input: &[f32],
+        scratch: &mut ConvScratch,
+        dweights: &mut [f32],
+        dx: Option<&mut [f32]>,
+    ) {
+        let (w, weights, c_out) = (&self.window, self.weights, self.c_out);
+        let (c_in, kernel) = (w.channels, w.kernel);
+        let (p, rows) = (lanes.pad, lanes.rows());
+        let out = Lanes {
+            channels: c_out,
+            ..lanes
+        };
+        out.fill(dy, w.length_out, &mut scratch.grad);
+        // The weight gradient as [(tap, input channel), output channel]: the input's windows,
+        // transposed, times the output gradient's rows.
+        grow(&mut scratch.weights, kernel * c_in * c_out);
+        sgemm_view(
+            kernel * c_in,
+            rows,
+            c_out,
+            View::new(input, (p - w.padding) * c_in, 1, c_in),
+            View::new(&scratch.grad, p * c_out, c_out, 1),
+            &mut scratch.weights,
+            false,
+        );
+        for o in 0..c_out {
+            for c in 0..c_in {
+                for t in 0..kernel {
+                    dweights[(o * c_in + c) * kernel + t] +=
+                        scratch.weights[(t * c_in + c) * c_out + o];
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            // A convolution of the output gradient with the flipped kernel: input row r reads
+            // output rows r + padding + 1 - kernel .. r + padding + 1.
+            for t in 0..kernel {
+                for o in 0..c_out {
+                    for c in 0..c_in {
+                        scratch.weights[(t * c_out + o) * c_in + c] =
+                            weights[(o * c_in + c) * kernel + kernel - 1 - t];
+                    }
+                }
+            }
+            grow(&mut scratch.rows, rows * c_in);
+            sgemm_view(
+                rows,
+                kernel * c_out,
+                c_in,
+                View::new(
+                    &scratch.grad,
+                    (p + w.padding + 1 - kernel) * c_out,
+                    c_out,
+                    1,
+                ),
+                View::new(&scratch.weights, 0, c_in, 1),
+                &mut scratch.rows,
+                false,
+            );
+            lanes.read(&scratch.rows, w.length, dx, true);
+        }
+    }
+
+    fn unfold_forward(&self, x: &[f32], input: &mut Vec<f32>, y: &mut [f32]) {
+        let (w, weights, c_out) = (&self.window, self.weights, self.c_out);
+        let cols = w.batch * w.length_out;
+        let depth = w.channels * w.kernel;
+        input.resize(depth * cols, 0.0);
+        im2col(x, w, input);
+        sgemm(c_out, depth, cols, weights, false, input, false, y, false);
+    }
+
+    fn unfold_backward(
+        &self,
+        dy: &[f32],
+        input: &[f32],
+        scratch: &mut ConvScratch,
+        dweights: &mut [f32],
+        dx: Option<&mut [f32]>,
+    ) {
+        let (w, weights, c_out) = (&self.window, self.weights, self.c_out);
+        let cols = w.batch * w.length_out;
+        let depth = w.channels * w.kernel;
+        sgemm(c_out, cols, depth, dy, false, input, true, dweights, true);
+        if let Some(dx) = dx {
+            grow(&mut scratch.rows, depth * cols);
+            sgemm(
+                depth,
+                c_out,
+                cols,
+                weights,
+                true,
+                dy,
+                false,
+                &mut scratch.rows,
+                false,
+            );
+            col2im_add(&scratch.rows, w, dx);
+        }
     }
 }
 
@@ -1048,46 +1041,23 @@ mod tests {
                 grad: vec![f32::NAN; 4096],
                 weights: vec![f32::NAN; 512],
             };
-            let (mut kept, mut y) = (vec![f32::NAN; 4096], vec![0.0; out]);
-            lanes_forward(
-                &x,
-                &w,
-                lanes,
-                &weights,
+            let conv = Conv {
+                window: w,
+                weights: &weights,
                 c_out,
-                &mut kept,
-                &mut scratch,
-                &mut y,
-            );
+            };
+            let (mut kept, mut y) = (vec![f32::NAN; 4096], vec![0.0; out]);
+            conv.lanes_forward(lanes, &x, &mut kept, &mut scratch, &mut y);
             let (mut dw, mut dx) = (vec![0.5; weights.len()], vec![0.25; x.len()]);
             let dxr = Some(&mut dx[..]);
-            lanes_backward(
-                &dy,
-                &w,
-                lanes,
-                &weights,
-                c_out,
-                &kept,
-                &mut scratch,
-                &mut dw,
-                dxr,
-            );
+            conv.lanes_backward(lanes, &dy, &kept, &mut scratch, &mut dw, dxr);
 
             let mut scratch = ConvScratch::default();
             let (mut kept, mut y_want) = (Vec::new(), vec![0.0; out]);
-            unfold_forward(&x, &w, &weights, c_out, &mut kept, &mut y_want);
+            conv.unfold_forward(&x, &mut kept, &mut y_want);
             let (mut dw_want, mut dx_want) = (vec![0.5; weights.len()], vec![0.25; x.len()]);
             let dxr = Some(&mut dx_want[..]);
-            unfold_backward(
-                &dy,
-                &w,
-                &weights,
-                c_out,
-                &kept,
-                &mut scratch,
-                &mut dw_want,
-                dxr,
-            );
+            conv.unfold_backward(&dy, &kept, &mut scratch, &mut dw_want, dxr);
             for (what, got, want) in [
                 ("y", &y, &y_want),
                 ("dw", &dw, &dw_want),

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::TrainError;
 use crate::layers::{Layer, LayerGraph, ValueShape, Weight};
 use crate::train::OptimizerKind;
-use kernels::{ConvScratch, Window, sgemm};
+use kernels::{Conv, ConvScratch, Window, sgemm};
 
 /// Values per piece of an element-wise loop run in parallel.
 const ELEMENT_PIECE: usize = 1 << 14;
@@ -236,15 +236,12 @@ impl NativeNet {
                 let w = window.expect("a convolution has a window");
                 let c_out = weights[weight].shape[0];
                 let cols = batch * w.length_out;
-                kernels::conv_forward(
-                    &values[input],
-                    &w,
-                    &weights[weight].values,
+                let conv = Conv {
+                    window: w,
+                    weights: &weights[weight].values,
                     c_out,
-                    &mut saved.col,
-                    &mut self.scratch,
-                    &mut y,
-                );
+                };
+                conv.forward(&values[input], &mut saved.col, &mut self.scratch, &mut y);
                 if let Some(b) = bias {
                     let b = &weights[b].values;
                     y.par_chunks_mut(cols).enumerate().for_each(|(c, row)| {
@@ -459,11 +456,13 @@ impl NativeNet {
                 }
                 self.touched[weight] = true;
                 let mut dx = self.dvalue(input);
-                kernels::conv_backward(
-                    &dy,
-                    &w,
-                    &self.graph.weights()[weight].values,
+                let conv = Conv {
+                    window: w,
+                    weights: &self.graph.weights()[weight].values,
                     c_out,
+                };
+                conv.backward(
+                    &dy,
                     &self.saved[i].col,
                     &mut self.scratch,
                     &mut self.grads[weight],
