@@ -110,12 +110,14 @@ fn is_cpu_backend<B: Backend>() -> bool {
 }
 
 /// `model` lowered onto the native engine when `engine` picks it for backend `B` and the
-/// network has a layer-level form; `None` runs burn's forward pass (with a warning where the
-/// native engine was wanted but the network cannot be lowered).
-fn native_inference<B: Backend, M: Classifier<B>>(
+/// network has a layer-level form; `None` leaves the work (`work`: "training",
+/// "inference") to burn, with a warning where the native engine was wanted but the network
+/// cannot be lowered.
+fn lower<B: Backend, M: Classifier<B>>(
     model: &M,
     shape: &InputShape,
     engine: TrainEngine,
+    work: &str,
 ) -> Option<NativeNet> {
     if !engine.wants_native::<B>() {
         return None;
@@ -123,7 +125,7 @@ fn native_inference<B: Backend, M: Classifier<B>>(
     match model.layers(shape).and_then(NativeNet::new) {
         Ok(net) => Some(net),
         Err(e) => {
-            tracing::warn!("inference on burn, not the native engine: {e}");
+            tracing::warn!("{work} on burn, not the native engine: {e}");
             None
         }
     }
@@ -346,7 +348,7 @@ pub fn predict<B: Backend, M: Classifier<B>>(
     data.validate()?;
     let shape = InputShape::of(data);
     check_accepts(model, &shape)?;
-    match native_inference(model, &shape, engine) {
+    match lower(model, &shape, engine, "inference") {
         Some(mut net) => native_predict(&mut net, data, batch_size),
         None => Ok(burn_predict(model, data, batch_size, device)),
     }
@@ -393,7 +395,7 @@ pub fn latency_ms<B: Backend, M: Classifier<B>>(
             "latency needs at least one sample and one repeat".into(),
         ));
     }
-    let mut native = native_inference(model, &shape, engine);
+    let mut native = lower(model, &shape, engine, "inference");
     let mut times = Vec::with_capacity(repeats);
     for k in 0..LATENCY_WARMUP + repeats {
         let t = Instant::now();
@@ -478,22 +480,14 @@ where
     if let Some(mix) = &config.valid_class_mix {
         crate::metrics::check_class_mix(mix, valid.n_classes)?;
     }
-    if config.engine.wants_native::<B>() {
-        match model
-            .layers(&InputShape::of(train))
-            .and_then(NativeNet::new)
-        {
-            Ok(net) => {
-                let learner = NativeLearner {
-                    net,
-                    model,
-                    optimizer: config.optimizer,
-                    backend: PhantomData,
-                };
-                return run(learner, train, valid, config, progress);
-            }
-            Err(e) => tracing::warn!("training on burn, not the native engine: {e}"),
-        }
+    if let Some(net) = lower(&model, &InputShape::of(train), config.engine, "training") {
+        let learner = NativeLearner {
+            net,
+            model,
+            optimizer: config.optimizer,
+            backend: PhantomData,
+        };
+        return run(learner, train, valid, config, progress);
     }
     let decay = |penalty: f32| (penalty > 0.0).then(|| WeightDecayConfig::new(penalty));
     match config.optimizer {
