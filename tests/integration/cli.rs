@@ -337,6 +337,29 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
             "--max-attempts",
         ),
         (vec!["search", "--budget", "0"], "--budget"),
+        (
+            vec!["search", "--budget", "15626"],
+            "--budget (key `budget`) 15626 is more than the space holds: nb201 has 15625",
+        ),
+        (
+            vec!["search", "--space", "nb101", "--budget", "20002"],
+            "--budget (key `budget`) 20002 is more than the space holds: nb101 has 20001",
+        ),
+        (
+            vec!["ecg", "search", "--budget", "15626"],
+            "--budget (key `budget`) 15626 is more than the space holds: 15625",
+        ),
+        (
+            vec![
+                "ecg",
+                "search",
+                "--budget",
+                "31251",
+                "--feature-entries",
+                "head,stem",
+            ],
+            "31250 architectures",
+        ),
         (vec!["search", "--batch", "0"], "--batch"),
         (vec!["search", "--max-attempts", "0"], "--max-attempts"),
         (vec!["search", "--workers", "0"], "--workers"),
@@ -404,6 +427,10 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
             "--seed-offset",
         ),
         (vec!["benchmark", "--budget", "50,0"], "--budget"),
+        (
+            vec!["benchmark", "--budget", "50,15626"],
+            "--budget (key `budgets`) 15626 is more than",
+        ),
         (vec!["benchmark", "--protocol", "valid108"], "--protocol"),
         (vec!["benchmark", "--explore", "9"], "--explore"),
         (
@@ -902,6 +929,10 @@ fn mo_compares_strategies_by_hypervolume_and_refuses_bad_settings_first() {
         (vec!["--nsga2-population", "1"], "population"),
         (vec!["--nsga2-crossover", "1.5"], "crossover_rate"),
         (vec!["--seeds", "0"], "--seeds"),
+        (
+            vec!["--budget", "50,15626"],
+            "15626 is more than the space holds",
+        ),
     ] {
         let mut all = vec!["mo"];
         all.extend(args);

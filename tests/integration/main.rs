@@ -4,4 +4,5 @@ mod cli;
 mod ecg_search;
 mod package;
 mod resume;
+mod run_dir;
 mod slurm;

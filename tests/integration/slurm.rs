@@ -373,7 +373,7 @@ fn slurm_a_killed_or_interrupted_driver_resumes_without_rerunning_finished_tasks
         let status = child.wait().unwrap();
         if signal == "TERM" {
             // The driver cancelled its array and said so with the conventional exit code.
-            assert_eq!(status.code(), Some(130), "{status}");
+            assert_eq!(status.code(), Some(143), "{status}");
             assert!(array.join("cancelled").exists());
             let id = std::fs::read_to_string(array.join("job_id")).unwrap();
             let t = Instant::now();

@@ -34,7 +34,7 @@ mod nb201_cost;
 mod oracle;
 
 pub use error::BenchError;
-pub use nb101::{Nb101Epochs, Nb101Metric, Nb101Record, Nb101Table};
+pub use nb101::{NB101_SUBSET_CELLS, Nb101Epochs, Nb101Metric, Nb101Record, Nb101Table};
 pub use nb201::{Nb201Column, Nb201Dataset, Nb201Metric, Nb201Record, Nb201Table};
 pub use nb201_cost::Nb201Cost;
 pub use oracle::{BenchmarkTable, CountingOracle};

@@ -122,6 +122,9 @@ pub struct Nb101Table {
     by_hash: HashMap<ModuleHash, u32>,
 }
 
+/// How many cells [`Nb101Table::subset20k`] holds.
+pub const NB101_SUBSET_CELLS: usize = 20_001;
+
 const SUBSET: &str = "nb101_subset20k.csv";
 const CLUE: &str = "nb101_clue100.csv";
 

@@ -267,6 +267,16 @@ fn embedded_nb201_is_the_whole_space_with_published_optima() {
 fn embedded_nb101_tables_load() {
     let s = Nb101Table::subset20k().unwrap();
     assert_eq!(s.len(), 20_001);
+    assert_eq!(s.len(), dcl_bench::NB101_SUBSET_CELLS);
+    // Every cell is its own architecture (canonical key), so a budget of that size can be
+    // spent.
+    let space = dcl_graph::Nb101Space::new();
+    let keys: std::collections::HashSet<_> = s
+        .records()
+        .iter()
+        .map(|r| dcl_graph::SearchSpace::key(&space, &r.cell))
+        .collect();
+    assert_eq!(keys.len(), dcl_bench::NB101_SUBSET_CELLS);
     let best = s
         .records()
         .iter()

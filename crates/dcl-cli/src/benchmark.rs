@@ -143,6 +143,7 @@ pub struct BenchmarkArgs {
 /// Checks the seeds and budgets of a comparison over seeds (`benchmark`, `mo`); the error
 /// names the flag and the key.
 pub(crate) fn validate_seeds_and_budgets(
+    space: SpaceName,
     seeds: u64,
     seed_offset: u64,
     budgets: &[usize],
@@ -164,36 +165,40 @@ pub(crate) fn validate_seeds_and_budgets(
             budgets
         )));
     }
+    for &b in budgets {
+        space.check_budget(b, "--budget", "budgets")?;
+    }
     Ok(())
 }
 
 /// The output directory of a comparison over seeds (`benchmark`, `mo`): `out`, or a fresh
-/// `runs/{prefix}-...` directory; refused when it already holds a summary; created, with the
-/// config saved in it.
+/// `runs/{prefix}-...` directory; created and locked for the rest of the process (refused
+/// while another process holds it), refused when it already holds a summary, with the config
+/// saved in it.
 pub(crate) fn new_out_dir<C: serde::Serialize>(
     out: Option<&std::path::PathBuf>,
     prefix: &str,
     seed_offset: u64,
     config: &C,
-) -> Result<std::path::PathBuf, CliError> {
+) -> Result<(std::path::PathBuf, Option<dcl_evo::RunLock>), CliError> {
     let out = out
         .cloned()
         .unwrap_or_else(|| dcl_evo::fresh_run_dir(prefix, seed_offset));
+    let lock = crate::run_dir::lock(&out, "--out")?;
     if out.join(SUMMARY_FILE).exists() {
         return Err(invalid(format!(
             "--out {}: it holds the summary of another {prefix}; give a new directory",
             out.display()
         )));
     }
-    std::fs::create_dir_all(&out)?;
     config::save(config, &out.join("config.toml"))?;
-    Ok(out)
+    Ok((out, lock))
 }
 
 impl BenchmarkConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
-        validate_seeds_and_budgets(self.seeds, self.seed_offset, &self.budgets)?;
+        validate_seeds_and_budgets(self.space, self.seeds, self.seed_offset, &self.budgets)?;
         for (key, empty) in [
             ("strategies", self.strategies.is_empty()),
             ("datasets", self.datasets.is_empty()),
@@ -284,7 +289,7 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
         training_engine: &mut cfg.training_engine,
     });
     cfg.validate()?;
-    let out = new_out_dir(args.out.as_ref(), "benchmark", cfg.seed_offset, &cfg)?;
+    let (out, _lock) = new_out_dir(args.out.as_ref(), "benchmark", cfg.seed_offset, &cfg)?;
     let mut summary = Vec::new();
     let wants_dcl = cfg.strategies.contains(&StrategyName::DclEnas);
     match cfg.space {

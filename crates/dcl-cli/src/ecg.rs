@@ -473,6 +473,8 @@ impl CandidateLog {
         use std::io::Write;
         let mut line = serde_json::to_string(c).map_err(std::io::Error::other)?;
         line.push('\n');
+        // Under the journal's write lock, so that a signal never cuts a line in half.
+        let _writing = dcl_evo::hold_journal_writes();
         let mut f = self
             .0
             .lock()

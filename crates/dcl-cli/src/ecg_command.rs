@@ -547,6 +547,22 @@ impl EcgConfig {
             }
         };
         count("budget", self.budget, 1, 100_000)?;
+        // The space: every cell with each feature entry.
+        let size = dcl_graph::NB201_NUM_CELLS * self.feature_entries.len().max(1);
+        if self.budget > size {
+            return Err(invalid(format!(
+                "--budget (key `budget`) {} is more than the space holds: {size} architectures \
+                 ({} cells x {} feature entr{})",
+                self.budget,
+                dcl_graph::NB201_NUM_CELLS,
+                self.feature_entries.len().max(1),
+                if self.feature_entries.len() > 1 {
+                    "ies"
+                } else {
+                    "y"
+                }
+            )));
+        }
         count("proxy-per-class", self.proxy_per_class, 1, 1_000_000)?;
         count(
             "proxy-valid-per-class",
@@ -807,6 +823,19 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             MitBih::open_dir(dir).map_err(|e| invalid(format!("--data {}: {e}", dir.display())))?
         }
         None => MitBih::bundled().map_err(|e| invalid(format!("MIT-BIH: {e}")))?,
+    };
+    // Held to the end of the command: one process at a time writes a run directory.
+    let _lock = match &mode {
+        Mode::Search(ex) => match &ex.run_dir {
+            Some(dir) => {
+                let flag = if ex.resume { "--resume" } else { "--out" };
+                let lock = crate::run_dir::lock(dir, flag)?;
+                crate::run_dir::report_on_signal(dir, "ecg search");
+                lock
+            }
+            None => None,
+        },
+        _ => None,
     };
     if let Mode::Search(ex) = &mode
         && let (Some(dir), false) = (&ex.run_dir, ex.resume)

@@ -9,6 +9,7 @@
 //! * [`ecg`]: DCL-ENAS on MIT-BIH heartbeat classification with real trainings (the
 //!   pipeline), [`ecg_command`] (the `ecg` commands);
 //! * [`worker`]: one architecture of a Slurm job array (`dcl-enas worker`);
+//! * [`run_dir`]: a run directory's lock, and what Ctrl-C and SIGTERM do to a search;
 //! * [`config`] (TOML files), [`progress`] (bars and log lines), [`plot`] (SVG curves).
 //!
 //! [`main`] parses the command line; the `dcl-enas` binary is `fn main() { dcl_cli::main() }`.
@@ -24,6 +25,7 @@ pub mod plot;
 pub mod predictor;
 pub mod progress;
 pub mod report;
+pub mod run_dir;
 pub mod search;
 pub mod worker;
 

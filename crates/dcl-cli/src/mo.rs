@@ -206,7 +206,12 @@ pub struct MoArgs {
 impl MoConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
-        crate::benchmark::validate_seeds_and_budgets(self.seeds, self.seed_offset, &self.budgets)?;
+        crate::benchmark::validate_seeds_and_budgets(
+            self.space,
+            self.seeds,
+            self.seed_offset,
+            &self.budgets,
+        )?;
         if self.strategies.is_empty() {
             return Err(invalid("key `strategies` must not be empty".into()));
         }
@@ -275,7 +280,8 @@ pub fn run(args: &MoArgs) -> Result<(), CliError> {
         training_engine: &mut cfg.training_engine,
     });
     cfg.validate()?;
-    let out = crate::benchmark::new_out_dir(args.out.as_ref(), "mo", cfg.seed_offset, &cfg)?;
+    let (out, _lock) =
+        crate::benchmark::new_out_dir(args.out.as_ref(), "mo", cfg.seed_offset, &cfg)?;
     let summary = match cfg.space {
         SpaceName::Nb201 => {
             let table = Nb201Table::embedded()?;

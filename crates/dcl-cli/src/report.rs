@@ -182,13 +182,37 @@ pub fn write_run<A: Serialize>(
 pub struct ReportArgs {
     /// The run directory (it must hold a journal).
     pub dir: PathBuf,
+    /// Write the history files, summary and plot here instead of into DIR.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Runs `dcl-enas report DIR`: rebuilds the history from the journal alone and rewrites the
 /// history files, summary and plot (the summary's `seconds` is then the journalled evaluation
-/// time, not the search's wall time).
+/// time, not the search's wall time), in DIR or in `--out`. A run still going (another
+/// process holds DIR's lock) is only read: its summary line is printed, and its files are
+/// written only to `--out`.
 pub fn run(args: &ReportArgs) -> Result<(), CliError> {
     let (header, _) = Journal::<serde_json::Value>::read(&args.dir)?;
+    // Where the files go, held for the writing: DIR (unless a live run holds it), or --out.
+    let (out, _lock) = match &args.out {
+        Some(out) => (Some(out.clone()), crate::run_dir::lock(out, "--out")?),
+        None => match crate::run_dir::lock(&args.dir, "DIR") {
+            Ok(lock) => (Some(args.dir.clone()), lock),
+            Err(_) if dcl_evo::RunLock::is_held(&args.dir) => {
+                eprintln!(
+                    "{} is in use by {}: its files are left alone (give --out to write them \
+                     elsewhere); the summary so far:",
+                    args.dir.display(),
+                    dcl_evo::RunLock::holder(&args.dir)
+                        .map_or_else(|| "another process".to_owned(), |h| h.to_string())
+                );
+                (None, None)
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let out = out.as_deref();
     let strategy = match header.strategy.as_str() {
         "regularized-evolution" => "re".to_owned(),
         s => s.to_owned(),
@@ -216,21 +240,21 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
             let (h, records) = Journal::<Nb201Cell>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
             let s = nb201_summary(&table_view()?, &history, None)?;
-            write_run(&args.dir, &history, &s, |c| c.to_string())?;
+            write_to(out, &history, &s, |c| c.to_string())?;
             s
         }
         "nb101" => {
             let (h, records) = Journal::<Nb101Cell>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
             let s = nb101_summary(&table_view()?, &history, None)?;
-            write_run(&args.dir, &history, &s, nb101_label)?;
+            write_to(out, &history, &s, nb101_label)?;
             s
         }
         "netspace" => {
             let (h, records) = Journal::<dcl_train::NetArch>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
             let s = untabled_summary(&h, &strategy, &history, |a| a.to_string())?;
-            write_run(&args.dir, &history, &s, |a| a.to_string())?;
+            write_to(out, &history, &s, |a| a.to_string())?;
             s
         }
         // Any other space: architectures as their JSON form, no table to rank against.
@@ -238,12 +262,25 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
             let (h, records) = Journal::<serde_json::Value>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
             let s = untabled_summary(&h, &strategy, &history, |a| a.to_string())?;
-            write_run(&args.dir, &history, &s, |a| a.to_string())?;
+            write_to(out, &history, &s, |a| a.to_string())?;
             s
         }
     };
     println!("{}", summary.line());
     Ok(())
+}
+
+/// [`write_run`] into `dir`, if there is one.
+fn write_to<A: Serialize>(
+    dir: Option<&Path>,
+    history: &SearchHistory<A>,
+    summary: &Summary,
+    label: impl Fn(&A) -> String,
+) -> Result<(), CliError> {
+    match dir {
+        Some(dir) => write_run(dir, history, summary, label),
+        None => Ok(()),
+    }
 }
 
 /// The summary of a run without a table (an ECG search, your own space): the best fitness.

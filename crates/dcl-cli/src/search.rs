@@ -51,6 +51,27 @@ impl SpaceName {
             SpaceName::Nb101 => "nb101",
         }
     }
+
+    /// How many architectures the space holds: no search can spend a larger budget.
+    pub fn size(self) -> usize {
+        match self {
+            SpaceName::Nb201 => dcl_graph::NB201_NUM_CELLS,
+            SpaceName::Nb101 => dcl_bench::NB101_SUBSET_CELLS,
+        }
+    }
+
+    /// Refuses a budget larger than the space, naming `flag` and `key`.
+    pub(crate) fn check_budget(self, budget: usize, flag: &str, key: &str) -> Result<(), CliError> {
+        if budget > self.size() {
+            return Err(invalid(format!(
+                "{flag} (key `{key}`) {budget} is more than the space holds: {} has {} \
+                 architectures",
+                self.name(),
+                self.size()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The datasets a table was trained on.
@@ -346,6 +367,10 @@ pub struct StrategyFlags {
     /// Stage 2: epochs per refit [default: 50].
     #[arg(long)]
     pub refit_epochs: Option<usize>,
+    /// Stage 2: at most this many optimiser steps per refit, at least 1: bounds a refit's
+    /// cost at large budgets [default: no cap].
+    #[arg(long)]
+    pub refit_max_steps: Option<usize>,
     /// Stage 2: learning rate, finite and positive [default: 0.001].
     #[arg(long, allow_hyphen_values = true)]
     pub refit_lr: Option<f64>,
@@ -389,7 +414,7 @@ impl StrategyFlags {
             op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
             node_mask => pretrain.node_mask,
             refit_epochs => refit.epochs, refit_lr => refit.learning_rate,
-            refit_weight_decay => refit.weight_decay,
+            refit_weight_decay => refit.weight_decay, refit_max_steps => refit.max_steps,
         );
         if let Some(l) = self.refit_loss {
             cfg.refit.loss = l.loss();
@@ -448,6 +473,7 @@ pub(crate) const FLAGS: &[(&str, &str, &str)] = &[
     ("pretrain", "batch_size", ""),
     ("pretrain", "temperature", ""),
     ("refit", "epochs", "--refit-epochs"),
+    ("refit", "max_steps", "--refit-max-steps"),
     ("refit", "learning_rate", "--refit-lr"),
     ("refit", "weight_decay", "--refit-weight-decay"),
     ("refit", "batch_size", ""),
@@ -513,6 +539,7 @@ impl SearchConfig {
             )));
         }
         located("", FLAGS, self.driver().validate())?;
+        self.space.check_budget(self.budget, "--budget", "budget")?;
         if self.executor == ExecutorName::Slurm {
             check_slurm(&self.slurm, self.max_attempts)?;
         }
@@ -659,6 +686,13 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
         (None, Some(d)) => d.clone(),
         (None, None) => dcl_evo::fresh_run_dir("search", cfg.seed),
     };
+    let flag = if args.resume.is_some() {
+        "--resume"
+    } else {
+        "--out"
+    };
+    let _lock = crate::run_dir::lock(&dir, flag)?;
+    crate::run_dir::report_on_signal(&dir, "search");
     let task = serde_json::to_value(crate::worker::WorkerTask::Table {
         dataset: cfg.dataset,
         column: cfg.column(),
@@ -699,8 +733,9 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
 }
 
 /// The Slurm executor of a run: its tasks run this very program's `worker` command on the
-/// `task`. Ctrl-C or SIGTERM cancels its outstanding arrays (`scancel`) and ends the
-/// program; the journal holds every outcome that came back, so `--resume` goes on.
+/// `task`. Ctrl-C or SIGTERM cancels its outstanding arrays (`scancel`) before the program
+/// ends ([`crate::run_dir`]); the journal holds every outcome that came back, so `--resume`
+/// goes on.
 pub(crate) fn slurm_executor(
     slurm: &SlurmConfig,
     dir: &Path,
@@ -719,19 +754,16 @@ pub(crate) fn slurm_executor(
         vec![program.to_string_lossy().into_owned(), "worker".into()],
     )?;
     let canceller = executor.canceller();
-    let resume = dir.display().to_string();
-    let installed = ctrlc::set_handler(move || {
+    crate::run_dir::cleanup_on_signal(move || {
         let ids = canceller.cancel();
-        eprintln!(
-            "interrupted: cancelled Slurm job{} {}; resume with --resume {resume}",
-            if ids.len() == 1 { "" } else { "s" },
-            ids.join(" ")
-        );
-        std::process::exit(130);
+        (!ids.is_empty()).then(|| {
+            format!(
+                "cancelled Slurm job{} {}",
+                if ids.len() == 1 { "" } else { "s" },
+                ids.join(" ")
+            )
+        })
     });
-    if let Err(e) = installed {
-        tracing::warn!("no Ctrl-C handler ({e}): an interrupted search leaves its jobs running");
-    }
     Ok(executor)
 }
 

@@ -305,6 +305,13 @@ impl Driver {
             }
             strategy.tell(&told)?;
         }
+        if spent < self.budget && strategy.is_finished() {
+            tracing::warn!(
+                "the search space is used up: the strategy has no architecture left to ask; \
+                 the search ends after {spent} of its budget of {} evaluations",
+                self.budget
+            );
+        }
         history.surrogate_seconds = strategy.surrogate_seconds();
         history.total_seconds = start.elapsed().as_secs_f64();
         Ok(history)

@@ -28,6 +28,17 @@ pub fn fresh_run_dir(program: &str, seed: u64) -> PathBuf {
     PathBuf::from(format!("runs/{program}-seed{seed}-{secs}"))
 }
 
+/// Waits until no journal line is being written in this process, then holds further writes
+/// back until the guard is dropped. [`Journal::append`] writes and syncs each line under it, so
+/// a handler that ends the process on a signal takes it first and never cuts a line in half;
+/// a program's other append-only logs may write under it too.
+pub fn hold_journal_writes() -> std::sync::MutexGuard<'static, ()> {
+    static WRITES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    WRITES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Why a journal could not be created, read or appended to.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -305,10 +316,12 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
         let mut line = serde_json::to_string(&LineRef::Evaluation(&record))
             .map_err(|e| io(&self.path)(e.into()))?;
         line.push('\n');
+        let writing = hold_journal_writes();
         self.file
             .write_all(line.as_bytes())
             .map_err(io(&self.path))?;
         self.file.sync_data().map_err(io(&self.path))?;
+        drop(writing);
         self.records.push(record);
         Ok(())
     }

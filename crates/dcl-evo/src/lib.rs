@@ -27,6 +27,7 @@ mod driver;
 mod error;
 mod history;
 mod journal;
+mod lock;
 mod multiobjective;
 pub mod pareto;
 mod strategies;
@@ -38,8 +39,9 @@ pub use error::SearchError;
 pub use history::{FailureRecord, QueryRecord, SearchHistory, mean_std, median};
 pub use journal::{
     EvaluationRecord, JOURNAL_FILE, JOURNAL_FORMAT, Journal, JournalError, JournalHeader,
-    fresh_run_dir,
+    fresh_run_dir, hold_journal_writes,
 };
+pub use lock::{LOCK_FILE, LockError, LockHolder, RunLock};
 pub use multiobjective::{Cost, InfillReference, MultiObjective, Nsga2, Nsga2State};
 pub use strategies::{
     DclEnas, DclEnasConfig, DclEnasState, MAX_COUNT, RandomSearch, RandomSearchState,

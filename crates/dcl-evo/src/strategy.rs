@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use dcl_graph::{Failure, SearchSpace};
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use crate::SearchError;
 
@@ -160,11 +160,22 @@ impl<'s, S: SearchSpace> Proposals<'s, S> {
             .map(|(a, f)| (a, *f))
     }
 
-    /// A uniformly sampled architecture never asked, or `None` if none turns up.
+    /// A uniformly sampled architecture never asked, or `None` if none turns up. Where
+    /// random draws keep missing and the space can list its architectures, one of those not
+    /// asked is drawn from the list, so that `None` then means the space is used up.
     pub fn sample_unseen<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<S::Arch> {
         (0..SAMPLE_TRIES)
             .map(|_| self.space.sample(rng))
             .find(|a| !self.is_asked(a))
+            .or_else(|| {
+                let left: Vec<S::Arch> = self
+                    .space
+                    .enumerate()?
+                    .into_iter()
+                    .filter(|a| !self.is_asked(a))
+                    .collect();
+                (!left.is_empty()).then(|| left[rng.random_range(0..left.len())].clone())
+            })
     }
 
     /// A mutation of `parent` never asked, else an unseen random architecture.

@@ -125,6 +125,11 @@ pub struct FinetuneConfig {
     /// nothing, hence off by default (docs/results/predictor.md). 0 turns it off.
     #[serde(default)]
     pub info_nce_weight: f64,
+    /// Stop after this many optimiser steps, if set: bounds the cost of a refit when the
+    /// labelled set grows large (a search of a thousand queries), at the price of fewer passes
+    /// over it (docs/results/budget_scaling.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<usize>,
 }
 
 /// `value` must be finite and positive.
@@ -210,6 +215,11 @@ impl FinetuneConfig {
         if let RankingLoss::RankNContrast { weight } = self.loss {
             non_negative("loss.weight (Rank-N-Contrast)", weight)?;
         }
+        if self.max_steps == Some(0) {
+            return Err(PredictorError::Config(
+                "max_steps must be at least 1 (fine-tuning), got 0".into(),
+            ));
+        }
         non_negative("info_nce_weight", self.info_nce_weight)
     }
 }
@@ -226,6 +236,7 @@ impl Default for FinetuneConfig {
             rnc_temperature: 0.5,
             target_temperature: None,
             info_nce_weight: 0.0,
+            max_steps: None,
         }
     }
 }
@@ -764,11 +775,16 @@ impl<B: AutodiffBackend> Predictor<B> {
             && cfg.target_temperature.is_none()
             && cfg.info_nce_weight == 0.0;
         let mut traces = Vec::new();
-        for _ in 0..cfg.epochs {
+        let max_steps = cfg.max_steps.unwrap_or(usize::MAX);
+        'epochs: for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             for chunk in order.chunks(cfg.batch_size) {
                 if chunk.len() < 2 {
                     continue;
+                }
+                if tally.steps >= max_steps {
+                    tally.end_epoch();
+                    break 'epochs;
                 }
                 let mut batch = GraphBatch::with_capacity(self.shape, chunk.len());
                 for &i in chunk {

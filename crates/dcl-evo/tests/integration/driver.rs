@@ -59,15 +59,15 @@ struct Learning {
     bias: usize,
 }
 
-impl Surrogate<Nb201Space> for Learning {
+impl<S: SearchSpace<Arch = Nb201Cell>> Surrogate<S> for Learning {
     type Error = Broke;
-    fn score(&mut self, _: &Nb201Space, archs: &[Nb201Cell]) -> Result<Vec<f64>, Broke> {
+    fn score(&mut self, _: &S, archs: &[S::Arch]) -> Result<Vec<f64>, Broke> {
         Ok(archs
             .iter()
             .map(|a| toy(a) + ((a.ordinal() * 31 + self.bias) % 7) as f64 * 0.3)
             .collect())
     }
-    fn learn(&mut self, _: &Nb201Space, labelled: &[(Nb201Cell, f64)]) -> Result<(), Broke> {
+    fn learn(&mut self, _: &S, labelled: &[(S::Arch, f64)]) -> Result<(), Broke> {
         self.bias = labelled.iter().map(|(a, _)| a.ordinal()).sum::<usize>() % 101;
         Ok(())
     }
@@ -995,4 +995,123 @@ fn measured_objectives_are_journalled_and_replayed_never_measured_again() {
         "{latencies:?} {journalled:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a test's tracing lines say, captured while `f` runs on this thread.
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    (out, text)
+}
+
+#[test]
+fn every_strategy_ends_a_search_that_uses_up_a_tiny_space_with_a_line() {
+    use dcl_evo::{Cost, FnEvaluator, MultiObjective, Nsga2};
+    use dcl_graph::Subspace;
+    // 36 cells spread over the table, so that few mutations of one land on another.
+    let cells: Vec<Nb201Cell> = (0..36)
+        .map(|i| Nb201Cell::from_ordinal(i * 433).unwrap())
+        .collect();
+    let space = Subspace::new(Nb201Space::new(), cells).unwrap();
+    let names = ["random", "re", "dcl-enas", "nsga2", "dcl-enas-mo"];
+    for batch in [1, 2, 3, 5, 8, 40] {
+        for (k, name) in names.iter().enumerate() {
+            let rng = ChaCha8Rng::seed_from_u64(batch as u64);
+            let cost = || Cost::new(|a: &Nb201Cell| a.ordinal() as f64);
+            let mut strategy: Box<dyn Strategy<Subspace<Nb201Space>> + '_> = match k {
+                0 => Box::new(RandomSearch.start(&space, rng)),
+                1 => Box::new(RegularizedEvolution::default().start(&space, rng).unwrap()),
+                2 => Box::new(
+                    DclEnas::new(config(5))
+                        .start(&space, Learning { bias: 0 }, rng)
+                        .unwrap(),
+                ),
+                3 => Box::new(Nsga2::default().start(&space, cost(), rng).unwrap()),
+                _ => Box::new(
+                    DclEnas::new(config(5))
+                        .start_multiobjective(
+                            &space,
+                            Learning { bias: 0 },
+                            cost(),
+                            MultiObjective::default(),
+                            rng,
+                        )
+                        .unwrap(),
+                ),
+            };
+            let dir = temp_dir(&format!("used-up-{name}-{batch}"));
+            let driver = Driver {
+                batch_size: batch,
+                ..Driver::new(100)
+            };
+            let header = JournalHeader::new(name, &(), "tiny", 0, driver);
+            let mut journal = Journal::create(&dir, header).unwrap();
+            let (history, log) = logged(|| {
+                driver
+                    .run(
+                        strategy.as_mut(),
+                        &space,
+                        &mut FnEvaluator::new(|a: &Nb201Cell| toy(a)),
+                        Some(&mut journal),
+                        &mut |_| {},
+                    )
+                    .unwrap()
+            });
+            let case = format!("{name}, batch {batch}");
+            assert_eq!(history.len(), 36, "{case}");
+            let keys: HashSet<_> = history.queries.iter().map(|q| q.arch).collect();
+            assert_eq!(keys.len(), 36, "{case}: an architecture asked twice");
+            assert!(strategy.is_finished(), "{case}");
+            assert!(strategy.ask(4).unwrap().is_empty(), "{case}");
+            assert_eq!(
+                log.matches("the search space is used up").count(),
+                1,
+                "{case}: {log}"
+            );
+            assert!(
+                log.contains("after 36 of its budget of 100"),
+                "{case}: {log}"
+            );
+            // The run directory is complete: its journal rebuilds the same history.
+            let (h, records) = Journal::<Nb201Cell>::read(&dir).unwrap();
+            assert_eq!(
+                untimed(&SearchHistory::from_journal(&h, &records)),
+                untimed(&history),
+                "{case}"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+    // A budget the space holds exactly is spent with no such line.
+    let mut search = RandomSearch.start(&space, ChaCha8Rng::seed_from_u64(0));
+    let (history, log) = logged(|| {
+        Driver::new(36)
+            .run(
+                &mut search,
+                &space,
+                &mut FnEvaluator::new(|a: &Nb201Cell| toy(a)),
+                None,
+                &mut |_| {},
+            )
+            .unwrap()
+    });
+    assert_eq!(history.len(), 36);
+    assert!(!log.contains("used up"), "{log}");
 }

@@ -38,6 +38,7 @@ const CFG: FinetuneConfig = FinetuneConfig {
     rnc_temperature: 0.5,
     target_temperature: None,
     info_nce_weight: 0.0,
+    max_steps: None,
 };
 
 #[test]

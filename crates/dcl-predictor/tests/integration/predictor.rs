@@ -68,6 +68,22 @@ fn fine_tuning_learns_a_ranking() {
             "{loss:?} {target_temperature:?} {info_nce_weight}: tau {tau} (untrained {before})"
         );
     }
+    // A step cap cuts the epochs short (mid-epoch too), and a cap of 0 is refused.
+    for cap in [1, 7, 80, 500] {
+        let cfg = FinetuneConfig {
+            epochs: 40,
+            batch_size: 64,
+            max_steps: Some(cap),
+            ..FinetuneConfig::search_default()
+        };
+        let report = p.fork(4).finetune(&space, &labelled, &cfg).unwrap();
+        assert_eq!(report.steps, cap.min(40 * 2), "cap {cap}");
+    }
+    let zero = FinetuneConfig {
+        max_steps: Some(0),
+        ..FinetuneConfig::search_default()
+    };
+    assert!(p.fork(4).finetune(&space, &labelled, &zero).is_err());
     // Pre-training runs and leaves a working predictor.
     let r = p
         .pretrain(
