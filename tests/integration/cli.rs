@@ -4,12 +4,12 @@
 //! progress drawn as bars under a pseudo-terminal but as plain lines elsewhere.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use dcl_bench::{Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
 use dcl_graph::Nb201Cell;
 
-const BIN: &str = env!("CARGO_BIN_EXE_dcl-enas");
+use crate::common::{self, BIN, run, text};
 
 /// A DCL-ENAS config small enough for a test: a few pre-training steps, short refits.
 const TINY: &str = "
@@ -31,25 +31,12 @@ epochs = 4
 ";
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dcl-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("DCL_PROGRESS", "lines")
-        .output()
-        .expect("the binary starts")
+    common::temp("cli", name)
 }
 
 fn ok(args: &[&str]) -> String {
     let out = run(args);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(
         out.status.success(),
         "dcl-enas {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"

@@ -1,6 +1,7 @@
 //! The root crate's integration tests, in one binary (one link instead of one per file).
 
 mod cli;
+mod common;
 mod ecg_search;
 mod package;
 mod resume;

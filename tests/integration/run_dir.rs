@@ -6,10 +6,10 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dcl-enas");
+use crate::common::{self, BIN, run, run_shell, text};
 
 /// DCL-ENAS with ten random architectures first, then one slow refit (thousands of epochs on
 /// ten labels) before its eleventh and last query: the search sits in that refit for a while,
@@ -34,22 +34,9 @@ epochs = 2000
 ";
 
 fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dcl-rundir-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    let d = common::temp("rundir", name);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("DCL_PROGRESS", "lines")
-        .output()
-        .expect("the binary starts")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn spawn(args: &[&str], stderr: &Path) -> Child {
@@ -241,11 +228,7 @@ fn sigterm_ends_a_table_search_with_a_line_that_resumes_it() {
     for line in journal.lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap();
     }
-    let out = Command::new("sh")
-        .args(["-c", &resume])
-        .env("DCL_PROGRESS", "lines")
-        .output()
-        .unwrap();
+    let out = run_shell(&resume);
     assert!(out.status.success(), "{resume}: {}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("queries=11"),
@@ -300,11 +283,7 @@ fn sigint_ends_an_ecg_search_with_a_line_that_resumes_it() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
     let resume = interrupted_line(&log, "INT", &run_dir, "ecg search");
-    let out = Command::new("sh")
-        .args(["-c", &resume])
-        .env("DCL_PROGRESS", "lines")
-        .output()
-        .unwrap();
+    let out = run_shell(&resume);
     assert!(out.status.success(), "{resume}: {}", text(&out.stderr));
     assert!(
         text(&out.stdout)

@@ -197,19 +197,17 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
     // Where the files go, held for the writing: DIR (unless a live run holds it), or --out.
     let (out, _lock) = match &args.out {
         Some(out) => (Some(out.clone()), crate::run_dir::lock(out, "--out")?),
-        None => match crate::run_dir::lock(&args.dir, "DIR") {
+        None => match crate::run_dir::try_lock(&args.dir, "DIR")? {
             Ok(lock) => (Some(args.dir.clone()), lock),
-            Err(_) if dcl_evo::RunLock::is_held(&args.dir) => {
+            Err(holder) => {
                 eprintln!(
                     "{} is in use by {}: its files are left alone (give --out to write them \
                      elsewhere); the summary so far:",
                     args.dir.display(),
-                    dcl_evo::RunLock::holder(&args.dir)
-                        .map_or_else(|| "another process".to_owned(), |h| h.to_string())
+                    holder.map_or_else(|| "another process".to_owned(), |h| h.to_string())
                 );
                 (None, None)
             }
-            Err(e) => return Err(e),
         },
     };
     let out = out.as_deref();

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use dcl_evo::{LockError, RunLock};
+use dcl_evo::{LockError, LockHolder, RunLock};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::{CliError, invalid};
@@ -22,17 +22,37 @@ pub const NO_LOCK_ENV: &str = "DCL_ENAS_NO_LOCK";
 /// the option that named it, for the message. Refused while another process holds it
 /// (naming it). `None` when [`NO_LOCK_ENV`] is `1`.
 pub(crate) fn lock(dir: &Path, flag: &str) -> Result<Option<RunLock>, CliError> {
+    try_lock(dir, flag)?.map_err(|holder| {
+        refusal(
+            LockError::Held {
+                dir: dir.to_owned(),
+                holder,
+            },
+            dir,
+            flag,
+        )
+    })
+}
+
+/// [`lock`], except that a directory another process holds is `Ok(Err(holder))` (the holder
+/// as its lock file names it), for a command that can go on without writing it.
+pub(crate) fn try_lock(
+    dir: &Path,
+    flag: &str,
+) -> Result<Result<Option<RunLock>, Option<LockHolder>>, CliError> {
     std::fs::create_dir_all(dir).map_err(|e| invalid(format!("{flag} {}: {e}", dir.display())))?;
     if std::env::var_os(NO_LOCK_ENV).is_some_and(|v| v == "1") {
         tracing::warn!(
             "{NO_LOCK_ENV}=1: {} is not locked; make sure no other process writes it",
             dir.display()
         );
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    RunLock::acquire(dir)
-        .map(Some)
-        .map_err(|e| refusal(e, dir, flag))
+    match RunLock::acquire(dir) {
+        Ok(lock) => Ok(Ok(Some(lock))),
+        Err(LockError::Held { holder, .. }) => Ok(Err(holder)),
+        Err(e) => Err(refusal(e, dir, flag)),
+    }
 }
 
 /// The message of a lock refused: the holder, or the override where locks are unsupported.

@@ -178,24 +178,6 @@ impl RunLock {
         let mut file = File::open(dir.as_ref().join(LOCK_FILE)).ok()?;
         read_holder(&mut file)
     }
-
-    /// Whether another holder has the lock of `dir` now (a probe that takes and releases it
-    /// when free): for read-only commands that must not write a live run's files.
-    pub fn is_held(dir: impl AsRef<Path>) -> bool {
-        matches!(Self::acquire_probe(dir.as_ref()), Some(true))
-    }
-
-    fn acquire_probe(dir: &Path) -> Option<bool> {
-        let file = OpenOptions::new()
-            .read(true)
-            .open(dir.join(LOCK_FILE))
-            .ok()?;
-        match file.try_lock_shared() {
-            Ok(()) => Some(false),
-            Err(std::fs::TryLockError::WouldBlock) => Some(true),
-            Err(std::fs::TryLockError::Error(_)) => None,
-        }
-    }
 }
 
 fn holder_text(holder: &Option<LockHolder>) -> String {
@@ -225,10 +207,8 @@ mod tests {
     #[test]
     fn a_held_directory_is_refused_naming_the_holder_until_released() {
         let dir = temp("held");
-        assert!(!RunLock::is_held(&dir));
         let lock = RunLock::acquire(&dir).unwrap();
         assert_eq!(lock.dir(), dir);
-        assert!(RunLock::is_held(&dir));
         let e = RunLock::acquire(&dir).unwrap_err();
         let LockError::Held {
             dir: d,
@@ -247,7 +227,6 @@ mod tests {
             "{message}"
         );
         drop(lock);
-        assert!(!RunLock::is_held(&dir));
         // Released: the next holder takes it, and the file names the last holder.
         let again = RunLock::acquire(&dir).unwrap();
         assert_eq!(RunLock::holder(&dir).unwrap().pid, std::process::id());

@@ -42,3 +42,7 @@ pub use predictor::{
     RankingLoss, TrainReport,
 };
 pub use surrogate::PredictorSurrogate;
+
+#[cfg(all(debug_assertions, not(test)))]
+#[doc(hidden)]
+pub use predictor::__cpu_backend_code;

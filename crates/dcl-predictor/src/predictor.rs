@@ -462,14 +462,24 @@ impl<B: AutodiffBackend> Predictor<B> {
         seed: u64,
         device: B::Device,
     ) -> Result<Self, PredictorError> {
+        Self::fresh(space.name(), EncodingShape::of(space), config, seed, device)
+    }
+
+    /// [`with_device`](Self::with_device) for a space known by its name and encoding shape.
+    fn fresh(
+        space: &str,
+        shape: EncodingShape,
+        config: ModelConfig,
+        seed: u64,
+        device: B::Device,
+    ) -> Result<Self, PredictorError> {
         config.validate()?;
-        let shape = EncodingShape::of(space);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let model = RankerModel::new(shape.feature_dim(), config, &mut rng, &device);
         Ok(Self {
             model,
             config,
-            space: space.name().to_owned(),
+            space: space.to_owned(),
             shape,
             device,
             rng,
@@ -602,6 +612,26 @@ impl<B: AutodiffBackend> Predictor<B> {
         }
         cfg.validate()?;
         let graphs = self.graphs(space, archs)?;
+        let record = PretrainRecord {
+            config: cfg.clone(),
+            architectures: archs.len(),
+            digest: digest(space, archs),
+            rng_seed: self.rng_seed,
+            engine: self.training,
+        };
+        self.pretrain_graphs(&graphs, record, start)
+    }
+
+    /// The work of [`pretrain`](Self::pretrain) once the architectures are graphs (checked
+    /// for the space) and `record` says what it is: kept apart from the space's type so that
+    /// it is compiled once per backend, not once per space.
+    fn pretrain_graphs(
+        &mut self,
+        graphs: &[ArchGraph],
+        record: PretrainRecord,
+        start: Instant,
+    ) -> Result<TrainReport, PredictorError> {
+        let cfg = &record.config;
         let aug = cfg.augmentation();
         let mut optim = AdamConfig::new().init::<B, RankerModel<B>>();
         let mut model = self.model.clone();
@@ -626,7 +656,7 @@ impl<B: AutodiffBackend> Predictor<B> {
                     tally.end_epoch();
                     break 'epochs;
                 }
-                let (v1, v2) = self.views(&aug, &graphs, chunk)?;
+                let (v1, v2) = self.views(&aug, graphs, chunk)?;
                 let value;
                 (model, value) = match self.native_encoder(&model) {
                     Some(encoder) => {
@@ -666,14 +696,9 @@ impl<B: AutodiffBackend> Predictor<B> {
             tally.end_epoch();
         }
         self.model = model;
-        self.lineage.pretraining.push(PretrainRecord {
-            config: cfg.clone(),
-            architectures: archs.len(),
-            digest: digest(space, archs),
-            rng_seed: self.rng_seed,
-            engine: self.training,
-        });
-        Ok(tally.report(start))
+        let report = tally.report(start);
+        self.lineage.pretraining.push(record);
+        Ok(report)
     }
 
     /// Two augmented views of the graphs `chunk` points at, drawn view by view per graph.
@@ -744,21 +769,28 @@ impl<B: AutodiffBackend> Predictor<B> {
         }
         let archs: Vec<S::Arch> = labelled.iter().map(|(a, _)| a.clone()).collect();
         let graphs = self.graphs(space, &archs)?;
+        let labels: Vec<f64> = labelled.iter().map(|(_, y)| *y).collect();
+        self.finetune_graphs(&graphs, &labels, cfg, start)
+    }
+
+    /// The work of [`finetune`](Self::finetune) once the architectures are graphs and the
+    /// input is checked (at least two finite labels, a valid `cfg`): compiled once per
+    /// backend, not once per space.
+    fn finetune_graphs(
+        &mut self,
+        graphs: &[ArchGraph],
+        labels: &[f64],
+        cfg: &FinetuneConfig,
+        start: Instant,
+    ) -> Result<TrainReport, PredictorError> {
         // Standardised targets: the order is all the ranking losses use; MSE and the
         // Rank-N-Contrast distances want a unit scale.
-        let n = labelled.len() as f64;
-        let mean = labelled.iter().map(|(_, y)| y).sum::<f64>() / n;
-        let std = (labelled
-            .iter()
-            .map(|(_, y)| (y - mean).powi(2))
-            .sum::<f64>()
-            / n)
+        let n = labels.len() as f64;
+        let mean = labels.iter().sum::<f64>() / n;
+        let std = (labels.iter().map(|y| (y - mean).powi(2)).sum::<f64>() / n)
             .sqrt()
             .max(1e-9);
-        let targets: Vec<f32> = labelled
-            .iter()
-            .map(|(_, y)| ((y - mean) / std) as f32)
-            .collect();
+        let targets: Vec<f32> = labels.iter().map(|y| ((y - mean) / std) as f32).collect();
 
         // The stage-1 term, if any, uses stage 1's default views and temperature.
         let stage1 = PretrainConfig::default();
@@ -829,7 +861,7 @@ impl<B: AutodiffBackend> Predictor<B> {
                     RankingLoss::Mse => (model.score(emb) - y).powf_scalar(2.0).mean(),
                 };
                 if cfg.info_nce_weight > 0.0 {
-                    let views = self.views(&aug, &graphs, chunk)?;
+                    let views = self.views(&aug, graphs, chunk)?;
                     let nce = self.view_loss(
                         &model,
                         (native.as_ref(), &mut passes),
@@ -1031,17 +1063,30 @@ impl<B: AutodiffBackend> Predictor<B> {
         space: &S,
         device: B::Device,
     ) -> Result<Self, PredictorError> {
-        let path = path.as_ref();
+        Self::load_for(
+            path.as_ref(),
+            space.name(),
+            EncodingShape::of(space),
+            device,
+        )
+    }
+
+    /// [`load`](Self::load) for a space known by its name and encoding shape.
+    fn load_for(
+        path: &Path,
+        space: &str,
+        shape: EncodingShape,
+        device: B::Device,
+    ) -> Result<Self, PredictorError> {
         let bytes = std::fs::read(path).map_err(|source| PredictorError::Io {
             path: path.display().to_string(),
             source,
         })?;
         let (header, record) = file::split(&bytes)?;
-        let shape = EncodingShape::of(space);
-        if header.space != space.name() {
+        if header.space != space {
             return Err(PredictorError::SpaceMismatch {
                 expected: header.space,
-                found: space.name().to_owned(),
+                found: space.to_owned(),
             });
         }
         if header.shape != shape {
@@ -1239,4 +1284,27 @@ fn shuffle(v: &mut [usize], rng: &mut ChaCha8Rng) {
         let j = rng.random_range(0..=i);
         v.swap(i, j);
     }
+}
+
+/// Not API. The addresses of the predictor's space-independent work for [`CpuBackend`], so
+/// that this crate compiles it for the default backend once: dependents built without
+/// optimisation (every test and example; rustc shares generic code between crates at
+/// opt-level 0 and 1) then link to it instead of each compiling it again, which made up most
+/// of a cold `cargo test`'s compile time (docs/results/test_time.md). Never called.
+#[cfg(all(debug_assertions, not(test)))]
+#[doc(hidden)]
+pub fn __cpu_backend_code() -> [*const (); 9] {
+    type P = Predictor<CpuBackend>;
+    [
+        P::fresh as *const (),
+        P::pretrain_graphs as *const (),
+        P::finetune_graphs as *const (),
+        P::score_graphs as *const (),
+        P::embed_batch as *const (),
+        P::load_for as *const (),
+        (|p: &P, path: &Path| p.save(path)) as fn(&P, &Path) -> Result<(), PredictorError>
+            as *const (),
+        P::export_weights as *const (),
+        P::fork as *const (),
+    ]
 }

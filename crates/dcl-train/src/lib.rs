@@ -87,3 +87,29 @@ pub use train::{
     ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainEngine, TrainReport, Trained,
     evaluate, latency_ms, predict, train,
 };
+
+/// Not API. The addresses of the training, evaluation and prediction of both networks on
+/// [`NdArrayBackend`] (what every CPU device trains through), so that this crate compiles
+/// them once: dependents built without optimisation (every test and example; rustc shares
+/// generic code between crates at opt-level 0 and 1) then link to them instead of each
+/// compiling them again (docs/results/test_time.md). Never called.
+#[cfg(all(debug_assertions, not(test)))]
+#[doc(hidden)]
+pub fn __ndarray_backend_code() -> [*const (); 12] {
+    type B = NdArrayBackend;
+    type I = burn::backend::NdArray;
+    [
+        train::<B, CellNet<B>> as *const (),
+        train::<B, KachueeNet<B>> as *const (),
+        evaluate::<I, CellNet<I>> as *const (),
+        evaluate::<I, KachueeNet<I>> as *const (),
+        predict::<I, CellNet<I>> as *const (),
+        predict::<I, KachueeNet<I>> as *const (),
+        latency_ms::<I, CellNet<I>> as *const (),
+        latency_ms::<I, KachueeNet<I>> as *const (),
+        CellNet::<B>::new as *const (),
+        KachueeNet::<B>::with_entry as *const (),
+        CellEvaluator::<B>::new as *const (),
+        CellEvaluator::<B>::train_arch as *const (),
+    ]
+}
