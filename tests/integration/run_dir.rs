@@ -33,6 +33,11 @@ max_steps = 2
 epochs = 2000
 ";
 
+/// [`ONE_SLOW_REFIT`] with a quick refit: a whole run takes a second or two.
+fn quick_run() -> String {
+    ONE_SLOW_REFIT.replace("epochs = 2000", "epochs = 20")
+}
+
 fn temp(name: &str) -> PathBuf {
     let d = common::temp("rundir", name);
     std::fs::create_dir_all(&d).unwrap();
@@ -165,8 +170,9 @@ fn a_run_directory_is_written_by_one_process_at_a_time() {
 #[test]
 fn two_fresh_runs_racing_for_one_directory_leave_one_journal() {
     let dir = temp("race");
-    let cfg = dir.join("slow.toml");
-    std::fs::write(&cfg, ONE_SLOW_REFIT).unwrap();
+    let cfg = dir.join("quick.toml");
+    // Both start at once and take the lock before any work, so a quick run still races.
+    std::fs::write(&cfg, quick_run()).unwrap();
     let run_dir = dir.join("run");
     let d = run_dir.to_str().unwrap();
     let args = ["search", "--config", cfg.to_str().unwrap(), "--out", d];
