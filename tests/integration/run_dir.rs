@@ -184,7 +184,7 @@ fn two_fresh_runs_racing_for_one_directory_leave_one_journal() {
     let loser = if sa.success() { "b.log" } else { "a.log" };
     let err = std::fs::read_to_string(dir.join(loser)).unwrap();
     assert!(
-        err.contains("is in use by process") || err.contains("already holds a journal"),
+        err.contains(" is in use by ") || err.contains("already holds a journal"),
         "{err}"
     );
     assert_eq!(records(&run_dir), 11);
