@@ -22,16 +22,7 @@ pub const NO_LOCK_ENV: &str = "DCL_ENAS_NO_LOCK";
 /// the option that named it, for the message. Refused while another process holds it
 /// (naming it). `None` when [`NO_LOCK_ENV`] is `1`.
 pub(crate) fn lock(dir: &Path, flag: &str) -> Result<Option<RunLock>, CliError> {
-    try_lock(dir, flag)?.map_err(|holder| {
-        refusal(
-            LockError::Held {
-                dir: dir.to_owned(),
-                holder,
-            },
-            dir,
-            flag,
-        )
-    })
+    acquire(dir, flag)?.map_err(|e| refusal(e, dir, flag))
 }
 
 /// [`lock`], except that a directory another process holds is `Ok(Err(holder))` (the holder
@@ -40,6 +31,16 @@ pub(crate) fn try_lock(
     dir: &Path,
     flag: &str,
 ) -> Result<Result<Option<RunLock>, Option<LockHolder>>, CliError> {
+    match acquire(dir, flag)? {
+        Ok(lock) => Ok(Ok(lock)),
+        Err(LockError::Held { holder, .. }) => Ok(Err(holder)),
+        Err(e) => Err(refusal(e, dir, flag)),
+    }
+}
+
+/// Makes `dir` and tries its lock: `Ok(None)` under the override, the lock's own error
+/// otherwise.
+fn acquire(dir: &Path, flag: &str) -> Result<Result<Option<RunLock>, LockError>, CliError> {
     std::fs::create_dir_all(dir).map_err(|e| invalid(format!("{flag} {}: {e}", dir.display())))?;
     if std::env::var_os(NO_LOCK_ENV).is_some_and(|v| v == "1") {
         tracing::warn!(
@@ -48,11 +49,7 @@ pub(crate) fn try_lock(
         );
         return Ok(Ok(None));
     }
-    match RunLock::acquire(dir) {
-        Ok(lock) => Ok(Ok(Some(lock))),
-        Err(LockError::Held { holder, .. }) => Ok(Err(holder)),
-        Err(e) => Err(refusal(e, dir, flag)),
-    }
+    Ok(RunLock::acquire(dir).map(Some))
 }
 
 /// The message of a lock refused: the holder, or the override where locks are unsupported.
