@@ -11,7 +11,7 @@ runs = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(here, "run-*.j
 
 
 def mean_std(xs):
-    return (statistics.mean(xs), statistics.pstdev(xs) if len(xs) > 1 else 0.0)
+    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
 
 def fmt(xs, digits):
