@@ -9,7 +9,7 @@
 //! * A tiny real-training search: `CellEvaluator` on synthetic signals, two local workers,
 //!   batches of two, killed during a refit and right after a journal append.
 //!
-//! All three take about 15 s together in the test profile.
+//! All three take about 15 s together in the test profile (one thread each).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,7 +21,9 @@ use dcl_bench::{CountingOracle, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Tab
 use dcl_evo::{DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, SearchHistory, Surrogate};
 use dcl_exec::LocalPool;
 use dcl_graph::{Nb201Cell, Nb201Space, SearchSpace};
-use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
+use dcl_predictor::{
+    Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig,
+};
 use dcl_train::{CellEvaluator, Kernels, NdArrayBackend, NetConfig, SignalData, TrainConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -54,8 +56,11 @@ impl<S: SearchSpace, P: Surrogate<S>> Surrogate<S> for Loud<P> {
 }
 
 fn surrogate(predictor_file: &Path, seed: u64) -> Loud<PredictorSurrogate> {
-    let predictor: Predictor =
+    let mut predictor: Predictor =
         Predictor::load(predictor_file, &Nb201Space::new(), Default::default()).unwrap();
+    // The native engine: resumption does not depend on the engine, and it refits several
+    // times faster than burn's autodiff at the test profile's opt-level.
+    predictor.set_training_engine(Engine::Native);
     let finetune = FinetuneConfig {
         epochs: 20,
         ..FinetuneConfig::search_default()
@@ -326,6 +331,7 @@ fn predictor_file(dir: &Path) -> PathBuf {
         .map(|i| Nb201Cell::from_ordinal(i * 7).unwrap())
         .collect();
     let mut p: Predictor = Predictor::new(&space, ModelConfig::default(), 0).unwrap();
+    p.set_training_engine(Engine::Native);
     p.pretrain(
         &space,
         &cells,

@@ -85,7 +85,7 @@ pub use net::{
 pub use space::{NetArch, NetSpace};
 pub use train::{
     ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainEngine, TrainReport, Trained,
-    evaluate, latency_ms, predict, train,
+    evaluate, latency_ms, predict, train, weighted_cross_entropy,
 };
 
 /// Not API. The addresses of the training, evaluation and prediction of both networks on

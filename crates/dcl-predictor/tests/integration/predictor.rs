@@ -163,8 +163,18 @@ fn retrieval_config(rate: f64, epochs: usize) -> PretrainConfig {
 // view_retrieval_bound.py, 40 x 256 queries).
 // A threshold of 0.5 is only meaningful where it is reachable.
 
+// One test per engine, so that the test harness runs them side by side.
 #[test]
-fn stage_1_brings_the_two_views_of_an_architecture_together() {
+fn stage_1_brings_the_two_views_of_an_architecture_together_under_burn() {
+    stage_1_brings_the_two_views_together(Engine::Burn);
+}
+
+#[test]
+fn stage_1_brings_the_two_views_of_an_architecture_together_natively() {
+    stage_1_brings_the_two_views_together(Engine::Native);
+}
+
+fn stage_1_brings_the_two_views_together(engine: Engine) {
     let space = Nb201Space::new();
     let train = sample(&space, 4096, 31);
     let held_out = sample(&space, 256, 32);
@@ -174,8 +184,8 @@ fn stage_1_brings_the_two_views_of_an_architecture_together() {
         layers: 3,
         projection: 16,
     };
-    // Burn's autodiff, and the native engine's own projection head, InfoNCE and gradients.
-    for engine in [Engine::Burn, Engine::Native] {
+    // Burn's autodiff, or the native engine's own projection head, InfoNCE and gradients.
+    {
         let mut p: Predictor = Predictor::new(&space, model, 33).unwrap();
         p.set_training_engine(engine);
         let before = view_retrieval(&p, &held_out, &cfg, 34);

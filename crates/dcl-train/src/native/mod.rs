@@ -117,6 +117,13 @@ impl NativeNet {
         &self.grads
     }
 
+    /// Which weights the last [`backward`](Self::backward) reached: those without a path to
+    /// the logits (a cell's dead edges) keep a zero gradient, and the optimiser leaves them
+    /// alone.
+    pub fn touched(&self) -> &[bool] {
+        &self.touched
+    }
+
     fn check_batch(
         &self,
         signals: &[f32],
@@ -797,6 +804,3 @@ fn map_dims(shape: Option<ValueShape>) -> (usize, usize) {
         _ => unreachable!("checked by the graph builder"),
     }
 }
-
-#[cfg(test)]
-mod tests;

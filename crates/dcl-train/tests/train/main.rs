@@ -12,6 +12,8 @@ use dcl_train::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+mod native;
+
 /// Three classes of noisy toy signals: a positive bump, a negative bump, a wide positive bump;
 /// one feature that carries no information.
 fn toy(n: usize, seed: u64) -> SignalData {
@@ -1125,4 +1127,54 @@ fn an_evaluator_with_objectives_counts_the_parameters_and_times_one_sample() {
     assert_eq!(log[0].latency_ms, Some(latency));
     assert_eq!(log[0].objectives(), objectives);
     assert!(plain.log()[0].params.is_none());
+}
+
+/// Value and gradient against an f64 reference; 40 rows, so burn-ndarray would take its
+/// approximate SIMD reciprocal had the loss differentiated `log`.
+#[test]
+fn weighted_cross_entropy_is_exact() {
+    use burn::backend::{Autodiff, NdArray};
+    type AD = Autodiff<NdArray>;
+    let device = Default::default();
+    let (b, c) = (40, 3);
+    let z: Vec<f32> = (0..b * c)
+        .map(|i| ((i * 13) % 7) as f32 * 0.4 - 1.2)
+        .collect();
+    let targets: Vec<u8> = (0..b).map(|i| (i % c) as u8).collect();
+    let weights = [0.5f32, 2.0, 1.0];
+    let logits = Tensor::<AD, 1>::from_floats(z.as_slice(), &device)
+        .reshape([b, c])
+        .require_grad();
+    let loss = dcl_train::weighted_cross_entropy(logits.clone(), &targets, &weights, &device);
+    let value = f64::from(loss.clone().into_scalar());
+    let grad: Vec<f32> = logits
+        .grad(&loss.backward())
+        .unwrap()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    let total: f64 = targets
+        .iter()
+        .map(|&t| f64::from(weights[t as usize]))
+        .sum();
+    let mut want = 0.0;
+    for i in 0..b {
+        let row: Vec<f64> = z[i * c..(i + 1) * c]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+        let (t, w) = (targets[i] as usize, f64::from(weights[targets[i] as usize]));
+        want += w * (lse - row[t]) / total;
+        for k in 0..c {
+            let p = (row[k] - lse).exp() - if k == t { 1.0 } else { 0.0 };
+            let g = f64::from(grad[i * c + k]);
+            assert!(
+                (g - w * p / total).abs() < 1e-7,
+                "{i},{k}: {g} vs {}",
+                w * p / total
+            );
+        }
+    }
+    assert!((value - want).abs() < 1e-5, "{value} vs {want}");
 }
