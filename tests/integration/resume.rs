@@ -9,7 +9,7 @@
 //! * A tiny real-training search: `CellEvaluator` on synthetic signals, two local workers,
 //!   batches of two, killed during a refit and right after a journal append.
 //!
-//! All three take about 15 s together in the test profile (one thread each).
+//! All three take about 20 s together in the test profile, one at a time on one core.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

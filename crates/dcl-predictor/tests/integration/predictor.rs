@@ -185,33 +185,31 @@ fn stage_1_brings_the_two_views_together(engine: Engine) {
         projection: 16,
     };
     // Burn's autodiff, or the native engine's own projection head, InfoNCE and gradients.
-    {
-        let mut p: Predictor = Predictor::new(&space, model, 33).unwrap();
-        p.set_training_engine(engine);
-        let before = view_retrieval(&p, &held_out, &cfg, 34);
-        let r = p.pretrain(&space, &train, &cfg).unwrap();
-        let after = view_retrieval(&p, &held_out, &cfg, 34);
-        eprintln!(
-            "{engine}: top-1 view retrieval among 256 held-out cells: {before:.3} -> {after:.3}; \
-             InfoNCE {:.3} -> {:.3} in {} steps",
-            r.first_loss, r.final_loss, r.steps
-        );
-        // 320 steps of a small model (when written: retrieval 0.26 -> 0.32, loss 6.24 -> 4.24).
-        // Chance is 1/256; an untrained encoder already maps similar graphs to similar
-        // embeddings, so the gain, not the level, is what stage 1 is tested on here.
-        assert!(r.final_loss < 0.7 * r.first_loss, "{engine}: {r:?}");
-        assert!(
-            after >= before + 0.05,
-            "{engine}: retrieval {before} -> {after}"
-        );
-        // Without augmentation the two views are one graph renumbered: a permutation-invariant
-        // encoder retrieves (almost) every one; only the few duplicate cells can be confused.
-        let plain = retrieval_config(0.0, 1);
-        assert!(
-            view_retrieval(&p, &held_out, &plain, 35) >= 0.95,
-            "{engine}"
-        );
-    }
+    let mut p: Predictor = Predictor::new(&space, model, 33).unwrap();
+    p.set_training_engine(engine);
+    let before = view_retrieval(&p, &held_out, &cfg, 34);
+    let r = p.pretrain(&space, &train, &cfg).unwrap();
+    let after = view_retrieval(&p, &held_out, &cfg, 34);
+    eprintln!(
+        "{engine}: top-1 view retrieval among 256 held-out cells: {before:.3} -> {after:.3}; \
+         InfoNCE {:.3} -> {:.3} in {} steps",
+        r.first_loss, r.final_loss, r.steps
+    );
+    // 320 steps of a small model (when written: retrieval 0.26 -> 0.32, loss 6.24 -> 4.24).
+    // Chance is 1/256; an untrained encoder already maps similar graphs to similar
+    // embeddings, so the gain, not the level, is what stage 1 is tested on here.
+    assert!(r.final_loss < 0.7 * r.first_loss, "{engine}: {r:?}");
+    assert!(
+        after >= before + 0.05,
+        "{engine}: retrieval {before} -> {after}"
+    );
+    // Without augmentation the two views are one graph renumbered: a permutation-invariant
+    // encoder retrieves (almost) every one; only the few duplicate cells can be confused.
+    let plain = retrieval_config(0.0, 1);
+    assert!(
+        view_retrieval(&p, &held_out, &plain, 35) >= 0.95,
+        "{engine}"
+    );
 }
 
 #[test]

@@ -1129,6 +1129,36 @@ fn an_evaluator_with_objectives_counts_the_parameters_and_times_one_sample() {
     assert!(plain.log()[0].params.is_none());
 }
 
+/// `sum_i w[t_i] (logsumexp(z_i) - z_i[t_i]) / sum_i w[t_i]` and its gradient by the
+/// logits (`k` classes a row), in f64, written from the definition.
+fn cross_entropy_reference(
+    logits: &[f32],
+    targets: &[u8],
+    weights: &[f32],
+    k: usize,
+) -> (f64, Vec<f64>) {
+    let total: f64 = targets
+        .iter()
+        .map(|&t| f64::from(weights[t as usize]))
+        .sum();
+    let mut value = 0.0;
+    let mut grad = Vec::with_capacity(logits.len());
+    for (i, &t) in targets.iter().enumerate() {
+        let row: Vec<f64> = logits[i * k..(i + 1) * k]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+        let (t, w) = (t as usize, f64::from(weights[t as usize]));
+        value += w * (lse - row[t]) / total;
+        for (c, v) in row.iter().enumerate() {
+            let p = (v - lse).exp() - if c == t { 1.0 } else { 0.0 };
+            grad.push(w * p / total);
+        }
+    }
+    (value, grad)
+}
+
 /// Value and gradient against an f64 reference; 40 rows, so burn-ndarray would take its
 /// approximate SIMD reciprocal had the loss differentiated `log`.
 #[test]
@@ -1153,28 +1183,14 @@ fn weighted_cross_entropy_is_exact() {
         .into_data()
         .to_vec()
         .unwrap();
-    let total: f64 = targets
-        .iter()
-        .map(|&t| f64::from(weights[t as usize]))
-        .sum();
-    let mut want = 0.0;
-    for i in 0..b {
-        let row: Vec<f64> = z[i * c..(i + 1) * c]
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect();
-        let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
-        let (t, w) = (targets[i] as usize, f64::from(weights[targets[i] as usize]));
-        want += w * (lse - row[t]) / total;
-        for k in 0..c {
-            let p = (row[k] - lse).exp() - if k == t { 1.0 } else { 0.0 };
-            let g = f64::from(grad[i * c + k]);
-            assert!(
-                (g - w * p / total).abs() < 1e-7,
-                "{i},{k}: {g} vs {}",
-                w * p / total
-            );
-        }
+    let (want, want_grad) = cross_entropy_reference(&z, &targets, &weights, c);
+    for (i, (&g, &w)) in grad.iter().zip(&want_grad).enumerate() {
+        assert!(
+            (f64::from(g) - w).abs() < 1e-7,
+            "{},{}: {g} vs {w}",
+            i / c,
+            i % c
+        );
     }
     assert!((value - want).abs() < 1e-5, "{value} vs {want}");
 }

@@ -27,28 +27,6 @@ fn batch(shape: &InputShape, b: usize) -> (Vec<f32>, Vec<f32>, Vec<u8>) {
     (signals, features, labels)
 }
 
-/// The gradient of `sum_i w[t_i] (logsumexp(z_i) - z_i[t_i]) / sum_i w[t_i]` by the logits.
-fn cross_entropy_gradient(logits: &[f32], targets: &[u8], weights: &[f32], k: usize) -> Vec<f32> {
-    let total: f64 = targets
-        .iter()
-        .map(|&t| f64::from(weights[t as usize]))
-        .sum();
-    let mut grad = Vec::with_capacity(logits.len());
-    for (i, &t) in targets.iter().enumerate() {
-        let z: Vec<f64> = logits[i * k..(i + 1) * k]
-            .iter()
-            .map(|&v| f64::from(v))
-            .collect();
-        let lse = z.iter().map(|v| v.exp()).sum::<f64>().ln();
-        let w = f64::from(weights[t as usize]);
-        for (c, v) in z.iter().enumerate() {
-            let p = (v - lse).exp() - if c == t as usize { 1.0 } else { 0.0 };
-            grad.push((w * p / total) as f32);
-        }
-    }
-    grad
-}
-
 /// Every float parameter's gradient (and, for running statistics, the value) by id.
 struct Grads<'a> {
     grads: &'a <AD as AutodiffBackend>::Gradients,
@@ -106,7 +84,9 @@ where
             "{what}: logit {g} vs {w}"
         );
     }
-    let dlogits = cross_entropy_gradient(&got_logits, &labels, &class_weights, shape.n_classes);
+    let (_, dlogits) =
+        crate::cross_entropy_reference(&got_logits, &labels, &class_weights, shape.n_classes);
+    let dlogits: Vec<f32> = dlogits.iter().map(|&g| g as f32).collect();
     net.backward(&dlogits).unwrap();
 
     // A convolution's bias right before batch norm has a gradient of exactly zero; both
