@@ -1,8 +1,9 @@
 //! Run directories, for real: a second `dcl-enas` process that would write a run directory
-//! another one holds is refused naming the holder, `report` on the live run only reads it,
-//! a holder killed with SIGKILL leaves the directory free; SIGTERM ends a table search and
-//! SIGINT an ECG search with one line (evaluations kept, the exact resume command) and the
-//! conventional exit status, and the printed command resumes the run to its end.
+//! another one holds (here a holder frozen with SIGSTOP) is refused naming the holder,
+//! `report` on the live run only reads it, a holder killed with SIGKILL leaves the directory
+//! free; SIGTERM ends a table search and SIGINT an ECG search with one line (evaluations
+//! kept, the exact resume command) and the conventional exit status, and the printed command
+//! resumes the run to its end.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -11,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use crate::common::{self, BIN, run, run_shell, text};
 
-/// DCL-ENAS with ten random architectures first, then one slow refit (thousands of epochs on
-/// ten labels) before its eleventh and last query: the search sits in that refit for a while,
-/// ten evaluations journalled, and a resumed run pays for the refit once more, nothing else.
+/// DCL-ENAS with ten random architectures first, then one slow refit (hundreds of epochs on
+/// ten labels, a few seconds) before its eleventh and last query: the search sits in that
+/// refit, ten evaluations journalled, when a test signals it, and a resumed run pays for the
+/// refit once more, nothing else.
 const ONE_SLOW_REFIT: &str = "
 budget = 11
 seed = 5
@@ -30,12 +32,12 @@ epochs = 1
 max_steps = 2
 
 [refit]
-epochs = 2000
+epochs = 300
 ";
 
 /// [`ONE_SLOW_REFIT`] with a quick refit: a whole run takes a second or two.
 fn quick_run() -> String {
-    ONE_SLOW_REFIT.replace("epochs = 2000", "epochs = 20")
+    ONE_SLOW_REFIT.replace("epochs = 300", "epochs = 20")
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -72,6 +74,16 @@ fn wait_for_records(child: &mut Child, dir: &Path, n: usize) {
     }
 }
 
+/// Kills the child when dropped, so that a failing test leaves no stopped process behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal(child: &Child, name: &str) {
     let sent = Command::new("kill")
         .args([format!("-{name}"), child.id().to_string()])
@@ -87,12 +99,14 @@ fn a_run_directory_is_written_by_one_process_at_a_time() {
     std::fs::write(&cfg, ONE_SLOW_REFIT).unwrap();
     let run_dir = dir.join("run");
     let d = run_dir.to_str().unwrap();
-    let mut holder = spawn(
+    let mut holder = KillOnDrop(spawn(
         &["search", "--config", cfg.to_str().unwrap(), "--out", d],
         &dir.join("holder.log"),
-    );
-    wait_for_records(&mut holder, &run_dir, 10);
-    let pid = holder.id();
+    ));
+    wait_for_records(&mut holder.0, &run_dir, 10);
+    // Frozen in its refit, the holder keeps the directory for as long as the checks take.
+    signal(&holder.0, "STOP");
+    let pid = holder.0.id();
     let refused = |args: &[&str]| {
         let out = run(args);
         let err = text(&out.stderr);
@@ -108,8 +122,8 @@ fn a_run_directory_is_written_by_one_process_at_a_time() {
     refused(&["mo", "--seeds", "1", "--budget", "5", "--out", d]);
     refused(&["ecg", "search", "--strategy", "random", "--out", d]);
     assert!(
-        holder.try_wait().unwrap().is_none(),
-        "the holder ended during the refusals: make its refit slower"
+        holder.0.try_wait().unwrap().is_none(),
+        "the holder ended before it was stopped: make its refit slower"
     );
     // Nobody else wrote the directory: the holder's journal has only its own records.
     let lines = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
@@ -152,11 +166,11 @@ fn a_run_directory_is_written_by_one_process_at_a_time() {
         text(&out.stderr)
     );
     assert!(run_dir.join("history.json").exists());
-    assert!(holder.try_wait().unwrap().is_none());
+    assert!(holder.0.try_wait().unwrap().is_none());
 
     // A holder killed outright leaves the directory free: the next run resumes and finishes.
-    signal(&holder, "KILL");
-    holder.wait().unwrap();
+    signal(&holder.0, "KILL");
+    holder.0.wait().unwrap();
     let out = run(&["search", "--resume", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(

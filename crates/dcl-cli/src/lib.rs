@@ -15,6 +15,12 @@
 //! [`main`] parses the command line; the `dcl-enas` binary is `fn main() { dcl_cli::main() }`.
 #![warn(missing_docs)]
 
+// Loading the crate as its dependents see it lets rustc link the unit tests to the generic
+// code compiled there (shared between crates at the test profile's opt-level) instead of
+// compiling it again.
+#[cfg(test)]
+extern crate dcl_cli as _;
+
 pub mod benchmark;
 pub mod config;
 pub mod ecg;

@@ -20,6 +20,13 @@
 //! order), though not bit-equal to burn's training; native scoring is bit-equal to burn's.
 #![warn(missing_docs)]
 
+// The unit tests train and differentiate through burn for the default backend. Loading the
+// crate as its dependents see it lets rustc link to the burn code compiled there for
+// `CpuBackend` (generic code is shared between crates at the test profile's opt-level)
+// instead of compiling it again for the tests.
+#[cfg(test)]
+extern crate dcl_predictor as _;
+
 mod ensemble;
 mod error;
 mod file;

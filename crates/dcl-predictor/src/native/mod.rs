@@ -18,6 +18,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 use dcl_graph::GraphBatch;
+use gemm_common::Parallelism;
 use rayon::prelude::*;
 
 use crate::model::RankerModel;
@@ -97,7 +98,7 @@ pub(crate) enum Kernel {
     /// matrixmultiply, called with the inner dimensions burn-ndarray uses: scores and
     /// embeddings come out bit for bit as burn's.
     Exact,
-    /// The `gemm` crate's kernels, one thread per call: faster on these shapes (larger
+    /// The `gemm` crate's f32 kernels, one thread per call: faster on these shapes (larger
     /// micro-kernel, less packing) but summed in another order, so only training, whose
     /// rounding is its own anyway, uses them.
     Fast,
@@ -125,30 +126,59 @@ pub(crate) fn sgemm(
         if m == 0 || n == 0 {
             return;
         }
+        let gemm = gemm_f32::gemm::f32::get_gemm_fn();
+        let (c, rsc) = (c.as_mut_ptr(), n as isize);
+        let (a, b) = (a.as_ptr(), b.as_ptr());
         // SAFETY: the strides address `op(a)` `[m, k]`, `op(b)` `[k, n]` and `c` `[m, n]`
-        // inside the slices checked above; `gemm` takes column strides before row strides.
+        // inside the slices checked above. The kernel takes column strides before row strides
+        // and prefers a column-major destination, so a row-major `c` is computed as
+        // `cᵀ = op(b)ᵀ op(a)ᵀ`, as the `gemm` crate's generic entry point would arrange it.
         unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                accumulate,
-                a.as_ptr(),
-                csa,
-                rsa,
-                b.as_ptr(),
-                csb,
-                rsb,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+            if rsc > 1 {
+                gemm(
+                    n,
+                    m,
+                    k,
+                    c,
+                    rsc,
+                    1,
+                    accumulate,
+                    b,
+                    rsb,
+                    csb,
+                    a,
+                    rsa,
+                    csa,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            } else {
+                gemm(
+                    m,
+                    n,
+                    k,
+                    c,
+                    1,
+                    rsc,
+                    accumulate,
+                    a,
+                    csa,
+                    rsa,
+                    b,
+                    csb,
+                    rsb,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
         }
         return;
     }

@@ -6,6 +6,7 @@
 //! (never by the thread count) and each piece sums in a fixed order, so the results are the
 //! same bit for bit on any number of threads.
 
+use gemm_common::Parallelism;
 use rayon::prelude::*;
 
 /// Products below this many multiply-adds run as one call on the calling thread.
@@ -55,29 +56,56 @@ unsafe fn gemm_raw(
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: as the caller promised; `gemm` takes column strides before row strides.
+    let gemm = gemm_f32::gemm::f32::get_gemm_fn();
+    // SAFETY: as the caller promised. The kernel takes column strides before row strides and
+    // prefers a column-major destination, so a row-major `c` is computed as
+    // `cᵀ = op(b)ᵀ op(a)ᵀ`, as the `gemm` crate's generic entry point would arrange it.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c,
-            1,
-            rsc,
-            accumulate,
-            a,
-            csa,
-            rsa,
-            b,
-            csb,
-            rsb,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+        if rsc > 1 {
+            gemm(
+                n,
+                m,
+                k,
+                c,
+                rsc,
+                1,
+                accumulate,
+                b,
+                rsb,
+                csb,
+                a,
+                rsa,
+                csa,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        } else {
+            gemm(
+                m,
+                n,
+                k,
+                c,
+                1,
+                rsc,
+                accumulate,
+                a,
+                csa,
+                rsa,
+                b,
+                csb,
+                rsb,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
     }
 }
 
