@@ -57,55 +57,37 @@ unsafe fn gemm_raw(
         return;
     }
     let gemm = gemm_f32::gemm::f32::get_gemm_fn();
-    // SAFETY: as the caller promised. The kernel takes column strides before row strides and
-    // prefers a column-major destination, so a row-major `c` is computed as
-    // `cᵀ = op(b)ᵀ op(a)ᵀ`, as the `gemm` crate's generic entry point would arrange it.
+    // The kernel takes column strides before row strides and prefers a column-major
+    // destination, so a row-major `c` is computed as `cᵀ = op(b)ᵀ op(a)ᵀ`, as the `gemm`
+    // crate's generic entry point would arrange it.
+    let (rows, cols, c_cs, c_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) = if rsc > 1 {
+        (n, m, rsc, 1, b, rsb, csb, a, rsa, csa)
+    } else {
+        (m, n, 1, rsc, a, csa, rsa, b, csb, rsb)
+    };
+    // SAFETY: as the caller promised.
     unsafe {
-        if rsc > 1 {
-            gemm(
-                n,
-                m,
-                k,
-                c,
-                rsc,
-                1,
-                accumulate,
-                b,
-                rsb,
-                csb,
-                a,
-                rsa,
-                csa,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-        } else {
-            gemm(
-                m,
-                n,
-                k,
-                c,
-                1,
-                rsc,
-                accumulate,
-                a,
-                csa,
-                rsa,
-                b,
-                csb,
-                rsb,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-        }
+        gemm(
+            rows,
+            cols,
+            k,
+            c,
+            c_cs,
+            c_rs,
+            accumulate,
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
     }
 }
 
