@@ -8,7 +8,9 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use dcl_graph::augment::{Augmentation, Compose, EdgeDrop, NodeShuffle, OpSubstitution};
-use dcl_graph::{EncodingShape, GraphBatch, Nb101Space, Nb201Space, SearchSpace, module_hash};
+use dcl_graph::{
+    EncodingShape, GraphBatch, GraphSpace, Nb101Space, Nb201Space, SearchSpace, module_hash,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

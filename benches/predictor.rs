@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dcl_predictor::{
-    FinetuneConfig, ModelConfig, Nb201Space, Predictor, PretrainConfig, SearchSpace,
+    FinetuneConfig, GraphSpace, ModelConfig, Nb201Space, Predictor, PretrainConfig, SearchSpace,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -1,5 +1,6 @@
-//! Bring your own search space: implement `SearchSpace`, pre-train the predictor on it without
-//! labels, and search it with DCL-ENAS and your own evaluator.
+//! Bring your own search space: implement `SearchSpace` (the search operators) and `GraphSpace`
+//! (the graph the predictor reads), pre-train the predictor on it without labels, and search it
+//! with DCL-ENAS and your own evaluator.
 //!
 //! ```text
 //! cargo run --release --example own_space
@@ -9,7 +10,7 @@
 //! up (3x3 convolutions help, length costs); put a training run there.
 
 use dcl_evo::{DclEnas, DclEnasConfig, Driver, RandomSearch};
-use dcl_graph::{ArchGraph, FnEvaluator, GraphError, NodeOp, OpVocab, SearchSpace};
+use dcl_graph::{ArchGraph, FnEvaluator, GraphError, GraphSpace, NodeOp, OpVocab, SearchSpace};
 use dcl_predictor::{FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,12 +26,6 @@ impl SearchSpace for Chains {
     fn name(&self) -> &str {
         "chains"
     }
-    fn ops(&self) -> &OpVocab {
-        &self.vocab
-    }
-    fn max_nodes(&self) -> usize {
-        6
-    }
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<usize> {
         let len = rng.random_range(1..=4);
         (0..len)
@@ -43,15 +38,32 @@ impl SearchSpace for Chains {
         child[i] = (child[i] + rng.random_range(1..self.vocab.len())) % self.vocab.len();
         child
     }
+    fn key(&self, arch: &Vec<usize>) -> Vec<usize> {
+        arch.clone()
+    }
+    /// The op names joined by `>`: what journals and printed lines show.
+    fn arch_text(&self, arch: &Vec<usize>) -> String {
+        let names: Vec<&str> = arch.iter().filter_map(|&o| self.vocab.name(o)).collect();
+        names.join(">")
+    }
+    fn key_text(&self, key: &Vec<usize>) -> String {
+        self.arch_text(key)
+    }
+}
+
+impl GraphSpace for Chains {
+    fn ops(&self) -> &OpVocab {
+        &self.vocab
+    }
+    fn max_nodes(&self) -> usize {
+        6
+    }
     fn to_graph(&self, arch: &Vec<usize>) -> Result<ArchGraph, GraphError> {
         let mut ops = vec![NodeOp::Input];
         ops.extend(arch.iter().map(|&o| NodeOp::Op(o)));
         ops.push(NodeOp::Output);
         let edges: Vec<_> = (1..ops.len()).map(|v| (v - 1, v)).collect();
         ArchGraph::new(ops, &edges, self.limits())
-    }
-    fn key(&self, arch: &Vec<usize>) -> Vec<usize> {
-        arch.clone()
     }
 }
 
@@ -103,8 +115,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (name, h) in [("dcl-enas", &dcl), ("random", &baseline)] {
         let best = h.best().ok_or("no query")?;
         println!(
-            "{name}: best {:?} fitness {:.2} in {budget} queries",
-            best.arch, best.fitness
+            "{name}: best {} fitness {:.2} in {budget} queries",
+            space.arch_text(&best.arch),
+            best.fitness
         );
     }
     Ok(())

@@ -28,8 +28,8 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use dcl_predictor::augment::Augmentation;
 use dcl_predictor::{
-    Engine, FinetuneConfig, GraphBatch, ModelConfig, Nb201Space, Predictor, PretrainConfig,
-    RankingLoss, SearchSpace,
+    Engine, FinetuneConfig, GraphBatch, GraphSpace, ModelConfig, Nb201Space, Predictor,
+    PretrainConfig, RankingLoss, SearchSpace,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

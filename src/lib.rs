@@ -7,7 +7,7 @@
 //! program (its code is in `dcl-cli`), the examples and the benches. Each crate can also be
 //! used on its own:
 //!
-//! * [`graph`] (`dcl-graph`): architecture DAGs, the `SearchSpace` trait, NAS-Bench-101/201
+//! * [`graph`] (`dcl-graph`): architecture DAGs, the `SearchSpace` and `GraphSpace` traits, NAS-Bench-101/201
 //!   spaces, the NB101 hash, augmentations, fixed-size encodings.
 //! * [`bench`](mod@bench) (`dcl-bench`): the NAS-Bench-101/201 tables, embedded, as true-fitness oracles.
 //! * [`contrastive`] (`dcl-contrastive`): InfoNCE and the ranking losses.

@@ -271,6 +271,101 @@ fn report_rederives_a_runs_files_from_its_journal() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Copies the committed format-1 run directory `name` (tests/data/journal_v1) to `to`.
+fn format1_run(name: &str, to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/journal_v1")
+        .join(name);
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["journal.jsonl", "config.toml"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+}
+
+#[test]
+fn a_format_1_journal_is_reported_and_resumed_as_the_same_run() {
+    let dir = temp("format1");
+    // The flags that made the committed runs (tests/data/journal_v1/README.md).
+    let runs: [(&str, &[&str]); 2] = [
+        (
+            "nb201",
+            &[
+                "--space",
+                "nb201",
+                "--strategy",
+                "re",
+                "--budget",
+                "30",
+                "--seed",
+                "3",
+                "--batch",
+                "2",
+            ],
+        ),
+        (
+            "nb101",
+            &[
+                "--space",
+                "nb101",
+                "--strategy",
+                "random",
+                "--budget",
+                "12",
+                "--seed",
+                "5",
+            ],
+        ),
+    ];
+    for (name, flags) in runs {
+        // The same run made from scratch by this version.
+        let fresh = dir.join(format!("{name}-fresh"));
+        let mut args = vec!["search"];
+        args.extend_from_slice(flags);
+        args.extend(["--out", fresh.to_str().unwrap()]);
+        let fresh_line = last_line(&ok(&args)).to_owned();
+
+        // `report` reads the old journal as it is.
+        let reported = dir.join(format!("{name}-report"));
+        format1_run(name, &reported);
+        let stdout = ok(&["report", reported.to_str().unwrap()]);
+        assert_eq!(summary(&reported), summary(&fresh), "{name}");
+        assert_eq!(history_rows(&reported), history_rows(&fresh), "{name}");
+        assert!(last_line(&stdout).starts_with("best arch="), "{name}");
+        let header = std::fs::read_to_string(reported.join("journal.jsonl")).unwrap();
+        assert!(
+            header.starts_with(r#"{"type":"header","format":1,"#),
+            "{name}"
+        );
+
+        // `--resume` rewrites it in format 2 and replays it without evaluating anything again.
+        let resumed = dir.join(format!("{name}-resumed"));
+        format1_run(name, &resumed);
+        let before = journal_outcomes(&resumed).len();
+        let stdout = ok(&["search", "--resume", resumed.to_str().unwrap()]);
+        let strip = |s: &str| s.rsplit_once(" seconds=").unwrap().0.to_owned();
+        assert_eq!(strip(last_line(&stdout)), strip(&fresh_line), "{name}");
+        assert_eq!(summary(&resumed), summary(&fresh), "{name}");
+        assert_eq!(history_rows(&resumed), history_rows(&fresh), "{name}");
+        let journal = std::fs::read_to_string(resumed.join("journal.jsonl")).unwrap();
+        assert!(
+            journal.starts_with(r#"{"type":"header","format":2,"#),
+            "{name}"
+        );
+        assert_eq!(
+            journal_outcomes(&resumed).len(),
+            before,
+            "{name}: nothing re-evaluated"
+        );
+        // The rewritten journal is the fresh run's, line for line, timings aside.
+        assert_eq!(
+            journal_outcomes(&resumed),
+            journal_outcomes(&fresh),
+            "{name}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
     let dir = temp("invalid");

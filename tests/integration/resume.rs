@@ -70,7 +70,7 @@ fn surrogate(predictor_file: &Path, seed: u64) -> Loud<PredictorSurrogate> {
 
 fn journal(dir: &Path, header: JournalHeader, resume: bool) -> Journal<Nb201Cell> {
     if resume {
-        Journal::resume(dir, header).unwrap()
+        Journal::resume(dir, header, &Nb201Space::new()).unwrap()
     } else {
         Journal::create(dir, header).unwrap()
     }

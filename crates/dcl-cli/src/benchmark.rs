@@ -19,7 +19,7 @@ use dcl_bench::{Nb101Metric, Nb101Table, Nb201Table};
 use dcl_evo::{
     DclEnas, DclEnasConfig, Driver, RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
 };
-use dcl_graph::{FnEvaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
+use dcl_graph::{FnEvaluator, GraphSpace, Nb101Space, Nb201Space, Subspace};
 use dcl_predictor::{
     Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig,
 };
@@ -247,10 +247,10 @@ impl BenchmarkConfig {
 }
 
 /// A column of the table, as a function of the architecture.
-pub(crate) type Column<'a, A> = Box<dyn Fn(&A) -> f64 + 'a>;
+pub(crate) type Column<'a, A> = Box<dyn Fn(&A) -> f64 + Send + Sync + 'a>;
 
 /// One benchmark setting: a space with its searched and reported columns.
-struct Setting<'a, S: SearchSpace> {
+struct Setting<'a, S: GraphSpace> {
     space: &'a S,
     name: String,
     search: Column<'a, S::Arch>,
@@ -350,7 +350,7 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
 
 /// The predictor pre-trained once for every seed (seed 0), or a fresh one when no strategy
 /// needs it.
-fn pretrained<S: SearchSpace>(
+fn pretrained<S: GraphSpace>(
     cfg: &BenchmarkConfig,
     space: &S,
     cells: &[S::Arch],
@@ -372,7 +372,7 @@ fn pretrained<S: SearchSpace>(
 }
 
 /// The ask/tell strategy `name` for one seeded run.
-fn strategy<'s, S: SearchSpace>(
+fn strategy<'s, S: GraphSpace>(
     name: StrategyName,
     space: &'s S,
     pretrained: &Predictor,
@@ -390,7 +390,7 @@ fn strategy<'s, S: SearchSpace>(
     })
 }
 
-fn run_setting<S: SearchSpace>(
+fn run_setting<S: GraphSpace>(
     set: &Setting<'_, S>,
     pretrained: &Predictor,
     cfg: &BenchmarkConfig,
@@ -399,7 +399,7 @@ fn run_setting<S: SearchSpace>(
     summary: &mut Vec<String>,
 ) -> Result<(), CliError>
 where
-    S::Arch: serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    S::Arch: serde::Serialize + serde::de::DeserializeOwned,
 {
     let budget = cfg.budgets.iter().copied().max().unwrap_or(1);
     let driver = Driver {
@@ -432,7 +432,7 @@ where
                         "{file_name}_strategy_{}_seed_{seed}.csv",
                         name.name()
                     )),
-                    |a| format!("{a:?}"),
+                    |a| set.space.arch_text(a),
                 )?;
             }
             let c = h.reported_curve(|a| (set.report)(a), budget);

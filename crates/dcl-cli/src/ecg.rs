@@ -21,7 +21,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
 use dcl_evo::{
-    Cost, DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, MultiObjective, RandomSearch,
+    DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, MultiObjective, RandomSearch,
     RegularizedEvolution, SearchHistory, Strategy,
 };
 use dcl_exec::LocalPool;
@@ -1147,10 +1147,11 @@ pub fn run_with<B: AutodiffBackend>(
         driver,
     )
     .with_settings(&search_settings(config));
+    let space = NetSpace::new(config.feature_entries.clone())?;
     // The journal is opened (or refused) before hours of work, not after.
     let mut journal = match &execution.run_dir {
         Some(dir) if execution.resume => {
-            let j = Journal::resume(dir, header).map_err(dcl_evo::SearchError::from)?;
+            let j = Journal::resume(dir, header, &space).map_err(dcl_evo::SearchError::from)?;
             tracing::info!(
                 "resuming {}: {} journalled trainings are read back, not retrained{}",
                 dir.display(),
@@ -1175,11 +1176,13 @@ pub fn run_with<B: AutodiffBackend>(
         shape,
     } = prepare(db, config)?;
 
-    let space = NetSpace::new(config.feature_entries.clone())?;
     // A candidate's parameter count, exact: its network built (not trained), counted once.
-    let param_counts = std::cell::RefCell::new(std::collections::HashMap::new());
+    let param_counts = std::sync::Mutex::new(std::collections::HashMap::new());
     let params_of = |arch: &NetArch| -> f64 {
-        *param_counts.borrow_mut().entry(*arch).or_insert_with(|| {
+        let mut counts = param_counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry(*arch).or_insert_with(|| {
             let spec = CellSpec::from_nb201(&arch.cell, config.kernels);
             CellNet::<B>::new(&spec, &net_of(config, arch), shape, 0, device)
                 .map_or(f64::NAN, |n| n.num_params() as f64)
@@ -1212,7 +1215,7 @@ pub fn run_with<B: AutodiffBackend>(
                 Some(mo) => Box::new(search.start_multiobjective(
                     &space,
                     surrogate,
-                    Cost::new(|a: &NetArch| params_of(a)),
+                    |a: &NetArch| params_of(a),
                     mo,
                     rng,
                 )?),

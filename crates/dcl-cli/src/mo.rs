@@ -18,10 +18,10 @@ use clap::{Args, ValueEnum};
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Cost, Nb201Table};
 use dcl_evo::pareto::{TableReference, pareto_front};
 use dcl_evo::{
-    Cost, DclEnas, DclEnasConfig, Driver, FnEvaluator, InfillReference, MultiObjective, Nsga2,
+    DclEnas, DclEnasConfig, Driver, FnEvaluator, InfillReference, MultiObjective, Nsga2,
     RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
 };
-use dcl_graph::{Nb101Space, Nb201Space, SearchSpace, Subspace};
+use dcl_graph::{GraphSpace, Nb101Space, Nb201Space, Subspace};
 use dcl_predictor::{
     Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig,
 };
@@ -247,7 +247,7 @@ impl MoConfig {
 pub const SUMMARY_FILE: &str = "summary.txt";
 
 /// One table: its space, and accuracy and cost as functions of the architecture.
-struct Table<'a, S: SearchSpace> {
+struct Table<'a, S: GraphSpace> {
     space: &'a S,
     archs: Vec<S::Arch>,
     accuracy: Column<'a, S::Arch>,
@@ -346,7 +346,7 @@ fn hypervolume_curve<A>(
     curve
 }
 
-fn run_table<S: SearchSpace>(
+fn run_table<S: GraphSpace>(
     t: &Table<'_, S>,
     cfg: &MoConfig,
     args: &MoArgs,
@@ -397,7 +397,8 @@ where
         let mut histories = Vec::new();
         for seed in cfg.seed_offset..cfg.seed_offset + cfg.seeds {
             let rng = ChaCha8Rng::seed_from_u64(seed);
-            let cost = Cost::new(|a: &S::Arch| (t.cost)(a));
+            let column = &t.cost;
+            let cost = move |a: &S::Arch| column(a);
             let mut search: Box<dyn Strategy<S> + '_> = match strategy {
                 MoStrategyName::Random => Box::new(RandomSearch.start(t.space, rng)),
                 MoStrategyName::Nsga2 => Box::new(cfg.nsga2.start(t.space, cost, rng)?),

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand, ValueEnum};
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Column, Nb201Dataset, Nb201Metric, Nb201Table};
-use dcl_graph::{Nb101Space, Nb201Space, SearchSpace};
+use dcl_graph::{GraphSpace, Nb101Space, Nb201Space};
 use dcl_predictor::metrics::{kendall_tau, precision_at_k, spearman_rho};
 use dcl_predictor::{
     Engine, Ensemble, FinetuneConfig, ModelConfig, Predictor, PretrainConfig, RankingLoss,
@@ -340,7 +340,7 @@ impl EvalConfig {
 }
 
 /// A space with its labelled architectures and its stage-1 pool.
-struct Problem<S: SearchSpace> {
+struct Problem<S: GraphSpace> {
     space: S,
     archs: Vec<S::Arch>,
     labels: Vec<f64>,
@@ -425,7 +425,7 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
 }
 
 /// Stage 1's architectures: every cell of the space.
-fn pool_of<S: SearchSpace>(space: &S) -> Result<Vec<S::Arch>, CliError> {
+fn pool_of<S: GraphSpace>(space: &S) -> Result<Vec<S::Arch>, CliError> {
     space
         .enumerate()
         .ok_or_else(|| invalid(format!("the {} space cannot be enumerated", space.name())))
@@ -441,7 +441,7 @@ fn encoder_file(path: &std::path::Path, i: u64) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn evaluate<S: SearchSpace>(
+fn evaluate<S: GraphSpace>(
     p: Problem<S>,
     cfg: &EvalConfig,
     args: &EvalArgs,

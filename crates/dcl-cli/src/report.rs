@@ -105,9 +105,10 @@ pub fn nb201_summary(
     })
 }
 
-/// How an NB101 cell is written in summaries and CSV files.
+/// How an NB101 cell is written in summaries and CSV files: its text form,
+/// `adj_upper:ops`.
 pub fn nb101_label(cell: &Nb101Cell) -> String {
-    format!("{cell:?}")
+    cell.to_string()
 }
 
 /// The summary of an NB101 search (on the 20,001-cell subset, single-run 108-epoch

@@ -13,7 +13,7 @@ use dcl_evo::{
     SearchHistory, Strategy,
 };
 use dcl_exec::LocalPool;
-use dcl_graph::{Evaluator, Nb101Space, Nb201Space, SearchSpace, Subspace};
+use dcl_graph::{Evaluator, GraphSpace, Nb101Space, Nb201Space, Subspace};
 use dcl_predictor::{
     Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig, RankingLoss,
 };
@@ -708,7 +708,7 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
                 .map(|_| CountingOracle::new(table, metric))
                 .collect();
             let slurm = slurm_for(&cfg, &dir, task)?;
-            let journal = open_journal(&cfg, &dir, args.resume.is_some())?;
+            let journal = open_journal(&cfg, &space, &dir, args.resume.is_some())?;
             let history = drive_on(&cfg, &space, &cells, oracles, slurm, journal)?;
             let summary = report::nb201_summary(&cfg_view(&cfg), &history, start)?;
             report::write_run(&dir, &history, &summary, |c| c.to_string())?;
@@ -722,7 +722,7 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
                 .map(|_| CountingOracle::new(table, Nb101Metric::VAL_108))
                 .collect();
             let slurm = slurm_for(&cfg, &dir, task)?;
-            let journal = open_journal(&cfg, &dir, args.resume.is_some())?;
+            let journal = open_journal(&cfg, &space, &dir, args.resume.is_some())?;
             let history = drive_on(&cfg, &space, &cells, oracles, slurm, journal)?;
             let summary = report::nb101_summary(&cfg_view(&cfg), &history, start)?;
             report::write_run(&dir, &history, &summary, report::nb101_label)?;
@@ -797,7 +797,7 @@ fn drive_on<S, E>(
     journal: Journal<S::Arch>,
 ) -> Result<SearchHistory<S::Arch>, CliError>
 where
-    S: SearchSpace + Sync,
+    S: GraphSpace + Sync,
     S::Arch: Serialize + DeserializeOwned + Send + Sync,
     E: Evaluator<S> + Send,
 {
@@ -824,14 +824,19 @@ pub(crate) fn cfg_view(cfg: &SearchConfig) -> report::RunView {
 }
 
 /// Creates (or, resuming, reopens) the run's journal and saves its config beside it.
-fn open_journal<A: Serialize + DeserializeOwned>(
+fn open_journal<S>(
     cfg: &SearchConfig,
+    space: &S,
     dir: &Path,
     resume: bool,
-) -> Result<Journal<A>, CliError> {
+) -> Result<Journal<S::Arch>, CliError>
+where
+    S: GraphSpace,
+    S::Arch: Serialize + DeserializeOwned,
+{
     let header = cfg.header();
     let journal = if resume {
-        let j = Journal::resume(dir, header)?;
+        let j = Journal::resume(dir, header, space)?;
         tracing::info!(
             "resuming {}: {} journalled evaluations{}",
             dir.display(),
@@ -865,7 +870,7 @@ fn drive<S, E>(
     mut journal: Journal<S::Arch>,
 ) -> Result<SearchHistory<S::Arch>, CliError>
 where
-    S: SearchSpace,
+    S: GraphSpace,
     S::Arch: Serialize + DeserializeOwned,
     E: Evaluator<S>,
 {

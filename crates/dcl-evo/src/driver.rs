@@ -170,7 +170,7 @@ impl Driver {
             }
             let keys: Vec<String> = asked
                 .iter()
-                .map(|a| format!("{:?}", space.key(a)))
+                .map(|a| space.key_text(&space.key(a)))
                 .collect();
             let first_slot = slots_asked;
             slots_asked += asked.len() as u64;
@@ -206,7 +206,7 @@ impl Driver {
                 };
                 if !unread.is_empty() {
                     return Err(JournalError::Diverged {
-                        arch: format!("{:?}", asked[first]),
+                        arch: space.arch_text(&asked[first]),
                         unread: unread.len(),
                     }
                     .into());
@@ -254,9 +254,9 @@ impl Driver {
                     }
                     match &outcome {
                         Err(f) if attempts[i] < max_attempts => tracing::warn!(
-                            "attempt {} of {:?} failed ({f}); retrying",
+                            "attempt {} of {} failed ({f}); retrying",
                             attempts[i],
-                            asked[i]
+                            space.arch_text(&asked[i])
                         ),
                         _ => outcomes[i] = Some((outcome, seconds, run.objectives)),
                     }

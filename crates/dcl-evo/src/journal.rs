@@ -13,8 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-/// The version of the journal format this crate writes and reads.
-pub const JOURNAL_FORMAT: u32 = 1;
+/// The version of the journal format this crate writes. It reads this one and format 1, whose
+/// keys are Rust's debug text of the space's key and whose architectures may be in their
+/// field form; [`Journal::resume`] rewrites a format-1 journal as this format first.
+pub const JOURNAL_FORMAT: u32 = 2;
+
+/// The oldest journal format this crate reads.
+const OLDEST_READABLE_FORMAT: u32 = 1;
 
 /// The journal's file name inside a run directory.
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -72,7 +77,9 @@ pub enum JournalError {
         message: String,
     },
     /// The journal was written by another format version.
-    #[error("the journal has format {found}; this version reads format {JOURNAL_FORMAT}")]
+    #[error(
+        "the journal has format {found}; this version reads formats {OLDEST_READABLE_FORMAT} to {JOURNAL_FORMAT}"
+    )]
     Format {
         /// The journal's format.
         found: u32,
@@ -187,7 +194,8 @@ impl JournalHeader {
 pub struct EvaluationRecord<A> {
     /// The architecture.
     pub arch: A,
-    /// Its canonical key, as text (`{:?}` of the space's key): replay matches on it.
+    /// Its key's text ([`SearchSpace::key_text`](dcl_graph::SearchSpace::key_text)): replay
+    /// matches on it.
     pub key: String,
     /// 1-based attempt number.
     pub attempt: u32,
@@ -263,29 +271,54 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
         })
     }
 
-    /// Opens the journal in `dir` to resume its run: checks that its header matches `header`
-    /// (every field but the crate version; [`JournalError::Mismatch`] names the first that
-    /// differs), reads its records, and drops a torn last line (a kill in the middle of a
-    /// write) with a warning.
-    pub fn resume(dir: impl AsRef<Path>, header: JournalHeader) -> Result<Self, JournalError> {
+    /// Opens the journal in `dir` to resume its run of a search over `space`: checks that its
+    /// header matches `header` (every field but the crate version; [`JournalError::Mismatch`]
+    /// names the first that differs), reads its records, and drops a torn last line (a kill in
+    /// the middle of a write) with a warning. A format-1 journal is first rewritten in this
+    /// format (atomically: a new file renamed over the old one), its keys recomputed as
+    /// `space`'s key texts.
+    pub fn resume<S>(
+        dir: impl AsRef<Path>,
+        header: JournalHeader,
+        space: &S,
+    ) -> Result<Self, JournalError>
+    where
+        S: dcl_graph::SearchSpace<Arch = A>,
+    {
         let dir = dir.as_ref();
         let path = dir.join(JOURNAL_FILE);
         if !path.exists() {
             return Err(JournalError::Missing(dir.to_owned()));
         }
-        let (found, records, good_len, dropped) = read_file::<A>(&path)?;
+        let (mut found, mut records, good_len, dropped) = read_file::<A>(&path)?;
+        let upgrade = found.format != JOURNAL_FORMAT;
+        if upgrade {
+            found.format = JOURNAL_FORMAT;
+        }
         if let Some(e) = found.mismatch(&header) {
             return Err(e);
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
         if dropped {
             tracing::warn!(
                 "{}: dropped a torn last line (the run was killed while writing it)",
                 path.display()
             );
+        }
+        if upgrade {
+            for r in &mut records {
+                r.key = space.key_text(&space.key(&r.arch));
+            }
+            rewrite(dir, &path, &found, &records)?;
+            tracing::info!(
+                "{}: rewrote the format-{OLDEST_READABLE_FORMAT} journal in format {JOURNAL_FORMAT}",
+                path.display()
+            );
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        if dropped && !upgrade {
             file.set_len(good_len).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
         }
@@ -347,6 +380,41 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
     }
 }
 
+/// Replaces the journal at `path` (in `dir`) by `header` and `records`, atomically: written to a
+/// temporary file in `dir`, synced, and renamed over it.
+fn rewrite<A: Serialize>(
+    dir: &Path,
+    path: &Path,
+    header: &JournalHeader,
+    records: &[EvaluationRecord<A>],
+) -> Result<(), JournalError> {
+    let temp = dir.join(format!("{JOURNAL_FILE}.tmp"));
+    let mut text =
+        serde_json::to_string(&HeaderRef::Header(header)).map_err(|e| io(path)(e.into()))?;
+    text.push('\n');
+    for r in records {
+        text.push_str(
+            &serde_json::to_string(&LineRef::Evaluation(r)).map_err(|e| io(path)(e.into()))?,
+        );
+        text.push('\n');
+    }
+    let mut file = File::create(&temp).map_err(io(&temp))?;
+    file.write_all(text.as_bytes()).map_err(io(&temp))?;
+    file.sync_all().map_err(io(&temp))?;
+    std::fs::rename(&temp, path).map_err(io(path))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The header line, serialised from a borrowed header.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum HeaderRef<'a> {
+    Header(&'a JournalHeader),
+}
+
 /// A record line, serialised from a borrowed record.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -389,7 +457,7 @@ fn read_file<A: DeserializeOwned>(path: &Path) -> Result<Read<A>, JournalError> 
                 break;
             }
             Ok(Line::Header(h)) if number == 1 => {
-                if h.format != JOURNAL_FORMAT {
+                if !(OLDEST_READABLE_FORMAT..=JOURNAL_FORMAT).contains(&h.format) {
                     return Err(JournalError::Format { found: h.format });
                 }
                 header = Some(h);

@@ -47,4 +47,4 @@ pub use strategies::{
     DclEnas, DclEnasConfig, DclEnasState, MAX_COUNT, RandomSearch, RandomSearchState,
     RegularizedEvolution, RegularizedEvolutionState,
 };
-pub use strategy::{Outcome, Strategy};
+pub use strategy::{Outcome, SpaceRef, Strategy};

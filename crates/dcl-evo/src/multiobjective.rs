@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use dcl_graph::SearchSpace;
 
 use crate::pareto::{crowded_fitness, nsga2_order};
-use crate::strategy::{Outcome, Proposals};
+use crate::strategy::{Outcome, Proposals, SpaceRef};
 use crate::{SearchError, Strategy};
 
 /// How many breedings [`Nsga2`] tries for an unseen child before mutating a parent until one
@@ -18,27 +18,42 @@ const BREED_TRIES: usize = 100;
 /// The second objective of a multi-objective search: a cost of an architecture, computed
 /// exactly and cheaply from the architecture itself (a parameter count, FLOPs), minimised.
 /// NaN counts as the worst cost.
-pub struct Cost<'a, A>(Box<dyn Fn(&A) -> f64 + 'a>);
+///
+/// Every `Fn(&A) -> f64 + Send` closure is a cost (annotate its argument's type, so that it
+/// takes any borrow): `|cell: &Nb201Cell| params(cell)`. `Send`, so that a strategy holding
+/// one can move to another thread.
+pub trait Cost<A>: Send {
+    /// The cost of `arch`.
+    fn cost(&self, arch: &A) -> f64;
+}
 
-impl<'a, A> Cost<'a, A> {
-    /// The cost `f(arch)`.
-    pub fn new(f: impl Fn(&A) -> f64 + 'a) -> Self {
-        Self(Box::new(f))
+impl<A, F: Fn(&A) -> f64 + Send> Cost<A> for F {
+    fn cost(&self, arch: &A) -> f64 {
+        self(arch)
+    }
+}
+
+/// A strategy's cost, boxed.
+pub(crate) struct BoxedCost<'a, A>(Box<dyn Cost<A> + 'a>);
+
+impl<'a, A> BoxedCost<'a, A> {
+    pub(crate) fn new(cost: impl Cost<A> + 'a) -> Self {
+        Self(Box::new(cost))
     }
 
     /// The cost of `arch` (NaN as +infinity).
-    pub fn of(&self, arch: &A) -> f64 {
-        let c = (self.0)(arch);
+    pub(crate) fn of(&self, arch: &A) -> f64 {
+        let c = self.0.cost(arch);
         if c.is_nan() { f64::INFINITY } else { c }
     }
 
     /// The point `[-fitness, cost]` of `arch`, both minimised.
-    pub fn point(&self, arch: &A, fitness: f64) -> [f64; 2] {
+    pub(crate) fn point(&self, arch: &A, fitness: f64) -> [f64; 2] {
         [-fitness, self.of(arch)]
     }
 }
 
-impl<A> std::fmt::Debug for Cost<'_, A> {
+impl<A> std::fmt::Debug for BoxedCost<'_, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Cost")
     }
@@ -103,7 +118,7 @@ impl MultiObjective {
 /// crowding distance. The first generation is random.
 ///
 /// ```
-/// use dcl_evo::{Cost, Driver, FnEvaluator, Nsga2};
+/// use dcl_evo::{Driver, FnEvaluator, Nsga2};
 /// use dcl_graph::{Nb201Cell, Nb201Op, Nb201Space};
 /// use rand::SeedableRng;
 ///
@@ -112,7 +127,8 @@ impl MultiObjective {
 /// // Maximise 3x3 convolutions, minimise the cell's operations other than `none`.
 /// let ops = |c: &Nb201Cell| c.ops().iter().filter(|o| **o != Nb201Op::None).count() as f64;
 /// let rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-/// let mut search = Nsga2::default().start(&space, Cost::new(ops), rng).unwrap();
+/// // Any `Fn(&Arch) -> f64 + Send` closure is a `Cost`.
+/// let mut search = Nsga2::default().start(&space, ops, rng).unwrap();
 /// let history = Driver::new(60).run(&mut search, &space, &mut FnEvaluator::new(convs), None, &mut |_| {}).unwrap();
 /// assert_eq!(history.len(), 60);
 /// // The 20 parents, each with its fitness and cost.
@@ -169,15 +185,15 @@ impl Nsga2 {
     /// the next generation is bred, which waits until they are all told.
     pub fn start<'s, S: SearchSpace, R: Rng>(
         &self,
-        space: &'s S,
-        cost: Cost<'s, S::Arch>,
+        space: impl Into<SpaceRef<'s, S>>,
+        cost: impl Cost<S::Arch> + 's,
         rng: R,
     ) -> Result<Nsga2State<'s, S, R>, SearchError> {
         self.validate()?;
         Ok(Nsga2State {
             config: *self,
-            proposals: Proposals::new(space),
-            cost,
+            proposals: Proposals::new(space.into()),
+            cost: BoxedCost::new(cost),
             population: Vec::new(),
             fitness_key: Vec::new(),
             told: Vec::new(),
@@ -188,11 +204,10 @@ impl Nsga2 {
 }
 
 /// [`Nsga2`] in progress, as an ask/tell [`Strategy`].
-#[derive(Debug)]
 pub struct Nsga2State<'s, S: SearchSpace, R> {
     config: Nsga2,
     proposals: Proposals<'s, S>,
-    cost: Cost<'s, S::Arch>,
+    cost: BoxedCost<'s, S::Arch>,
     /// The parents: architectures with their points `[-fitness, cost]`.
     population: Vec<(S::Arch, [f64; 2])>,
     /// The parents' crowded-comparison keys (higher is better), for the tournaments.
@@ -201,6 +216,16 @@ pub struct Nsga2State<'s, S: SearchSpace, R> {
     told: Vec<(S::Arch, [f64; 2])>,
     asked_in_generation: usize,
     rng: R,
+}
+
+impl<S: SearchSpace, R> std::fmt::Debug for Nsga2State<'_, S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nsga2State")
+            .field("config", &self.config)
+            .field("proposals", &self.proposals)
+            .field("population", &self.population.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: SearchSpace, R: Rng> Nsga2State<'_, S, R> {
@@ -236,7 +261,8 @@ impl<S: SearchSpace, R: Rng> Nsga2State<'_, S, R> {
     }
 
     fn breed(&mut self) -> Option<S::Arch> {
-        let space = self.proposals.space;
+        let space = self.proposals.space.clone();
+        let space = &*space;
         let mut first = None;
         for _ in 0..BREED_TRIES {
             let i = self.tournament();
@@ -405,11 +431,7 @@ mod tests {
             },
         ] {
             let err = bad
-                .start(
-                    &space,
-                    Cost::new(|_: &Nb201Cell| 0.0),
-                    ChaCha8Rng::seed_from_u64(0),
-                )
+                .start(&space, |_: &Nb201Cell| 0.0, ChaCha8Rng::seed_from_u64(0))
                 .unwrap_err();
             assert!(matches!(err, SearchError::Config(_)), "{err}");
         }
@@ -434,14 +456,14 @@ mod tests {
             ..Nsga2::default()
         };
         let mut s = cfg
-            .start(&space, Cost::new(weights), ChaCha8Rng::seed_from_u64(3))
+            .start(&space, weights, ChaCha8Rng::seed_from_u64(3))
             .unwrap();
         // The first generation is asked whole; the second waits for its outcomes.
         assert_eq!(s.ask(15).unwrap().len(), 10);
         assert!(s.ask(1).unwrap().is_empty());
         let run = |seed| {
             let mut s = cfg
-                .start(&space, Cost::new(weights), ChaCha8Rng::seed_from_u64(seed))
+                .start(&space, weights, ChaCha8Rng::seed_from_u64(seed))
                 .unwrap();
             let h = Driver {
                 batch_size: 3,
@@ -516,7 +538,7 @@ mod tests {
                 .start_multiobjective(
                     &space,
                     Oracle(fitness),
-                    Cost::new(weights),
+                    weights,
                     MultiObjective {
                         reference: InfillReference::Nadir,
                         sampled: 0,

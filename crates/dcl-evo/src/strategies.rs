@@ -9,9 +9,9 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::driver::drive_one_at_a_time;
-use crate::multiobjective::{Calibration, Cost, InfillReference, MultiObjective};
+use crate::multiobjective::{BoxedCost, Calibration, Cost, InfillReference, MultiObjective};
 use crate::pareto::{crowded_fitness, hypervolume_2d, nsga2_order, pareto_front};
-use crate::strategy::{Outcome, Proposals};
+use crate::strategy::{Outcome, Proposals, SpaceRef};
 use crate::{QueryRecord, SearchError, SearchHistory, Strategy};
 
 /// The largest population, tournament, offspring or generation count a strategy accepts: far
@@ -83,21 +83,28 @@ impl RandomSearch {
     /// The search as an ask/tell [`Strategy`] drawing from `rng`.
     pub fn start<'s, S: SearchSpace, R: Rng>(
         &self,
-        space: &'s S,
+        space: impl Into<SpaceRef<'s, S>>,
         rng: R,
     ) -> RandomSearchState<'s, S, R> {
         RandomSearchState {
-            proposals: Proposals::new(space),
+            proposals: Proposals::new(space.into()),
             rng,
         }
     }
 }
 
 /// [`RandomSearch`] in progress, as an ask/tell [`Strategy`].
-#[derive(Debug)]
 pub struct RandomSearchState<'s, S: SearchSpace, R: Rng> {
     proposals: Proposals<'s, S>,
     rng: R,
+}
+
+impl<S: SearchSpace, R: Rng> std::fmt::Debug for RandomSearchState<'_, S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RandomSearchState")
+            .field("proposals", &self.proposals)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: SearchSpace, R: Rng> Strategy<S> for RandomSearchState<'_, S, R> {
@@ -178,13 +185,13 @@ impl RegularizedEvolution {
     /// children is bred from the same population).
     pub fn start<'s, S: SearchSpace, R: Rng>(
         &self,
-        space: &'s S,
+        space: impl Into<SpaceRef<'s, S>>,
         rng: R,
     ) -> Result<RegularizedEvolutionState<'s, S, R>, SearchError> {
         self.validate()?;
         Ok(RegularizedEvolutionState {
             config: *self,
-            proposals: Proposals::new(space),
+            proposals: Proposals::new(space.into()),
             population: VecDeque::new(),
             rng,
         })
@@ -192,12 +199,21 @@ impl RegularizedEvolution {
 }
 
 /// [`RegularizedEvolution`] in progress, as an ask/tell [`Strategy`].
-#[derive(Debug)]
 pub struct RegularizedEvolutionState<'s, S: SearchSpace, R: Rng> {
     config: RegularizedEvolution,
     proposals: Proposals<'s, S>,
     population: VecDeque<(S::Arch, f64)>,
     rng: R,
+}
+
+impl<S: SearchSpace, R: Rng> std::fmt::Debug for RegularizedEvolutionState<'_, S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegularizedEvolutionState")
+            .field("config", &self.config)
+            .field("proposals", &self.proposals)
+            .field("population", &self.population.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: SearchSpace, R: Rng> Strategy<S> for RegularizedEvolutionState<'_, S, R> {
@@ -434,7 +450,7 @@ impl DclEnas {
     /// the price of evaluating the round in parallel.
     pub fn start<'s, S, P, R>(
         &self,
-        space: &'s S,
+        space: impl Into<SpaceRef<'s, S>>,
         surrogate: P,
         rng: R,
     ) -> Result<DclEnasState<'s, S, P, R>, SearchError>
@@ -453,7 +469,7 @@ impl DclEnas {
         }
         Ok(DclEnasState {
             search: self.clone(),
-            proposals: Proposals::new(space),
+            proposals: Proposals::new(space.into()),
             surrogate,
             rng,
             round: None,
@@ -478,9 +494,9 @@ impl DclEnas {
     /// true front drawn at random.
     pub fn start_multiobjective<'s, S, P, R>(
         &self,
-        space: &'s S,
+        space: impl Into<SpaceRef<'s, S>>,
         surrogate: P,
-        cost: Cost<'s, S::Arch>,
+        cost: impl Cost<S::Arch> + 's,
         settings: MultiObjective,
         rng: R,
     ) -> Result<DclEnasState<'s, S, P, R>, SearchError>
@@ -491,7 +507,7 @@ impl DclEnas {
     {
         settings.validate()?;
         let mut state = self.start(space, surrogate, rng)?;
-        state.cost = Some((cost, settings));
+        state.cost = Some((BoxedCost::new(cost), settings));
         Ok(state)
     }
 
@@ -535,7 +551,6 @@ struct Round<A> {
 }
 
 /// [`DclEnas`] in progress, as an ask/tell [`Strategy`]; see [`DclEnas::start`].
-#[derive(Debug)]
 pub struct DclEnasState<'s, S: SearchSpace, P, R> {
     search: DclEnas,
     proposals: Proposals<'s, S>,
@@ -545,7 +560,18 @@ pub struct DclEnasState<'s, S: SearchSpace, P, R> {
     rounds_started: bool,
     surrogate_seconds: f64,
     /// The second objective and the settings of the multi-objective search, if this is one.
-    cost: Option<(Cost<'s, S::Arch>, MultiObjective)>,
+    cost: Option<(BoxedCost<'s, S::Arch>, MultiObjective)>,
+}
+
+impl<S: SearchSpace, P, R> std::fmt::Debug for DclEnasState<'_, S, P, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DclEnasState")
+            .field("search", &self.search)
+            .field("proposals", &self.proposals)
+            .field("rounds_started", &self.rounds_started)
+            .field("multiobjective", &self.cost.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
@@ -587,7 +613,8 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
             return self.new_multiobjective_round();
         }
         let c = &self.search.config;
-        let space = self.proposals.space;
+        let space = self.proposals.space.clone();
+        let space = &*space;
         let t = Instant::now();
         self.surrogate
             .learn(space, &self.proposals.labelled)
@@ -638,7 +665,8 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
     /// The multi-objective round of [`DclEnas::start_multiobjective`].
     fn new_multiobjective_round(&mut self) -> Result<Round<S::Arch>, SearchError> {
         let c = self.search.config.clone();
-        let space = self.proposals.space;
+        let space = self.proposals.space.clone();
+        let space = &*space;
         let t = Instant::now();
         self.surrogate
             .learn(space, &self.proposals.labelled)

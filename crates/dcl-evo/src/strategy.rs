@@ -2,6 +2,7 @@
 //! every strategy shares (what was asked, what was learnt).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use dcl_graph::{Failure, SearchSpace};
 use rand::{Rng, RngExt};
@@ -85,11 +86,78 @@ pub trait Strategy<S: SearchSpace> {
     }
 }
 
+/// The space a strategy searches: borrowed for as long as the strategy lives, or shared
+/// through an [`Arc`], so that a long-lived object (a framework's study, a Python object) can
+/// hold a strategy without holding the space's owner too. Every `start` takes either:
+///
+/// ```
+/// use std::sync::Arc;
+/// use dcl_evo::{RandomSearch, RandomSearchState, Strategy};
+/// use dcl_graph::Nb201Space;
+/// use rand::SeedableRng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// // Borrowed: the state lives no longer than `space`.
+/// let space = Nb201Space::new();
+/// let mut borrowed = RandomSearch.start(&space, ChaCha8Rng::seed_from_u64(0));
+/// // Shared: the state owns its share and can be kept anywhere ('static).
+/// let mut shared: RandomSearchState<'static, Nb201Space, ChaCha8Rng> =
+///     RandomSearch.start(Arc::new(Nb201Space::new()), ChaCha8Rng::seed_from_u64(0));
+/// assert_eq!(borrowed.ask(3).unwrap(), shared.ask(3).unwrap());
+/// ```
+pub enum SpaceRef<'s, S> {
+    /// A borrowed space.
+    Borrowed(&'s S),
+    /// A shared space.
+    Shared(Arc<S>),
+}
+
+impl<S: SearchSpace> std::fmt::Debug for SpaceRef<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self {
+            Self::Borrowed(_) => "Borrowed",
+            Self::Shared(_) => "Shared",
+        };
+        f.debug_tuple(how).field(&self.name()).finish()
+    }
+}
+
+impl<S> Clone for SpaceRef<'_, S> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Borrowed(s) => Self::Borrowed(s),
+            Self::Shared(s) => Self::Shared(Arc::clone(s)),
+        }
+    }
+}
+
+impl<S> std::ops::Deref for SpaceRef<'_, S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        match self {
+            Self::Borrowed(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
+}
+
+impl<'s, S> From<&'s S> for SpaceRef<'s, S> {
+    fn from(space: &'s S) -> Self {
+        Self::Borrowed(space)
+    }
+}
+
+impl<S> From<Arc<S>> for SpaceRef<'_, S> {
+    fn from(space: Arc<S>) -> Self {
+        Self::Shared(space)
+    }
+}
+
 /// The book-keeping every strategy shares: which keys were asked, which are still out, and
 /// every architecture learnt with its fitness, in the order told.
-#[derive(Debug)]
 pub(crate) struct Proposals<'s, S: SearchSpace> {
-    pub space: &'s S,
+    pub space: SpaceRef<'s, S>,
     asked: HashSet<S::Key>,
     pending: HashSet<S::Key>,
     /// Successful evaluations in the order told.
@@ -97,8 +165,21 @@ pub(crate) struct Proposals<'s, S: SearchSpace> {
     pub finished: bool,
 }
 
+/// Counts, not architectures: an architecture need not implement `Debug`.
+impl<S: SearchSpace> std::fmt::Debug for Proposals<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proposals")
+            .field("space", &self.space.name())
+            .field("asked", &self.asked.len())
+            .field("pending", &self.pending.len())
+            .field("labelled", &self.labelled.len())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
 impl<'s, S: SearchSpace> Proposals<'s, S> {
-    pub fn new(space: &'s S) -> Self {
+    pub fn new(space: SpaceRef<'s, S>) -> Self {
         Self {
             space,
             asked: HashSet::new(),
@@ -143,7 +224,7 @@ impl<'s, S: SearchSpace> Proposals<'s, S> {
         let mut good = Vec::new();
         for (arch, outcome) in outcomes {
             if !self.pending.remove(&self.space.key(arch)) {
-                return Err(SearchError::NotAsked(format!("{arch:?}")));
+                return Err(SearchError::NotAsked(self.space.arch_text(arch)));
             }
             if let Ok(f) = outcome {
                 self.labelled.push((arch.clone(), *f));

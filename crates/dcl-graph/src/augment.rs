@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use dcl_graph::augment::{Augmentation, Compose, EdgeDrop, GraphView, NodeShuffle, OpSubstitution};
-//! use dcl_graph::{Nb201Space, SearchSpace};
+//! use dcl_graph::{Nb201Space, GraphSpace, SearchSpace};
 //! use rand::SeedableRng;
 //!
 //! let space = Nb201Space::new();
@@ -513,7 +513,7 @@ fn shuffle<T>(items: &mut [T], rng: &mut dyn Rng) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Nb201Space, SearchSpace};
+    use crate::{GraphSpace, Nb201Space};
     use rand::SeedableRng;
 
     fn graph() -> ArchGraph {

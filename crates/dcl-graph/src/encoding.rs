@@ -5,7 +5,7 @@
 //! Padding nodes are all zero, with node mask 0.
 //!
 //! ```
-//! use dcl_graph::{EncodingShape, GraphBatch, Nb201Space, SearchSpace};
+//! use dcl_graph::{EncodingShape, GraphBatch, Nb201Space, GraphSpace, SearchSpace};
 //! use rand::SeedableRng;
 //!
 //! let space = Nb201Space::new();
@@ -25,7 +25,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::augment::GraphView;
-use crate::{ArchGraph, GraphError, NodeOp, SearchSpace};
+use crate::{ArchGraph, GraphError, GraphSpace, NodeOp};
 
 /// The fixed size of an encoding: padded node count and op vocabulary size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,7 +45,7 @@ impl EncodingShape {
     pub const MASKED: usize = 2;
 
     /// The shape for graphs of `space`.
-    pub fn of<S: SearchSpace + ?Sized>(space: &S) -> Self {
+    pub fn of<S: GraphSpace + ?Sized>(space: &S) -> Self {
         Self {
             max_nodes: space.max_nodes(),
             num_ops: space.ops().len(),
@@ -159,7 +159,7 @@ impl GraphBatch {
     /// Appends every graph of `other`, which must have the same shape.
     ///
     /// ```
-    /// use dcl_graph::{EncodingShape, GraphBatch, Nb201Space, SearchSpace};
+    /// use dcl_graph::{EncodingShape, GraphBatch, Nb201Space, GraphSpace, SearchSpace};
     /// use rand::SeedableRng;
     /// let space = Nb201Space::new();
     /// let shape = EncodingShape::of(&space);
@@ -225,7 +225,7 @@ impl GraphBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Nb101Cell, Nb101Space, augment::Augmentation, augment::NodeMask};
+    use crate::{Nb101Cell, Nb101Space, SearchSpace, augment::Augmentation, augment::NodeMask};
     use rand::SeedableRng;
 
     #[test]

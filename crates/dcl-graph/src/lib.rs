@@ -9,7 +9,7 @@
 //! This crate is the first step.
 //!
 //! ```
-//! use dcl_graph::{module_hash, EncodingShape, GraphBatch, Nb101Space, SearchSpace};
+//! use dcl_graph::{module_hash, EncodingShape, GraphBatch, Nb101Space, GraphSpace, SearchSpace};
 //! use rand::SeedableRng;
 //!
 //! let space = Nb101Space::new();
@@ -58,5 +58,5 @@ pub use nb101::{
 };
 pub use nb201::{NB201_EDGES, NB201_NUM_CELLS, Nb201Cell, Nb201Op, Nb201Space};
 pub use ops::{NodeOp, OpVocab};
-pub use space::SearchSpace;
+pub use space::{GraphSpace, SearchSpace};
 pub use subspace::Subspace;

@@ -2,12 +2,15 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::str::FromStr;
 
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::hash::module_hash_raw;
-use crate::{ArchGraph, GraphError, GraphLimits, ModuleHash, NodeOp, OpVocab, SearchSpace};
+use crate::{
+    ArchGraph, GraphError, GraphLimits, GraphSpace, ModuleHash, NodeOp, OpVocab, SearchSpace,
+};
 
 /// Most vertices of a cell, input and output included.
 pub const NB101_MAX_VERTICES: usize = 7;
@@ -71,9 +74,16 @@ impl Nb101Op {
 /// ).unwrap();
 /// assert_eq!(cell.num_edges(), 9);
 /// assert_eq!(cell.module_hash().to_string(), "00005c142e6f48ac74fdcf73e3439874");
+/// // Its text form, which journals and printed lines use, reads back as the same cell.
+/// let text = cell.to_string();
+/// assert_eq!(
+///     text,
+///     "100110100001001010101:input|conv3x3-bn-relu|maxpool3x3|conv3x3-bn-relu|conv3x3-bn-relu|conv1x1-bn-relu|output"
+/// );
+/// assert_eq!(text.parse::<Nb101Cell>().unwrap(), cell);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "RawNb101Cell")]
+#[serde(into = "String", try_from = "Nb101CellForm")]
 pub struct Nb101Cell {
     n: u8,
     /// `rows[i]` has bit `j` set for an edge `i → j` (`j > i`).
@@ -82,7 +92,33 @@ pub struct Nb101Cell {
     ops: [u8; V],
 }
 
-/// The serde form of an [`Nb101Cell`], checked before it becomes one.
+/// What an [`Nb101Cell`] is read from: its text form, which it is written as, or the fields
+/// that format-1 journals and specs hold.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Nb101CellForm {
+    Text(String),
+    Fields(RawNb101Cell),
+}
+
+impl TryFrom<Nb101CellForm> for Nb101Cell {
+    type Error = GraphError;
+
+    fn try_from(form: Nb101CellForm) -> Result<Self, GraphError> {
+        match form {
+            Nb101CellForm::Text(text) => text.parse(),
+            Nb101CellForm::Fields(raw) => raw.try_into(),
+        }
+    }
+}
+
+impl From<Nb101Cell> for String {
+    fn from(cell: Nb101Cell) -> String {
+        cell.to_string()
+    }
+}
+
+/// The fields of an [`Nb101Cell`], checked before they become one.
 #[derive(Deserialize)]
 struct RawNb101Cell {
     n: u8,
@@ -133,6 +169,39 @@ impl TryFrom<RawNb101Cell> for Nb101Cell {
             return Err(GraphError::parse(
                 WHAT,
                 &text,
+                "a vertex is off every input→output path",
+            ));
+        }
+        Ok(cell)
+    }
+}
+
+impl fmt::Display for Nb101Cell {
+    /// `adj_upper:ops`: the tables' two text columns joined by `:` (the number of vertices is
+    /// the number of ops), for example `111:input|maxpool3x3|output` for input → maxpool →
+    /// output with a skip edge from input to output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.adj_upper(), self.ops_string())
+    }
+}
+
+impl FromStr for Nb101Cell {
+    type Err = GraphError;
+
+    /// Parses exactly what [`Display`](fmt::Display) prints: a cell with a vertex off every
+    /// input→output path (which the constructors would prune away) is refused, so the text of a
+    /// cell always reads back as that cell.
+    fn from_str(s: &str) -> Result<Self, GraphError> {
+        const WHAT: &str = "NAS-Bench-101 cell text";
+        let (adj, ops) = s
+            .split_once(':')
+            .ok_or_else(|| GraphError::parse(WHAT, s, "expected adj_upper:ops"))?;
+        let n = ops.split('|').count();
+        let cell = Self::from_table(n, adj, ops)?;
+        if cell.adj_upper() != adj || cell.ops_string() != ops {
+            return Err(GraphError::parse(
+                WHAT,
+                s,
                 "a vertex is off every input→output path",
             ));
         }
@@ -509,18 +578,6 @@ impl SearchSpace for Nb101Space {
         "nb101"
     }
 
-    fn ops(&self) -> &OpVocab {
-        &self.vocab
-    }
-
-    fn max_nodes(&self) -> usize {
-        V
-    }
-
-    fn max_edges(&self) -> usize {
-        NB101_MAX_EDGES
-    }
-
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nb101Cell {
         for _ in 0..MAX_TRIES {
             let mut rows = [0u8; V];
@@ -598,17 +655,41 @@ impl SearchSpace for Nb101Space {
         None
     }
 
-    fn to_graph(&self, arch: &Nb101Cell) -> Result<ArchGraph, GraphError> {
-        arch.to_graph()
-    }
-
     fn key(&self, arch: &Nb101Cell) -> ModuleHash {
         arch.module_hash()
+    }
+
+    /// The cell's text form (see [`Nb101Cell`]'s `Display`), `adj_upper:ops`.
+    fn arch_text(&self, arch: &Nb101Cell) -> String {
+        arch.to_string()
+    }
+
+    /// The module hash in hex, as the tables write it.
+    fn key_text(&self, key: &ModuleHash) -> String {
+        key.to_string()
     }
 
     /// All 423,624 cells (a few seconds; see [`enumerate_nb101`]).
     fn enumerate(&self) -> Option<Vec<Nb101Cell>> {
         Some(enumerate_nb101().into_iter().map(|(_, c)| c).collect())
+    }
+}
+
+impl GraphSpace for Nb101Space {
+    fn ops(&self) -> &OpVocab {
+        &self.vocab
+    }
+
+    fn max_nodes(&self) -> usize {
+        V
+    }
+
+    fn max_edges(&self) -> usize {
+        NB101_MAX_EDGES
+    }
+
+    fn to_graph(&self, arch: &Nb101Cell) -> Result<ArchGraph, GraphError> {
+        arch.to_graph()
     }
 }
 
@@ -762,12 +843,22 @@ mod tests {
             r#"{"n":3,"rows":[4,4,0,0,0,0,0],"ops":[0,0,0,0,0,0,0]}"#,
             // An op on the output slot.
             r#"{"n":3,"rows":[6,4,0,0,0,0,0],"ops":[0,0,1,0,0,0,0]}"#,
+            // Text forms: too few bits, an unknown op, vertex 1 unreachable (it would be
+            // pruned, so the text would not read back as the cell), no separator.
+            r#""11:input|maxpool3x3|output""#,
+            r#""111:input|maxpool5x5|output""#,
+            r#""011:input|maxpool3x3|output""#,
+            r#""111 input|maxpool3x3|output""#,
         ] {
             assert!(serde_json::from_str::<Nb101Cell>(bad).is_err(), "{bad}");
         }
-        let good = r#"{"n":3,"rows":[6,4,0,0,0,0,0],"ops":[0,2,0,0,0,0,0]}"#;
-        let cell: Nb101Cell = serde_json::from_str(good).unwrap();
-        assert_eq!(serde_json::to_string(&cell).unwrap(), good);
+        // The field form of format-1 journals reads; a cell is written as its text form.
+        let fields = r#"{"n":3,"rows":[6,4,0,0,0,0,0],"ops":[0,2,0,0,0,0,0]}"#;
+        let cell: Nb101Cell = serde_json::from_str(fields).unwrap();
+        assert_eq!(
+            serde_json::to_string(&cell).unwrap(),
+            r#""111:input|maxpool3x3|output""#
+        );
         assert_eq!(cell.op_names(), ["input", "maxpool3x3", "output"]);
         // Every cell the space makes reads back as itself.
         let space = Nb101Space::new();
@@ -794,10 +885,22 @@ mod tests {
                 let _ = cell.module_hash();
                 let again = serde_json::to_string(&cell).unwrap();
                 proptest::prop_assert_eq!(serde_json::from_str::<Nb101Cell>(&again).unwrap(), cell);
-                proptest::prop_assert_eq!(
-                    serde_json::from_str::<serde_json::Value>(&again).unwrap(),
-                    serde_json::from_str::<serde_json::Value>(&json).unwrap()
-                );
+                proptest::prop_assert_eq!(again, serde_json::json!(cell.to_string()).to_string());
+            }
+        }
+
+        /// Arbitrary text, and text shaped like a cell's: a typed error, or a cell whose text is
+        /// the input.
+        #[test]
+        fn arbitrary_texts_never_panic(
+            text in proptest::prop_oneof![
+                ".*",
+                "[01]{0,22}:(input|output|conv3x3-bn-relu|conv1x1-bn-relu|maxpool3x3|x)(\\|(input|output|conv3x3-bn-relu|conv1x1-bn-relu|maxpool3x3)){0,7}",
+            ],
+        ) {
+            if let Ok(cell) = text.parse::<Nb101Cell>() {
+                proptest::prop_assert_eq!(cell.to_string(), text);
+                let _ = cell.module_hash();
             }
         }
     }

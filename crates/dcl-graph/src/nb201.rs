@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-use crate::{ArchGraph, GraphError, NodeOp, OpVocab, SearchSpace};
+use crate::{ArchGraph, GraphError, GraphSpace, NodeOp, OpVocab, SearchSpace};
 
 /// The ops of a NAS-Bench-201 edge; the discriminant is the op id used by the benchmark
 /// tables (`edge_ops` digits) and by [`Nb201Space::ops`].
@@ -79,8 +79,35 @@ pub const NB201_NUM_CELLS: usize = 15_625;
 /// assert_eq!(cell.digits(), "333132");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "Nb201CellForm")]
 pub struct Nb201Cell {
     ops: [Nb201Op; 6],
+}
+
+/// What an [`Nb201Cell`] is read from: its arch string, which it is written as, or the fields
+/// that format-1 journals and specs hold.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Nb201CellForm {
+    Text(String),
+    Fields { ops: [Nb201Op; 6] },
+}
+
+impl TryFrom<Nb201CellForm> for Nb201Cell {
+    type Error = GraphError;
+
+    fn try_from(form: Nb201CellForm) -> Result<Self, GraphError> {
+        match form {
+            Nb201CellForm::Text(text) => text.parse(),
+            Nb201CellForm::Fields { ops } => Ok(Self { ops }),
+        }
+    }
+}
+
+impl From<Nb201Cell> for String {
+    fn from(cell: Nb201Cell) -> String {
+        cell.to_string()
+    }
 }
 
 impl Nb201Cell {
@@ -227,7 +254,7 @@ impl FromStr for Nb201Cell {
 /// the same architecture.
 ///
 /// ```
-/// use dcl_graph::{Nb201Space, SearchSpace};
+/// use dcl_graph::{Nb201Space, GraphSpace, SearchSpace};
 /// use rand::SeedableRng;
 /// let space = Nb201Space::new();
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
@@ -278,14 +305,6 @@ impl SearchSpace for Nb201Space {
         "nb201"
     }
 
-    fn ops(&self) -> &OpVocab {
-        &self.vocab
-    }
-
-    fn max_nodes(&self) -> usize {
-        8
-    }
-
     /// Uniform over the 15,625 cells.
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nb201Cell {
         Nb201Cell {
@@ -320,16 +339,18 @@ impl SearchSpace for Nb201Space {
         })
     }
 
-    fn to_graph(&self, arch: &Nb201Cell) -> Result<ArchGraph, GraphError> {
-        let mut ops = Vec::with_capacity(8);
-        ops.push(NodeOp::Input);
-        ops.extend(arch.ops.iter().map(|o| NodeOp::Op(o.id())));
-        ops.push(NodeOp::Output);
-        ArchGraph::new(ops, &GRAPH_EDGES, self.limits())
-    }
-
     fn key(&self, arch: &Nb201Cell) -> Nb201Cell {
         *arch
+    }
+
+    /// The benchmark's arch string, `|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|`.
+    fn arch_text(&self, arch: &Nb201Cell) -> String {
+        arch.to_string()
+    }
+
+    /// The arch string: keys are cells.
+    fn key_text(&self, key: &Nb201Cell) -> String {
+        key.to_string()
     }
 
     /// All 15,625 cells, in ordinal order.
@@ -339,6 +360,24 @@ impl SearchSpace for Nb201Space {
                 .filter_map(Nb201Cell::from_ordinal)
                 .collect(),
         )
+    }
+}
+
+impl GraphSpace for Nb201Space {
+    fn ops(&self) -> &OpVocab {
+        &self.vocab
+    }
+
+    fn max_nodes(&self) -> usize {
+        8
+    }
+
+    fn to_graph(&self, arch: &Nb201Cell) -> Result<ArchGraph, GraphError> {
+        let mut ops = Vec::with_capacity(8);
+        ops.push(NodeOp::Input);
+        ops.extend(arch.ops.iter().map(|o| NodeOp::Op(o.id())));
+        ops.push(NodeOp::Output);
+        ArchGraph::new(ops, &GRAPH_EDGES, self.limits())
     }
 }
 

@@ -1,17 +1,22 @@
-//! The [`SearchSpace`] trait: the one thing a user implements to bring their own space.
+//! The two traits a user implements to bring their own space: [`SearchSpace`] (the search
+//! operators every strategy needs) and [`GraphSpace`] (the graph form the predictor encodes).
 
-use std::fmt::Debug;
 use std::hash::Hash;
 
 use rand::Rng;
 
 use crate::{ArchGraph, GraphError, GraphLimits, OpVocab};
 
-/// A space of neural architectures.
+/// A space of neural architectures, as a search sees it: sampling, mutation, crossover, the
+/// canonical key that tells two architectures apart, and the text form of both.
 ///
-/// Everything downstream (encodings, the predictor, the evolutionary search) talks to a space
-/// only through this trait. All randomness comes from the caller's RNG, so a seeded
+/// Random search and evolution need only this trait; the predictor also needs the graph form
+/// of [`GraphSpace`]. All randomness comes from the caller's RNG, so a seeded
 /// `rand_chacha::ChaCha8Rng` makes every run repeatable.
+///
+/// The text forms are what journals, printed lines and reports show: they must be stable
+/// across versions of the program, and two architectures with equal keys must have equal key
+/// texts (replaying a journal matches on them).
 ///
 /// # Example: a small custom space
 ///
@@ -19,7 +24,7 @@ use crate::{ArchGraph, GraphError, GraphLimits, OpVocab};
 /// architectures (a chain has no non-trivial isomorphism, so the op list itself is canonical).
 ///
 /// ```
-/// use dcl_graph::{ArchGraph, GraphError, NodeOp, OpVocab, SearchSpace};
+/// use dcl_graph::{ArchGraph, GraphError, GraphSpace, NodeOp, OpVocab, SearchSpace};
 /// use rand::{Rng, RngExt, SeedableRng};
 ///
 /// struct ChainSpace { vocab: OpVocab }
@@ -29,8 +34,6 @@ use crate::{ArchGraph, GraphError, GraphLimits, OpVocab};
 ///     type Key = Vec<usize>;
 ///
 ///     fn name(&self) -> &str { "chain" }
-///     fn ops(&self) -> &OpVocab { &self.vocab }
-///     fn max_nodes(&self) -> usize { 5 }
 ///
 ///     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Vec<usize> {
 ///         let len = rng.random_range(1..=3);
@@ -45,6 +48,21 @@ use crate::{ArchGraph, GraphError, GraphLimits, OpVocab};
 ///         child
 ///     }
 ///
+///     fn key(&self, arch: &Vec<usize>) -> Vec<usize> { arch.clone() }
+///
+///     // "conv>pool>conv": the op names in order.
+///     fn arch_text(&self, arch: &Vec<usize>) -> String {
+///         let names: Vec<&str> = arch.iter().map(|&o| self.vocab.name(o).unwrap_or("?")).collect();
+///         names.join(">")
+///     }
+///
+///     fn key_text(&self, key: &Vec<usize>) -> String { self.arch_text(key) }
+/// }
+///
+/// impl GraphSpace for ChainSpace {
+///     fn ops(&self) -> &OpVocab { &self.vocab }
+///     fn max_nodes(&self) -> usize { 5 }
+///
 ///     fn to_graph(&self, arch: &Vec<usize>) -> Result<ArchGraph, GraphError> {
 ///         let mut ops = vec![NodeOp::Input];
 ///         ops.extend(arch.iter().map(|&o| NodeOp::Op(o)));
@@ -52,8 +70,6 @@ use crate::{ArchGraph, GraphError, GraphLimits, OpVocab};
 ///         let edges: Vec<_> = (1..ops.len()).map(|v| (v - 1, v)).collect();
 ///         ArchGraph::new(ops, &edges, self.limits())
 ///     }
-///
-///     fn key(&self, arch: &Vec<usize>) -> Vec<usize> { arch.clone() }
 /// }
 ///
 /// let space = ChainSpace { vocab: OpVocab::new(["conv", "pool"]).unwrap() };
@@ -62,17 +78,55 @@ use crate::{ArchGraph, GraphError, GraphLimits, OpVocab};
 /// let b = space.mutate(&a, &mut rng);
 /// assert_ne!(space.key(&a), space.key(&b));
 /// assert!(space.to_graph(&b).is_ok());
+/// assert_eq!(space.arch_text(&vec![0, 1]), "conv>pool");
 /// ```
 pub trait SearchSpace {
     /// One architecture of the space.
-    type Arch: Clone + Debug + Send + Sync;
+    type Arch: Clone + Send + Sync;
     /// The canonical key: two architectures with equal keys are the same architecture
     /// (for example isomorphic cells), and are never evaluated twice.
-    type Key: Clone + Debug + Eq + Hash + Ord + Send + Sync;
+    type Key: Clone + Eq + Hash + Ord + Send + Sync;
 
-    /// A short name ("nb201", "nb101"); saved predictors record it.
+    /// A short name ("nb201", "nb101"); journals and saved predictors record it.
     fn name(&self) -> &str;
 
+    /// A random architecture; see each space for how "uniform" is defined there.
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Self::Arch;
+
+    /// A random valid neighbour of `arch`, with a different key.
+    fn mutate<R: Rng + ?Sized>(&self, arch: &Self::Arch, rng: &mut R) -> Self::Arch;
+
+    /// A child mixing two parents, where the space defines one. `None` by default, or when no
+    /// valid child was found.
+    fn crossover<R: Rng + ?Sized>(
+        &self,
+        _a: &Self::Arch,
+        _b: &Self::Arch,
+        _rng: &mut R,
+    ) -> Option<Self::Arch> {
+        None
+    }
+
+    /// The canonical key of `arch`.
+    fn key(&self, arch: &Self::Arch) -> Self::Key;
+
+    /// `arch` as one line of text (no line breaks; NAS-Bench-201's arch string, for example):
+    /// what printed lines, reports and error messages show.
+    fn arch_text(&self, arch: &Self::Arch) -> String;
+
+    /// `key` as one line of text; equal keys give equal texts and different keys different
+    /// texts. Journals record it, and resuming matches on it.
+    fn key_text(&self, key: &Self::Key) -> String;
+
+    /// Every architecture of the space, one per key, where the space is small enough to list.
+    fn enumerate(&self) -> Option<Vec<Self::Arch>> {
+        None
+    }
+}
+
+/// A space whose architectures are labelled DAGs: what the predictor encodes, augments and
+/// ranks. See [`SearchSpace`] for an example of both traits.
+pub trait GraphSpace: SearchSpace {
     /// The op vocabulary of the nodes.
     fn ops(&self) -> &OpVocab;
 
@@ -94,31 +148,6 @@ pub trait SearchSpace {
         }
     }
 
-    /// A random architecture; see each space for how "uniform" is defined there.
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Self::Arch;
-
-    /// A random valid neighbour of `arch`, with a different key.
-    fn mutate<R: Rng + ?Sized>(&self, arch: &Self::Arch, rng: &mut R) -> Self::Arch;
-
-    /// A child mixing two parents, where the space defines one. `None` by default, or when no
-    /// valid child was found.
-    fn crossover<R: Rng + ?Sized>(
-        &self,
-        _a: &Self::Arch,
-        _b: &Self::Arch,
-        _rng: &mut R,
-    ) -> Option<Self::Arch> {
-        None
-    }
-
     /// The architecture as a validated graph.
     fn to_graph(&self, arch: &Self::Arch) -> Result<ArchGraph, GraphError>;
-
-    /// The canonical key of `arch`.
-    fn key(&self, arch: &Self::Arch) -> Self::Key;
-
-    /// Every architecture of the space, one per key, where the space is small enough to list.
-    fn enumerate(&self) -> Option<Vec<Self::Arch>> {
-        None
-    }
 }

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use rand::{Rng, RngExt};
 
-use crate::{ArchGraph, GraphError, OpVocab, SearchSpace};
+use crate::{ArchGraph, GraphError, GraphSpace, OpVocab, SearchSpace};
 
 /// A space restricted to a list of its architectures, for example the cells a benchmark table
 /// covers: sampling is uniform over the list, and mutation and crossover only return members.
 ///
 /// ```
-/// use dcl_graph::{Nb201Cell, Nb201Space, SearchSpace, Subspace};
+/// use dcl_graph::{Nb201Cell, Nb201Space, GraphSpace, SearchSpace, Subspace};
 /// use rand::SeedableRng;
 /// let base = Nb201Space::new();
 /// let members: Vec<_> = (0..100).filter_map(Nb201Cell::from_ordinal).collect();
@@ -30,13 +30,11 @@ pub struct Subspace<S: SearchSpace> {
 const MUTATION_TRIES: usize = 2_000;
 
 impl<S: SearchSpace> Subspace<S> {
-    /// `base` restricted to `members` (duplicates by key are dropped). Fails on an empty list
-    /// or a member the base space cannot turn into a graph.
+    /// `base` restricted to `members` (duplicates by key are dropped). Fails on an empty list.
     pub fn new(base: S, members: Vec<S::Arch>) -> Result<Self, GraphError> {
         let mut index = HashMap::with_capacity(members.len());
         let mut kept = Vec::with_capacity(members.len());
         for a in members {
-            base.to_graph(&a)?;
             if let std::collections::hash_map::Entry::Vacant(slot) = index.entry(base.key(&a)) {
                 slot.insert(kept.len());
                 kept.push(a);
@@ -77,18 +75,6 @@ impl<S: SearchSpace> SearchSpace for Subspace<S> {
         self.base.name()
     }
 
-    fn ops(&self) -> &OpVocab {
-        self.base.ops()
-    }
-
-    fn max_nodes(&self) -> usize {
-        self.base.max_nodes()
-    }
-
-    fn max_edges(&self) -> usize {
-        self.base.max_edges()
-    }
-
     /// Uniform over the members.
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> S::Arch {
         self.members[rng.random_range(0..self.members.len())].clone()
@@ -121,15 +107,38 @@ impl<S: SearchSpace> SearchSpace for Subspace<S> {
         self.base.crossover(a, b, rng).filter(|c| self.contains(c))
     }
 
-    fn to_graph(&self, arch: &S::Arch) -> Result<ArchGraph, GraphError> {
-        self.base.to_graph(arch)
-    }
-
     fn key(&self, arch: &S::Arch) -> S::Key {
         self.base.key(arch)
     }
 
+    fn arch_text(&self, arch: &S::Arch) -> String {
+        self.base.arch_text(arch)
+    }
+
+    fn key_text(&self, key: &S::Key) -> String {
+        self.base.key_text(key)
+    }
+
     fn enumerate(&self) -> Option<Vec<S::Arch>> {
         Some(self.members.clone())
+    }
+}
+
+/// The base space's graph form, so a predictor trained on the base space ranks the members.
+impl<S: GraphSpace> GraphSpace for Subspace<S> {
+    fn ops(&self) -> &OpVocab {
+        self.base.ops()
+    }
+
+    fn max_nodes(&self) -> usize {
+        self.base.max_nodes()
+    }
+
+    fn max_edges(&self) -> usize {
+        self.base.max_edges()
+    }
+
+    fn to_graph(&self, arch: &S::Arch) -> Result<ArchGraph, GraphError> {
+        self.base.to_graph(arch)
     }
 }

@@ -1,7 +1,7 @@
 //! [`Ensemble`]: several fine-tuned copies of one predictor, their scores averaged.
 
 use burn::tensor::backend::AutodiffBackend;
-use dcl_graph::SearchSpace;
+use dcl_graph::GraphSpace;
 
 use crate::PredictorError;
 use crate::predictor::{CpuBackend, FinetuneConfig, Predictor};
@@ -45,7 +45,7 @@ impl<B: AutodiffBackend> Ensemble<B> {
     /// Fine-tunes `members` copies of `base` on `labelled`, member `m` forked with seed
     /// `seed + m * MEMBER_SEED_STRIDE`. Fails on `members == 0` and on anything
     /// [`Predictor::finetune`] refuses.
-    pub fn finetune<S: SearchSpace>(
+    pub fn finetune<S: GraphSpace>(
         base: &Predictor<B>,
         space: &S,
         labelled: &[(S::Arch, f64)],
@@ -66,7 +66,7 @@ impl<B: AutodiffBackend> Ensemble<B> {
     /// Like [`finetune`](Self::finetune), but member `m` starts from `bases[m % bases.len()]`:
     /// with encoders pre-trained from different seeds the members also differ in what stage 1
     /// taught them, not only in their batches. Fails on `members == 0` or no base.
-    pub fn finetune_from<S: SearchSpace>(
+    pub fn finetune_from<S: GraphSpace>(
         bases: &[Predictor<B>],
         space: &S,
         labelled: &[(S::Arch, f64)],
@@ -115,7 +115,7 @@ impl<B: AutodiffBackend> Ensemble<B> {
     /// Scores `archs`: each member's scores standardised over `archs` (members' score scales
     /// differ), then averaged. Higher means better; only the order is meaningful, and it
     /// depends on the whole batch through the standardisation.
-    pub fn score<S: SearchSpace>(
+    pub fn score<S: GraphSpace>(
         &self,
         space: &S,
         archs: &[S::Arch],

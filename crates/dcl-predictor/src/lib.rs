@@ -7,7 +7,27 @@
 //! metrics live in [`metrics`].
 //!
 //! `cargo add dcl-predictor` is enough to use it on your own space: the graph vocabulary
-//! ([`SearchSpace`], [`ArchGraph`], ...) is re-exported here.
+//! ([`SearchSpace`], [`GraphSpace`], [`ArchGraph`], ...), the evaluator traits
+//! ([`Evaluator`], [`FnEvaluator`]) and the random-number crates the traits' signatures name
+//! ([`rand`], [`rand_chacha`]) are re-exported here.
+//!
+//! ```
+//! use dcl_predictor::rand::SeedableRng;
+//! use dcl_predictor::rand_chacha::ChaCha8Rng;
+//! use dcl_predictor::{FinetuneConfig, ModelConfig, Nb201Space, Predictor, SearchSpace};
+//!
+//! let space = Nb201Space::new();
+//! let mut rng = ChaCha8Rng::seed_from_u64(0);
+//! let labelled: Vec<_> = (0..16)
+//!     .map(|i| (space.sample(&mut rng), f64::from(i)))
+//!     .collect();
+//! let model = ModelConfig { hidden: 16, layers: 2, projection: 8 };
+//! let mut ranker: Predictor = Predictor::new(&space, model, 0).unwrap();
+//! let finetune = FinetuneConfig { epochs: 2, ..Default::default() };
+//! ranker.finetune(&space, &labelled, &finetune).unwrap();
+//! let scores = ranker.score(&space, &[space.sample(&mut rng)]).unwrap();
+//! assert!(scores[0].is_finite());
+//! ```
 //!
 //! ## Determinism
 //!
@@ -38,8 +58,9 @@ mod surrogate;
 
 pub use dcl_contrastive as contrastive;
 pub use dcl_graph::{
-    self, ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, ModuleHash, Nb101Cell,
-    Nb101Space, Nb201Cell, Nb201Space, NodeOp, OpVocab, SearchSpace, Subspace, Surrogate, augment,
+    self, ArchGraph, Attempt, EncodingShape, Evaluator, Failure, FailureKind, FnEvaluator,
+    GraphBatch, GraphError, GraphLimits, GraphSpace, ModuleHash, Nb101Cell, Nb101Space, Nb201Cell,
+    Nb201Space, NodeOp, Objectives, OpVocab, SearchSpace, Subspace, Surrogate, augment,
 };
 pub use ensemble::{Ensemble, MEMBER_SEED_STRIDE};
 pub use error::PredictorError;
@@ -48,6 +69,8 @@ pub use predictor::{
     CpuBackend, Engine, FinetuneConfig, Lineage, Predictor, PretrainConfig, PretrainRecord,
     RankingLoss, TrainReport,
 };
+pub use rand;
+pub use rand_chacha;
 pub use surrogate::PredictorSurrogate;
 
 #[cfg(all(debug_assertions, not(test)))]

@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use dcl_contrastive::{info_nce, pairwise_logistic, pairwise_logistic_soft, rank_n_contrast};
 use dcl_graph::augment::{Augmentation, Compose, EdgeDrop, NodeMask, NodeShuffle, OpSubstitution};
-use dcl_graph::{ArchGraph, EncodingShape, GraphBatch, SearchSpace};
+use dcl_graph::{ArchGraph, EncodingShape, GraphBatch, GraphSpace};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -311,7 +311,7 @@ impl LossTally {
 /// A GIN ranker for the architectures of one search space.
 ///
 /// ```
-/// use dcl_predictor::{FinetuneConfig, ModelConfig, Nb201Space, Predictor, PretrainConfig, SearchSpace};
+/// use dcl_predictor::{FinetuneConfig, ModelConfig, Nb201Space, Predictor, PretrainConfig, GraphSpace, SearchSpace};
 /// use rand::SeedableRng;
 ///
 /// let space = Nb201Space::new();
@@ -366,8 +366,8 @@ pub struct PretrainRecord {
     pub config: PretrainConfig,
     /// Architectures pre-trained on.
     pub architectures: usize,
-    /// FNV-1a digest of the architectures' canonical keys, in order (the order decides the
-    /// batches), as 16 hex digits.
+    /// FNV-1a digest of the architectures' key texts ([`SearchSpace::key_text`](dcl_graph::SearchSpace::key_text)),
+    /// each followed by `;`, in order (the order decides the batches), as 16 hex digits.
     pub digest: String,
     /// Seed of the random stream (shuffles, augmentations).
     pub rng_seed: u64,
@@ -383,10 +383,10 @@ fn burn_engine() -> Engine {
 }
 
 /// [`PretrainRecord::digest`] of `archs`.
-fn digest<S: SearchSpace>(space: &S, archs: &[S::Arch]) -> String {
+fn digest<S: GraphSpace>(space: &S, archs: &[S::Arch]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for a in archs {
-        for b in format!("{:?};", space.key(a)).bytes() {
+        for b in space.key_text(&space.key(a)).bytes().chain([b';']) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
@@ -447,7 +447,7 @@ const SCORE_CHUNK: usize = 2048;
 
 impl<B: AutodiffBackend> Predictor<B> {
     /// A fresh predictor for `space`, weights drawn from `seed`, on the default device.
-    pub fn new<S: SearchSpace>(
+    pub fn new<S: GraphSpace>(
         space: &S,
         config: ModelConfig,
         seed: u64,
@@ -456,7 +456,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// A fresh predictor on `device`.
-    pub fn with_device<S: SearchSpace>(
+    pub fn with_device<S: GraphSpace>(
         space: &S,
         config: ModelConfig,
         seed: u64,
@@ -568,7 +568,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         self.model.num_params()
     }
 
-    fn check_space<S: SearchSpace>(&self, space: &S) -> Result<(), PredictorError> {
+    fn check_space<S: GraphSpace>(&self, space: &S) -> Result<(), PredictorError> {
         if space.name() != self.space {
             return Err(PredictorError::SpaceMismatch {
                 expected: self.space.clone(),
@@ -585,7 +585,7 @@ impl<B: AutodiffBackend> Predictor<B> {
         Ok(())
     }
 
-    fn graphs<S: SearchSpace>(
+    fn graphs<S: GraphSpace>(
         &self,
         space: &S,
         archs: &[S::Arch],
@@ -598,7 +598,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// Stage 1: InfoNCE between two augmented views of every architecture, no labels needed.
-    pub fn pretrain<S: SearchSpace>(
+    pub fn pretrain<S: GraphSpace>(
         &mut self,
         space: &S,
         archs: &[S::Arch],
@@ -744,7 +744,7 @@ impl<B: AutodiffBackend> Predictor<B> {
 
     /// Stage 2: fine-tune encoder and score head on `(architecture, accuracy)` pairs so that
     /// better architectures score higher.
-    pub fn finetune<S: SearchSpace>(
+    pub fn finetune<S: GraphSpace>(
         &mut self,
         space: &S,
         labelled: &[(S::Arch, f64)],
@@ -890,7 +890,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// Scores of `archs` (higher = predicted better), in input order.
-    pub fn score<S: SearchSpace>(
+    pub fn score<S: GraphSpace>(
         &self,
         space: &S,
         archs: &[S::Arch],
@@ -946,7 +946,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     /// Graph embeddings (the encoder's output, `hidden` values each) of `archs`, in input
     /// order: what stage 1 shapes and the score head reads. Like the score, an embedding does
     /// not depend on how the graph's nodes are numbered.
-    pub fn embed<S: SearchSpace>(
+    pub fn embed<S: GraphSpace>(
         &self,
         space: &S,
         archs: &[S::Arch],
@@ -989,7 +989,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// Positions of `archs`, best predicted first.
-    pub fn rank<S: SearchSpace>(
+    pub fn rank<S: GraphSpace>(
         &self,
         space: &S,
         archs: &[S::Arch],
@@ -1058,7 +1058,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     /// the stored weights (or asks for widths over 4096 or more than 64 layers), a damaged
     /// record, and non-finite weights are all refused with a typed error, before any model is
     /// built from the header.
-    pub fn load<S: SearchSpace>(
+    pub fn load<S: GraphSpace>(
         path: impl AsRef<Path>,
         space: &S,
         device: B::Device,
@@ -1126,7 +1126,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     /// A loaded encoder's random stream restarts from seed 0: [`fork`](Self::fork) it before
     /// training further, as [`PredictorSurrogate`](crate::PredictorSurrogate) and
     /// [`Ensemble`](crate::Ensemble) do.
-    pub fn pretrain_cached<S: SearchSpace>(
+    pub fn pretrain_cached<S: GraphSpace>(
         &mut self,
         path: impl AsRef<Path>,
         space: &S,

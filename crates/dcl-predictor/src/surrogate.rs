@@ -1,7 +1,7 @@
 //! The predictor as a search surrogate.
 
 use burn::tensor::backend::AutodiffBackend;
-use dcl_graph::{SearchSpace, Surrogate};
+use dcl_graph::{GraphSpace, Surrogate};
 
 use crate::{CpuBackend, FinetuneConfig, Predictor, PredictorError};
 
@@ -62,7 +62,7 @@ impl<B: AutodiffBackend> PredictorSurrogate<B> {
     }
 }
 
-impl<S: SearchSpace, B: AutodiffBackend> Surrogate<S> for PredictorSurrogate<B> {
+impl<S: GraphSpace, B: AutodiffBackend> Surrogate<S> for PredictorSurrogate<B> {
     type Error = PredictorError;
 
     fn score(&mut self, space: &S, archs: &[S::Arch]) -> Result<Vec<f64>, PredictorError> {

@@ -16,8 +16,8 @@ pub const TASK_FORMAT: u32 = 1;
 /// use dcl_slurm::TaskSpec;
 /// let spec = TaskSpec::new(
 ///     "nb201",
-///     serde_json::json!({"ops": ["Skip", "Conv3x3"]}),
-///     "Nb201Cell(..)",
+///     serde_json::json!("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"),
+///     "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|",
 ///     serde_json::json!({"kind": "table", "dataset": "cifar10"}),
 /// );
 /// let text = serde_json::to_string(&spec).unwrap();
@@ -29,9 +29,11 @@ pub struct TaskSpec {
     pub format: u32,
     /// The search space's name (`nb201`, `nb101`, `net`, ...).
     pub space: String,
-    /// The architecture, in its serde form.
+    /// The architecture, in its serde form (the text form for the spaces of this workspace;
+    /// their older field form is read too).
     pub arch: serde_json::Value,
-    /// The space's canonical key of the architecture (`{:?}`), as the search journal has it.
+    /// The architecture's key text ([`SearchSpace::key_text`](dcl_graph::SearchSpace::key_text)),
+    /// as the search journal has it.
     pub key: String,
     /// How to evaluate it: the application's description (table and column, or training
     /// settings, data location and seed).

@@ -4,7 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use dcl_graph::{ArchGraph, GraphError, Nb201Cell, Nb201Space, NodeOp, OpVocab, SearchSpace};
+use dcl_graph::{
+    ArchGraph, GraphError, GraphSpace, Nb201Cell, Nb201Op, Nb201Space, NodeOp, OpVocab, SearchSpace,
+};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
@@ -29,13 +31,45 @@ use crate::net::FeatureEntry;
 /// assert_eq!((plain.features, plain.to_string()), (FeatureEntry::Head, cell.to_string()));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "NetArchForm")]
 pub struct NetArch {
     /// The cell.
-    #[serde(flatten)]
     pub cell: Nb201Cell,
     /// Where the extra features enter.
-    #[serde(default)]
     pub features: FeatureEntry,
+}
+
+/// What a [`NetArch`] is read from: its text, which it is written as, or the fields that
+/// format-1 journals and specs hold (the cell's ops beside the entry).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NetArchForm {
+    Text(String),
+    Fields {
+        ops: [Nb201Op; 6],
+        #[serde(default)]
+        features: FeatureEntry,
+    },
+}
+
+impl TryFrom<NetArchForm> for NetArch {
+    type Error = TrainError;
+
+    fn try_from(form: NetArchForm) -> Result<Self, TrainError> {
+        match form {
+            NetArchForm::Text(text) => text.parse(),
+            NetArchForm::Fields { ops, features } => Ok(Self {
+                cell: Nb201Cell::new(ops),
+                features,
+            }),
+        }
+    }
+}
+
+impl From<NetArch> for String {
+    fn from(arch: NetArch) -> String {
+        arch.to_string()
+    }
 }
 
 impl NetArch {
@@ -84,7 +118,7 @@ impl FromStr for NetArch {
 /// parent.
 ///
 /// ```
-/// use dcl_graph::SearchSpace;
+/// use dcl_graph::{GraphSpace, SearchSpace};
 /// use dcl_train::{FeatureEntry, NetSpace};
 /// let space = NetSpace::new(FeatureEntry::ALL.to_vec()).unwrap();
 /// assert_eq!(space.enumerate().unwrap().len(), 3 * 15_625);
@@ -168,14 +202,6 @@ impl SearchSpace for NetSpace {
         }
     }
 
-    fn ops(&self) -> &OpVocab {
-        &self.vocab
-    }
-
-    fn max_nodes(&self) -> usize {
-        self.cells.max_nodes() + usize::from(self.chooses_entry())
-    }
-
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> NetArch {
         let cell = self.cells.sample(rng);
         let features = if self.chooses_entry() {
@@ -220,6 +246,44 @@ impl SearchSpace for NetSpace {
         Some(NetArch { cell, features })
     }
 
+    fn key(&self, arch: &NetArch) -> NetArch {
+        *arch
+    }
+
+    /// The cell's arch string, followed by `@entry` unless the entry is `head`.
+    fn arch_text(&self, arch: &NetArch) -> String {
+        arch.to_string()
+    }
+
+    fn key_text(&self, key: &NetArch) -> String {
+        key.to_string()
+    }
+
+    /// Every cell (in [`Nb201Space`]'s order) with each entry (in the given order).
+    fn enumerate(&self) -> Option<Vec<NetArch>> {
+        let cells = self.cells.enumerate()?;
+        Some(
+            cells
+                .into_iter()
+                .flat_map(|cell| {
+                    self.entries
+                        .iter()
+                        .map(move |&features| NetArch { cell, features })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl GraphSpace for NetSpace {
+    fn ops(&self) -> &OpVocab {
+        &self.vocab
+    }
+
+    fn max_nodes(&self) -> usize {
+        self.cells.max_nodes() + usize::from(self.chooses_entry())
+    }
+
     fn to_graph(&self, arch: &NetArch) -> Result<ArchGraph, GraphError> {
         if !self.chooses_entry() {
             if arch.features != self.entries[0] {
@@ -240,25 +304,6 @@ impl SearchSpace for NetSpace {
             cell.edges().map(|(a, b)| (moved(a), moved(b))).collect();
         edges.extend([(cell.input(), entry), (entry, output)]);
         ArchGraph::new(ops, &edges, self.limits())
-    }
-
-    fn key(&self, arch: &NetArch) -> NetArch {
-        *arch
-    }
-
-    /// Every cell (in [`Nb201Space`]'s order) with each entry (in the given order).
-    fn enumerate(&self) -> Option<Vec<NetArch>> {
-        let cells = self.cells.enumerate()?;
-        Some(
-            cells
-                .into_iter()
-                .flat_map(|cell| {
-                    self.entries
-                        .iter()
-                        .map(move |&features| NetArch { cell, features })
-                })
-                .collect(),
-        )
     }
 }
 

@@ -10,7 +10,7 @@ use dcl_evo::{
     JournalHeader, RandomSearch, RegularizedEvolution, SearchError, SearchHistory, Strategy,
     Surrogate,
 };
-use dcl_graph::{Attempt, Nb201Cell, Nb201Op, Nb201Space, SearchSpace};
+use dcl_graph::{Attempt, GraphSpace, Nb201Cell, Nb201Op, Nb201Space, SearchSpace};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -206,7 +206,7 @@ fn journalled(
     let space = Nb201Space::new();
     let h = header(kind, seed, driver);
     let mut journal = if resume {
-        Journal::resume(dir, h)?
+        Journal::resume(dir, h, &space)?
     } else {
         Journal::create(dir, h)?
     };
@@ -336,13 +336,13 @@ fn a_journal_of_another_run_is_refused_and_a_used_directory_is_not_overwritten()
     );
     let with_settings = header(kind, 1, driver).with_settings(&serde_json::json!({"epochs": 3}));
     assert!(matches!(
-        Journal::<Nb201Cell>::resume(&dir, with_settings),
+        Journal::resume(&dir, with_settings, &Nb201Space::new()),
         Err(JournalError::Mismatch { field, .. }) if field == "settings"
     ));
 
     // The same header, but the application built the strategy from another seed: the replay
     // asks what the journal never evaluated, and says so instead of mixing two runs.
-    let mut journal = Journal::resume(&dir, header(kind, 1, driver)).unwrap();
+    let mut journal = Journal::resume(&dir, header(kind, 1, driver), &Nb201Space::new()).unwrap();
     let r = driver.run(
         strategy(kind, &space, 99).as_mut(),
         &space,
@@ -357,14 +357,18 @@ fn a_journal_of_another_run_is_refused_and_a_used_directory_is_not_overwritten()
 
     // Resuming a directory without a journal, or a corrupt middle line, are typed errors.
     assert!(matches!(
-        Journal::<Nb201Cell>::resume(temp_dir("nothing"), header(kind, 1, driver)),
+        Journal::resume(
+            temp_dir("nothing"),
+            header(kind, 1, driver),
+            &Nb201Space::new()
+        ),
         Err(JournalError::Missing(_))
     ));
     let mut text = before.clone();
     text[3] = "{not json".into();
     std::fs::write(dir.join(JOURNAL_FILE), text.join("\n") + "\n").unwrap();
     assert!(matches!(
-        Journal::<Nb201Cell>::resume(&dir, header(kind, 1, driver)),
+        Journal::resume(&dir, header(kind, 1, driver), &Nb201Space::new()),
         Err(JournalError::Corrupt { line: 4, .. })
     ));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -680,7 +684,7 @@ fn read_journal(bytes: &[u8]) -> Result<(), TestCaseError> {
         for r in &records {
             prop_assert!(Nb201Space::new().to_graph(&r.arch).is_ok());
         }
-        let resumed = Journal::<Nb201Cell>::resume(&dir, header);
+        let resumed = Journal::resume(&dir, header, &Nb201Space::new());
         prop_assert!(resumed.is_ok(), "{:?}", resumed.err());
         prop_assert_eq!(resumed.unwrap().records().len(), records.len());
     }
@@ -964,7 +968,7 @@ fn measured_objectives_are_journalled_and_replayed_never_measured_again() {
     let kept: Vec<String> = lines(&dir).into_iter().take(7).collect();
     std::fs::write(dir.join(JOURNAL_FILE), kept.join("\n") + "\n").unwrap();
     let mut later = Timed { calls: 1000 };
-    let mut journal = Journal::resume(&dir, header(kind, 5, first)).unwrap();
+    let mut journal = Journal::resume(&dir, header(kind, 5, first), &Nb201Space::new()).unwrap();
     let resumed = first
         .run(
             strategy(kind, &space, 5).as_mut(),
@@ -1023,7 +1027,7 @@ fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
 
 #[test]
 fn every_strategy_ends_a_search_that_uses_up_a_tiny_space_with_a_line() {
-    use dcl_evo::{Cost, FnEvaluator, MultiObjective, Nsga2};
+    use dcl_evo::{FnEvaluator, MultiObjective, Nsga2};
     use dcl_graph::Subspace;
     // 36 cells spread over the table, so that few mutations of one land on another.
     let cells: Vec<Nb201Cell> = (0..36)
@@ -1034,7 +1038,7 @@ fn every_strategy_ends_a_search_that_uses_up_a_tiny_space_with_a_line() {
     for batch in [1, 2, 3, 5, 8, 40] {
         for (k, name) in names.iter().enumerate() {
             let rng = ChaCha8Rng::seed_from_u64(batch as u64);
-            let cost = || Cost::new(|a: &Nb201Cell| a.ordinal() as f64);
+            let cost = || |a: &Nb201Cell| a.ordinal() as f64;
             let mut strategy: Box<dyn Strategy<Subspace<Nb201Space>> + '_> = match k {
                 0 => Box::new(RandomSearch.start(&space, rng)),
                 1 => Box::new(RegularizedEvolution::default().start(&space, rng).unwrap()),

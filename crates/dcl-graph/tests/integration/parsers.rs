@@ -1,7 +1,7 @@
 //! Parsers of outside input fed arbitrary bytes and mutations of valid inputs: each returns a
 //! typed error or a valid value, never panics. Case counts are in each `proptest!` block.
 
-use dcl_graph::{Nb101Cell, Nb201Cell, Nb201Space, SearchSpace};
+use dcl_graph::{GraphSpace, Nb101Cell, Nb201Cell, Nb201Space, SearchSpace};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -10,8 +10,8 @@ use dcl_graph::augment::{
     OpSubstitution, SubgraphMask,
 };
 use dcl_graph::{
-    ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, NB101_MAX_EDGES, Nb101Cell,
-    Nb101Space, Nb201Space, NodeOp, SearchSpace, module_hash,
+    ArchGraph, EncodingShape, GraphBatch, GraphError, GraphLimits, GraphSpace, NB101_MAX_EDGES,
+    Nb101Cell, Nb101Space, Nb201Space, NodeOp, SearchSpace, module_hash,
 };
 use petgraph::graph::{DiGraph, NodeIndex};
 use proptest::prelude::*;

@@ -689,7 +689,7 @@ mod tests {
     use crate::CpuBackend;
     use crate::model::{BatchTensors, ModelConfig};
     use burn::tensor::{Tensor, TensorData};
-    use dcl_graph::{EncodingShape, Nb101Space, SearchSpace};
+    use dcl_graph::{EncodingShape, GraphSpace, Nb101Space, SearchSpace};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 

@@ -4,8 +4,8 @@ use crate::common::{SMALL, sample};
 use dcl_predictor::augment::{Augmentation, NodeShuffle};
 use dcl_predictor::metrics::kendall_tau;
 use dcl_predictor::{
-    Engine, FinetuneConfig, GraphBatch, ModelConfig, Nb101Space, Nb201Cell, Nb201Space, Predictor,
-    PredictorError, PretrainConfig, RankingLoss, SearchSpace,
+    Engine, FinetuneConfig, GraphBatch, GraphSpace, ModelConfig, Nb101Space, Nb201Cell, Nb201Space,
+    Predictor, PredictorError, PretrainConfig, RankingLoss, SearchSpace,
 };
 use proptest::prelude::*;
 use rand::SeedableRng;
