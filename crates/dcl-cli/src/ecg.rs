@@ -22,7 +22,7 @@ use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{BeatConfig, InterPatientSplit, MitBih, extract_beats};
 use dcl_evo::{
     DclEnas, DclEnasConfig, Driver, Journal, JournalHeader, MultiObjective, RandomSearch,
-    RegularizedEvolution, SearchHistory, Strategy,
+    RegularizedEvolution, SearchHistory, Strategy, SurrogateClock, TimedSurrogate,
 };
 use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, Objectives, SearchSpace};
@@ -1190,6 +1190,8 @@ pub fn run_with<B: AutodiffBackend>(
     };
     let rng = ChaCha8Rng::seed_from_u64(config.seed);
     let t = Instant::now();
+    // Time spent refitting and scoring with the predictor, when the strategy has one.
+    let mut surrogate_clock = None;
     let mut strategy: Box<dyn Strategy<NetSpace> + '_> = match config.strategy {
         StrategyName::Random => Box::new(RandomSearch.start(&space, rng)),
         StrategyName::Re => Box::new(config.evolution.start(&space, rng)?),
@@ -1208,8 +1210,12 @@ pub fn run_with<B: AutodiffBackend>(
                 pre.final_loss,
                 t.elapsed().as_secs_f64()
             );
-            let surrogate =
-                PredictorSurrogate::new(predictor, config.finetune.clone(), config.seed);
+            let (surrogate, clock) = TimedSurrogate::new(PredictorSurrogate::new(
+                predictor,
+                config.finetune.clone(),
+                config.seed,
+            ));
+            surrogate_clock = Some(clock);
             let search = DclEnas::new(config.search.clone());
             match config.multiobjective {
                 Some(mo) => Box::new(search.start_multiobjective(
@@ -1330,7 +1336,9 @@ pub fn run_with<B: AutodiffBackend>(
         "search: {} candidates trained in {:.0} s (predictor {:.1} s); best {search_best} (proxy fitness {:.2})",
         history.queries.len(),
         t.elapsed().as_secs_f64(),
-        history.surrogate_seconds,
+        surrogate_clock
+            .as_ref()
+            .map_or(0.0, SurrogateClock::seconds),
         best.fitness
     );
     let t_rescore = Instant::now();

@@ -1,68 +1,32 @@
-//! Drivers: what asks a [`Strategy`], pays for the evaluations, and tells the outcomes.
-//!
-//! * [`Driver`]: batches of `k` (evaluated together through
-//!   [`Evaluator::evaluate_batch`]), retries, failures recorded, and a [`Journal`] that makes
-//!   the run resumable.
-//! * `drive_one_at_a_time`: one architecture at a time, the first error ends the search; the
-//!   strategies' `run` methods.
+//! The [`Driver`]: what asks a [`Strategy`], pays for the evaluations, and tells the outcomes
+//! (the one loop every search runs in: the strategies' `run` shorthands call it too).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use dcl_graph::{Evaluator, Failure, FailureKind, Objectives, SearchSpace};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::QueryRecord;
 use crate::journal::{EvaluationRecord, Journal, JournalError};
 use crate::strategy::Outcome;
-use crate::{FailureRecord, QueryRecord, SearchError, SearchHistory, Strategy};
-
-/// The strategies' `run`: asks one architecture at a time, evaluates it, tells it. The first
-/// evaluator error or non-finite fitness ends the search with an error; a zero budget is a
-/// configuration error.
-pub(crate) fn drive_one_at_a_time<S, St, E>(
-    strategy: &mut St,
-    space: &S,
-    evaluator: &mut E,
-    budget: usize,
-    observer: &mut dyn FnMut(&QueryRecord<S::Arch>),
-) -> Result<SearchHistory<S::Arch>, SearchError>
-where
-    S: SearchSpace,
-    St: Strategy<S> + ?Sized,
-    E: Evaluator<S> + ?Sized,
-{
-    if budget == 0 {
-        return Err(SearchError::Config("budget must be positive".into()));
-    }
-    let start = Instant::now();
-    let mut history = SearchHistory::new(strategy.name());
-    while history.len() < budget {
-        let Some(arch) = strategy.ask(1)?.into_iter().next() else {
-            break;
-        };
-        let t = Instant::now();
-        let fitness = evaluator
-            .evaluate(space, &arch)
-            .map_err(|e| SearchError::Evaluator(Box::new(e)))?;
-        let seconds = t.elapsed().as_secs_f64();
-        if !fitness.is_finite() {
-            return Err(SearchError::NonFinite(fitness));
-        }
-        history.evaluator_seconds += seconds;
-        observer(history.push_query(arch.clone(), fitness, seconds, Default::default()));
-        strategy.tell(&[(arch, Ok(fitness))])?;
-    }
-    history.surrogate_seconds = strategy.surrogate_seconds();
-    history.total_seconds = start.elapsed().as_secs_f64();
-    Ok(history)
-}
+use crate::{FailureRecord, SearchError, SearchHistory, Strategy};
 
 /// Drives a [`Strategy`] in synchronous batches: asks up to `batch_size` architectures,
 /// evaluates them together ([`Evaluator::evaluate_batch`]: worker threads, cluster jobs),
 /// retries each failed one up to `max_attempts` attempts in all, tells all outcomes in the
 /// order asked, and repeats until `budget` evaluations are spent or the strategy has nothing
 /// more to ask.
+///
+/// **The failure rule**, the same for every search: an attempt fails when the evaluator
+/// returns an error, reports no outcome, panics in a pool's worker, runs out of time, or
+/// returns a non-finite fitness. A failed architecture is evaluated again, up to
+/// `max_attempts` attempts in all; one that failed every attempt is recorded in
+/// [`SearchHistory::failures`] with its last failure, counts against the budget when
+/// `count_failures` is set, and is told to the strategy as a failure (never asked again,
+/// never learnt from). The search goes on either way; only the strategy's own errors (a
+/// surrogate that fails, a bad setting), a journal that cannot be written and a journal that
+/// does not replay end it with an error.
 ///
 /// With a [`Journal`], every attempt is appended and synced to disk as soon as it ends, and a
 /// resumed journal is replayed: the same asks come back, and their journalled outcomes are
@@ -146,7 +110,7 @@ impl Driver {
     ) -> Result<SearchHistory<S::Arch>, SearchError>
     where
         S: SearchSpace,
-        S::Arch: Serialize + DeserializeOwned,
+        S::Arch: Serialize,
         St: Strategy<S> + ?Sized,
         E: Evaluator<S> + ?Sized,
     {
@@ -312,7 +276,6 @@ impl Driver {
                 self.budget
             );
         }
-        history.surrogate_seconds = strategy.surrogate_seconds();
         history.total_seconds = start.elapsed().as_secs_f64();
         Ok(history)
     }

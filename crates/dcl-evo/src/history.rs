@@ -51,8 +51,6 @@ pub struct SearchHistory<A> {
     pub failures: Vec<FailureRecord<A>>,
     /// Time spent in true evaluations, seconds.
     pub evaluator_seconds: f64,
-    /// Time spent scoring with and training the surrogate, seconds.
-    pub surrogate_seconds: f64,
     /// Wall time of the whole search, seconds.
     pub total_seconds: f64,
 }
@@ -64,7 +62,6 @@ impl<A> SearchHistory<A> {
             queries: Vec::new(),
             failures: Vec::new(),
             evaluator_seconds: 0.0,
-            surrogate_seconds: 0.0,
             total_seconds: 0.0,
         }
     }

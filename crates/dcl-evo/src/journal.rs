@@ -239,7 +239,7 @@ pub struct Journal<A> {
     dropped_torn_line: bool,
 }
 
-impl<A: Serialize + DeserializeOwned> Journal<A> {
+impl<A: Serialize> Journal<A> {
     /// Starts the journal of a new run in `dir` (created if missing). A directory that already
     /// holds a journal is refused ([`JournalError::Exists`]): nothing is overwritten, and
     /// nothing is resumed by accident.
@@ -271,6 +271,43 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
         })
     }
 
+    /// Appends `record` and syncs it to disk before returning.
+    pub fn append(&mut self, record: EvaluationRecord<A>) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(&LineRef::Evaluation(&record))
+            .map_err(|e| io(&self.path)(e.into()))?;
+        line.push('\n');
+        let writing = hold_journal_writes();
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(io(&self.path))?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        drop(writing);
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// The header.
+    pub fn header(&self) -> &JournalHeader {
+        &self.header
+    }
+
+    /// Every record, in the order written (those read on resume first).
+    pub fn records(&self) -> &[EvaluationRecord<A>] {
+        &self.records
+    }
+
+    /// Whether resuming dropped a torn last line.
+    pub fn dropped_torn_line(&self) -> bool {
+        self.dropped_torn_line
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<A: Serialize + DeserializeOwned> Journal<A> {
     /// Opens the journal in `dir` to resume its run of a search over `space`: checks that its
     /// header matches `header` (every field but the crate version; [`JournalError::Mismatch`]
     /// names the first that differs), reads its records, and drops a torn last line (a kill in
@@ -342,41 +379,6 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
         }
         let (h, r, _, _) = read_file(&path)?;
         Ok((h, r))
-    }
-
-    /// Appends `record` and syncs it to disk before returning.
-    pub fn append(&mut self, record: EvaluationRecord<A>) -> Result<(), JournalError> {
-        let mut line = serde_json::to_string(&LineRef::Evaluation(&record))
-            .map_err(|e| io(&self.path)(e.into()))?;
-        line.push('\n');
-        let writing = hold_journal_writes();
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))?;
-        drop(writing);
-        self.records.push(record);
-        Ok(())
-    }
-
-    /// The header.
-    pub fn header(&self) -> &JournalHeader {
-        &self.header
-    }
-
-    /// Every record, in the order written (those read on resume first).
-    pub fn records(&self) -> &[EvaluationRecord<A>] {
-        &self.records
-    }
-
-    /// Whether resuming dropped a torn last line.
-    pub fn dropped_torn_line(&self) -> bool {
-        self.dropped_torn_line
-    }
-
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

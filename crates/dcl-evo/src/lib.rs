@@ -32,6 +32,7 @@ mod multiobjective;
 pub mod pareto;
 mod strategies;
 mod strategy;
+mod timed;
 
 pub use dcl_graph::{Evaluator, Failure, FailureKind, FnEvaluator, SearchSpace, Surrogate};
 pub use driver::Driver;
@@ -48,3 +49,4 @@ pub use strategies::{
     RegularizedEvolution, RegularizedEvolutionState,
 };
 pub use strategy::{Outcome, SpaceRef, Strategy};
+pub use timed::{SurrogateClock, TimedSurrogate};

@@ -2,17 +2,15 @@
 //! drivers (`run`): ask one, evaluate it, tell it, with the caller's RNG.
 
 use std::collections::{HashSet, VecDeque};
-use std::time::Instant;
 
 use dcl_graph::{Evaluator, SearchSpace, Surrogate};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
-use crate::driver::drive_one_at_a_time;
 use crate::multiobjective::{BoxedCost, Calibration, Cost, InfillReference, MultiObjective};
 use crate::pareto::{crowded_fitness, hypervolume_2d, nsga2_order, pareto_front};
 use crate::strategy::{Outcome, Proposals, SpaceRef};
-use crate::{QueryRecord, SearchError, SearchHistory, Strategy};
+use crate::{Driver, SearchError, SearchHistory, Strategy};
 
 /// The largest population, tournament, offspring or generation count a strategy accepts: far
 /// above any useful setting, low enough that a typo (or `usize::MAX`) is refused up front
@@ -62,8 +60,9 @@ fn check_positive_count(name: &str, value: usize) -> Result<(), SearchError> {
 pub struct RandomSearch;
 
 impl RandomSearch {
-    /// Evaluates `budget` distinct random architectures (fewer if the space runs out); a zero
-    /// budget is a [`SearchError::Config`].
+    /// Evaluates `budget` distinct random architectures (fewer if the space runs out) with
+    /// [`Driver::new`]`(budget)`'s settings, one at a time; a zero budget is a
+    /// [`SearchError::Config`].
     pub fn run<S, E, R>(
         &self,
         space: &S,
@@ -73,11 +72,12 @@ impl RandomSearch {
     ) -> Result<SearchHistory<S::Arch>, SearchError>
     where
         S: SearchSpace,
+        S::Arch: Serialize,
         E: Evaluator<S>,
         R: Rng + ?Sized,
     {
         let mut state = self.start(space, rng);
-        drive_one_at_a_time(&mut state, space, evaluator, budget, &mut |_| {})
+        Driver::new(budget).run(&mut state, space, evaluator, None, &mut |_| {})
     }
 
     /// The search as an ask/tell [`Strategy`] drawing from `rng`.
@@ -156,7 +156,8 @@ impl Default for RegularizedEvolution {
 }
 
 impl RegularizedEvolution {
-    /// Runs for `budget` true evaluations (a zero budget is a [`SearchError::Config`]).
+    /// Runs for `budget` true evaluations with [`Driver::new`]`(budget)`'s settings, one
+    /// architecture at a time (a zero budget is a [`SearchError::Config`]).
     pub fn run<S, E, R>(
         &self,
         space: &S,
@@ -166,11 +167,12 @@ impl RegularizedEvolution {
     ) -> Result<SearchHistory<S::Arch>, SearchError>
     where
         S: SearchSpace,
+        S::Arch: Serialize,
         E: Evaluator<S>,
         R: Rng + ?Sized,
     {
         let mut state = self.start(space, rng)?;
-        drive_one_at_a_time(&mut state, space, evaluator, budget, &mut |_| {})
+        Driver::new(budget).run(&mut state, space, evaluator, None, &mut |_| {})
     }
 
     /// Checks the settings before any work: both sizes positive and at most [`MAX_COUNT`].
@@ -366,7 +368,8 @@ impl DclEnas {
         Self { config }
     }
 
-    /// Runs for `budget` true evaluations (a zero budget is a [`SearchError::Config`]).
+    /// Runs for `budget` true evaluations with [`Driver::new`]`(budget)`'s settings, one
+    /// architecture at a time (a zero budget is a [`SearchError::Config`]).
     pub fn run<S, E, P, R>(
         &self,
         space: &S,
@@ -377,32 +380,13 @@ impl DclEnas {
     ) -> Result<SearchHistory<S::Arch>, SearchError>
     where
         S: SearchSpace,
-        E: Evaluator<S>,
-        P: Surrogate<S>,
-        R: Rng + ?Sized,
-    {
-        self.run_observed(space, evaluator, surrogate, budget, rng, &mut |_| {})
-    }
-
-    /// [`run`](Self::run), calling `observer` after every true evaluation (for progress
-    /// reports).
-    pub fn run_observed<S, E, P, R>(
-        &self,
-        space: &S,
-        evaluator: &mut E,
-        surrogate: &mut P,
-        budget: usize,
-        rng: &mut R,
-        observer: &mut dyn FnMut(&QueryRecord<S::Arch>),
-    ) -> Result<SearchHistory<S::Arch>, SearchError>
-    where
-        S: SearchSpace,
+        S::Arch: Serialize,
         E: Evaluator<S>,
         P: Surrogate<S>,
         R: Rng + ?Sized,
     {
         let mut state = self.start(space, surrogate, rng)?;
-        drive_one_at_a_time(&mut state, space, evaluator, budget, observer)
+        Driver::new(budget).run(&mut state, space, evaluator, None, &mut |_| {})
     }
 
     /// Checks the settings before any work: `initial`, `population`, `infill` and
@@ -474,7 +458,6 @@ impl DclEnas {
             rng,
             round: None,
             rounds_started: false,
-            surrogate_seconds: 0.0,
             cost: None,
         })
     }
@@ -558,7 +541,6 @@ pub struct DclEnasState<'s, S: SearchSpace, P, R> {
     rng: R,
     round: Option<Round<S::Arch>>,
     rounds_started: bool,
-    surrogate_seconds: f64,
     /// The second objective and the settings of the multi-objective search, if this is one.
     cost: Option<(BoxedCost<'s, S::Arch>, MultiObjective)>,
 }
@@ -615,18 +597,15 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
         let c = &self.search.config;
         let space = self.proposals.space.clone();
         let space = &*space;
-        let t = Instant::now();
         self.surrogate
             .learn(space, &self.proposals.labelled)
             .map_err(|e| SearchError::Surrogate(Box::new(e)))?;
-        self.surrogate_seconds += t.elapsed().as_secs_f64();
 
         // The population: the best truly evaluated architectures, scored like offspring.
         let mut parents: Vec<(S::Arch, f64)> = self.proposals.labelled.clone();
         parents.sort_by(|a, b| b.1.total_cmp(&a.1));
         parents.truncate(c.population);
         let archs: Vec<S::Arch> = parents.iter().map(|p| p.0.clone()).collect();
-        let t = Instant::now();
         let scores = score(&mut self.surrogate, space, &archs)?;
         let mut population: Vec<(S::Arch, f64)> = archs.into_iter().zip(scores).collect();
         let mut candidates: Vec<(S::Arch, f64)> = Vec::new();
@@ -648,7 +627,6 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
             population.sort_by(|a, b| b.1.total_cmp(&a.1));
             population.truncate(c.population);
         }
-        self.surrogate_seconds += t.elapsed().as_secs_f64();
 
         candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(Round {
@@ -667,7 +645,6 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
         let c = self.search.config.clone();
         let space = self.proposals.space.clone();
         let space = &*space;
-        let t = Instant::now();
         self.surrogate
             .learn(space, &self.proposals.labelled)
             .map_err(|e| SearchError::Surrogate(Box::new(e)))?;
@@ -804,7 +781,6 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> DclEnasState<'_, S, P, R> {
             front.push(candidates[i].1);
             ranked.push_back(candidates[i].0.clone());
         }
-        self.surrogate_seconds += t.elapsed().as_secs_f64();
         Ok(Round {
             ranked,
             explore_left: c.explore,
@@ -941,10 +917,6 @@ impl<S: SearchSpace, P: Surrogate<S>, R: Rng> Strategy<S> for DclEnasState<'_, S
 
     fn is_finished(&self) -> bool {
         self.proposals.finished
-    }
-
-    fn surrogate_seconds(&self) -> f64 {
-        self.surrogate_seconds
     }
 }
 

@@ -33,7 +33,7 @@ pub type Outcome = Result<f64, Failure>;
 /// Budgets are not the strategy's business: the driver decides how many to ask and when to
 /// stop ([`Driver`](crate::Driver) does that with batches, a journal and retries; the `run`
 /// methods of [`RandomSearch`](crate::RandomSearch), [`RegularizedEvolution`](crate::RegularizedEvolution)
-/// and [`DclEnas`](crate::DclEnas) drive one architecture at a time).
+/// and [`DclEnas`](crate::DclEnas) are shorthands for [`Driver::new`](crate::Driver::new)).
 ///
 /// # Driving a strategy from your own loop
 ///
@@ -79,11 +79,6 @@ pub trait Strategy<S: SearchSpace> {
     /// Whether the strategy has nothing more to propose (the space is used up). A driver stops
     /// when this is true, or when its budget is spent.
     fn is_finished(&self) -> bool;
-
-    /// Seconds spent training and querying a surrogate, if the strategy has one.
-    fn surrogate_seconds(&self) -> f64 {
-        0.0
-    }
 }
 
 /// The space a strategy searches: borrowed for as long as the strategy lives, or shared
