@@ -65,7 +65,7 @@ pub struct BenchmarkConfig {
     pub model: ModelConfig,
     /// What runs the predictor's encoder in training: `burn` (the default; every reported
     /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
-    /// different rounding of the same model; docs/results/predictor.md, "Speed").
+    /// different rounding of the same model).
     pub training_engine: Engine,
 }
 

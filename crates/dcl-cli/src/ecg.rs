@@ -128,8 +128,8 @@ pub struct EcgSearchConfig {
     pub rr_only: bool,
     /// Rescoring before the final pick (`top` 0 or `repeats` 0: none, the search's best is
     /// trained fully). A query's fitness is one proxy training per fold, and retraining the
-    /// top cells with other seeds reorders them by more than the margins the search picks by
-    /// (docs/results/ecg.md); so the `top` best distinct candidates are trained again on the
+    /// top cells with other seeds reorders them by more than the margins the search picks by;
+    /// so the `top` best distinct candidates are trained again on the
     /// same proxy folds `repeats` times, with proxy training seeds `proxy_train.seed + 1`,
     /// `+ 2`, ..., and the cell with the best mean fitness (the search's training and these) is
     /// trained fully.
@@ -146,7 +146,7 @@ pub struct EcgSearchConfig {
     /// blocks of every DS1 patient's F beats and trains on the other blocks); N, S and V stay
     /// patient-held-out. Nearly all of DS1's F beats are record 208's, so with patient folds one
     /// fold trains on a dozen F beats and the other validates on a dozen, and the F term of the
-    /// fitness is ~0 for every cell (docs/results/ecg.md). Default off.
+    /// fitness is ~0 for every cell. Default off.
     pub f_within_patients: bool,
 }
 

@@ -1,8 +1,7 @@
 //! `dcl-enas ecg search | baseline | cell | proxy`: DCL-ENAS on MIT-BIH heartbeat
 //! classification (AAMI N/S/V/F, de Chazal inter-patient split), every queried candidate
 //! really trained, against the hand-designed Kachuee et al. (2018) network trained by the same
-//! trainer with the same budget ([`crate::ecg`] is the pipeline; results in
-//! docs/results/ecg.md).
+//! trainer with the same budget ([`crate::ecg`] is the pipeline).
 //!
 //! `search` ends with one line per network,
 //! `ecg model=baseline-ENTRY|dcl-enas|random-search|regularized-evolution acc=M±S

@@ -99,7 +99,7 @@ pub struct EvalConfig {
     /// Stage 2 (its loss is the variant's).
     pub finetune: FinetuneConfig,
     /// What runs the encoder in training: `burn` (the default; every reported number) or
-    /// `native` (faster; docs/results/predictor.md, "Speed").
+    /// `native` (faster).
     pub training_engine: Engine,
 }
 
@@ -561,7 +561,7 @@ pub struct PretrainCommandConfig {
     /// Stage 1.
     pub pretrain: PretrainConfig,
     /// What runs the encoder in training: `burn` (the default; every reported number) or
-    /// `native` (faster; docs/results/predictor.md, "Speed").
+    /// `native` (faster).
     pub training_engine: Engine,
 }
 

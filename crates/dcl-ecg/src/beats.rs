@@ -40,8 +40,8 @@ pub struct BeatConfig {
     /// beats look like. The median is taken over all the record's beats the window keeps, with
     /// no use of labels (a patient's whole recording is at hand at test time too). Beat shapes
     /// differ between patients more than between N and S beats of one patient; a network
-    /// trained on the shapes of DS1's patients fits them and does not transfer to new ones
-    /// (docs/results/ecg.md). Default false.
+    /// trained on the shapes of DS1's patients fits them and does not transfer to new ones.
+    /// Default false.
     pub subtract_median_beat: bool,
     /// Give every beat a second channel beside its window: the window minus the record's
     /// median beat (computed as for [`BeatConfig::subtract_median_beat`], which must then be
@@ -49,7 +49,7 @@ pub struct BeatConfig {
     /// beat but no longer what it looks like (a V beat's wide QRS, a missing P wave); with
     /// both channels the network sees the shape and the deviation. In the inter-patient
     /// search both networks did worse with the two channels than with the subtracted window
-    /// alone: the shape lets them fit the training patients again (docs/results/ecg.md).
+    /// alone: the shape lets them fit the training patients again.
     /// Default false.
     pub median_beat_channel: bool,
     /// Which classes are kept. Default [`ClassSet::Aami4`].

@@ -1,6 +1,8 @@
 //! The search journal: one JSON line per event, appended and synced to disk before the search
-//! goes on, so that a search killed at any moment can be resumed. `docs/design.md` describes
-//! the format; [`JOURNAL_FORMAT`] is its version.
+//! goes on, so that a search killed at any moment can be resumed. The first line is the
+//! [`JournalHeader`] (`"type":"header"`), every other line one [`EvaluationRecord`]
+//! (`"type":"evaluation"`), both with the fields their docs list; [`JOURNAL_FORMAT`] is the
+//! format's version.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -215,8 +217,8 @@ pub struct EvaluationRecord<A> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
     /// 0-based position of the architecture among the run's asks (the order the history
-    /// keeps, whatever order a batch's evaluations ended in); `None` in journals written
-    /// before it was recorded, which are in ask order when their batches were of one.
+    /// keeps, whatever order a batch's evaluations ended in). Optional: records without it are
+    /// taken in file order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<u64>,
 }

@@ -145,9 +145,8 @@ pub struct Nsga2 {
 }
 
 impl Default for Nsga2 {
-    /// Population 20, crossover 0.9, mutation 1.0: the best of six settings on NB201
-    /// CIFAR-10 (accuracy against parameters, seeds 100-109, mean hypervolume over 50, 100
-    /// and 150 queries; docs/results/multiobjective.md).
+    /// Population 20, crossover 0.9, mutation 1.0: the best of six settings tried on NB201
+    /// CIFAR-10 (accuracy against parameters, mean hypervolume over 50, 100 and 150 queries).
     fn default() -> Self {
         Self {
             population: 20,

@@ -287,8 +287,8 @@ pub struct DclEnasConfig {
     /// without one (71.91 % on CIFAR-100 against the optimum's 73.51 %), and the optimum, one
     /// edit away, is never tried. These steps try every neighbour of the incumbent in turn,
     /// whatever the surrogate says (and once they are all evaluated, an unseen random
-    /// architecture). Must not exceed `infill`. Default 1 (0 is the paper's loop);
-    /// a configuration saved before this field existed loads with 0, the loop it ran.
+    /// architecture). Must not exceed `infill`. Default 1 (0 is the paper's loop); a
+    /// serialized configuration without the field reads as 0.
     #[serde(default)]
     pub explore: usize,
     /// Probability that an offspring comes from crossover (then mutation if the space has none).
@@ -325,7 +325,7 @@ impl Default for DclEnasConfig {
 ///
 /// `explore` is our addition to the paper's loop (default 1 of 5 queries per round; 0 gives
 /// the paper's loop exactly): it rescues the searches that a surrogate misled by its first
-/// labels would otherwise leave trapped (docs/results/search.md has the evidence).
+/// labels would otherwise leave trapped.
 ///
 /// The surrogate arrives ready to learn: with the DCL-ENAS predictor, pre-train it label-free
 /// before the search.

@@ -15,9 +15,7 @@ pub const MEMBER_SEED_STRIDE: u64 = 1_000_000;
 ///
 /// The copies differ only in the order they see the labelled architectures, so an ensemble
 /// only helps when there is more than one batch per epoch (`batch_size` smaller than the
-/// labelled set): on NAS-Bench-101 with 100 labels, five members at batch 64 ranked better
-/// than one model on both held-out seed sets (Kendall τ +0.011 to +0.013,
-/// docs/results/predictor.md), while at batch 128 the members were nearly identical.
+/// labelled set); with one batch per epoch the members are nearly identical.
 ///
 /// ```
 /// use dcl_predictor::{Ensemble, FinetuneConfig, ModelConfig, Nb201Space, Predictor, SearchSpace};

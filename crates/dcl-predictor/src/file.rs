@@ -34,7 +34,8 @@ pub(crate) struct Header {
     pub space: String,
     pub shape: EncodingShape,
     pub model: ModelConfig,
-    /// Absent in files saved before it was recorded.
+    /// Where the weights come from; optional (`None`: unknown, and such a file is never
+    /// reused as a pre-training cache).
     #[serde(default)]
     pub lineage: Option<crate::predictor::Lineage>,
 }

@@ -92,7 +92,7 @@ pub use train::{
 /// [`NdArrayBackend`] (what every CPU device trains through), so that this crate compiles
 /// them once: dependents built without optimisation (every test and example; rustc shares
 /// generic code between crates at opt-level 0 and 1) then link to them instead of each
-/// compiling them again (docs/results/test_time.md). Never called.
+/// compiling them again. Never called.
 #[cfg(all(debug_assertions, not(test)))]
 #[doc(hidden)]
 pub fn __ndarray_backend_code() -> [*const (); 12] {

@@ -76,7 +76,7 @@ fn lower_conv<B: Backend>(
 pub struct InputShape {
     /// Samples per signal (per channel).
     pub length: usize,
-    /// Channels per signal (1 in shapes saved before channels existed).
+    /// Channels per signal (a serialized shape without the field reads as 1).
     #[serde(default = "one_channel")]
     pub channels: usize,
     /// Extra features per sample.
@@ -416,7 +416,7 @@ impl NetConfig {
 
 /// Where a [`CellNet`]'s extra per-sample features (an ECG beat's RR intervals, say) enter it.
 ///
-/// Across patients the rhythm transfers and the beat's shape does not (docs/results/ecg.md), so
+/// Across patients the rhythm transfers and the beat's shape does not, so
 /// how the two are combined is part of the architecture, and a search can choose it
 /// ([`crate::NetSpace`]).
 #[derive(

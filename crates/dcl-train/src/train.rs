@@ -269,8 +269,8 @@ pub struct TrainReport {
     pub steps: usize,
     /// Wall time of the whole run.
     pub seconds: f64,
-    /// The engine that trained: [`TrainEngine::Native`] or [`TrainEngine::Burn`] (reports
-    /// written before the native engine existed read as burn).
+    /// The engine that trained: [`TrainEngine::Native`] or [`TrainEngine::Burn`] (a serialized
+    /// report without the field reads as burn).
     #[serde(default = "burn_engine")]
     pub engine: TrainEngine,
 }

@@ -1,4 +1,5 @@
 //! dcl-evo's integration tests, in one binary.
 
 mod driver;
+mod sequences;
 mod strategies;

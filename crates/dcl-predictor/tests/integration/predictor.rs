@@ -159,7 +159,7 @@ fn retrieval_config(rate: f64, epochs: usize) -> PretrainConfig {
 // Why augmentations at 0.05 and not the default 0.1 in the two tests below: at 0.1, two views
 // of an NB201 cell disagree on so many of its six ops that even a matcher told every view's
 // op labels (masked ops as wildcards, edge drops ignored) retrieves only about 40 % top-1
-// among 256 random cells; at 0.05 it retrieves about 72 % (docs/results/predictor_logs/
+// among 256 random cells; at 0.05 it retrieves about 72 % (docs/results/predictor/
 // view_retrieval_bound.py, 40 x 256 queries).
 // A threshold of 0.5 is only meaningful where it is reachable.
 

@@ -6,7 +6,7 @@ matcher that is *told* both views' op labels (masked ops as wildcards, edge drop
 ties broken at random) retrieves view 2 of a cell from view 1 by the fewest disagreeing ops.
 No encoder can do better than this on the same views (edge drops only remove information).
 
-    python3 docs/results/predictor_logs/view_retrieval_bound.py
+    python3 docs/results/predictor/view_retrieval_bound.py
 """
 import random
 

@@ -1,8 +1,8 @@
 //! The predictor's speed beside a PyTorch mirror of the same model, on the same machine and
-//! thread count (docs/results/predictor.md, "Speed").
+//! thread count.
 //!
 //! ```text
-//! RAYON_NUM_THREADS=2 cargo run --release --example predictor_speed -- --torch benches/predictor_torch.py
+//! RAYON_NUM_THREADS=2 cargo bench --bench predictor_speed -- --torch benches/predictor_torch.py
 //! ```
 //!
 //! The default ranker (hidden 64, 4 GIN layers) on 1,024 sampled NAS-Bench-201 cells (seed 0):
@@ -59,6 +59,9 @@ struct Args {
     /// Time only these work items (comma-separated; all by default).
     #[arg(long, value_delimiter = ',')]
     work: Vec<String>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 const GRAPHS: usize = 1024;

@@ -2,7 +2,7 @@
 """Checks that the batch-1 reruns (the batch1_*.log files here) reproduce the committed tables
 of docs/results/search.md, every cell but the timing column (s/run).
 
-Usage: python3 docs/results/search_logs/compare_tables.py [search.md]
+Usage: python3 docs/results/search/compare_tables.py [search.md]
 Prints one line per table row: `same` or `DIFFERENT` with both rows.
 """
 import re

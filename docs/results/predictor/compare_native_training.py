@@ -2,7 +2,7 @@
 """DCL-ENAS searches with the native training engine against the documented ones (burn's
 training), same seeds 0-29, NB201 CIFAR-10 test200, budget 150: paired differences.
 
-python3 docs/results/predictor_logs/compare_native_training.py
+python3 docs/results/predictor/compare_native_training.py
 """
 import os
 import statistics as st
@@ -21,7 +21,7 @@ def load(paths):
     return runs
 
 
-burn = load([os.path.join(HERE, "..", "search_logs", "cli_rerun_cifar10_test200.log")])
+burn = load([os.path.join(HERE, "..", "search", "cli_rerun_cifar10_test200.log")])
 native = load([os.path.join(HERE, f"native_training_cifar10_test200_seeds{r}.log") for r in ("0-14", "15-29")])
 seeds = sorted(native)
 assert seeds == list(range(30)) and all(s in burn for s in seeds)

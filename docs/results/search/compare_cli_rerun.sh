@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compares each `dcl-enas benchmark` rerun (cli_rerun_*.log) with the `search_benchmark`
 # example's log of the same command: summary lines (timings removed, sorted) and per-seed lines.
-#   bash docs/results/search_logs/compare_cli_rerun.sh
+#   bash docs/results/search/compare_cli_rerun.sh
 cd "$(dirname "$0")"
 for pair in cifar10_test200:batch1_test200_cifar10 \
   cifar100_imagenet16_test200:batch1_test200_cifar100_imagenet16 nb101:batch1_nb101 \

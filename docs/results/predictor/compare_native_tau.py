@@ -3,7 +3,7 @@
 training), 5 seeds each: means side by side, and the difference in units of its standard error
 (sqrt(sd_burn^2 / 5 + sd_native^2 / 5)).
 
-python3 docs/results/predictor_logs/compare_native_tau.py
+python3 docs/results/predictor/compare_native_tau.py
 """
 import glob
 import math

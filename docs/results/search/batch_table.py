@@ -3,7 +3,7 @@
 
 k = 1 is read from the batch1_* logs (CIFAR-10: seeds 0-29 of its 100-seed run), k = 5 from
 batch5_test200.log, k = 10 (infill 10) from batch10_infill10_test200.log.
-Usage: python3 docs/results/search_logs/batch_table.py
+Usage: python3 docs/results/search/batch_table.py
 """
 import re
 import statistics
