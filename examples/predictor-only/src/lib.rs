@@ -120,7 +120,8 @@ mod tests {
             })
             .collect();
         let finetune = FinetuneConfig {
-            epochs: 60,
+            epochs: 20,
+            learning_rate: 3e-3,
             ..Default::default()
         };
         predictor.finetune(&space, &labelled, &finetune).unwrap();
