@@ -1,7 +1,8 @@
 //! A user's own crate after `cargo add dcl-predictor` and nothing else: a search space
 //! (chains of ops between input and output) implemented with the traits, types and RNG crates
 //! that dcl-predictor re-exports, and the predictor ranking it. Its test trains the ranker on a
-//! few labelled chains and checks that it orders unseen ones by their fitness.
+//! few labelled chains and checks that it orders unseen ones by their fitness. The `own_space`
+//! example of the workspace searches this space with DCL-ENAS.
 
 use dcl_predictor::rand::{Rng, RngExt};
 use dcl_predictor::{ArchGraph, GraphError, GraphSpace, NodeOp, OpVocab, SearchSpace};
