@@ -854,7 +854,9 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             dir.display()
         );
     }
-    println!("ecg on {device}: {cfg:?}");
+    // The resolved settings as one line of JSON (the run directory keeps them as TOML).
+    let settings = serde_json::to_string(&cfg).map_err(|e| invalid(e.to_string()))?;
+    println!("ecg on {device}: {settings}");
     let outcome = match device {
         DeviceKind::Native | DeviceKind::NdArray => {
             go::<dcl_train::NdArrayBackend>(&db, &search_config, &Default::default(), &mode)?
