@@ -6,15 +6,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum SearchError {
-    /// The evaluator failed.
-    #[error("evaluation failed: {0}")]
-    Evaluator(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The surrogate failed.
     #[error("surrogate failed: {0}")]
     Surrogate(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The evaluator returned NaN or an infinity.
-    #[error("the evaluator returned a non-finite fitness ({0})")]
-    NonFinite(f64),
     /// The surrogate returned the wrong number of scores.
     #[error("the surrogate returned {found} scores for {expected} architectures")]
     ScoreCount {

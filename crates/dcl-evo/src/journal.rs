@@ -256,7 +256,7 @@ impl<A: Serialize> Journal<A> {
             }
             Err(e) => return Err(io(&path)(e)),
         };
-        let mut line = serde_json::to_string(&Line::<A>::Header(header.clone()))
+        let mut line = serde_json::to_string(&LineRef::<A>::Header(&header))
             .map_err(|e| io(&path)(e.into()))?;
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(io(&path))?;
@@ -347,7 +347,7 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
             for r in &mut records {
                 r.key = space.key_text(&space.key(&r.arch));
             }
-            rewrite(dir, &path, &found, &records)?;
+            rewrite(&path, &found, &records)?;
             tracing::info!(
                 "{}: rewrote the format-{OLDEST_READABLE_FORMAT} journal in format {JOURNAL_FORMAT}",
                 path.display()
@@ -384,45 +384,28 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
     }
 }
 
-/// Replaces the journal at `path` (in `dir`) by `header` and `records`, atomically: written to a
-/// temporary file in `dir`, synced, and renamed over it.
+/// Replaces the journal at `path` by `header` and `records`, atomically
+/// ([`dcl_graph::io::write_atomic`]).
 fn rewrite<A: Serialize>(
-    dir: &Path,
     path: &Path,
     header: &JournalHeader,
     records: &[EvaluationRecord<A>],
 ) -> Result<(), JournalError> {
-    let temp = dir.join(format!("{JOURNAL_FILE}.tmp"));
-    let mut text =
-        serde_json::to_string(&HeaderRef::Header(header)).map_err(|e| io(path)(e.into()))?;
-    text.push('\n');
-    for r in records {
-        text.push_str(
-            &serde_json::to_string(&LineRef::Evaluation(r)).map_err(|e| io(path)(e.into()))?,
-        );
+    let lines =
+        std::iter::once(LineRef::Header(header)).chain(records.iter().map(LineRef::Evaluation));
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&serde_json::to_string(&line).map_err(|e| io(path)(e.into()))?);
         text.push('\n');
     }
-    let mut file = File::create(&temp).map_err(io(&temp))?;
-    file.write_all(text.as_bytes()).map_err(io(&temp))?;
-    file.sync_all().map_err(io(&temp))?;
-    std::fs::rename(&temp, path).map_err(io(path))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    dcl_graph::io::write_atomic(path, text.as_bytes()).map_err(io(path))
 }
 
-/// The header line, serialised from a borrowed header.
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum HeaderRef<'a> {
-    Header(&'a JournalHeader),
-}
-
-/// A record line, serialised from a borrowed record.
+/// A line, serialised from a borrowed header or record.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum LineRef<'a, A: Serialize> {
+    Header(&'a JournalHeader),
     Evaluation(&'a EvaluationRecord<A>),
 }
 
