@@ -351,6 +351,28 @@ fn a_format_1_journal_is_reported_and_resumed_as_the_same_run() {
             journal.starts_with(r#"{"type":"header","format":2,"#),
             "{name}"
         );
+        // Its runs trained no predictor with anything but burn, and its header now says so:
+        // resuming it with the other engine is refused, naming the setting.
+        assert!(
+            journal
+                .lines()
+                .next()
+                .unwrap()
+                .contains(r#""training_engine":"burn""#),
+            "{name}"
+        );
+        let refused = run(&[
+            "search",
+            "--resume",
+            resumed.to_str().unwrap(),
+            "--training-engine",
+            "native",
+        ]);
+        assert!(!refused.status.success(), "{name}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("training_engine"),
+            "{name}"
+        );
         assert_eq!(
             journal_outcomes(&resumed).len(),
             before,

@@ -89,7 +89,7 @@ impl Default for BenchmarkConfig {
             pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
         }
     }
 }

@@ -708,7 +708,7 @@ fn slurm_task(
 /// come after the search and may change between a run and its resumption.
 fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
     let mut settings = serde_json::json!({
-        "beats": format!("{:?}", config.beats),
+        "beats": config.beats,
         "valid_records": config.valid_records,
         "proxy_train_per_class": config.proxy_train_per_class,
         "proxy_valid_per_class": config.proxy_valid_per_class,
@@ -723,12 +723,25 @@ fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
         "rr_only": config.rr_only,
         "proxy_class_mix": config.proxy_class_mix,
         "f_within_patients": config.f_within_patients,
+        "training_engine": config.training_engine,
     });
     // Only a multi-objective search names it, so that earlier journals still resume.
     if let Some(mo) = &config.multiobjective {
         settings["multiobjective"] = serde_json::json!(mo);
     }
     settings
+}
+
+/// [`crate::run_dir::upgrade_header`], and `beats` read from the text form headers gave it
+/// before it was recorded as a table: a header whose `beats` is the text of this run's
+/// `beats` reads as them.
+fn upgrade_header(header: &mut JournalHeader, beats: &BeatConfig) {
+    crate::run_dir::upgrade_header(header);
+    if let Some(found) = header.settings.get_mut("beats")
+        && found.as_str() == Some(format!("{beats:?}").as_str())
+    {
+        *found = serde_json::json!(beats);
+    }
 }
 
 /// One proxy fold: training and validation beats, both class-balanced subsamples.
@@ -1151,7 +1164,10 @@ pub fn run_with<B: AutodiffBackend>(
     // The journal is opened (or refused) before hours of work, not after.
     let mut journal = match &execution.run_dir {
         Some(dir) if execution.resume => {
-            let j = Journal::resume(dir, header, &space).map_err(dcl_evo::SearchError::from)?;
+            let j = Journal::resume_upgrading(dir, header, &space, |h| {
+                upgrade_header(h, &config.beats)
+            })
+            .map_err(dcl_evo::SearchError::from)?;
             tracing::info!(
                 "resuming {}: {} journalled trainings are read back, not retrained{}",
                 dir.display(),
@@ -1472,7 +1488,7 @@ mod tests {
             model: ModelConfig::default(),
             pretrain: PretrainConfig::default(),
             finetune: FinetuneConfig::search_default(),
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
             final_seeds: vec![0],
             seed: 0,
             proxy_folds,
@@ -1482,6 +1498,44 @@ mod tests {
             f_within_patients: false,
             multiobjective: None,
         }
+    }
+
+    /// A journal written when `beats` was recorded as text and `training_engine` not at all
+    /// resumes as the same run with burn's training; another `beats` or engine is refused.
+    #[test]
+    fn an_older_ecg_journal_header_reads_as_todays() {
+        let mut config = test_config(false, 1);
+        config.training_engine = Engine::Burn;
+        let today = search_settings(&config);
+        let header = |settings: &serde_json::Value| {
+            JournalHeader::new("dcl-enas", &(), "netspace", 0, Driver::new(1))
+                .with_settings(settings)
+        };
+        let mut older = today.clone();
+        older["beats"] = serde_json::json!(format!("{:?}", config.beats));
+        older.as_object_mut().unwrap().remove("training_engine");
+        let mut found = header(&older);
+        assert!(found.mismatch(&header(&today)).is_some());
+        upgrade_header(&mut found, &config.beats);
+        assert_eq!(found.mismatch(&header(&today)).map(|e| e.to_string()), None);
+
+        let other_beats = BeatConfig {
+            local_rr: true,
+            ..BeatConfig::default()
+        };
+        let mut found = header(&older);
+        upgrade_header(&mut found, &other_beats);
+        assert!(found.settings["beats"].is_string());
+        config.training_engine = Engine::Native;
+        let mut found = header(&older);
+        upgrade_header(&mut found, &config.beats);
+        assert!(
+            found
+                .mismatch(&header(&search_settings(&config)))
+                .unwrap()
+                .to_string()
+                .contains("training_engine")
+        );
     }
 
     #[test]

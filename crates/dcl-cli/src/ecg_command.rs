@@ -281,7 +281,7 @@ impl Default for EcgConfig {
             multiobjective: false,
             infill_reference: crate::mo::InfillReferenceName::Median,
             sampled: 1000,
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
         }
     }
 }
@@ -423,8 +423,8 @@ pub struct EcgArgs {
     /// Multi-objective DCL-ENAS: random candidates scored per round [default: 1000].
     #[arg(long)]
     pub sampled: Option<usize>,
-    /// What runs the predictor's encoder in training: burn, or native (faster; other
-    /// rounding) [default: burn].
+    /// What runs the predictor's encoder in training: native (this crate's kernels), or burn
+    /// (slower; other rounding) [default: native].
     #[arg(long)]
     pub training_engine: Option<Engine>,
 }
@@ -1148,16 +1148,16 @@ mod tests {
         let default = EcgArgs::default().resolve(None).unwrap();
         assert_eq!(
             default.search_config().unwrap().training_engine,
-            Engine::Burn
+            Engine::Native
         );
         let flag = EcgArgs {
-            training_engine: Some(Engine::Native),
+            training_engine: Some(Engine::Burn),
             ..EcgArgs::default()
         };
         let cfg = flag.resolve(None).unwrap();
-        assert_eq!(cfg.search_config().unwrap().training_engine, Engine::Native);
-        let key: EcgConfig = toml::from_str("training_engine = \"native\"").unwrap();
-        assert_eq!(key.search_config().unwrap().training_engine, Engine::Native);
+        assert_eq!(cfg.search_config().unwrap().training_engine, Engine::Burn);
+        let key: EcgConfig = toml::from_str("training_engine = \"burn\"").unwrap();
+        assert_eq!(key.search_config().unwrap().training_engine, Engine::Burn);
         assert!(toml::from_str::<EcgConfig>("training_engine = \"torch\"").is_err());
     }
 

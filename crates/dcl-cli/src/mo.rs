@@ -144,7 +144,7 @@ impl Default for MoConfig {
             pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
         }
     }
 }

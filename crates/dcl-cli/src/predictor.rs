@@ -125,7 +125,7 @@ impl Default for EvalConfig {
                 epochs: 100,
                 ..FinetuneConfig::default()
             },
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
         }
     }
 }
@@ -163,8 +163,8 @@ pub struct Stage1Flags {
     /// Message-passing layers [default: 4].
     #[arg(long)]
     pub layers: Option<usize>,
-    /// What runs the encoder in training: burn, or native (faster; other rounding)
-    /// [default: burn].
+    /// What runs the encoder in training: native (this crate's kernels), or burn (slower;
+    /// other rounding) [default: native].
     #[arg(long)]
     pub training_engine: Option<Engine>,
 }
@@ -572,7 +572,7 @@ impl Default for PretrainCommandConfig {
             seed: ENCODER_SEED,
             model: ModelConfig::default(),
             pretrain: PretrainConfig::default(),
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
         }
     }
 }

@@ -196,6 +196,17 @@ fn shell_word(word: &OsString) -> String {
     }
 }
 
+/// The journal-header upgrade of the program's searches ([`dcl_evo::Journal::resume_upgrading`]):
+/// a header whose settings do not name `training_engine` was written by runs that trained
+/// the predictor with burn, and reads as `"training_engine": "burn"`.
+pub(crate) fn upgrade_header(header: &mut dcl_evo::JournalHeader) {
+    if let Some(settings) = header.settings.as_object_mut() {
+        settings
+            .entry("training_engine")
+            .or_insert_with(|| "burn".into());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,9 +237,9 @@ pub struct SearchConfig {
     pub refit: FinetuneConfig,
     /// The predictor's shape (DCL-ENAS).
     pub model: ModelConfig,
-    /// What runs the predictor's encoder in training: `burn` (the default; every reported
-    /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
-    /// different rounding of the same model).
+    /// What runs the predictor's encoder in training: `native` (the default: this crate's
+    /// CPU kernels, several times faster) or `burn` (burn's autodiff; numerically a different
+    /// rounding of the same model).
     pub training_engine: Engine,
 }
 
@@ -262,7 +262,7 @@ impl Default for SearchConfig {
             pretrain: search_pretrain(),
             refit: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
-            training_engine: Engine::Burn,
+            training_engine: Engine::default(),
         }
     }
 }
@@ -380,8 +380,8 @@ pub struct StrategyFlags {
     /// Stage 2: loss [default: pairwise].
     #[arg(long, value_enum)]
     pub refit_loss: Option<LossName>,
-    /// What runs the predictor's encoder in training: burn, or native (faster; other
-    /// rounding) [default: burn].
+    /// What runs the predictor's encoder in training: native (this crate's kernels), or burn
+    /// (slower; other rounding) [default: native].
     #[arg(long)]
     pub training_engine: Option<Engine>,
 }
@@ -570,6 +570,7 @@ impl SearchConfig {
             "pretrain": self.pretrain,
             "refit": self.refit,
             "model": self.model,
+            "training_engine": self.training_engine,
         })
     }
 
@@ -836,7 +837,7 @@ where
 {
     let header = cfg.header();
     let journal = if resume {
-        let j = Journal::resume(dir, header, space)?;
+        let j = Journal::resume_upgrading(dir, header, space, crate::run_dir::upgrade_header)?;
         tracing::info!(
             "resuming {}: {} journalled evaluations{}",
             dir.display(),

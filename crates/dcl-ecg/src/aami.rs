@@ -76,7 +76,10 @@ impl fmt::Display for AamiClass {
 
 /// Which classes a task uses. Inter-patient studies usually drop Q: outside the four paced
 /// records MIT-BIH holds only 15 Q beats, too few to learn or to measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ClassSet {
     /// N, S, V, F (Q beats are left out). The default.
     #[default]

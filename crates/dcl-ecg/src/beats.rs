@@ -15,7 +15,7 @@ pub const RR_FEATURES: usize = 4;
 pub const LOCAL_RR_FEATURES: usize = 2;
 
 /// How beats are cut and described.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BeatConfig {
     /// Samples (at 360 Hz) kept before the R peak. Default 96 (0.27 s).
     pub before: usize,

@@ -324,16 +324,61 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
     where
         S: dcl_graph::SearchSpace<Arch = A>,
     {
+        Self::resume_upgrading(dir, header, space, |_| {})
+    }
+
+    /// [`resume`](Self::resume), with `upgrade` applied to the journal's header before the
+    /// comparison: an application that records a setting it did not record before inserts,
+    /// into a header that lacks it, the value the setting had then. A header that `upgrade`
+    /// changes is written back (atomically, as a format upgrade is).
+    ///
+    /// ```
+    /// use dcl_evo::{Driver, Journal, JournalHeader};
+    /// use dcl_graph::Nb201Space;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("dcl-evo-upgrade-doc-{}", std::process::id()));
+    /// let old = JournalHeader::new("random", &(), "nb201", 0, Driver::new(5))
+    ///     .with_settings(&serde_json::json!({ "column": "test200" }));
+    /// drop(Journal::<dcl_graph::Nb201Cell>::create(&dir, old).unwrap());
+    ///
+    /// let today = JournalHeader::new("random", &(), "nb201", 0, Driver::new(5))
+    ///     .with_settings(&serde_json::json!({ "column": "test200", "engine": "burn" }));
+    /// let space = Nb201Space::new();
+    /// assert!(Journal::resume(&dir, today.clone(), &space).is_err());
+    /// let j = Journal::resume_upgrading(&dir, today.clone(), &space, |h| {
+    ///     if let Some(m) = h.settings.as_object_mut() {
+    ///         m.entry("engine").or_insert("burn".into());
+    ///     }
+    /// })
+    /// .unwrap();
+    /// assert_eq!(j.header().settings, today.settings);
+    /// drop(j);
+    /// // Written back: a plain resume now matches.
+    /// assert!(Journal::resume(&dir, today, &space).is_ok());
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn resume_upgrading<S>(
+        dir: impl AsRef<Path>,
+        header: JournalHeader,
+        space: &S,
+        upgrade: impl FnOnce(&mut JournalHeader),
+    ) -> Result<Self, JournalError>
+    where
+        S: dcl_graph::SearchSpace<Arch = A>,
+    {
         let dir = dir.as_ref();
         let path = dir.join(JOURNAL_FILE);
         if !path.exists() {
             return Err(JournalError::Missing(dir.to_owned()));
         }
         let (mut found, mut records, good_len, dropped) = read_file::<A>(&path)?;
-        let upgrade = found.format != JOURNAL_FORMAT;
-        if upgrade {
+        let new_format = found.format != JOURNAL_FORMAT;
+        if new_format {
             found.format = JOURNAL_FORMAT;
         }
+        let before = found.clone();
+        upgrade(&mut found);
+        let rewrite_header = found != before;
         if let Some(e) = found.mismatch(&header) {
             return Err(e);
         }
@@ -343,15 +388,18 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
                 path.display()
             );
         }
-        if upgrade {
+        if new_format {
             for r in &mut records {
                 r.key = space.key_text(&space.key(&r.arch));
             }
-            rewrite(&path, &found, &records)?;
             tracing::info!(
-                "{}: rewrote the format-{OLDEST_READABLE_FORMAT} journal in format {JOURNAL_FORMAT}",
+                "{}: rewriting the format-{OLDEST_READABLE_FORMAT} journal in format {JOURNAL_FORMAT}",
                 path.display()
             );
+        }
+        let upgrade = new_format || rewrite_header;
+        if upgrade {
+            rewrite(&path, &found, &records)?;
         }
         let file = OpenOptions::new()
             .append(true)

@@ -6,8 +6,9 @@ use super::*;
 ///
 /// For scoring and embedding ([`Predictor::set_engine`]) both give the same values bit for bit
 /// (a test checks it on both spaces); the choice is one of speed. For training
-/// ([`Predictor::set_training_engine`], [`Engine::Burn`] by default) the native engine computes
-/// the same gradients rounded differently, so it trains a slightly different model, faster.
+/// ([`Predictor::set_training_engine`]) the native engine computes the same gradients as burn's
+/// autodiff, rounded differently and several times faster, so the two train slightly different
+/// models; the native engine is the default for both.
 ///
 /// ```
 /// use dcl_predictor::Engine;

@@ -168,7 +168,7 @@ impl<B: AutodiffBackend> Predictor<B> {
             },
             rng_seed: seed,
             engine: Engine::default(),
-            training: Engine::Burn,
+            training: Engine::default(),
         })
     }
 
@@ -205,7 +205,7 @@ impl<B: AutodiffBackend> Predictor<B> {
     }
 
     /// What computes training steps' forward and backward passes through the encoder
-    /// ([`Engine::Burn`] unless set).
+    /// ([`Engine::Native`] unless set).
     pub fn training_engine(&self) -> Engine {
         self.training
     }

@@ -113,7 +113,7 @@ impl<B: AutodiffBackend> Predictor<B> {
             }),
             rng_seed: 0,
             engine: Engine::default(),
-            training: Engine::Burn,
+            training: Engine::default(),
         })
     }
 }

@@ -466,8 +466,8 @@ fn a_cached_encoder_is_reused_only_by_the_run_that_made_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("enc.dclpred");
     let fresh = |seed| -> Predictor { Predictor::new(&space, SMALL, seed).unwrap().fork(0) };
-    let native = |mut p: Predictor| {
-        p.set_training_engine(Engine::Native);
+    let burn = |mut p: Predictor| {
+        p.set_training_engine(Engine::Burn);
         p
     };
 
@@ -494,22 +494,22 @@ fn a_cached_encoder_is_reused_only_by_the_run_that_made_it() {
         c.score(&space, &probe).unwrap()
     );
     assert_eq!(b.lineage(), c.lineage());
-    assert_eq!(b.training_engine(), Engine::Burn);
+    assert_eq!(b.training_engine(), Engine::Native);
 
-    // A natively pre-trained encoder is cached as such, and loading it keeps the caller's
+    // An encoder pre-trained by burn is cached as such, and loading it keeps the caller's
     // engine for the training that follows.
-    let native_path = dir.join("native.dclpred");
-    native(fresh(7))
-        .pretrain_cached(&native_path, &space, &cells, &cfg)
+    let burn_path = dir.join("burn.dclpred");
+    burn(fresh(7))
+        .pretrain_cached(&burn_path, &space, &cells, &cfg)
         .unwrap();
-    let mut d = native(fresh(7));
+    let mut d = burn(fresh(7));
     assert!(
-        d.pretrain_cached(&native_path, &space, &cells, &cfg)
+        d.pretrain_cached(&burn_path, &space, &cells, &cfg)
             .unwrap()
             .is_none()
     );
-    assert_eq!(d.training_engine(), Engine::Native);
-    assert_eq!(d.lineage().pretraining[0].engine, Engine::Native);
+    assert_eq!(d.training_engine(), Engine::Burn);
+    assert_eq!(d.lineage().pretraining[0].engine, Engine::Burn);
 
     // Anything else is refused, naming the difference, and the cache is left alone.
     let before = std::fs::read(&path).unwrap();
@@ -535,7 +535,7 @@ fn a_cached_encoder_is_reused_only_by_the_run_that_made_it() {
             "architectures",
         ),
         ("order", fresh(7), &reversed[..], &cfg, "digest"),
-        ("engine", native(fresh(7)), &cells[..], &cfg, "engine"),
+        ("engine", burn(fresh(7)), &cells[..], &cfg, "engine"),
         (
             "stream",
             Predictor::new(&space, SMALL, 7).unwrap().fork(1),
