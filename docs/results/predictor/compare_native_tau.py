@@ -26,7 +26,7 @@ def parse(lines):
 # The documented (burn) tables of "Results: Kendall tau" in predictor.md: mean ± std (seconds).
 burn = {}
 doc = open(os.path.join(HERE, "..", "predictor.md")).read()
-section = doc.split("## Results: Kendall τ", 1)[1].split("\n## ", 1)[0]
+section = doc.split("## Kendall τ with burn's training", 1)[1].split("\n## ", 1)[0]
 variants = None
 for line in section.splitlines():
     cells = [c.strip() for c in line.strip().strip("|").split("|")]

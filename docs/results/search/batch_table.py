@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The batch-size table of docs/results/search.md, from the --per-seed lines of the logs here.
 
-k = 1 is read from the batch1_* logs (CIFAR-10: seeds 0-29 of its 100-seed run), k = 5 from
-batch5_test200.log, k = 10 (infill 10) from batch10_infill10_test200.log.
-Usage: python3 docs/results/search/batch_table.py
+k = 1 is read from the batch-1 benchmark logs (CIFAR-10: seeds 0-29 of its 100-seed run), k = 5
+from batch5_test200.log, k = 10 (infill 10) from batch10_infill10_test200.log: those of
+native/ (the default training engine) or, with `burn`, those beside this script (burn's
+training, the previous default).
+Usage: python3 docs/results/search/batch_table.py [burn]
 """
 import re
 import statistics
@@ -11,6 +13,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
+BURN = len(sys.argv) > 1 and sys.argv[1] == "burn"
+DIR = HERE if BURN else HERE / "native"
+BATCH1 = (
+    ("batch1_test200_cifar10.log", "batch1_test200_cifar100_imagenet16.log")
+    if BURN
+    else ("cifar10_test200.log", "cifar100_imagenet16_test200.log")
+)
 RUN = re.compile(
     r"run space=nb201 dataset=(\S+) protocol=test200 strategy=dcl-enas(?: batch=(\d+))? "
     r"seed=(\d+) at50=(\S+) at100=(\S+) at150=(\S+) first_optimum=(\S+)"
@@ -19,7 +28,7 @@ RUN = re.compile(
 
 def runs(log, k):
     out = {}
-    path = HERE / log
+    path = DIR / log
     if not path.exists():
         return out
     for m in RUN.finditer(path.read_text()):
@@ -35,7 +44,7 @@ def runs(log, k):
 
 def main():
     settings = [
-        ("1 (infill 5)", {**runs("batch1_test200_cifar10.log", 1), **runs("batch1_test200_cifar100_imagenet16.log", 1)}),
+        ("1 (infill 5)", {**runs(BATCH1[0], 1), **runs(BATCH1[1], 1)}),
         ("5 (infill 5)", runs("batch5_test200.log", 5)),
         ("10 (infill 10)", runs("batch10_infill10_test200.log", 10)),
     ]
