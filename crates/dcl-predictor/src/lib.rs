@@ -32,12 +32,12 @@
 //! ## Determinism
 //!
 //! Initial weights and every shuffle and augmentation come from a `ChaCha8Rng` seeded by
-//! [`Predictor::new`]'s seed, never from a global RNG, and the model never differentiates
-//! through burn-ndarray's approximate reciprocal (see dcl-contrastive's crate docs), so the
-//! same seed gives the same predictor bit for bit on burn-ndarray, whatever the thread count.
-//! The native training engine ([`Engine::Native`] through [`Predictor::set_training_engine`])
-//! is bit-exact at any thread count too (chunks of a fixed size, gradients summed in chunk
-//! order), though not bit-equal to burn's training; native scoring is bit-equal to burn's.
+//! [`Predictor::new`]'s seed, never from a global RNG, and the same seed gives the same
+//! predictor bit for bit whatever the thread count. The native training engine, the default,
+//! sums in chunks of a fixed size, in chunk order; with [`Engine::Burn`]
+//! ([`Predictor::set_training_engine`]) the model never differentiates through burn-ndarray's
+//! approximate reciprocal (see dcl-contrastive's crate docs). The two engines train the same
+//! model rounded differently; native scoring is bit-equal to burn's.
 #![warn(missing_docs)]
 
 // The unit tests train and differentiate through burn for the default backend. Loading the
