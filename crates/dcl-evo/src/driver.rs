@@ -132,10 +132,7 @@ impl Driver {
             if asked.is_empty() {
                 break;
             }
-            let keys: Vec<String> = asked
-                .iter()
-                .map(|a| space.key_text(&space.key(a)))
-                .collect();
+            let keys: Vec<String> = asked.iter().map(|a| space.canonical_text(a)).collect();
             let first_slot = slots_asked;
             slots_asked += asked.len() as u64;
             let mut outcomes: Vec<Option<(Outcome, f64, Objectives)>> = vec![None; asked.len()];

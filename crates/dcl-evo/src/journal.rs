@@ -390,7 +390,7 @@ impl<A: Serialize + DeserializeOwned> Journal<A> {
         }
         if new_format {
             for r in &mut records {
-                r.key = space.key_text(&space.key(&r.arch));
+                r.key = space.canonical_text(&r.arch);
             }
             tracing::info!(
                 "{}: rewriting the format-{OLDEST_READABLE_FORMAT} journal in format {JOURNAL_FORMAT}",

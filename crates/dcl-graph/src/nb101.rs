@@ -906,6 +906,25 @@ mod tests {
     }
     use rand::SeedableRng;
 
+    /// Two numberings of one cell: different texts, one canonical text.
+    #[test]
+    fn isomorphic_cells_share_their_canonical_text() {
+        let a: Nb101Cell = "110011:input|conv3x3-bn-relu|conv1x1-bn-relu|output"
+            .parse()
+            .unwrap();
+        let b: Nb101Cell = "110011:input|conv1x1-bn-relu|conv3x3-bn-relu|output"
+            .parse()
+            .unwrap();
+        let space = Nb101Space::new();
+        assert_ne!(space.arch_text(&a), space.arch_text(&b));
+        assert_eq!(space.canonical_text(&a), space.canonical_text(&b));
+        assert_eq!(space.canonical_text(&a), space.key_text(&space.key(&a)));
+        let c: Nb101Cell = "110011:input|conv3x3-bn-relu|conv3x3-bn-relu|output"
+            .parse()
+            .unwrap();
+        assert_ne!(space.canonical_text(&a), space.canonical_text(&c));
+    }
+
     #[test]
     fn table_text_round_trips() {
         let adj = "100010100101000101101";

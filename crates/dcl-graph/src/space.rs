@@ -118,6 +118,11 @@ pub trait SearchSpace {
     /// texts. Journals record it, and resuming matches on it.
     fn key_text(&self, key: &Self::Key) -> String;
 
+    /// The text of `arch`'s canonical key: [`key_text`](Self::key_text) of [`key`](Self::key).
+    fn canonical_text(&self, arch: &Self::Arch) -> String {
+        self.key_text(&self.key(arch))
+    }
+
     /// Every architecture of the space, one per key, where the space is small enough to list.
     fn enumerate(&self) -> Option<Vec<Self::Arch>> {
         None

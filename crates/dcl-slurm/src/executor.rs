@@ -432,7 +432,7 @@ impl SlurmExecutor {
         let mut waiting = Vec::new();
         let mut fresh = Vec::new();
         for (slot, arch) in archs.iter().enumerate() {
-            let key = space.key_text(&space.key(arch));
+            let key = space.canonical_text(arch);
             match self.adopt(&key, &mut states) {
                 Some(w) => waiting.push(Waiting { slot, ..w }),
                 None => fresh.push((slot, key)),

@@ -116,7 +116,7 @@ pub(super) fn burn_engine() -> Engine {
 pub(super) fn digest<S: GraphSpace>(space: &S, archs: &[S::Arch]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for a in archs {
-        for b in space.key_text(&space.key(a)).bytes().chain([b';']) {
+        for b in space.canonical_text(a).bytes().chain([b';']) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
