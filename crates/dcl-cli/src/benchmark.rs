@@ -27,9 +27,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::search::{
-    ColumnName, DatasetName, FLAGS, SpaceName, StrategyFlags, StrategyName, StrategySettings,
-    located, search_pretrain,
+    ALIASES, CONFIG_ONLY, ColumnName, DatasetName, SpaceName, StrategyFlags, StrategyName,
+    StrategySettings, located, search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -63,9 +64,9 @@ pub struct BenchmarkConfig {
     pub refit: FinetuneConfig,
     /// The predictor's shape.
     pub model: ModelConfig,
-    /// What runs the predictor's encoder in training: `burn` (the default; every reported
-    /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
-    /// different rounding of the same model).
+    /// What runs the predictor's encoder in training: `native` (the default: this crate's
+    /// CPU kernels, several times faster) or `burn` (burn's autodiff; numerically a different
+    /// rounding of the same model).
     pub training_engine: Engine,
 }
 
@@ -97,7 +98,11 @@ impl Default for BenchmarkConfig {
 /// The `benchmark` command's arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct BenchmarkArgs {
-    /// Config file (TOML); flags override its keys.
+    /// Config file (TOML); flags override its keys. Keys only a config file sets:
+    /// pretrain.batch_size, pretrain.temperature, pretrain.max_steps, refit.batch_size,
+    /// refit.temperature, refit.rnc_temperature, refit.target_temperature, refit.loss.weight
+    /// (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers,
+    /// model.projection.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Output directory for the config, summary, plots and histories (it must not hold a
@@ -195,6 +200,21 @@ pub(crate) fn new_out_dir<C: serde::Serialize>(
     Ok((out, lock))
 }
 
+flag_keys!(BenchmarkArgs, &mut BenchmarkConfig, {
+    space => space, dataset => datasets, protocol => protocols, budget => budgets,
+    seeds => seeds, seed_offset => seed_offset, strategies => strategies, batch => batch,
+});
+
+/// The `benchmark` command's key → flag map, for error messages.
+fn benchmark_flags() -> Vec<KeyFlag> {
+    key_flags(
+        &BenchmarkArgs::augment_args(clap::Command::new("benchmark")),
+        &[BenchmarkArgs::KEYS, StrategyFlags::KEYS],
+        CONFIG_ONLY,
+        ALIASES,
+    )
+}
+
 impl BenchmarkConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
@@ -222,9 +242,10 @@ impl BenchmarkConfig {
             }
         }
         let budget = self.budgets.iter().copied().max().unwrap_or(1);
+        let flags = benchmark_flags();
         located(
             "",
-            FLAGS,
+            &flags,
             Driver {
                 batch_size: self.batch,
                 ..Driver::new(budget)
@@ -233,15 +254,15 @@ impl BenchmarkConfig {
         )?;
         located(
             "dcl_enas",
-            FLAGS,
+            &flags,
             DclEnas::new(self.dcl_enas.clone()).validate(),
         )?;
-        located("evolution", FLAGS, self.evolution.validate())?;
+        located("evolution", &flags, self.evolution.validate())?;
         if self.strategies.contains(&StrategyName::DclEnas) {
-            located("pretrain", FLAGS, self.pretrain.validate())?;
-            located("refit", FLAGS, self.refit.validate())?;
+            located("pretrain", &flags, self.pretrain.validate())?;
+            located("refit", &flags, self.refit.validate())?;
         }
-        located("model", FLAGS, self.model.validate())?;
+        located("model", &flags, self.model.validate())?;
         Ok(())
     }
 }
@@ -268,19 +289,11 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
         Some(file) => config::load::<BenchmarkConfig>(file)?,
         None => BenchmarkConfig::default(),
     };
-    if let Some(v) = args.space {
-        cfg.space = v;
-        if args.protocol.is_none() && v == SpaceName::Nb101 {
-            cfg.protocols = vec![ColumnName::Valid108];
-        }
+    args.apply_keys(&mut cfg);
+    // NB101 has one column: naming the space picks it unless the protocols are named too.
+    if args.space == Some(SpaceName::Nb101) && args.protocol.is_none() {
+        cfg.protocols = vec![ColumnName::Valid108];
     }
-    macro_rules! set {
-        ($($flag:ident => $key:ident),*) => {
-            $(if let Some(v) = args.$flag.clone() { cfg.$key = v; })*
-        };
-    }
-    set!(dataset => datasets, protocol => protocols, budget => budgets, seeds => seeds,
-        seed_offset => seed_offset, strategies => strategies, batch => batch);
     args.strategy_settings.apply(StrategySettings {
         dcl_enas: &mut cfg.dcl_enas,
         evolution: &mut cfg.evolution,
@@ -488,4 +501,34 @@ where
     dcl_graph::io::write_atomic(&file, svg.as_bytes())?;
     println!("plot {}", file.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn every_benchmark_flag_sets_its_key_and_every_key_names_its_flag() {
+        crate::search::settings_tests::check_command::<BenchmarkArgs, BenchmarkConfig>(
+            &[BenchmarkArgs::KEYS, StrategyFlags::KEYS],
+            &["config", "out", "per_seed", "histories"],
+            &[],
+            &|a, cfg| {
+                a.apply_keys(&mut *cfg);
+                a.strategy_settings.apply(StrategySettings {
+                    dcl_enas: &mut cfg.dcl_enas,
+                    evolution: &mut cfg.evolution,
+                    pretrain: &mut cfg.pretrain,
+                    refit: &mut cfg.refit,
+                    training_engine: &mut cfg.training_engine,
+                });
+            },
+        );
+        let flags = benchmark_flags();
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.key == "datasets" && f.flag == "--dataset")
+        );
+    }
 }

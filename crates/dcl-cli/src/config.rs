@@ -69,6 +69,108 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// Declares which config key each settings flag of a flags struct overrides, once: the
+/// struct's `KEYS` lists (flag field, dotted key) for [`key_flags`], and its `apply_keys`
+/// sets each key whose flag was given (`[*] key` for a key reached through a `&mut`).
+macro_rules! flag_keys {
+    ($flags:ty, $cfg:ty, { $($flag:ident => $([$star:tt])? $($key:ident).+),* $(,)? }) => {
+        impl $flags {
+            /// Each settings flag's field and the dotted config key it overrides.
+            pub(crate) const KEYS: &'static [(&'static str, &'static str)] =
+                &[$((stringify!($flag), stringify!($($key).+))),*];
+
+            /// Sets each key whose flag was given.
+            #[allow(unused_mut)]
+            fn apply_keys(&self, mut cfg: $cfg) {
+                $(if let Some(v) = self.$flag.clone() {
+                    $($star)? cfg.$($key).+ = v.into();
+                })*
+            }
+        }
+    };
+}
+pub(crate) use flag_keys;
+
+/// A setting as error messages name it: the library's field name (`word`) in the config
+/// `section` ("" for a top-level key), the config file's dotted `key`, and the `flag` that
+/// sets it ("" when only a config file does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyFlag {
+    /// The config section.
+    pub section: String,
+    /// The field's name in the library's messages.
+    pub word: String,
+    /// The config key.
+    pub key: String,
+    /// The flag, or "".
+    pub flag: String,
+}
+
+impl KeyFlag {
+    fn new(key: &str, word: Option<&str>, flag: String) -> Self {
+        let (section, last) = key.split_once('.').unwrap_or(("", key));
+        Self {
+            section: section.to_owned(),
+            word: word.unwrap_or(last).to_owned(),
+            key: key.to_owned(),
+            flag,
+        }
+    }
+
+    /// Entries from (section, word, flag) triples whose key is `section.word`.
+    pub(crate) fn from_triples(triples: &[(&str, &str, &str)]) -> Vec<Self> {
+        triples
+            .iter()
+            .map(|&(section, word, flag)| {
+                let key = if section.is_empty() {
+                    word.to_owned()
+                } else {
+                    format!("{section}.{word}")
+                };
+                Self::new(&key, None, flag.to_owned())
+            })
+            .collect()
+    }
+}
+
+/// The key → flag map of a command whose arguments are `cmd`: each (field, key) of `keys`
+/// with the long flag clap gives that field, each key of `config_only` without a flag, and
+/// each (word, key) of `aliases`, a library field name that messages use for a config key of
+/// another name.
+pub(crate) fn key_flags(
+    cmd: &clap::Command,
+    keys: &[&[(&str, &str)]],
+    config_only: &[&str],
+    aliases: &[(&str, &str)],
+) -> Vec<KeyFlag> {
+    let flag_of = |field: &str| {
+        cmd.get_arguments()
+            .find(|a| a.get_id() == field)
+            .and_then(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .unwrap_or_default()
+    };
+    let mut out: Vec<KeyFlag> = keys
+        .iter()
+        .flat_map(|k| k.iter())
+        .map(|&(field, key)| KeyFlag::new(key, None, flag_of(field)))
+        .collect();
+    out.extend(
+        config_only
+            .iter()
+            .map(|k| KeyFlag::new(k, None, String::new())),
+    );
+    for &(word, key) in aliases {
+        let flag = out
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.flag.clone())
+            .unwrap_or_default();
+        out.push(KeyFlag::new(key, Some(word), flag));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,8 +230,8 @@ pub struct EcgConfig {
     pub infill_reference: crate::mo::InfillReferenceName,
     /// Multi-objective DCL-ENAS: random candidates scored per round beside the offspring.
     pub sampled: usize,
-    /// What runs the predictor's encoder in training: `burn` (every reported number) or
-    /// `native` (faster; another rounding).
+    /// What runs the predictor's encoder in training: `native` (the default: this crate's
+    /// kernels) or `burn` (burn's autodiff; slower, another rounding).
     pub training_engine: Engine,
 }
 

@@ -30,8 +30,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::benchmark::Column;
+use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::search::{
-    DatasetName, FLAGS, SpaceName, StrategyFlags, StrategySettings, located, search_pretrain,
+    ALIASES, CONFIG_ONLY, DatasetName, SpaceName, StrategyFlags, StrategySettings, located,
+    search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -66,6 +68,12 @@ pub enum InfillReferenceName {
     Nadir,
     /// The labelled architectures' medians.
     Median,
+}
+
+impl From<InfillReferenceName> for InfillReference {
+    fn from(name: InfillReferenceName) -> Self {
+        name.reference()
+    }
 }
 
 impl InfillReferenceName {
@@ -118,9 +126,9 @@ pub struct MoConfig {
     pub refit: FinetuneConfig,
     /// The predictor's shape.
     pub model: ModelConfig,
-    /// What runs the predictor's encoder in training: `burn` (the default; every reported
-    /// number) or `native` (this crate's CPU kernels, several times faster, numerically a
-    /// different rounding of the same model).
+    /// What runs the predictor's encoder in training: `native` (the default: this crate's
+    /// CPU kernels, several times faster) or `burn` (burn's autodiff; numerically a different
+    /// rounding of the same model).
     pub training_engine: Engine,
 }
 
@@ -152,7 +160,11 @@ impl Default for MoConfig {
 /// The `mo` command's arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct MoArgs {
-    /// Config file (TOML); flags override its keys.
+    /// Config file (TOML); flags override its keys. Keys only a config file sets:
+    /// pretrain.batch_size, pretrain.temperature, pretrain.max_steps, refit.batch_size,
+    /// refit.temperature, refit.rnc_temperature, refit.target_temperature, refit.loss.weight
+    /// (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers,
+    /// model.projection.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Output directory for the config, summary and plots (it must not hold a summary)
@@ -203,6 +215,24 @@ pub struct MoArgs {
     pub strategy_settings: StrategyFlags,
 }
 
+flag_keys!(MoArgs, &mut MoConfig, {
+    space => space, dataset => dataset, cost => cost, budget => budgets, seeds => seeds,
+    seed_offset => seed_offset, strategies => strategies,
+    nsga2_population => nsga2.population, nsga2_crossover => nsga2.crossover_rate,
+    nsga2_mutation => nsga2.mutation_rate, infill_reference => multiobjective.reference,
+    sampled => multiobjective.sampled,
+});
+
+/// The `mo` command's key → flag map, for error messages.
+fn mo_flags() -> Vec<KeyFlag> {
+    key_flags(
+        &MoArgs::augment_args(clap::Command::new("mo")),
+        &[MoArgs::KEYS, StrategyFlags::KEYS],
+        CONFIG_ONLY,
+        ALIASES,
+    )
+}
+
 impl MoConfig {
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
@@ -220,18 +250,19 @@ impl MoConfig {
                 "--cost (key `cost`): nb101's table has no FLOPs; use params".into(),
             ));
         }
-        located("nsga2", FLAGS, self.nsga2.validate())?;
-        located("multiobjective", FLAGS, self.multiobjective.validate())?;
+        let flags = mo_flags();
+        located("nsga2", &flags, self.nsga2.validate())?;
+        located("multiobjective", &flags, self.multiobjective.validate())?;
         located(
             "dcl_enas",
-            FLAGS,
+            &flags,
             DclEnas::new(self.dcl_enas.clone()).validate(),
         )?;
         if self.strategies.contains(&MoStrategyName::DclEnas) {
-            located("pretrain", FLAGS, self.pretrain.validate())?;
-            located("refit", FLAGS, self.refit.validate())?;
+            located("pretrain", &flags, self.pretrain.validate())?;
+            located("refit", &flags, self.refit.validate())?;
         }
-        located("model", FLAGS, self.model.validate())?;
+        located("model", &flags, self.model.validate())?;
         Ok(())
     }
 
@@ -260,18 +291,7 @@ pub fn run(args: &MoArgs) -> Result<(), CliError> {
         Some(file) => config::load::<MoConfig>(file)?,
         None => MoConfig::default(),
     };
-    macro_rules! set {
-        ($($flag:ident => $($key:ident).+),*) => {
-            $(if let Some(v) = args.$flag.clone() { cfg.$($key).+ = v; })*
-        };
-    }
-    set!(space => space, dataset => dataset, cost => cost, budget => budgets, seeds => seeds,
-        seed_offset => seed_offset, strategies => strategies,
-        nsga2_population => nsga2.population, nsga2_crossover => nsga2.crossover_rate,
-        nsga2_mutation => nsga2.mutation_rate, sampled => multiobjective.sampled);
-    if let Some(r) = args.infill_reference {
-        cfg.multiobjective.reference = r.reference();
-    }
+    args.apply_keys(&mut cfg);
     args.strategy_settings.apply(StrategySettings {
         dcl_enas: &mut cfg.dcl_enas,
         evolution: &mut RegularizedEvolution::default(),
@@ -486,4 +506,36 @@ fn front_of(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     front.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.total_cmp(&b.0)));
     front.dedup();
     front
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    /// (`mo` has no regularized evolution: its `--re-*` flags, shared with `search` and
+    /// `benchmark`, set nothing.)
+    #[test]
+    fn every_mo_flag_sets_its_key_and_every_key_names_its_flag() {
+        crate::search::settings_tests::check_command::<MoArgs, MoConfig>(
+            &[MoArgs::KEYS, StrategyFlags::KEYS],
+            &["config", "out", "per_seed", "re_population", "re_sample"],
+            &[],
+            &|a, cfg| {
+                a.apply_keys(&mut *cfg);
+                a.strategy_settings.apply(StrategySettings {
+                    dcl_enas: &mut cfg.dcl_enas,
+                    evolution: &mut RegularizedEvolution::default(),
+                    pretrain: &mut cfg.pretrain,
+                    refit: &mut cfg.refit,
+                    training_engine: &mut cfg.training_engine,
+                });
+            },
+        );
+        let flags = mo_flags();
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.key == "nsga2.crossover_rate" && f.flag == "--nsga2-crossover")
+        );
+    }
 }

@@ -26,6 +26,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::config::KeyFlag;
 use crate::search::{SpaceName, located};
 use crate::{CliError, config, invalid};
 
@@ -98,8 +99,8 @@ pub struct EvalConfig {
     pub pretrain: PretrainConfig,
     /// Stage 2 (its loss is the variant's).
     pub finetune: FinetuneConfig,
-    /// What runs the encoder in training: `burn` (the default; every reported number) or
-    /// `native` (faster).
+    /// What runs the encoder in training: `native` (the default: this crate's kernels) or
+    /// `burn` (burn's autodiff; slower, another rounding).
     pub training_engine: Engine,
 }
 
@@ -322,11 +323,12 @@ impl EvalConfig {
                 self.rnc_weight
             )));
         }
-        located("model", FLAGS, self.model.validate())?;
+        let flags = KeyFlag::from_triples(FLAGS);
+        located("model", &flags, self.model.validate())?;
         if self.variants.iter().any(|v| *v != Variant::NoPretrain) {
-            located("pretrain", FLAGS, self.pretrain.validate())?;
+            located("pretrain", &flags, self.pretrain.validate())?;
         }
-        located("finetune", FLAGS, self.finetune.validate())
+        located("finetune", &flags, self.finetune.validate())
     }
 
     /// The labelled set sizes.
@@ -560,8 +562,8 @@ pub struct PretrainCommandConfig {
     pub model: ModelConfig,
     /// Stage 1.
     pub pretrain: PretrainConfig,
-    /// What runs the encoder in training: `burn` (the default; every reported number) or
-    /// `native` (faster).
+    /// What runs the encoder in training: `native` (the default: this crate's kernels) or
+    /// `burn` (burn's autodiff; slower, another rounding).
     pub training_engine: Engine,
 }
 
@@ -612,8 +614,9 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
     }
     args.stage1
         .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
-    located("model", FLAGS, cfg.model.validate())?;
-    located("pretrain", FLAGS, cfg.pretrain.validate())?;
+    let flags = KeyFlag::from_triples(FLAGS);
+    located("model", &flags, cfg.model.validate())?;
+    located("pretrain", &flags, cfg.pretrain.validate())?;
     let report = match cfg.space {
         SpaceName::Nb201 => {
             let space = Nb201Space::new();

@@ -23,15 +23,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::report;
 use crate::{CliError, config, invalid};
-
-/// Sets `$cfg.$($key).+ = v` when the flag `$flags.$flag` is `Some(v)`.
-macro_rules! apply {
-    ($flags:expr, $cfg:expr, $($flag:ident => $($key:ident).+),* $(,)?) => {
-        $(if let Some(v) = $flags.$flag.clone() { $cfg.$($key).+ = v.into(); })*
-    };
-}
 
 /// The search spaces with a table to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -189,9 +183,9 @@ pub enum LossName {
     Mse,
 }
 
-impl LossName {
-    fn loss(self) -> RankingLoss {
-        match self {
+impl From<LossName> for RankingLoss {
+    fn from(name: LossName) -> Self {
+        match name {
             LossName::Pairwise => RankingLoss::Pairwise,
             LossName::Rnc => RankingLoss::RankNContrast { weight: 1.0 },
             LossName::Mse => RankingLoss::Mse,
@@ -401,41 +395,37 @@ pub struct StrategySettings<'a> {
     pub training_engine: &'a mut Engine,
 }
 
+flag_keys!(StrategyFlags, StrategySettings<'_>, {
+    initial => dcl_enas.initial, population => dcl_enas.population,
+    generations => dcl_enas.generations, offspring => dcl_enas.offspring,
+    infill => dcl_enas.infill, explore => dcl_enas.explore,
+    crossover_rate => dcl_enas.crossover_rate, tournament => dcl_enas.tournament,
+    re_population => evolution.population_size, re_sample => evolution.sample_size,
+    pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
+    op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
+    node_mask => pretrain.node_mask,
+    refit_epochs => refit.epochs, refit_lr => refit.learning_rate,
+    refit_weight_decay => refit.weight_decay, refit_max_steps => refit.max_steps,
+    refit_loss => refit.loss, training_engine => [*] training_engine,
+});
+
 impl StrategyFlags {
     /// Overrides the settings with the flags given.
     pub fn apply(&self, cfg: StrategySettings<'_>) {
-        apply!(self, cfg,
-            initial => dcl_enas.initial, population => dcl_enas.population,
-            generations => dcl_enas.generations, offspring => dcl_enas.offspring,
-            infill => dcl_enas.infill, explore => dcl_enas.explore,
-            crossover_rate => dcl_enas.crossover_rate, tournament => dcl_enas.tournament,
-            re_population => evolution.population_size, re_sample => evolution.sample_size,
-            pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
-            op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
-            node_mask => pretrain.node_mask,
-            refit_epochs => refit.epochs, refit_lr => refit.learning_rate,
-            refit_weight_decay => refit.weight_decay, refit_max_steps => refit.max_steps,
-        );
-        if let Some(l) = self.refit_loss {
-            cfg.refit.loss = l.loss();
-        }
-        if let Some(e) = self.training_engine {
-            *cfg.training_engine = e;
-        }
+        self.apply_keys(cfg);
     }
 }
+
+flag_keys!(SearchFlags, &mut SearchConfig, {
+    space => space, dataset => dataset, column => column, strategy => strategy,
+    budget => budget, seed => seed, batch => batch, max_attempts => max_attempts,
+    executor => executor, workers => workers,
+});
 
 impl SearchFlags {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut SearchConfig) {
-        apply!(self, cfg,
-            space => space, dataset => dataset, strategy => strategy, budget => budget,
-            seed => seed, batch => batch, max_attempts => max_attempts, executor => executor,
-            workers => workers,
-        );
-        if let Some(c) = self.column {
-            cfg.column = Some(c);
-        }
+        self.apply_keys(&mut *cfg);
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
             evolution: &mut cfg.evolution,
@@ -446,46 +436,35 @@ impl SearchFlags {
     }
 }
 
-/// Keys of each section and the flags that set them, for error messages.
-pub(crate) const FLAGS: &[(&str, &str, &str)] = &[
-    ("", "budget", "--budget"),
-    ("", "batch_size", "--batch"),
-    ("", "max_attempts", "--max-attempts"),
-    ("dcl_enas", "initial", "--initial"),
-    ("dcl_enas", "population", "--population"),
-    ("dcl_enas", "generations", "--generations"),
-    ("dcl_enas", "offspring", "--offspring"),
-    ("dcl_enas", "infill", "--infill"),
-    ("dcl_enas", "explore", "--explore"),
-    ("dcl_enas", "crossover_rate", "--crossover-rate"),
-    ("dcl_enas", "tournament", "--tournament"),
-    ("nsga2", "population", "--nsga2-population"),
-    ("nsga2", "crossover_rate", "--nsga2-crossover"),
-    ("nsga2", "mutation_rate", "--nsga2-mutation"),
-    ("multiobjective", "sampled", "--sampled"),
-    ("evolution", "population_size", "--re-population"),
-    ("evolution", "sample_size", "--re-sample"),
-    ("pretrain", "epochs", "--pretrain-epochs"),
-    ("pretrain", "learning_rate", "--pretrain-lr"),
-    ("pretrain", "op_substitution", "--op-substitution"),
-    ("pretrain", "edge_drop", "--edge-drop"),
-    ("pretrain", "node_mask", "--node-mask"),
-    ("pretrain", "batch_size", ""),
-    ("pretrain", "temperature", ""),
-    ("refit", "epochs", "--refit-epochs"),
-    ("refit", "max_steps", "--refit-max-steps"),
-    ("refit", "learning_rate", "--refit-lr"),
-    ("refit", "weight_decay", "--refit-weight-decay"),
-    ("refit", "batch_size", ""),
-    ("refit", "temperature", ""),
-    ("refit", "rnc_temperature", ""),
-    ("refit", "target_temperature", ""),
-    ("refit", "loss.weight", ""),
-    ("model", "hidden", ""),
-    ("model", "layers", ""),
-    ("model", "projection", ""),
-    ("", "training_engine", "--training-engine"),
+/// Keys of the strategies', the stage-1 and stage-2 and the model's settings that only a
+/// config file sets (the `--config` help lists them).
+pub(crate) const CONFIG_ONLY: &[&str] = &[
+    "pretrain.batch_size",
+    "pretrain.temperature",
+    "pretrain.max_steps",
+    "refit.batch_size",
+    "refit.temperature",
+    "refit.rnc_temperature",
+    "refit.target_temperature",
+    "refit.loss.weight",
+    "refit.info_nce_weight",
+    "model.hidden",
+    "model.layers",
+    "model.projection",
 ];
+
+/// Field names the library's messages use for a config key of another name.
+pub(crate) const ALIASES: &[(&str, &str)] = &[("batch_size", "batch")];
+
+/// The `search` command's key → flag map, for error messages.
+fn search_flags() -> Vec<KeyFlag> {
+    key_flags(
+        &SearchArgs::augment_args(clap::Command::new("search")),
+        &[SearchFlags::KEYS, StrategyFlags::KEYS],
+        CONFIG_ONLY,
+        ALIASES,
+    )
+}
 
 impl SearchConfig {
     /// The column searched: the configured one or the space's usual one.
@@ -538,20 +517,21 @@ impl SearchConfig {
                 self.workers
             )));
         }
-        located("", FLAGS, self.driver().validate())?;
+        let flags = search_flags();
+        located("", &flags, self.driver().validate())?;
         self.space.check_budget(self.budget, "--budget", "budget")?;
         if self.executor == ExecutorName::Slurm {
             check_slurm(&self.slurm, self.max_attempts)?;
         }
         located(
             "dcl_enas",
-            FLAGS,
+            &flags,
             DclEnas::new(self.dcl_enas.clone()).validate(),
         )?;
-        located("evolution", FLAGS, self.evolution.validate())?;
-        located("pretrain", FLAGS, self.pretrain.validate())?;
-        located("refit", FLAGS, self.refit.validate())?;
-        located("model", FLAGS, self.model.validate())?;
+        located("evolution", &flags, self.evolution.validate())?;
+        located("pretrain", &flags, self.pretrain.validate())?;
+        located("refit", &flags, self.refit.validate())?;
+        located("model", &flags, self.model.validate())?;
         if self.strategy == StrategyName::DclEnas && self.dcl_enas.initial < 2 {
             return Err(invalid(format!(
                 "--initial (key `dcl_enas.initial`): the predictor needs at least 2 labelled \
@@ -611,29 +591,21 @@ pub(crate) fn check_slurm(slurm: &SlurmConfig, max_attempts: Option<u32>) -> Res
 /// field (the first of `section`'s keys found in it as a word).
 pub(crate) fn located<E: std::fmt::Display>(
     section: &str,
-    flags: &[(&str, &str, &str)],
+    flags: &[KeyFlag],
     result: Result<(), E>,
 ) -> Result<(), CliError> {
     let Err(e) = result else { return Ok(()) };
     let message = e.to_string();
     let found = flags
         .iter()
-        .filter(|(s, _, _)| *s == section)
-        .filter_map(|&(_, key, flag)| find_word(&message, key).map(|at| (at, key, flag)))
-        .min_by_key(|&(at, key, _)| (at, std::cmp::Reverse(key.len())));
+        .filter(|f| f.section == section)
+        .filter_map(|f| find_word(&message, &f.word).map(|at| (at, f)))
+        .min_by_key(|&(at, f)| (at, std::cmp::Reverse(f.word.len())));
     Err(invalid(match found {
-        Some((_, key, flag)) => {
-            let key = match (section, key) {
-                ("", "batch_size") => "batch".to_owned(),
-                ("", k) => k.to_owned(),
-                (s, k) => format!("{s}.{k}"),
-            };
-            if flag.is_empty() {
-                format!("key `{key}`: {message}")
-            } else {
-                format!("{flag} (key `{key}`): {message}")
-            }
+        Some((_, KeyFlag { key, flag, .. })) if flag.is_empty() => {
+            format!("key `{key}`: {message}")
         }
+        Some((_, KeyFlag { key, flag, .. })) => format!("{flag} (key `{key}`): {message}"),
         None => message,
     }))
 }
@@ -654,7 +626,11 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
 /// The `search` command's arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SearchArgs {
-    /// Config file (TOML); flags override its keys.
+    /// Config file (TOML); flags override its keys. Keys only a config file sets:
+    /// pretrain.batch_size, pretrain.temperature, pretrain.max_steps, refit.batch_size,
+    /// refit.temperature, refit.rnc_temperature, refit.target_temperature, refit.loss.weight
+    /// (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers,
+    /// model.projection.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Run directory, which must not hold a journal [default: a new one under runs/].
@@ -905,4 +881,186 @@ where
         &mut |_| {},
     )?;
     Ok(history)
+}
+
+#[cfg(test)]
+pub(crate) mod settings_tests {
+    use std::collections::BTreeMap;
+
+    use clap::{Args, FromArgMatches};
+    use serde::Serialize;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// The leaves of `v` as dotted paths.
+    fn leaves(v: &Value, at: &str, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    let path = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    leaves(x, &path, out);
+                }
+            }
+            other => {
+                out.insert(at.to_owned(), other.clone());
+            }
+        }
+    }
+
+    fn paths<C: Serialize>(c: &C) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        leaves(&serde_json::to_value(c).unwrap(), "", &mut out);
+        out
+    }
+
+    /// The keys a flag's value changes in `C::default()`, for the first of a few values that
+    /// parses and changes something.
+    fn changed_by<A: Args + FromArgMatches, C: Serialize + Default>(
+        long: &str,
+        possible: &[String],
+        apply: &dyn Fn(&A, &mut C),
+    ) -> Vec<String> {
+        let base = paths(&C::default());
+        let candidates = possible
+            .iter()
+            .map(String::as_str)
+            .chain(["7", "0.37", "burn", "rnc", "nadir"]);
+        for value in candidates {
+            let cmd = A::augment_args(clap::Command::new("test").no_binary_name(true));
+            let Ok(m) = cmd.try_get_matches_from([format!("--{long}"), value.to_owned()]) else {
+                continue;
+            };
+            let args = A::from_arg_matches(&m).unwrap();
+            let mut cfg = C::default();
+            apply(&args, &mut cfg);
+            let now = paths(&cfg);
+            let changed: Vec<String> = now
+                .iter()
+                .filter(|(k, v)| base.get(*k) != Some(*v))
+                .map(|(k, _)| k.clone())
+                .chain(base.keys().filter(|k| !now.contains_key(*k)).cloned())
+                .collect();
+            if !changed.is_empty() {
+                return changed;
+            }
+        }
+        Vec::new()
+    }
+
+    /// Every settings flag of a command sets exactly the key its `KEYS` entry names (the
+    /// key → flag map is derived from those entries and clap's names), no two flags one key,
+    /// every argument but `other` is a settings flag with a key, every key of the config is
+    /// set by a flag or is config-only (a key of `CONFIG_ONLY`, listed in `--config`'s help,
+    /// or under one of `file_sections`, tables documented on their own).
+    pub(crate) fn check_command<A: Args + FromArgMatches, C: Serialize + Default>(
+        keys: &[&[(&str, &str)]],
+        other: &[&str],
+        file_sections: &[&str],
+        apply: &dyn Fn(&A, &mut C),
+    ) {
+        let cmd = A::augment_args(clap::Command::new("test"));
+        let keys: Vec<(&str, &str)> = keys.iter().flat_map(|k| k.iter().copied()).collect();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if other.contains(&id) {
+                continue;
+            }
+            let (_, key) = keys
+                .iter()
+                .find(|(field, _)| *field == id)
+                .unwrap_or_else(|| panic!("--{id} is in no KEYS entry"));
+            let long = arg.get_long().expect("a long flag");
+            let possible: Vec<String> = arg
+                .get_possible_values()
+                .iter()
+                .map(|p| p.get_name().to_owned())
+                .collect();
+            let changed = changed_by::<A, C>(long, &possible, apply);
+            assert!(!changed.is_empty(), "--{long} changes no key");
+            for path in &changed {
+                assert!(
+                    path == key || path.starts_with(&format!("{key}.")),
+                    "--{long} changed `{path}`, not its key `{key}`"
+                );
+            }
+        }
+        for (field, _) in &keys {
+            assert!(
+                cmd.get_arguments().any(|a| a.get_id() == *field),
+                "KEYS names `{field}`, which is no flag"
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, key) in &keys {
+            assert!(seen.insert(*key), "two flags set `{key}`");
+        }
+        let defaults = paths(&C::default());
+        let covered = |path: &str| {
+            let under = |key: &str| path == key || path.starts_with(&format!("{key}."));
+            keys.iter().any(|(_, k)| under(k))
+                || CONFIG_ONLY.iter().any(|k| under(k))
+                || file_sections.iter().any(|k| under(k))
+        };
+        let uncovered: Vec<&String> = defaults.keys().filter(|p| !covered(p)).collect();
+        assert!(
+            uncovered.is_empty(),
+            "keys set by no flag and not listed as config-only: {uncovered:?}"
+        );
+        let help = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "config")
+            .and_then(|a| a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        for key in CONFIG_ONLY {
+            let present = defaults.contains_key(*key) || *key == "refit.loss.weight";
+            assert!(
+                present,
+                "config-only key `{key}` is not a key of the config"
+            );
+            assert!(help.contains(key), "--config's help does not list `{key}`");
+        }
+    }
+
+    #[test]
+    fn every_search_flag_sets_its_key_and_every_key_names_its_flag() {
+        check_command::<SearchArgs, SearchConfig>(
+            &[SearchFlags::KEYS, StrategyFlags::KEYS],
+            &["config", "out", "resume"],
+            &["slurm"],
+            &|a, c| a.flags.apply(c),
+        );
+        // The derived map names the flag of a key, and a key only a file sets.
+        let flags = search_flags();
+        let find = |key: &str| flags.iter().find(|f| f.key == key).unwrap().flag.clone();
+        assert_eq!(find("dcl_enas.infill"), "--infill");
+        assert_eq!(find("refit.learning_rate"), "--refit-lr");
+        assert_eq!(find("training_engine"), "--training-engine");
+        assert_eq!(find("model.hidden"), "");
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.word == "batch_size" && f.flag == "--batch")
+        );
+        // A library message naming a field becomes one naming its flag and key.
+        let e = located(
+            "refit",
+            &flags,
+            Err::<(), _>("learning_rate must be positive"),
+        );
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "--refit-lr (key `refit.learning_rate`): learning_rate must be positive"
+        );
+        let e = located("", &flags, Err::<(), _>("batch_size must be at least 1"));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "--batch (key `batch`): batch_size must be at least 1"
+        );
+    }
 }
