@@ -511,7 +511,9 @@ mod settings_tests {
     fn every_benchmark_flag_sets_its_key_and_every_key_names_its_flag() {
         crate::search::settings_tests::check_command::<BenchmarkArgs, BenchmarkConfig>(
             &[BenchmarkArgs::KEYS, StrategyFlags::KEYS],
+            CONFIG_ONLY,
             &["config", "out", "per_seed", "histories"],
+            &[],
             &[],
             &|a, cfg| {
                 a.apply_keys(&mut *cfg);

@@ -116,21 +116,6 @@ impl KeyFlag {
             flag,
         }
     }
-
-    /// Entries from (section, word, flag) triples whose key is `section.word`.
-    pub(crate) fn from_triples(triples: &[(&str, &str, &str)]) -> Vec<Self> {
-        triples
-            .iter()
-            .map(|&(section, word, flag)| {
-                let key = if section.is_empty() {
-                    word.to_owned()
-                } else {
-                    format!("{section}.{word}")
-                };
-                Self::new(&key, None, flag.to_owned())
-            })
-            .collect()
-    }
 }
 
 /// The key → flag map of a command whose arguments are `cmd`: each (field, key) of `keys`

@@ -518,7 +518,9 @@ mod settings_tests {
     fn every_mo_flag_sets_its_key_and_every_key_names_its_flag() {
         crate::search::settings_tests::check_command::<MoArgs, MoConfig>(
             &[MoArgs::KEYS, StrategyFlags::KEYS],
+            CONFIG_ONLY,
             &["config", "out", "per_seed", "re_population", "re_sample"],
+            &[],
             &[],
             &|a, cfg| {
                 a.apply_keys(&mut *cfg);

@@ -26,7 +26,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::KeyFlag;
+use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::search::{SpaceName, located};
 use crate::{CliError, config, invalid};
 
@@ -170,53 +170,71 @@ pub struct Stage1Flags {
     pub training_engine: Option<Engine>,
 }
 
+/// The settings [`Stage1Flags`] set.
+struct Stage1Settings<'a> {
+    model: &'a mut ModelConfig,
+    pretrain: &'a mut PretrainConfig,
+    training_engine: &'a mut Engine,
+}
+
+flag_keys!(Stage1Flags, Stage1Settings<'_>, {
+    pretrain_epochs => pretrain.epochs, pretrain_steps => pretrain.max_steps,
+    pretrain_lr => pretrain.learning_rate, pretrain_batch => pretrain.batch_size,
+    pretrain_temperature => pretrain.temperature, op_substitution => pretrain.op_substitution,
+    edge_drop => pretrain.edge_drop, node_mask => pretrain.node_mask,
+    hidden => model.hidden, layers => model.layers, training_engine => [*] training_engine,
+});
+
 impl Stage1Flags {
     fn apply(&self, model: &mut ModelConfig, pretrain: &mut PretrainConfig, engine: &mut Engine) {
-        macro_rules! set {
-            ($($flag:ident => $t:ident . $key:ident),*) => {
-                $(if let Some(v) = self.$flag { $t.$key = v; })*
-            };
-        }
-        set!(pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
-            pretrain_batch => pretrain.batch_size, pretrain_temperature => pretrain.temperature,
-            op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
-            node_mask => pretrain.node_mask, hidden => model.hidden, layers => model.layers);
-        if self.pretrain_steps.is_some() {
-            pretrain.max_steps = self.pretrain_steps;
-        }
-        if let Some(e) = self.training_engine {
-            *engine = e;
-        }
+        self.apply_keys(Stage1Settings {
+            model,
+            pretrain,
+            training_engine: engine,
+        });
     }
 }
 
-/// Keys of `predictor` configs and their flags, for error messages.
-const FLAGS: &[(&str, &str, &str)] = &[
-    ("pretrain", "epochs", "--pretrain-epochs"),
-    ("pretrain", "learning_rate", "--pretrain-lr"),
-    ("pretrain", "batch_size", "--pretrain-batch"),
-    ("pretrain", "temperature", "--pretrain-temperature"),
-    ("pretrain", "op_substitution", "--op-substitution"),
-    ("pretrain", "edge_drop", "--edge-drop"),
-    ("pretrain", "node_mask", "--node-mask"),
-    ("finetune", "epochs", "--finetune-epochs"),
-    ("finetune", "learning_rate", "--lr"),
-    ("finetune", "weight_decay", "--weight-decay"),
-    ("finetune", "batch_size", "--batch-size"),
-    ("finetune", "temperature", "--temperature"),
-    ("finetune", "rnc_temperature", "--rnc-temperature"),
-    ("finetune", "target_temperature", "--target-temperature"),
-    ("finetune", "info_nce_weight", "--info-nce-weight"),
-    ("model", "hidden", "--hidden"),
-    ("model", "layers", "--layers"),
-    ("model", "projection", ""),
-    ("", "training_engine", "--training-engine"),
-];
+flag_keys!(EvalArgs, &mut EvalConfig, {
+    space => space, k => k, seeds => seeds, seed_offset => seed_offset,
+    variants => variants, ensemble => ensemble, encoders => encoders,
+    finetune_epochs => finetune.epochs, lr => finetune.learning_rate,
+    weight_decay => finetune.weight_decay, batch_size => finetune.batch_size,
+    temperature => finetune.temperature, target_temperature => finetune.target_temperature,
+    rnc_weight => rnc_weight, rnc_temperature => finetune.rnc_temperature,
+    info_nce_weight => finetune.info_nce_weight,
+});
+
+flag_keys!(PretrainArgs, &mut PretrainCommandConfig, { space => space, seed => seed });
+
+/// Keys of `predictor eval` that only a config file sets (its `--config` help lists them).
+const EVAL_CONFIG_ONLY: &[&str] = &["model.projection"];
+
+/// `predictor eval`'s key → flag map, for error messages.
+fn eval_flags() -> Vec<KeyFlag> {
+    key_flags(
+        &EvalArgs::augment_args(clap::Command::new("eval")),
+        &[EvalArgs::KEYS, Stage1Flags::KEYS],
+        EVAL_CONFIG_ONLY,
+        &[],
+    )
+}
+
+/// `predictor pretrain`'s key → flag map, for error messages.
+fn pretrain_flags() -> Vec<KeyFlag> {
+    key_flags(
+        &PretrainArgs::augment_args(clap::Command::new("pretrain")),
+        &[PretrainArgs::KEYS, Stage1Flags::KEYS],
+        &["model.projection"],
+        &[],
+    )
+}
 
 /// `predictor eval`'s arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct EvalArgs {
-    /// Config file (TOML); flags override its keys.
+    /// Config file (TOML); flags override its keys. A key only a config file sets:
+    /// model.projection.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Encoder cache: loaded when it holds an encoder made with these settings (a file made
@@ -323,7 +341,7 @@ impl EvalConfig {
                 self.rnc_weight
             )));
         }
-        let flags = KeyFlag::from_triples(FLAGS);
+        let flags = eval_flags();
         located("model", &flags, self.model.validate())?;
         if self.variants.iter().any(|v| *v != Variant::NoPretrain) {
             located("pretrain", &flags, self.pretrain.validate())?;
@@ -362,21 +380,7 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
         Some(f) => config::load::<EvalConfig>(f)?,
         None => EvalConfig::default(),
     };
-    macro_rules! set {
-        ($($flag:ident => $($key:ident).+),*) => {
-            $(if let Some(v) = args.$flag.clone() { cfg.$($key).+ = v; })*
-        };
-    }
-    set!(space => space, k => k, seeds => seeds, seed_offset => seed_offset,
-        variants => variants, ensemble => ensemble, encoders => encoders,
-        finetune_epochs => finetune.epochs, lr => finetune.learning_rate,
-        weight_decay => finetune.weight_decay, batch_size => finetune.batch_size,
-        temperature => finetune.temperature, rnc_weight => rnc_weight,
-        rnc_temperature => finetune.rnc_temperature,
-        info_nce_weight => finetune.info_nce_weight);
-    if args.target_temperature.is_some() {
-        cfg.finetune.target_temperature = args.target_temperature;
-    }
+    args.apply_keys(&mut cfg);
     args.stage1
         .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
     match cfg.space {
@@ -582,7 +586,8 @@ impl Default for PretrainCommandConfig {
 /// `predictor pretrain`'s arguments.
 #[derive(Debug, Clone, Args)]
 pub struct PretrainArgs {
-    /// Config file (TOML); flags override its keys.
+    /// Config file (TOML); flags override its keys. A key only a config file sets:
+    /// model.projection.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The encoder file to write (kept when it already holds an encoder made with these
@@ -606,15 +611,10 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
         Some(f) => config::load::<PretrainCommandConfig>(f)?,
         None => PretrainCommandConfig::default(),
     };
-    if let Some(s) = args.space {
-        cfg.space = s;
-    }
-    if let Some(s) = args.seed {
-        cfg.seed = s;
-    }
+    args.apply_keys(&mut cfg);
     args.stage1
         .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
-    let flags = KeyFlag::from_triples(FLAGS);
+    let flags = pretrain_flags();
     located("model", &flags, cfg.model.validate())?;
     located("pretrain", &flags, cfg.pretrain.validate())?;
     let report = match cfg.space {
@@ -660,4 +660,44 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
         ),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+    use crate::search::settings_tests::check_command;
+
+    #[test]
+    fn every_predictor_flag_sets_its_key_and_every_key_names_its_flag() {
+        check_command::<EvalArgs, EvalConfig>(
+            &[EvalArgs::KEYS, Stage1Flags::KEYS],
+            EVAL_CONFIG_ONLY,
+            &["config", "encoder"],
+            // Each variant sets stage 2's loss.
+            &["finetune.loss"],
+            &[],
+            &|a, cfg| {
+                a.apply_keys(&mut *cfg);
+                a.stage1
+                    .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+            },
+        );
+        check_command::<PretrainArgs, PretrainCommandConfig>(
+            &[PretrainArgs::KEYS, Stage1Flags::KEYS],
+            &["model.projection"],
+            &["config", "out"],
+            &[],
+            &["--out", "x"],
+            &|a, cfg| {
+                a.apply_keys(&mut *cfg);
+                a.stage1
+                    .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+            },
+        );
+        let flags = eval_flags();
+        let find = |key: &str| flags.iter().find(|f| f.key == key).unwrap().flag.clone();
+        assert_eq!(find("finetune.learning_rate"), "--lr");
+        assert_eq!(find("pretrain.max_steps"), "--pretrain-steps");
+        assert_eq!(find("model.projection"), "");
+    }
 }

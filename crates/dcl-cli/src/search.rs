@@ -923,6 +923,7 @@ pub(crate) mod settings_tests {
     fn changed_by<A: Args + FromArgMatches, C: Serialize + Default>(
         long: &str,
         possible: &[String],
+        required: &[&str],
         apply: &dyn Fn(&A, &mut C),
     ) -> Vec<String> {
         let base = paths(&C::default());
@@ -932,7 +933,11 @@ pub(crate) mod settings_tests {
             .chain(["7", "0.37", "burn", "rnc", "nadir"]);
         for value in candidates {
             let cmd = A::augment_args(clap::Command::new("test").no_binary_name(true));
-            let Ok(m) = cmd.try_get_matches_from([format!("--{long}"), value.to_owned()]) else {
+            let line = required
+                .iter()
+                .map(|a| a.to_string())
+                .chain([format!("--{long}"), value.to_owned()]);
+            let Ok(m) = cmd.try_get_matches_from(line) else {
                 continue;
             };
             let args = A::from_arg_matches(&m).unwrap();
@@ -955,12 +960,15 @@ pub(crate) mod settings_tests {
     /// Every settings flag of a command sets exactly the key its `KEYS` entry names (the
     /// key → flag map is derived from those entries and clap's names), no two flags one key,
     /// every argument but `other` is a settings flag with a key, every key of the config is
-    /// set by a flag or is config-only (a key of `CONFIG_ONLY`, listed in `--config`'s help,
-    /// or under one of `file_sections`, tables documented on their own).
+    /// set by a flag or is config-only (a key of `config_only`, listed in `--config`'s help)
+    /// or under one of `set_otherwise` (a table documented on its own, a key the command
+    /// sets itself). `required` arguments go before each flag tried.
     pub(crate) fn check_command<A: Args + FromArgMatches, C: Serialize + Default>(
         keys: &[&[(&str, &str)]],
+        config_only: &[&str],
         other: &[&str],
-        file_sections: &[&str],
+        set_otherwise: &[&str],
+        required: &[&str],
         apply: &dyn Fn(&A, &mut C),
     ) {
         let cmd = A::augment_args(clap::Command::new("test"));
@@ -980,7 +988,7 @@ pub(crate) mod settings_tests {
                 .iter()
                 .map(|p| p.get_name().to_owned())
                 .collect();
-            let changed = changed_by::<A, C>(long, &possible, apply);
+            let changed = changed_by::<A, C>(long, &possible, required, apply);
             assert!(!changed.is_empty(), "--{long} changes no key");
             for path in &changed {
                 assert!(
@@ -1003,8 +1011,8 @@ pub(crate) mod settings_tests {
         let covered = |path: &str| {
             let under = |key: &str| path == key || path.starts_with(&format!("{key}."));
             keys.iter().any(|(_, k)| under(k))
-                || CONFIG_ONLY.iter().any(|k| under(k))
-                || file_sections.iter().any(|k| under(k))
+                || config_only.iter().any(|k| under(k))
+                || set_otherwise.iter().any(|k| under(k))
         };
         let uncovered: Vec<&String> = defaults.keys().filter(|p| !covered(p)).collect();
         assert!(
@@ -1017,7 +1025,7 @@ pub(crate) mod settings_tests {
             .and_then(|a| a.get_help())
             .map(|h| h.to_string())
             .unwrap_or_default();
-        for key in CONFIG_ONLY {
+        for key in config_only {
             let present = defaults.contains_key(*key) || *key == "refit.loss.weight";
             assert!(
                 present,
@@ -1031,8 +1039,10 @@ pub(crate) mod settings_tests {
     fn every_search_flag_sets_its_key_and_every_key_names_its_flag() {
         check_command::<SearchArgs, SearchConfig>(
             &[SearchFlags::KEYS, StrategyFlags::KEYS],
+            CONFIG_ONLY,
             &["config", "out", "resume"],
             &["slurm"],
+            &[],
             &|a, c| a.flags.apply(c),
         );
         // The derived map names the flag of a key, and a key only a file sets.
