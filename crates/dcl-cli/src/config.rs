@@ -71,18 +71,20 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 /// Declares which config key each settings flag of a flags struct overrides, once: the
 /// struct's `KEYS` lists (flag field, dotted key) for [`key_flags`], and its `apply_keys`
-/// sets each key whose flag was given (`[*] key` for a key reached through a `&mut`).
+/// sets each key whose flag was given ([`Given`]; `[*] key` for a key reached through a
+/// `&mut`).
 macro_rules! flag_keys {
     ($flags:ty, $cfg:ty, { $($flag:ident => $([$star:tt])? $($key:ident).+),* $(,)? }) => {
         impl $flags {
             /// Each settings flag's field and the dotted config key it overrides.
+            #[cfg_attr(not(test), allow(dead_code))]
             pub(crate) const KEYS: &'static [(&'static str, &'static str)] =
                 &[$((stringify!($flag), stringify!($($key).+))),*];
 
             /// Sets each key whose flag was given.
             #[allow(unused_mut)]
             fn apply_keys(&self, mut cfg: $cfg) {
-                $(if let Some(v) = self.$flag.clone() {
+                $(if let Some(v) = $crate::config::Given::given(&self.$flag) {
                     $($star)? cfg.$($key).+ = v.into();
                 })*
             }
@@ -90,6 +92,29 @@ macro_rules! flag_keys {
     };
 }
 pub(crate) use flag_keys;
+
+/// The value a flag gives its key, when the flag was given: an option's value, or `true` for
+/// a switch.
+pub(crate) trait Given {
+    /// The value.
+    type Value;
+    /// `Some` when the flag was given.
+    fn given(&self) -> Option<Self::Value>;
+}
+
+impl<T: Clone> Given for Option<T> {
+    type Value = T;
+    fn given(&self) -> Option<T> {
+        self.clone()
+    }
+}
+
+impl Given for bool {
+    type Value = bool;
+    fn given(&self) -> Option<bool> {
+        self.then_some(true)
+    }
+}
 
 /// A setting as error messages name it: the library's field name (`word`) in the config
 /// `section` ("" for a top-level key), the config file's dotted `key`, and the `flag` that

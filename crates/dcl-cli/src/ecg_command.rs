@@ -25,6 +25,7 @@ use dcl_train::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::config::flag_keys;
 use crate::ecg::{
     EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness, run_baseline,
     run_cell, run_with,
@@ -444,6 +445,26 @@ pub struct EcgSearchArgs {
     pub args: EcgArgs,
 }
 
+flag_keys!(EcgArgs, &mut EcgConfig, {
+    data => data, device => device, budget => budget, seed => seed, final_seeds => final_seeds,
+    proxy_per_class => proxy_per_class, proxy_epochs => proxy_epochs,
+    proxy_valid_per_class => proxy_valid_per_class, proxy_train_seed => proxy_train_seed,
+    full_per_class => full_per_class, full_epochs => full_epochs,
+    eval_per_class => eval_per_class, channels => channels, initial => initial,
+    infill => infill, explore => explore, pretrain_epochs => pretrain_epochs, batch => batch,
+    max_attempts => max_attempts, workers => workers,
+    threads_per_worker => threads_per_worker, executor => executor, augment => augment,
+    weight_decay => weight_decay, head_hidden => head_hidden,
+    signal_dropout => signal_dropout, proxy_folds => proxy_folds,
+    feature_entries => feature_entries, baseline_entry => baseline_entry,
+    strategy => strategy, rescore_top => rescore_top, rescore_repeats => rescore_repeats,
+    fitness => fitness, infill_reference => infill_reference, sampled => sampled,
+    training_engine => training_engine, rr_only => rr_only, local_rr => local_rr,
+    median_beat => median_beat, median_channel => median_channel,
+    proxy_class_mix => proxy_class_mix, f_within_patients => f_within_patients,
+    multiobjective => multiobjective,
+});
+
 impl EcgArgs {
     /// The config: the file (or `base`), the flags over it.
     fn resolve(&self, base: Option<EcgConfig>) -> Result<EcgConfig, CliError> {
@@ -452,67 +473,7 @@ impl EcgArgs {
             (None, Some(b)) => b,
             (None, None) => EcgConfig::default(),
         };
-        macro_rules! set {
-            ($($flag:ident),*) => { $(if let Some(v) = self.$flag.clone() { cfg.$flag = v; })* };
-        }
-        set!(
-            device,
-            budget,
-            seed,
-            final_seeds,
-            proxy_per_class,
-            proxy_epochs,
-            proxy_valid_per_class,
-            full_per_class,
-            full_epochs,
-            channels,
-            initial,
-            infill,
-            explore,
-            pretrain_epochs,
-            batch,
-            workers,
-            threads_per_worker,
-            executor,
-            augment,
-            weight_decay,
-            head_hidden,
-            signal_dropout,
-            proxy_folds,
-            feature_entries,
-            baseline_entry,
-            strategy,
-            rescore_top,
-            rescore_repeats,
-            fitness,
-            infill_reference,
-            sampled,
-            training_engine
-        );
-        macro_rules! on {
-            ($($flag:ident),*) => { $(if self.$flag { cfg.$flag = true; })* };
-        }
-        on!(
-            rr_only,
-            local_rr,
-            median_beat,
-            median_channel,
-            proxy_class_mix,
-            f_within_patients,
-            multiobjective
-        );
-        if self.proxy_train_seed.is_some() {
-            cfg.proxy_train_seed = self.proxy_train_seed;
-        }
-        if self.max_attempts.is_some() {
-            cfg.max_attempts = self.max_attempts;
-        }
-        if self.eval_per_class.is_some() {
-            cfg.eval_per_class = self.eval_per_class;
-        }
-        if self.data.is_some() {
-            cfg.data = self.data.clone();
-        }
+        self.apply_keys(&mut cfg);
         Ok(cfg)
     }
 }
@@ -1142,6 +1103,19 @@ fn print_search(report: &EcgSearchReport, start: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_ecg_flag_sets_its_key_and_every_key_names_its_flag() {
+        crate::search::settings_tests::check_command::<EcgArgs, EcgConfig>(
+            &[EcgArgs::KEYS],
+            &[],
+            &["config"],
+            // The `[slurm]` table, documented in docs/slurm.md.
+            &["slurm"],
+            &[],
+            &|a, cfg| *cfg = a.resolve(Some(cfg.clone())).unwrap(),
+        );
+    }
 
     #[test]
     fn the_training_engine_reaches_the_search_from_the_flag_and_the_key() {

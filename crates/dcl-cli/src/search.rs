@@ -927,16 +927,21 @@ pub(crate) mod settings_tests {
         apply: &dyn Fn(&A, &mut C),
     ) -> Vec<String> {
         let base = paths(&C::default());
-        let candidates = possible
-            .iter()
-            .map(String::as_str)
-            .chain(["7", "0.37", "burn", "rnc", "nadir"]);
+        // A switch first (no value), then values.
+        let candidates = [None].into_iter().chain(
+            possible
+                .iter()
+                .map(String::as_str)
+                .chain(["7", "0.37", "burn", "rnc", "nadir"])
+                .map(Some),
+        );
         for value in candidates {
             let cmd = A::augment_args(clap::Command::new("test").no_binary_name(true));
             let line = required
                 .iter()
                 .map(|a| a.to_string())
-                .chain([format!("--{long}"), value.to_owned()]);
+                .chain([format!("--{long}")])
+                .chain(value.map(str::to_owned));
             let Ok(m) = cmd.try_get_matches_from(line) else {
                 continue;
             };
