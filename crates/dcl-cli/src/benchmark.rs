@@ -205,6 +205,20 @@ flag_keys!(BenchmarkArgs, &mut BenchmarkConfig, {
     seeds => seeds, seed_offset => seed_offset, strategies => strategies, batch => batch,
 });
 
+impl BenchmarkArgs {
+    /// Overrides `cfg`'s keys with the flags given.
+    pub fn apply(&self, cfg: &mut BenchmarkConfig) {
+        self.apply_keys(&mut *cfg);
+        self.strategy_settings.apply(StrategySettings {
+            dcl_enas: &mut cfg.dcl_enas,
+            evolution: &mut cfg.evolution,
+            pretrain: &mut cfg.pretrain,
+            refit: &mut cfg.refit,
+            training_engine: &mut cfg.training_engine,
+        });
+    }
+}
+
 /// The `benchmark` command's key → flag map, for error messages.
 fn benchmark_flags() -> Vec<KeyFlag> {
     key_flags(
@@ -289,18 +303,11 @@ pub fn run(args: &BenchmarkArgs) -> Result<(), CliError> {
         Some(file) => config::load::<BenchmarkConfig>(file)?,
         None => BenchmarkConfig::default(),
     };
-    args.apply_keys(&mut cfg);
+    args.apply(&mut cfg);
     // NB101 has one column: naming the space picks it unless the protocols are named too.
     if args.space == Some(SpaceName::Nb101) && args.protocol.is_none() {
         cfg.protocols = vec![ColumnName::Valid108];
     }
-    args.strategy_settings.apply(StrategySettings {
-        dcl_enas: &mut cfg.dcl_enas,
-        evolution: &mut cfg.evolution,
-        pretrain: &mut cfg.pretrain,
-        refit: &mut cfg.refit,
-        training_engine: &mut cfg.training_engine,
-    });
     cfg.validate()?;
     let (out, _lock) = new_out_dir(args.out.as_ref(), "benchmark", cfg.seed_offset, &cfg)?;
     let mut summary = Vec::new();
@@ -515,16 +522,7 @@ mod settings_tests {
             &["config", "out", "per_seed", "histories"],
             &[],
             &[],
-            &|a, cfg| {
-                a.apply_keys(&mut *cfg);
-                a.strategy_settings.apply(StrategySettings {
-                    dcl_enas: &mut cfg.dcl_enas,
-                    evolution: &mut cfg.evolution,
-                    pretrain: &mut cfg.pretrain,
-                    refit: &mut cfg.refit,
-                    training_engine: &mut cfg.training_engine,
-                });
-            },
+            &|a, cfg| a.apply(cfg),
         );
         let flags = benchmark_flags();
         assert!(

@@ -223,6 +223,20 @@ flag_keys!(MoArgs, &mut MoConfig, {
     sampled => multiobjective.sampled,
 });
 
+impl MoArgs {
+    /// Overrides `cfg`'s keys with the flags given.
+    pub fn apply(&self, cfg: &mut MoConfig) {
+        self.apply_keys(&mut *cfg);
+        self.strategy_settings.apply(StrategySettings {
+            dcl_enas: &mut cfg.dcl_enas,
+            evolution: &mut RegularizedEvolution::default(),
+            pretrain: &mut cfg.pretrain,
+            refit: &mut cfg.refit,
+            training_engine: &mut cfg.training_engine,
+        });
+    }
+}
+
 /// The `mo` command's key → flag map, for error messages.
 fn mo_flags() -> Vec<KeyFlag> {
     key_flags(
@@ -291,14 +305,7 @@ pub fn run(args: &MoArgs) -> Result<(), CliError> {
         Some(file) => config::load::<MoConfig>(file)?,
         None => MoConfig::default(),
     };
-    args.apply_keys(&mut cfg);
-    args.strategy_settings.apply(StrategySettings {
-        dcl_enas: &mut cfg.dcl_enas,
-        evolution: &mut RegularizedEvolution::default(),
-        pretrain: &mut cfg.pretrain,
-        refit: &mut cfg.refit,
-        training_engine: &mut cfg.training_engine,
-    });
+    args.apply(&mut cfg);
     cfg.validate()?;
     let (out, _lock) =
         crate::benchmark::new_out_dir(args.out.as_ref(), "mo", cfg.seed_offset, &cfg)?;
@@ -522,16 +529,7 @@ mod settings_tests {
             &["config", "out", "per_seed", "re_population", "re_sample"],
             &[],
             &[],
-            &|a, cfg| {
-                a.apply_keys(&mut *cfg);
-                a.strategy_settings.apply(StrategySettings {
-                    dcl_enas: &mut cfg.dcl_enas,
-                    evolution: &mut RegularizedEvolution::default(),
-                    pretrain: &mut cfg.pretrain,
-                    refit: &mut cfg.refit,
-                    training_engine: &mut cfg.training_engine,
-                });
-            },
+            &|a, cfg| a.apply(cfg),
         );
         let flags = mo_flags();
         assert!(

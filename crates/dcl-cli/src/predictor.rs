@@ -207,6 +207,24 @@ flag_keys!(EvalArgs, &mut EvalConfig, {
 
 flag_keys!(PretrainArgs, &mut PretrainCommandConfig, { space => space, seed => seed });
 
+impl EvalArgs {
+    /// Overrides `cfg`'s keys with the flags given.
+    pub fn apply(&self, cfg: &mut EvalConfig) {
+        self.apply_keys(&mut *cfg);
+        self.stage1
+            .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+    }
+}
+
+impl PretrainArgs {
+    /// Overrides `cfg`'s keys with the flags given.
+    pub fn apply(&self, cfg: &mut PretrainCommandConfig) {
+        self.apply_keys(&mut *cfg);
+        self.stage1
+            .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+    }
+}
+
 /// Keys of `predictor eval` that only a config file sets (its `--config` help lists them).
 const EVAL_CONFIG_ONLY: &[&str] = &["model.projection"];
 
@@ -380,9 +398,7 @@ fn eval(args: &EvalArgs) -> Result<(), CliError> {
         Some(f) => config::load::<EvalConfig>(f)?,
         None => EvalConfig::default(),
     };
-    args.apply_keys(&mut cfg);
-    args.stage1
-        .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+    args.apply(&mut cfg);
     match cfg.space {
         SpaceName::Nb201 => {
             let table = Nb201Table::embedded()?;
@@ -611,9 +627,7 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
         Some(f) => config::load::<PretrainCommandConfig>(f)?,
         None => PretrainCommandConfig::default(),
     };
-    args.apply_keys(&mut cfg);
-    args.stage1
-        .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+    args.apply(&mut cfg);
     let flags = pretrain_flags();
     located("model", &flags, cfg.model.validate())?;
     located("pretrain", &flags, cfg.pretrain.validate())?;
@@ -676,11 +690,7 @@ mod settings_tests {
             // Each variant sets stage 2's loss.
             &["finetune.loss"],
             &[],
-            &|a, cfg| {
-                a.apply_keys(&mut *cfg);
-                a.stage1
-                    .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
-            },
+            &|a, cfg| a.apply(cfg),
         );
         check_command::<PretrainArgs, PretrainCommandConfig>(
             &[PretrainArgs::KEYS, Stage1Flags::KEYS],
@@ -688,11 +698,7 @@ mod settings_tests {
             &["config", "out"],
             &[],
             &["--out", "x"],
-            &|a, cfg| {
-                a.apply_keys(&mut *cfg);
-                a.stage1
-                    .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
-            },
+            &|a, cfg| a.apply(cfg),
         );
         let flags = eval_flags();
         let find = |key: &str| flags.iter().find(|f| f.key == key).unwrap().flag.clone();
