@@ -476,8 +476,8 @@ fn slurm_a_real_training_search_trains_its_candidates_in_tasks() {
         batch_size: 16,
         ..TrainConfig::default()
     };
-    let task = dcl_cli::worker::WorkerTask::Train(Box::new(dcl_cli::worker::TrainTask {
-        folds: vec![dcl_cli::worker::TrainFold {
+    let task = dcl_cli::worker::WorkerTask::Train(Box::new(dcl_train::TrainTask {
+        folds: vec![dcl_train::TrainFold {
             train: train_path,
             valid: valid_path,
             valid_class_mix: None,

@@ -683,17 +683,17 @@ fn slurm_task(
         let valid = data.join(format!("fold-{g}-valid.json.gz"));
         for (path, set) in [(&train, &fold.train), (&valid, &fold.valid)] {
             if !path.exists() {
-                crate::worker::write_data(path, set)
+                dcl_train::write_data(path, set)
                     .map_err(|e| EcgSearchError::Io(format!("{}: {e}", path.display())))?;
             }
         }
-        folds.push(crate::worker::TrainFold {
+        folds.push(dcl_train::TrainFold {
             train,
             valid,
             valid_class_mix: config.proxy_class_mix.then(|| fold.class_mix()),
         });
     }
-    let task = crate::worker::WorkerTask::Train(Box::new(crate::worker::TrainTask {
+    let task = crate::worker::WorkerTask::Train(Box::new(dcl_train::TrainTask {
         folds,
         net: config.net,
         kernels: config.kernels,

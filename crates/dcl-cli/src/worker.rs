@@ -7,18 +7,14 @@
 //! atomically; a worker that cannot even read its spec still writes a failure result, so
 //! the driver learns why.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Table};
 use dcl_graph::{Failure, FailureKind, Nb101Cell, Nb201Cell};
 use dcl_slurm::{TaskResult, TaskSpec};
-use dcl_train::{
-    CandidateRecord, CellEvaluator, DeviceKind, Kernels, NetArch, NetConfig, SignalData,
-    TrainConfig,
-};
+use dcl_train::{NetArch, TrainTask};
 use serde::{Deserialize, Serialize};
 
 use crate::search::{ColumnName, DatasetName};
@@ -47,53 +43,10 @@ pub enum WorkerTask {
         /// The column.
         column: ColumnName,
     },
-    /// Train the candidate (space `nb201`: a cell; `net`: a cell and its feature entry).
+    /// Train the candidate (space `nb201`: a cell; `net`: a cell and its feature entry):
+    /// [`TrainTask::run`], its fitness the mean over the folds; the result's `details` hold
+    /// each fold's record.
     Train(Box<TrainTask>),
-}
-
-/// A candidate training: one training per fold (data files written once by the driver),
-/// network and training settings, device. The fitness is the mean over the folds of the
-/// validation metric × 100, as `dcl_cli::ecg`'s proxy folds score a candidate; the result's
-/// `details` hold each fold's [`CandidateRecord`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainTask {
-    /// The folds, at least one.
-    pub folds: Vec<TrainFold>,
-    /// The network around the cell.
-    pub net: NetConfig,
-    /// How the cell's 2-D operations become 1-D ones.
-    pub kernels: Kernels,
-    /// Epochs, optimizer, seed, ...
-    pub config: TrainConfig,
-    /// `cpu`, `flex`, `cuda` or `cuda:N` (on a GPU node: `gres = "gpu:1"` and `cuda`).
-    pub device: String,
-}
-
-/// One fold of a [`TrainTask`]: its data files ([`SignalData`] as JSON, gzipped when the name
-/// ends in `.gz`; see [`write_data`]) and the class mix its validation is scored at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainFold {
-    /// Training data.
-    pub train: PathBuf,
-    /// Validation data.
-    pub valid: PathBuf,
-    /// `TrainConfig::valid_class_mix` of this fold (`None`: as the validation set is).
-    #[serde(default)]
-    pub valid_class_mix: Option<Vec<f64>>,
-}
-
-/// Writes `data` for workers to read: JSON, gzipped when `path` ends in `.gz`, atomically.
-pub fn write_data(path: &Path, data: &SignalData) -> std::io::Result<()> {
-    let json = serde_json::to_vec(data).map_err(std::io::Error::other)?;
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        use std::io::Write;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&json)?;
-        gz.finish()?
-    } else {
-        json
-    };
-    dcl_graph::io::write_atomic(path, &bytes)
 }
 
 /// Runs `dcl-enas worker`: the result file is written whatever the evaluation's outcome; the
@@ -170,8 +123,6 @@ pub fn evaluate(spec: &TaskSpec) -> Result<(f64, serde_json::Value), Failure> {
             Ok((fitness, serde_json::Value::Null))
         }
         (WorkerTask::Train(t), space @ ("nb201" | "net")) => {
-            let device: DeviceKind = t.device.parse().map_err(error)?;
-            device.check().map_err(error)?;
             let net_arch = if space == "net" {
                 arch::<NetArch>(spec)?
             } else {
@@ -180,82 +131,12 @@ pub fn evaluate(spec: &TaskSpec) -> Result<(f64, serde_json::Value), Failure> {
                     features: t.net.features,
                 }
             };
-            if t.folds.is_empty() {
-                return Err(error("a training task needs at least one fold"));
-            }
-            // The device names the engine (specs written before the native engine said
-            // `ndarray` for burn-ndarray, and still get it).
-            let mut t = t.clone();
-            t.config.engine = device.engine();
-            let records = match device {
-                DeviceKind::Native | DeviceKind::NdArray => {
-                    train_folds::<dcl_train::NdArrayBackend>(&t, &net_arch, &Default::default())
-                }
-                #[cfg(feature = "flex")]
-                DeviceKind::Flex => {
-                    train_folds::<dcl_train::FlexBackend>(&t, &net_arch, &Default::default())
-                }
-                #[cfg(feature = "cuda")]
-                DeviceKind::Cuda(i) => train_folds::<dcl_train::CudaBackend>(
-                    &t,
-                    &net_arch,
-                    &burn::backend::cuda::CudaDevice::new(i),
-                ),
-                #[allow(unreachable_patterns)]
-                other => Err(error(format!(
-                    "device {other} is not compiled into this worker (build with --features flex or cuda)"
-                ))),
-            }?;
-            let fitness = records.iter().map(|r| r.fitness).sum::<f64>() / records.len() as f64;
+            let records = t.run(&net_arch).map_err(error)?;
             let details = serde_json::to_value(&records).map_err(error)?;
-            Ok((fitness, details))
+            Ok((TrainTask::fitness(&records), details))
         }
         (_, space) => Err(error(format!(
             "this worker cannot evaluate space {space:?}"
         ))),
     }
-}
-
-fn read_data(path: &Path) -> Result<SignalData, Failure> {
-    let at = |e: &dyn std::fmt::Display| error(format!("{}: {e}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| at(&e))?;
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        use std::io::Read;
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| at(&e))?;
-        out
-    } else {
-        bytes
-    };
-    let data: SignalData = serde_json::from_slice(&bytes).map_err(|e| at(&e))?;
-    data.validate().map_err(|e| at(&e))?;
-    Ok(data)
-}
-
-/// The candidate trained on each fold in turn.
-fn train_folds<B: AutodiffBackend>(
-    t: &TrainTask,
-    arch: &NetArch,
-    device: &B::Device,
-) -> Result<Vec<CandidateRecord>, Failure> {
-    t.folds
-        .iter()
-        .map(|fold| {
-            let mut evaluator = CellEvaluator::<B>::new(
-                read_data(&fold.train)?,
-                read_data(&fold.valid)?,
-                t.net,
-                t.kernels,
-                TrainConfig {
-                    valid_class_mix: fold.valid_class_mix.clone(),
-                    ..t.config.clone()
-                },
-                device.clone(),
-            )
-            .map_err(error)?;
-            evaluator.train_arch(arch).map_err(error)
-        })
-        .collect()
 }

@@ -63,6 +63,7 @@ mod metrics;
 mod native;
 mod net;
 mod space;
+mod task;
 mod train;
 
 pub use augment::Augment;
@@ -83,6 +84,7 @@ pub use net::{
     ReductionBlock, ReluConvBn,
 };
 pub use space::{NetArch, NetSpace};
+pub use task::{TrainFold, TrainTask, read_data, write_data};
 pub use train::{
     ClassWeighting, EpochRecord, OptimizerKind, TrainConfig, TrainEngine, TrainReport, Trained,
     evaluate, latency_ms, predict, train, weighted_cross_entropy,
