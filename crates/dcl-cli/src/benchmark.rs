@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::search::{
-    ALIASES, CONFIG_ONLY, ColumnName, DatasetName, SpaceName, StrategyFlags, StrategyName,
-    StrategySettings, located, search_pretrain,
+    ALIASES, CONFIG_ONLY, ColumnName, DatasetName, EvolutionFlags, SpaceName, StrategyFlags,
+    StrategyName, StrategySettings, located, search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -143,6 +143,9 @@ pub struct BenchmarkArgs {
     /// Strategy and predictor settings.
     #[command(flatten)]
     pub strategy_settings: StrategyFlags,
+    /// Regularized evolution's settings.
+    #[command(flatten)]
+    pub evolution_settings: EvolutionFlags,
 }
 
 /// Checks the seeds and budgets of a comparison over seeds (`benchmark`, `mo`); the error
@@ -209,9 +212,9 @@ impl BenchmarkArgs {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut BenchmarkConfig) {
         self.apply_keys(&mut *cfg);
+        self.evolution_settings.apply(&mut cfg.evolution);
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
-            evolution: &mut cfg.evolution,
             pretrain: &mut cfg.pretrain,
             refit: &mut cfg.refit,
             training_engine: &mut cfg.training_engine,
@@ -223,7 +226,11 @@ impl BenchmarkArgs {
 fn benchmark_flags() -> Vec<KeyFlag> {
     key_flags(
         &BenchmarkArgs::augment_args(clap::Command::new("benchmark")),
-        &[BenchmarkArgs::KEYS, StrategyFlags::KEYS],
+        &[
+            BenchmarkArgs::KEYS,
+            StrategyFlags::KEYS,
+            EvolutionFlags::KEYS,
+        ],
         CONFIG_ONLY,
         ALIASES,
     )
@@ -517,7 +524,11 @@ mod settings_tests {
     #[test]
     fn every_benchmark_flag_sets_its_key_and_every_key_names_its_flag() {
         crate::search::settings_tests::check_command::<BenchmarkArgs, BenchmarkConfig>(
-            &[BenchmarkArgs::KEYS, StrategyFlags::KEYS],
+            &[
+                BenchmarkArgs::KEYS,
+                StrategyFlags::KEYS,
+                EvolutionFlags::KEYS,
+            ],
             CONFIG_ONLY,
             &["config", "out", "per_seed", "histories"],
             &[],

@@ -19,7 +19,7 @@ use dcl_bench::{Nb101Metric, Nb101Table, Nb201Cost, Nb201Table};
 use dcl_evo::pareto::{TableReference, pareto_front};
 use dcl_evo::{
     DclEnas, DclEnasConfig, Driver, FnEvaluator, InfillReference, MultiObjective, Nsga2,
-    RandomSearch, RegularizedEvolution, SearchHistory, Strategy,
+    RandomSearch, SearchHistory, Strategy,
 };
 use dcl_graph::{GraphSpace, Nb101Space, Nb201Space, Subspace};
 use dcl_predictor::{
@@ -210,7 +210,7 @@ pub struct MoArgs {
     /// Print every run's hypervolume at each budget.
     #[arg(long)]
     pub per_seed: bool,
-    /// DCL-ENAS and predictor settings (the regularized-evolution flags are ignored).
+    /// DCL-ENAS and predictor settings.
     #[command(flatten)]
     pub strategy_settings: StrategyFlags,
 }
@@ -229,7 +229,6 @@ impl MoArgs {
         self.apply_keys(&mut *cfg);
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
-            evolution: &mut RegularizedEvolution::default(),
             pretrain: &mut cfg.pretrain,
             refit: &mut cfg.refit,
             training_engine: &mut cfg.training_engine,
@@ -519,14 +518,12 @@ fn front_of(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 mod settings_tests {
     use super::*;
 
-    /// (`mo` has no regularized evolution: its `--re-*` flags, shared with `search` and
-    /// `benchmark`, set nothing.)
     #[test]
     fn every_mo_flag_sets_its_key_and_every_key_names_its_flag() {
         crate::search::settings_tests::check_command::<MoArgs, MoConfig>(
             &[MoArgs::KEYS, StrategyFlags::KEYS],
             CONFIG_ONLY,
-            &["config", "out", "per_seed", "re_population", "re_sample"],
+            &["config", "out", "per_seed"],
             &[],
             &[],
             &|a, cfg| a.apply(cfg),

@@ -304,12 +304,44 @@ pub struct SearchFlags {
     /// Evaluations at a time (local executor), 1 to 256 [default: 1].
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Strategy and predictor settings.
+    /// DCL-ENAS and predictor settings.
     #[command(flatten)]
     pub strategy_settings: StrategyFlags,
+    /// Regularized evolution's settings.
+    #[command(flatten)]
+    pub evolution_settings: EvolutionFlags,
 }
 
-/// The strategies' and the predictor's settings flags (shared by `search` and `benchmark`).
+/// Regularized evolution's settings flags (`search` and `benchmark`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct EvolutionFlags {
+    /// Regularized evolution: population [default: 20].
+    #[arg(long)]
+    pub re_population: Option<usize>,
+    /// Regularized evolution: tournament size [default: 5].
+    #[arg(long)]
+    pub re_sample: Option<usize>,
+}
+
+/// The settings [`EvolutionFlags`] set.
+#[derive(Debug)]
+pub struct EvolutionSettings<'a> {
+    /// Regularized evolution.
+    pub evolution: &'a mut RegularizedEvolution,
+}
+
+flag_keys!(EvolutionFlags, EvolutionSettings<'_>, {
+    re_population => evolution.population_size, re_sample => evolution.sample_size,
+});
+
+impl EvolutionFlags {
+    /// Overrides regularized evolution's settings with the flags given.
+    pub fn apply(&self, evolution: &mut RegularizedEvolution) {
+        self.apply_keys(EvolutionSettings { evolution });
+    }
+}
+
+/// DCL-ENAS's and the predictor's settings flags (shared by `search`, `benchmark` and `mo`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct StrategyFlags {
     /// DCL-ENAS: random architectures evaluated before the first fit [default: 10].
@@ -337,12 +369,6 @@ pub struct StrategyFlags {
     /// DCL-ENAS: tournament size [default: 3].
     #[arg(long)]
     pub tournament: Option<usize>,
-    /// Regularized evolution: population [default: 20].
-    #[arg(long)]
-    pub re_population: Option<usize>,
-    /// Regularized evolution: tournament size [default: 5].
-    #[arg(long)]
-    pub re_sample: Option<usize>,
     /// Stage 1: epochs over the space [default: 2].
     #[arg(long)]
     pub pretrain_epochs: Option<usize>,
@@ -385,8 +411,6 @@ pub struct StrategyFlags {
 pub struct StrategySettings<'a> {
     /// DCL-ENAS.
     pub dcl_enas: &'a mut DclEnasConfig,
-    /// Regularized evolution.
-    pub evolution: &'a mut RegularizedEvolution,
     /// Stage 1.
     pub pretrain: &'a mut PretrainConfig,
     /// Stage 2.
@@ -400,7 +424,6 @@ flag_keys!(StrategyFlags, StrategySettings<'_>, {
     generations => dcl_enas.generations, offspring => dcl_enas.offspring,
     infill => dcl_enas.infill, explore => dcl_enas.explore,
     crossover_rate => dcl_enas.crossover_rate, tournament => dcl_enas.tournament,
-    re_population => evolution.population_size, re_sample => evolution.sample_size,
     pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
     op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
     node_mask => pretrain.node_mask,
@@ -426,9 +449,9 @@ impl SearchFlags {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut SearchConfig) {
         self.apply_keys(&mut *cfg);
+        self.evolution_settings.apply(&mut cfg.evolution);
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
-            evolution: &mut cfg.evolution,
             pretrain: &mut cfg.pretrain,
             refit: &mut cfg.refit,
             training_engine: &mut cfg.training_engine,
@@ -460,7 +483,7 @@ pub(crate) const ALIASES: &[(&str, &str)] = &[("batch_size", "batch")];
 fn search_flags() -> Vec<KeyFlag> {
     key_flags(
         &SearchArgs::augment_args(clap::Command::new("search")),
-        &[SearchFlags::KEYS, StrategyFlags::KEYS],
+        &[SearchFlags::KEYS, StrategyFlags::KEYS, EvolutionFlags::KEYS],
         CONFIG_ONLY,
         ALIASES,
     )
@@ -1043,7 +1066,7 @@ pub(crate) mod settings_tests {
     #[test]
     fn every_search_flag_sets_its_key_and_every_key_names_its_flag() {
         check_command::<SearchArgs, SearchConfig>(
-            &[SearchFlags::KEYS, StrategyFlags::KEYS],
+            &[SearchFlags::KEYS, StrategyFlags::KEYS, EvolutionFlags::KEYS],
             CONFIG_ONLY,
             &["config", "out", "resume"],
             &["slurm"],
