@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::search::{
-    ALIASES, CONFIG_ONLY, ColumnName, DatasetName, EvolutionFlags, SpaceName, StrategyFlags,
-    StrategyName, StrategySettings, located, search_pretrain,
+    ALIASES, CONFIG_HELP, CONFIG_ONLY, ColumnName, DatasetName, EvolutionFlags, SpaceName,
+    StrategyFlags, StrategyName, StrategySettings, located, search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -98,12 +98,8 @@ impl Default for BenchmarkConfig {
 /// The `benchmark` command's arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct BenchmarkArgs {
-    /// Config file (TOML); flags override its keys. Keys only a config file sets:
-    /// pretrain.batch_size, pretrain.temperature, pretrain.max_steps, refit.batch_size,
-    /// refit.temperature, refit.rnc_temperature, refit.target_temperature, refit.loss.weight
-    /// (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers,
-    /// model.projection.
-    #[arg(long)]
+    /// Config file (TOML); flags override its keys.
+    #[arg(long, help = CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// Output directory for the config, summary, plots and histories (it must not hold a
     /// summary) [default: a new one under runs/].
@@ -222,15 +218,18 @@ impl BenchmarkArgs {
     }
 }
 
+/// The `benchmark` command's flag groups, each flag with its key.
+const BENCHMARK_KEYS: &[&[(&str, &str)]] = &[
+    BenchmarkArgs::KEYS,
+    StrategyFlags::KEYS,
+    EvolutionFlags::KEYS,
+];
+
 /// The `benchmark` command's key → flag map, for error messages.
 fn benchmark_flags() -> Vec<KeyFlag> {
     key_flags(
         &BenchmarkArgs::augment_args(clap::Command::new("benchmark")),
-        &[
-            BenchmarkArgs::KEYS,
-            StrategyFlags::KEYS,
-            EvolutionFlags::KEYS,
-        ],
+        BENCHMARK_KEYS,
         CONFIG_ONLY,
         ALIASES,
     )
@@ -524,11 +523,7 @@ mod settings_tests {
     #[test]
     fn every_benchmark_flag_sets_its_key_and_every_key_names_its_flag() {
         crate::search::settings_tests::check_command::<BenchmarkArgs, BenchmarkConfig>(
-            &[
-                BenchmarkArgs::KEYS,
-                StrategyFlags::KEYS,
-                EvolutionFlags::KEYS,
-            ],
+            BENCHMARK_KEYS,
             CONFIG_ONLY,
             &["config", "out", "per_seed", "histories"],
             &[],

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use crate::benchmark::Column;
 use crate::config::{KeyFlag, flag_keys, key_flags};
 use crate::search::{
-    ALIASES, CONFIG_ONLY, DatasetName, SpaceName, StrategyFlags, StrategySettings, located,
-    search_pretrain,
+    ALIASES, CONFIG_HELP, CONFIG_ONLY, DatasetName, SpaceName, StrategyFlags, StrategySettings,
+    located, search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -160,12 +160,8 @@ impl Default for MoConfig {
 /// The `mo` command's arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct MoArgs {
-    /// Config file (TOML); flags override its keys. Keys only a config file sets:
-    /// pretrain.batch_size, pretrain.temperature, pretrain.max_steps, refit.batch_size,
-    /// refit.temperature, refit.rnc_temperature, refit.target_temperature, refit.loss.weight
-    /// (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers,
-    /// model.projection.
-    #[arg(long)]
+    /// Config file (TOML); flags override its keys.
+    #[arg(long, help = CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// Output directory for the config, summary and plots (it must not hold a summary)
     /// [default: a new one under runs/].
@@ -236,11 +232,14 @@ impl MoArgs {
     }
 }
 
+/// The `mo` command's flag groups, each flag with its key.
+const MO_KEYS: &[&[(&str, &str)]] = &[MoArgs::KEYS, StrategyFlags::KEYS];
+
 /// The `mo` command's key → flag map, for error messages.
 fn mo_flags() -> Vec<KeyFlag> {
     key_flags(
         &MoArgs::augment_args(clap::Command::new("mo")),
-        &[MoArgs::KEYS, StrategyFlags::KEYS],
+        MO_KEYS,
         CONFIG_ONLY,
         ALIASES,
     )
@@ -521,7 +520,7 @@ mod settings_tests {
     #[test]
     fn every_mo_flag_sets_its_key_and_every_key_names_its_flag() {
         crate::search::settings_tests::check_command::<MoArgs, MoConfig>(
-            &[MoArgs::KEYS, StrategyFlags::KEYS],
+            MO_KEYS,
             CONFIG_ONLY,
             &["config", "out", "per_seed"],
             &[],

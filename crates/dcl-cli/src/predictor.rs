@@ -225,15 +225,26 @@ impl PretrainArgs {
     }
 }
 
-/// Keys of `predictor eval` that only a config file sets (its `--config` help lists them).
-const EVAL_CONFIG_ONLY: &[&str] = &["model.projection"];
+/// Keys of `predictor eval` and `predictor pretrain` that only a config file sets (their
+/// `--config` help lists them).
+const CONFIG_ONLY: &[&str] = &["model.projection"];
+
+/// `--config`'s help in `predictor eval` and `predictor pretrain`: it lists [`CONFIG_ONLY`].
+const CONFIG_HELP: &str =
+    "Config file (TOML); flags override its keys. A key only a config file sets: model.projection.";
+
+/// `predictor eval`'s flag groups, each flag with its key.
+const EVAL_KEYS: &[&[(&str, &str)]] = &[EvalArgs::KEYS, Stage1Flags::KEYS];
+
+/// `predictor pretrain`'s flag groups, each flag with its key.
+const PRETRAIN_KEYS: &[&[(&str, &str)]] = &[PretrainArgs::KEYS, Stage1Flags::KEYS];
 
 /// `predictor eval`'s key → flag map, for error messages.
 fn eval_flags() -> Vec<KeyFlag> {
     key_flags(
         &EvalArgs::augment_args(clap::Command::new("eval")),
-        &[EvalArgs::KEYS, Stage1Flags::KEYS],
-        EVAL_CONFIG_ONLY,
+        EVAL_KEYS,
+        CONFIG_ONLY,
         &[],
     )
 }
@@ -242,8 +253,8 @@ fn eval_flags() -> Vec<KeyFlag> {
 fn pretrain_flags() -> Vec<KeyFlag> {
     key_flags(
         &PretrainArgs::augment_args(clap::Command::new("pretrain")),
-        &[PretrainArgs::KEYS, Stage1Flags::KEYS],
-        &["model.projection"],
+        PRETRAIN_KEYS,
+        CONFIG_ONLY,
         &[],
     )
 }
@@ -251,9 +262,8 @@ fn pretrain_flags() -> Vec<KeyFlag> {
 /// `predictor eval`'s arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct EvalArgs {
-    /// Config file (TOML); flags override its keys. A key only a config file sets:
-    /// model.projection.
-    #[arg(long)]
+    /// Config file (TOML); flags override its keys.
+    #[arg(long, help = CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// Encoder cache: loaded when it holds an encoder made with these settings (a file made
     /// otherwise is refused), written after pre-training when missing. Encoder i > 0 is
@@ -602,9 +612,8 @@ impl Default for PretrainCommandConfig {
 /// `predictor pretrain`'s arguments.
 #[derive(Debug, Clone, Args)]
 pub struct PretrainArgs {
-    /// Config file (TOML); flags override its keys. A key only a config file sets:
-    /// model.projection.
-    #[arg(long)]
+    /// Config file (TOML); flags override its keys.
+    #[arg(long, help = CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// The encoder file to write (kept when it already holds an encoder made with these
     /// settings; refused when it holds one made otherwise).
@@ -684,8 +693,8 @@ mod settings_tests {
     #[test]
     fn every_predictor_flag_sets_its_key_and_every_key_names_its_flag() {
         check_command::<EvalArgs, EvalConfig>(
-            &[EvalArgs::KEYS, Stage1Flags::KEYS],
-            EVAL_CONFIG_ONLY,
+            EVAL_KEYS,
+            CONFIG_ONLY,
             &["config", "encoder"],
             // Each variant sets stage 2's loss.
             &["finetune.loss"],
@@ -693,8 +702,8 @@ mod settings_tests {
             &|a, cfg| a.apply(cfg),
         );
         check_command::<PretrainArgs, PretrainCommandConfig>(
-            &[PretrainArgs::KEYS, Stage1Flags::KEYS],
-            &["model.projection"],
+            PRETRAIN_KEYS,
+            CONFIG_ONLY,
             &["config", "out"],
             &[],
             &["--out", "x"],

@@ -476,14 +476,25 @@ pub(crate) const CONFIG_ONLY: &[&str] = &[
     "model.projection",
 ];
 
+/// `--config`'s help in `search`, `benchmark` and `mo`: it lists [`CONFIG_ONLY`].
+pub(crate) const CONFIG_HELP: &str = "Config file (TOML); flags override its keys. Keys only \
+     a config file sets: pretrain.batch_size, pretrain.temperature, pretrain.max_steps, \
+     refit.batch_size, refit.temperature, refit.rnc_temperature, refit.target_temperature, \
+     refit.loss.weight (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers, \
+     model.projection.";
+
 /// Field names the library's messages use for a config key of another name.
 pub(crate) const ALIASES: &[(&str, &str)] = &[("batch_size", "batch")];
+
+/// The `search` command's flag groups, each flag with its key.
+const SEARCH_KEYS: &[&[(&str, &str)]] =
+    &[SearchFlags::KEYS, StrategyFlags::KEYS, EvolutionFlags::KEYS];
 
 /// The `search` command's key → flag map, for error messages.
 fn search_flags() -> Vec<KeyFlag> {
     key_flags(
         &SearchArgs::augment_args(clap::Command::new("search")),
-        &[SearchFlags::KEYS, StrategyFlags::KEYS, EvolutionFlags::KEYS],
+        SEARCH_KEYS,
         CONFIG_ONLY,
         ALIASES,
     )
@@ -649,12 +660,8 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
 /// The `search` command's arguments.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SearchArgs {
-    /// Config file (TOML); flags override its keys. Keys only a config file sets:
-    /// pretrain.batch_size, pretrain.temperature, pretrain.max_steps, refit.batch_size,
-    /// refit.temperature, refit.rnc_temperature, refit.target_temperature, refit.loss.weight
-    /// (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers,
-    /// model.projection.
-    #[arg(long)]
+    /// Config file (TOML); flags override its keys.
+    #[arg(long, help = CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// Run directory, which must not hold a journal [default: a new one under runs/].
     #[arg(long, conflicts_with = "resume")]
@@ -1066,7 +1073,7 @@ pub(crate) mod settings_tests {
     #[test]
     fn every_search_flag_sets_its_key_and_every_key_names_its_flag() {
         check_command::<SearchArgs, SearchConfig>(
-            &[SearchFlags::KEYS, StrategyFlags::KEYS, EvolutionFlags::KEYS],
+            SEARCH_KEYS,
             CONFIG_ONLY,
             &["config", "out", "resume"],
             &["slurm"],
