@@ -26,7 +26,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use dcl_train::{
-    CellNet, CellSpec, Classifier, InputShape, KachueeNet, Kernels, Layer, LayerGraph,
+    CellNet, CellSpec, Classifier, FeatureEntry, InputShape, Kernels, Layer, LayerGraph,
     NdArrayBackend, NetConfig, OptimizerKind, SignalData, TrainConfig, TrainEngine, ValueShape,
     train,
 };
@@ -116,7 +116,9 @@ fn ours_ms(net: Net, steps: usize, engine: TrainEngine, tr: &SignalData, va: &Si
             train(m, tr, va, &cfg, &device, &mut |_| {}).unwrap().report
         }
         Net::Kachuee => {
-            let m = KachueeNet::<NdArrayBackend>::new(shape, 0, &device).unwrap();
+            let m =
+                dcl_ecg_app::kachuee_net::<NdArrayBackend>(shape, FeatureEntry::Head, 0, &device)
+                    .unwrap();
             train(m, tr, va, &cfg, &device, &mut |_| {}).unwrap().report
         }
     };
@@ -153,7 +155,9 @@ fn case(net: Net, tr: &SignalData, va: &SignalData) -> (Json, f64) {
             m.layers(&shape).unwrap()
         }
         Net::Kachuee => {
-            let m = KachueeNet::<NdArrayBackend>::new(shape, 0, &device).unwrap();
+            let m =
+                dcl_ecg_app::kachuee_net::<NdArrayBackend>(shape, FeatureEntry::Head, 0, &device)
+                    .unwrap();
             m.layers(&shape).unwrap()
         }
     };

@@ -1,14 +1,14 @@
-//! A tiny configuration of the whole ECG pipeline (the `ecg_search` example's): real MIT-BIH
+//! A tiny configuration of the whole ECG pipeline (`dcl-enas ecg search`'s): real MIT-BIH
 //! beats, the inter-patient split, stage-1 pre-training, a DCL-ENAS search that trains every
 //! candidate, and the final training and DS2 test of the found and the baseline networks.
 //! Each test checks one property; runs that several tests read are made once.
 
-use dcl_cli::ecg::{
+use dcl_cli::search::StrategyName;
+use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
+use dcl_ecg_app::{
     CANDIDATES_FILE, EcgSearchConfig, EcgSearchReport, Execution, Rescore, proxy_fitness, run,
     run_baseline, run_cell, run_with,
 };
-use dcl_cli::search::StrategyName;
-use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
 use dcl_evo::{DclEnasConfig, RegularizedEvolution};
 use std::sync::OnceLock;
 
@@ -119,7 +119,7 @@ fn shared(
         .report
 }
 
-/// Runs `f`, counting the pipeline's log events (`tracing`, target `dcl_cli::ecg`) it emits
+/// Runs `f`, counting the pipeline's log events (`tracing`, target `dcl_ecg_app`) it emits
 /// on this thread.
 fn counting_logs<T>(f: impl FnOnce() -> T) -> (T, usize) {
     use std::sync::Arc;
@@ -128,7 +128,7 @@ fn counting_logs<T>(f: impl FnOnce() -> T) -> (T, usize) {
     struct Count(Arc<AtomicUsize>);
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
         fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-            if e.metadata().target().starts_with("dcl_cli::ecg") {
+            if e.metadata().target().starts_with("dcl_ecg_app") {
                 self.0.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -376,7 +376,7 @@ fn two_input_channels_go_through_both_networks() {
     };
     assert!(matches!(
         run_baseline::<NdArrayBackend>(db, &twice, &dev),
-        Err(dcl_cli::ecg::EcgSearchError::Ecg(_))
+        Err(dcl_ecg_app::EcgSearchError::Ecg(_))
     ));
 }
 
@@ -459,7 +459,7 @@ fn other_strategies_search_the_same_space_without_a_predictor() {
     };
     let params = |entry| {
         use burn::module::Module;
-        dcl_train::KachueeNet::<NdArrayBackend>::with_entry(shape, entry, 0, &dev)
+        dcl_ecg_app::kachuee_net::<NdArrayBackend>(shape, entry, 0, &dev)
             .unwrap()
             .num_params()
     };
@@ -494,7 +494,7 @@ fn other_strategies_search_the_same_space_without_a_predictor() {
     };
     assert!(matches!(
         run::<NdArrayBackend>(db, &refused, &dev),
-        Err(dcl_cli::ecg::EcgSearchError::Search(_))
+        Err(dcl_ecg_app::EcgSearchError::Search(_))
     ));
 }
 

@@ -45,11 +45,13 @@ fn every_crate_packages_under_the_crates_io_limit() {
         "dcl-cli",
         "dcl-contrastive",
         "dcl-ecg",
+        "dcl-ecg-app",
         "dcl-enas",
         "dcl-evo",
         "dcl-exec",
         "dcl-graph",
         "dcl-predictor",
+        "dcl-slurm",
         "dcl-train",
     ] {
         assert!(

@@ -522,7 +522,7 @@ mod settings_tests {
 
     #[test]
     fn every_benchmark_flag_sets_its_key_and_every_key_names_its_flag() {
-        crate::search::settings_tests::check_command::<BenchmarkArgs, BenchmarkConfig>(
+        crate::config::check_command::<BenchmarkArgs, BenchmarkConfig>(
             BENCHMARK_KEYS,
             CONFIG_ONLY,
             &["config", "out", "per_seed", "histories"],

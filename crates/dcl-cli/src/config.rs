@@ -1,10 +1,13 @@
 //! Config files: TOML, every key optional (a missing key keeps its default), unknown keys an
 //! error naming them; flags override the file.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use clap::{Args, FromArgMatches};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::CliError;
 
@@ -70,9 +73,10 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 /// Declares which config key each settings flag of a flags struct overrides, once: the
-/// struct's `KEYS` lists (flag field, dotted key) for [`key_flags`], and its `apply_keys`
-/// sets each key whose flag was given ([`Given`]; `[*] key` for a key reached through a
-/// `&mut`).
+/// struct's `KEYS` lists (flag field, dotted key) for [`key_flags`] and [`check_command`], and
+/// its `apply_keys` sets each key whose flag was given ([`Given`]; `[*] key` for a key reached
+/// through a `&mut`).
+#[macro_export]
 macro_rules! flag_keys {
     ($flags:ty, $cfg:ty, { $($flag:ident => $([$star:tt])? $($key:ident).+),* $(,)? }) => {
         impl $flags {
@@ -91,11 +95,11 @@ macro_rules! flag_keys {
         }
     };
 }
-pub(crate) use flag_keys;
+pub use crate::flag_keys;
 
 /// The value a flag gives its key, when the flag was given: an option's value, or `true` for
 /// a switch.
-pub(crate) trait Given {
+pub trait Given {
     /// The value.
     type Value;
     /// `Some` when the flag was given.
@@ -120,7 +124,7 @@ impl Given for bool {
 /// `section` ("" for a top-level key), the config file's dotted `key`, and the `flag` that
 /// sets it ("" when only a config file does).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyFlag {
+pub struct KeyFlag {
     /// The config section.
     pub section: String,
     /// The field's name in the library's messages.
@@ -147,7 +151,7 @@ impl KeyFlag {
 /// with the long flag clap gives that field, each key of `config_only` without a flag, and
 /// each (word, key) of `aliases`, a library field name that messages use for a config key of
 /// another name.
-pub(crate) fn key_flags(
+pub fn key_flags(
     cmd: &clap::Command,
     keys: &[&[(&str, &str)]],
     config_only: &[&str],
@@ -179,6 +183,154 @@ pub(crate) fn key_flags(
         out.push(KeyFlag::new(key, Some(word), flag));
     }
     out
+}
+
+/// The leaves of `v` as dotted paths.
+fn leaves(v: &Value, at: &str, out: &mut BTreeMap<String, Value>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                leaves(x, &path, out);
+            }
+        }
+        other => {
+            out.insert(at.to_owned(), other.clone());
+        }
+    }
+}
+
+fn paths<C: Serialize>(c: &C) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    leaves(&serde_json::to_value(c).unwrap(), "", &mut out);
+    out
+}
+
+/// The keys a flag's value changes in `C::default()`, for the first of a few values that
+/// parses and changes something.
+fn changed_by<A: Args + FromArgMatches, C: Serialize + Default>(
+    long: &str,
+    possible: &[String],
+    required: &[&str],
+    apply: &dyn Fn(&A, &mut C),
+) -> Vec<String> {
+    let base = paths(&C::default());
+    // A switch first (no value), then values.
+    let candidates = [None].into_iter().chain(
+        possible
+            .iter()
+            .map(String::as_str)
+            .chain(["7", "0.37", "burn", "rnc", "nadir"])
+            .map(Some),
+    );
+    for value in candidates {
+        let cmd = A::augment_args(clap::Command::new("test").no_binary_name(true));
+        let line = required
+            .iter()
+            .map(|a| a.to_string())
+            .chain([format!("--{long}")])
+            .chain(value.map(str::to_owned));
+        let Ok(m) = cmd.try_get_matches_from(line) else {
+            continue;
+        };
+        let args = A::from_arg_matches(&m).unwrap();
+        let mut cfg = C::default();
+        apply(&args, &mut cfg);
+        let now = paths(&cfg);
+        let changed: Vec<String> = now
+            .iter()
+            .filter(|(k, v)| base.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .chain(base.keys().filter(|k| !now.contains_key(*k)).cloned())
+            .collect();
+        if !changed.is_empty() {
+            return changed;
+        }
+    }
+    Vec::new()
+}
+
+/// For a command's tests (it panics on the first failure): every settings flag of a command
+/// (its arguments `A`, its config `C`) sets exactly the key its `KEYS` entry names (the
+/// key → flag map is derived from those entries and clap's names), no two flags one key,
+/// every argument but `other` is a settings flag with a key, every key of the config is
+/// set by a flag or is config-only (a key of `config_only`, listed in `--config`'s help)
+/// or under one of `set_otherwise` (a table documented on its own, a key the command
+/// sets itself). `required` arguments go before each flag tried.
+pub fn check_command<A: Args + FromArgMatches, C: Serialize + Default>(
+    keys: &[&[(&str, &str)]],
+    config_only: &[&str],
+    other: &[&str],
+    set_otherwise: &[&str],
+    required: &[&str],
+    apply: &dyn Fn(&A, &mut C),
+) {
+    let cmd = A::augment_args(clap::Command::new("test"));
+    let keys: Vec<(&str, &str)> = keys.iter().flat_map(|k| k.iter().copied()).collect();
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if other.contains(&id) {
+            continue;
+        }
+        let (_, key) = keys
+            .iter()
+            .find(|(field, _)| *field == id)
+            .unwrap_or_else(|| panic!("--{id} is in no KEYS entry"));
+        let long = arg.get_long().expect("a long flag");
+        let possible: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|p| p.get_name().to_owned())
+            .collect();
+        let changed = changed_by::<A, C>(long, &possible, required, apply);
+        assert!(!changed.is_empty(), "--{long} changes no key");
+        for path in &changed {
+            assert!(
+                path == key || path.starts_with(&format!("{key}.")),
+                "--{long} changed `{path}`, not its key `{key}`"
+            );
+        }
+    }
+    for (field, _) in &keys {
+        assert!(
+            cmd.get_arguments().any(|a| a.get_id() == *field),
+            "KEYS names `{field}`, which is no flag"
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, key) in &keys {
+        assert!(seen.insert(*key), "two flags set `{key}`");
+    }
+    let defaults = paths(&C::default());
+    let covered = |path: &str| {
+        let under = |key: &str| path == key || path.starts_with(&format!("{key}."));
+        keys.iter().any(|(_, k)| under(k))
+            || config_only.iter().any(|k| under(k))
+            || set_otherwise.iter().any(|k| under(k))
+    };
+    let uncovered: Vec<&String> = defaults.keys().filter(|p| !covered(p)).collect();
+    assert!(
+        uncovered.is_empty(),
+        "keys set by no flag and not listed as config-only: {uncovered:?}"
+    );
+    let help = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == "config")
+        .and_then(|a| a.get_help())
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    for key in config_only {
+        let present = defaults.contains_key(*key) || *key == "refit.loss.weight";
+        assert!(
+            present,
+            "config-only key `{key}` is not a key of the config"
+        );
+        assert!(help.contains(key), "--config's help does not list `{key}`");
+    }
 }
 
 #[cfg(test)]

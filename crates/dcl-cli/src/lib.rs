@@ -1,4 +1,6 @@
-//! The `dcl-enas` command-line program, and the application pipelines it runs.
+//! The `dcl-enas` program's commands on the benchmark tables, and what every command of the
+//! program shares (settings files, run directories, progress display, plots, the Slurm
+//! worker). The ECG application (`dcl-ecg-app`) builds its commands on these.
 //!
 //! The libraries (`dcl-graph` … `dcl-exec`) know nothing of this crate; it puts them together:
 //!
@@ -6,13 +8,12 @@
 //! * [`benchmark`]: strategies × datasets × seeds on the tables, summary lines and plots;
 //! * [`report`]: the files of a run directory, re-derived from its journal;
 //! * [`predictor`]: the predictor alone (ranking quality, pre-trained encoders);
-//! * [`ecg`]: DCL-ENAS on MIT-BIH heartbeat classification with real trainings (the
-//!   pipeline), [`ecg_command`] (the `ecg` commands);
 //! * [`worker`]: one architecture of a Slurm job array (`dcl-enas worker`);
 //! * [`run_dir`]: a run directory's lock, and what Ctrl-C and SIGTERM do to a search;
 //! * [`config`] (TOML files), [`progress`] (bars and log lines), [`plot`] (SVG curves).
 //!
-//! [`main`] parses the command line; the `dcl-enas` binary is `fn main() { dcl_cli::main() }`.
+//! [`Command`] is these commands for clap; the `dcl-enas` binary (the root package) adds the
+//! ECG application's, parses the command line and runs the command with [`run`].
 #![warn(missing_docs)]
 
 // Loading the crate as its dependents see it lets rustc link the unit tests to the generic
@@ -23,9 +24,6 @@ extern crate dcl_cli as _;
 
 pub mod benchmark;
 pub mod config;
-pub mod ecg;
-pub mod ecg_command;
-pub mod ecg_compare;
 pub mod mo;
 pub mod plot;
 pub mod predictor;
@@ -37,7 +35,7 @@ pub mod worker;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,20 +70,8 @@ pub enum CliError {
 }
 
 /// A [`CliError::Invalid`].
-pub(crate) fn invalid(message: String) -> CliError {
+pub fn invalid(message: String) -> CliError {
     CliError::Invalid(message)
-}
-
-/// Predictor-assisted evolutionary neural architecture search (DCL-ENAS).
-///
-/// With no command, runs `search` with its defaults: DCL-ENAS on NAS-Bench-201 CIFAR-10,
-/// 100 queries, seed 0.
-#[derive(Debug, Parser)]
-#[command(name = "dcl-enas", version)]
-pub struct Cli {
-    /// The command.
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
 /// The commands.
@@ -108,62 +94,31 @@ pub enum Command {
     /// The predictor alone: ranking quality, pre-trained encoders.
     #[command(subcommand)]
     Predictor(predictor::PredictorCommand),
-    /// MIT-BIH heartbeat classification: search with real trainings, baseline, one cell.
-    #[command(subcommand)]
-    Ecg(ecg_command::EcgCommand),
     /// Evaluate one architecture from a spec file and write its result (run by Slurm tasks).
     Worker(worker::WorkerArgs),
 }
 
-/// Parses the command line, runs the command, and prints any error (exit code 1; 2 for a
-/// command line clap refuses).
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    progress::init();
-    let result = match cli.command {
+/// Runs a command (`None`: `search` with its defaults, the main job).
+pub fn run(command: Option<Command>) -> Result<(), CliError> {
+    match command {
         None => search::run(&search::SearchArgs::default()),
         Some(Command::Search(a)) => search::run(&a),
         Some(Command::Benchmark(a)) => benchmark::run(&a),
         Some(Command::Mo(a)) => mo::run(&a),
         Some(Command::Report(a)) => report::run(&a),
         Some(Command::Predictor(c)) => predictor::run(&c),
-        Some(Command::Ecg(c)) => ecg_command::run(&c),
         Some(Command::Worker(a)) => worker::run(&a),
-    };
+    }
+}
+
+/// The process's exit status for a command's `result`, printing its error: 0, or 1 after
+/// `error: MESSAGE` on standard error (clap itself exits with 2 on a command line it refuses).
+pub fn exit_code(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::{CommandFactory, Parser};
-
-    use super::*;
-
-    #[test]
-    fn no_command_is_the_main_job() {
-        // `cargo run --release` with no argument: no command, which `main` runs as `search`
-        // with its defaults (DCL-ENAS, NB201 CIFAR-10, 100 queries, seed 0).
-        let cli = Cli::try_parse_from(["dcl-enas"]).unwrap();
-        assert!(cli.command.is_none());
-        let d = search::SearchConfig::default();
-        assert_eq!(
-            (d.strategy, d.space, d.dataset, d.budget, d.seed, d.column()),
-            (
-                search::StrategyName::DclEnas,
-                search::SpaceName::Nb201,
-                search::DatasetName::Cifar10,
-                100,
-                0,
-                search::ColumnName::Test200
-            )
-        );
-        assert!(Cli::try_parse_from(["dcl-enas", "searhc"]).is_err());
-        Cli::command().debug_assert();
     }
 }

@@ -519,7 +519,7 @@ mod settings_tests {
 
     #[test]
     fn every_mo_flag_sets_its_key_and_every_key_names_its_flag() {
-        crate::search::settings_tests::check_command::<MoArgs, MoConfig>(
+        crate::config::check_command::<MoArgs, MoConfig>(
             MO_KEYS,
             CONFIG_ONLY,
             &["config", "out", "per_seed"],

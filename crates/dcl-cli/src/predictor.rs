@@ -688,7 +688,7 @@ fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
 #[cfg(test)]
 mod settings_tests {
     use super::*;
-    use crate::search::settings_tests::check_command;
+    use crate::config::check_command;
 
     #[test]
     fn every_predictor_flag_sets_its_key_and_every_key_names_its_flag() {

@@ -21,7 +21,7 @@ pub const NO_LOCK_ENV: &str = "DCL_ENAS_NO_LOCK";
 /// Locks `dir` (created if missing) for the rest of the process, before any work; `flag` is
 /// the option that named it, for the message. Refused while another process holds it
 /// (naming it). `None` when [`NO_LOCK_ENV`] is `1`.
-pub(crate) fn lock(dir: &Path, flag: &str) -> Result<Option<RunLock>, CliError> {
+pub fn lock(dir: &Path, flag: &str) -> Result<Option<RunLock>, CliError> {
     acquire(dir, flag)?.map_err(|e| refusal(e, dir, flag))
 }
 
@@ -80,7 +80,7 @@ static HANDLER: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// From now on, SIGINT and SIGTERM end this process with a line about the run in `dir`,
 /// resumed by `dcl-enas SUBCOMMAND --resume DIR` (`subcommand`: `search`, `ecg search`).
-pub(crate) fn report_on_signal(dir: &Path, subcommand: &str) {
+pub fn report_on_signal(dir: &Path, subcommand: &str) {
     let resume = format!(
         "{} {subcommand} --resume {}",
         shell_word(&program()),
@@ -94,7 +94,7 @@ pub(crate) fn report_on_signal(dir: &Path, subcommand: &str) {
 }
 
 /// From now on, a signal runs `cleanup` before the process ends.
-pub(crate) fn cleanup_on_signal(cleanup: impl Fn() -> Option<String> + Send + 'static) {
+pub fn cleanup_on_signal(cleanup: impl Fn() -> Option<String> + Send + 'static) {
     CLEANUPS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -199,7 +199,7 @@ fn shell_word(word: &OsString) -> String {
 /// The journal-header upgrade of the program's searches ([`dcl_evo::Journal::resume_upgrading`]):
 /// a header whose settings do not name `training_engine` was written by runs that trained
 /// the predictor with burn, and reads as `"training_engine": "burn"`.
-pub(crate) fn upgrade_header(header: &mut dcl_evo::JournalHeader) {
+pub fn upgrade_header(header: &mut dcl_evo::JournalHeader) {
     if let Some(settings) = header.settings.as_object_mut() {
         settings
             .entry("training_engine")

@@ -604,7 +604,7 @@ impl SearchConfig {
 
 /// Checks a `[slurm]` table and the `max_attempts` beside it (which must be `retries + 1`
 /// if given); the error names the key.
-pub(crate) fn check_slurm(slurm: &SlurmConfig, max_attempts: Option<u32>) -> Result<(), CliError> {
+pub fn check_slurm(slurm: &SlurmConfig, max_attempts: Option<u32>) -> Result<(), CliError> {
     slurm.validate().map_err(|e| match e {
         dcl_slurm::SlurmError::Config { key, message } => {
             invalid(format!("key `slurm.{key}`: {message}"))
@@ -743,7 +743,7 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
 /// `task`. Ctrl-C or SIGTERM cancels its outstanding arrays (`scancel`) before the program
 /// ends ([`crate::run_dir`]); the journal holds every outcome that came back, so `--resume`
 /// goes on.
-pub(crate) fn slurm_executor(
+pub fn slurm_executor(
     slurm: &SlurmConfig,
     dir: &Path,
     space: &str,
@@ -914,161 +914,9 @@ where
 }
 
 #[cfg(test)]
-pub(crate) mod settings_tests {
-    use std::collections::BTreeMap;
-
-    use clap::{Args, FromArgMatches};
-    use serde::Serialize;
-    use serde_json::Value;
-
+mod settings_tests {
     use super::*;
-
-    /// The leaves of `v` as dotted paths.
-    fn leaves(v: &Value, at: &str, out: &mut BTreeMap<String, Value>) {
-        match v {
-            Value::Object(m) if !m.is_empty() => {
-                for (k, x) in m {
-                    let path = if at.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{at}.{k}")
-                    };
-                    leaves(x, &path, out);
-                }
-            }
-            other => {
-                out.insert(at.to_owned(), other.clone());
-            }
-        }
-    }
-
-    fn paths<C: Serialize>(c: &C) -> BTreeMap<String, Value> {
-        let mut out = BTreeMap::new();
-        leaves(&serde_json::to_value(c).unwrap(), "", &mut out);
-        out
-    }
-
-    /// The keys a flag's value changes in `C::default()`, for the first of a few values that
-    /// parses and changes something.
-    fn changed_by<A: Args + FromArgMatches, C: Serialize + Default>(
-        long: &str,
-        possible: &[String],
-        required: &[&str],
-        apply: &dyn Fn(&A, &mut C),
-    ) -> Vec<String> {
-        let base = paths(&C::default());
-        // A switch first (no value), then values.
-        let candidates = [None].into_iter().chain(
-            possible
-                .iter()
-                .map(String::as_str)
-                .chain(["7", "0.37", "burn", "rnc", "nadir"])
-                .map(Some),
-        );
-        for value in candidates {
-            let cmd = A::augment_args(clap::Command::new("test").no_binary_name(true));
-            let line = required
-                .iter()
-                .map(|a| a.to_string())
-                .chain([format!("--{long}")])
-                .chain(value.map(str::to_owned));
-            let Ok(m) = cmd.try_get_matches_from(line) else {
-                continue;
-            };
-            let args = A::from_arg_matches(&m).unwrap();
-            let mut cfg = C::default();
-            apply(&args, &mut cfg);
-            let now = paths(&cfg);
-            let changed: Vec<String> = now
-                .iter()
-                .filter(|(k, v)| base.get(*k) != Some(*v))
-                .map(|(k, _)| k.clone())
-                .chain(base.keys().filter(|k| !now.contains_key(*k)).cloned())
-                .collect();
-            if !changed.is_empty() {
-                return changed;
-            }
-        }
-        Vec::new()
-    }
-
-    /// Every settings flag of a command sets exactly the key its `KEYS` entry names (the
-    /// key → flag map is derived from those entries and clap's names), no two flags one key,
-    /// every argument but `other` is a settings flag with a key, every key of the config is
-    /// set by a flag or is config-only (a key of `config_only`, listed in `--config`'s help)
-    /// or under one of `set_otherwise` (a table documented on its own, a key the command
-    /// sets itself). `required` arguments go before each flag tried.
-    pub(crate) fn check_command<A: Args + FromArgMatches, C: Serialize + Default>(
-        keys: &[&[(&str, &str)]],
-        config_only: &[&str],
-        other: &[&str],
-        set_otherwise: &[&str],
-        required: &[&str],
-        apply: &dyn Fn(&A, &mut C),
-    ) {
-        let cmd = A::augment_args(clap::Command::new("test"));
-        let keys: Vec<(&str, &str)> = keys.iter().flat_map(|k| k.iter().copied()).collect();
-        for arg in cmd.get_arguments() {
-            let id = arg.get_id().as_str();
-            if other.contains(&id) {
-                continue;
-            }
-            let (_, key) = keys
-                .iter()
-                .find(|(field, _)| *field == id)
-                .unwrap_or_else(|| panic!("--{id} is in no KEYS entry"));
-            let long = arg.get_long().expect("a long flag");
-            let possible: Vec<String> = arg
-                .get_possible_values()
-                .iter()
-                .map(|p| p.get_name().to_owned())
-                .collect();
-            let changed = changed_by::<A, C>(long, &possible, required, apply);
-            assert!(!changed.is_empty(), "--{long} changes no key");
-            for path in &changed {
-                assert!(
-                    path == key || path.starts_with(&format!("{key}.")),
-                    "--{long} changed `{path}`, not its key `{key}`"
-                );
-            }
-        }
-        for (field, _) in &keys {
-            assert!(
-                cmd.get_arguments().any(|a| a.get_id() == *field),
-                "KEYS names `{field}`, which is no flag"
-            );
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for (_, key) in &keys {
-            assert!(seen.insert(*key), "two flags set `{key}`");
-        }
-        let defaults = paths(&C::default());
-        let covered = |path: &str| {
-            let under = |key: &str| path == key || path.starts_with(&format!("{key}."));
-            keys.iter().any(|(_, k)| under(k))
-                || config_only.iter().any(|k| under(k))
-                || set_otherwise.iter().any(|k| under(k))
-        };
-        let uncovered: Vec<&String> = defaults.keys().filter(|p| !covered(p)).collect();
-        assert!(
-            uncovered.is_empty(),
-            "keys set by no flag and not listed as config-only: {uncovered:?}"
-        );
-        let help = cmd
-            .get_arguments()
-            .find(|a| a.get_id() == "config")
-            .and_then(|a| a.get_help())
-            .map(|h| h.to_string())
-            .unwrap_or_default();
-        for key in config_only {
-            let present = defaults.contains_key(*key) || *key == "refit.loss.weight";
-            assert!(
-                present,
-                "config-only key `{key}` is not a key of the config"
-            );
-            assert!(help.contains(key), "--config's help does not list `{key}`");
-        }
-    }
+    use crate::config::check_command;
 
     #[test]
     fn every_search_flag_sets_its_key_and_every_key_names_its_flag() {

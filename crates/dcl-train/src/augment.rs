@@ -1,10 +1,10 @@
 //! Label-preserving random perturbations of training signals.
 //!
-//! Inter-patient ECG classification fails mostly by overfitting the training patients' beat
-//! shapes; these perturbations imitate what differs between patients and recordings (gain,
-//! electrode noise, baseline wander, where the R peak sits in the window, heart-rate
-//! variability). The trainer applies them to training batches only, drawing from its own
-//! seeded stream, so a run stays reproducible.
+//! A classifier trained on signals from a few sources (patients, sensors, recordings) tends to
+//! learn the sources' shapes; these perturbations imitate what differs between sources (gain,
+//! sensor noise, baseline wander, where the event sits in the window, jitter of the extra
+//! features). The trainer applies them to training batches only, drawing from its own seeded
+//! stream, so a run stays reproducible.
 
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,9 @@ use crate::TrainError;
 /// let mut signal = vec![0.0f32; 128];
 /// signal[64] = 1.0;
 /// let mut features = vec![1.0f32; 4];
-/// Augment::ecg().apply(&mut signal, &mut features, &mut rng);
+/// let augment = Augment { scale: 0.2, noise: 0.05, feature_jitter: 0.05, ..Augment::NONE };
+/// augment.validate().unwrap();
+/// augment.apply(&mut signal, &mut features, &mut rng);
 /// assert!(signal.iter().all(|v| v.is_finite()));
 /// assert!(features.iter().all(|&f| (f - 1.0).abs() <= 0.05 + 1e-6));
 /// ```
@@ -39,11 +41,11 @@ pub struct Augment {
     /// Each extra feature is multiplied by a factor drawn from
     /// `[1 - feature_jitter, 1 + feature_jitter]`.
     pub feature_jitter: f32,
-    /// Probability that the whole signal is replaced by zeros (drawn last, per beat), so the
-    /// network sees that beat through its extra features alone. Why: a network that can
-    /// memorise the training patients' beat shapes learns little from the features (RR
-    /// intervals) that transfer to new patients better than shapes do; dropping the signal
-    /// now and then forces the head to use them.
+    /// Probability that the whole signal is replaced by zeros (drawn last, per sample), so the
+    /// network sees that sample through its extra features alone. Why: a network that can
+    /// memorise the training sources' signal shapes learns little from features that transfer
+    /// to new sources better than shapes do; dropping the signal now and then forces the head
+    /// to use them.
     pub signal_dropout: f32,
 }
 
@@ -64,19 +66,6 @@ impl Augment {
         feature_jitter: 0.0,
         signal_dropout: 0.0,
     };
-
-    /// Settings for per-record normalised beat windows (unit standard deviation): gain ±20 %,
-    /// noise 0.05, wander up to 0.3, shift up to 5 samples, RR features ±5 %.
-    pub fn ecg() -> Self {
-        Self {
-            scale: 0.2,
-            noise: 0.05,
-            wander: 0.3,
-            shift: 5,
-            feature_jitter: 0.05,
-            signal_dropout: 0.0,
-        }
-    }
 
     /// Whether this changes nothing.
     pub fn is_none(&self) -> bool {
@@ -205,15 +194,22 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    /// Every perturbation but signal dropout, in amounts that suit unit-variance signals.
+    const SOME: Augment = Augment {
+        scale: 0.2,
+        noise: 0.05,
+        wander: 0.3,
+        shift: 5,
+        feature_jitter: 0.05,
+        signal_dropout: 0.0,
+    };
+
     #[test]
     fn channels_share_shift_gain_and_wander() {
         let one: Vec<f32> = (0..64).map(|t| (t as f32 * 0.3).sin()).collect();
         let mut two = [one.clone(), one.clone()].concat();
         let mut single = one.clone();
-        let no_noise = Augment {
-            noise: 0.0,
-            ..Augment::ecg()
-        };
+        let no_noise = Augment { noise: 0.0, ..SOME };
         let (mut f1, mut f2) = (vec![1.0f32; 4], vec![1.0f32; 4]);
         no_noise.apply(&mut single, &mut f1, &mut ChaCha8Rng::seed_from_u64(3));
         no_noise.apply_channels(&mut two, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
@@ -223,11 +219,11 @@ mod tests {
         assert_ne!(single, one);
         // The noise differs between channels.
         let mut noisy = [one.clone(), one].concat();
-        Augment::ecg().apply_channels(&mut noisy, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
+        SOME.apply_channels(&mut noisy, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
         assert_ne!(&noisy[..64], &noisy[64..]);
         // A length that does not split into the channels is left alone.
         let mut odd = vec![1.0f32; 7];
-        Augment::ecg().apply_channels(&mut odd, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
+        SOME.apply_channels(&mut odd, 2, &mut f2, &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(odd, vec![1.0f32; 7]);
     }
 
@@ -283,9 +279,9 @@ mod tests {
         assert_eq!(s, signal);
         assert!(f[0] != 1.0 && (f[0] - 1.0).abs() <= 0.1 && (f[1] - 2.0).abs() <= 0.2);
         // Same seed, same perturbation.
-        assert_eq!(run(Augment::ecg()), run(Augment::ecg()));
+        assert_eq!(run(SOME), run(SOME));
         // Signal dropout: always (p = 1) zeros the signal and keeps the features; p = 0.5
-        // drops about half of many beats; neither touches the features.
+        // drops about half of many samples; neither touches the features.
         let (s, f) = run(Augment {
             signal_dropout: 1.0,
             ..Augment::NONE
@@ -323,7 +319,7 @@ mod tests {
 
     #[test]
     fn bad_amounts_are_errors() {
-        assert!(Augment::ecg().validate().is_ok());
+        assert!(SOME.validate().is_ok());
         for a in [
             Augment {
                 scale: 1.0,

@@ -61,8 +61,8 @@ pub struct CellSpec {
 pub struct Kernels {
     /// Width of `nor_conv_1x1`. Default 1.
     pub conv_1x1: usize,
-    /// Width of `nor_conv_3x3`. Default 5: a 3x3 kernel covers 9 inputs in 2-D, and a beat at
-    /// 180 Hz needs a wider field than 3 samples.
+    /// Width of `nor_conv_3x3`. Default 5: a 3x3 kernel covers 9 inputs in 2-D, and a 1-D
+    /// signal of a few hundred samples needs a wider field than 3.
     pub conv_3x3: usize,
     /// Width of `avg_pool_3x3`. Default 3.
     pub avg_pool: usize,

@@ -623,25 +623,28 @@ impl LayerGraph {
         self.state(Some(id), shape, values)
     }
 
-    /// Adds a burn `Conv1d` (with dilation 1, one group and symmetric explicit or no
-    /// padding; `None` for anything else) reading `input`.
+    /// Adds a burn `Conv1d` reading `input`; an error for a convolution the layer graph cannot
+    /// express (dilation, groups, or asymmetric padding).
     pub fn burn_conv1d<B: Backend>(
         &mut self,
         conv: &burn::nn::conv::Conv1d<B>,
         input: Value,
-    ) -> Option<Result<Value, TrainError>> {
+    ) -> Result<Value, TrainError> {
         use burn::nn::PaddingConfig1d;
         let padding = match conv.padding {
-            PaddingConfig1d::Valid => 0,
-            PaddingConfig1d::Explicit(a, b) if a == b => a,
-            _ => return None,
+            _ if conv.dilation != 1 || conv.groups != 1 => None,
+            PaddingConfig1d::Valid => Some(0),
+            PaddingConfig1d::Explicit(a, b) if a == b => Some(a),
+            _ => None,
         };
-        if conv.dilation != 1 || conv.groups != 1 {
-            return None;
-        }
+        let Some(padding) = padding else {
+            return Err(TrainError::Config(
+                "a convolution with dilation, groups or asymmetric padding".into(),
+            ));
+        };
         let weight = self.param(&conv.weight);
         let bias = conv.bias.as_ref().map(|b| self.param(b));
-        Some(self.conv1d(input, weight, bias, conv.stride, padding))
+        self.conv1d(input, weight, bias, conv.stride, padding)
     }
 
     /// Adds a burn `BatchNorm` reading `input`.

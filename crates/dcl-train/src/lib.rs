@@ -6,8 +6,10 @@
 //! * [`CellSpec`]: a cell as operation edges between nodes; [`CellSpec::from_nb201`] reads a
 //!   NAS-Bench-201 cell as a 1-D cell.
 //! * [`CellNet`]: the NAS-Bench-201 macro skeleton (stem, stages of cells joined by residual
-//!   reduction blocks, global pooling, classifier) with 1-D convolutions for signals;
-//!   [`KachueeNet`]: the hand-designed residual 1-D CNN of Kachuee et al. (2018) as a baseline.
+//!   reduction blocks, global pooling, classifier) with 1-D convolutions for signals. Other
+//!   networks implement [`Classifier`] (and [`Classifier::layers`] for the native engine),
+//!   built from [`seeded_conv1d`] and [`seeded_linear`] so that a seed fixes their weights;
+//!   [`ResNet1d`] is a plain residual 1-D CNN of that kind, for hand-designed baselines.
 //! * [`train`]: seeded mini-batches, Adam or SGD with a cosine schedule, class-weighted
 //!   cross-entropy, early stopping on a validation split; [`ClassMetrics`] for the results.
 //! * [`FeatureEntry`]: where a [`CellNet`]'s extra features (RR intervals, say) enter it;
@@ -62,6 +64,7 @@ mod layers;
 mod metrics;
 mod native;
 mod net;
+mod resnet;
 mod space;
 mod task;
 mod train;
@@ -80,9 +83,10 @@ pub use layers::{Layer, LayerGraph, Value, ValueShape, Weight, WeightIndex, writ
 pub use metrics::{ClassMetrics, Monitor};
 pub use native::NativeNet;
 pub use net::{
-    Cell, CellNet, Classifier, FeatureEntry, InputShape, KachueeBlock, KachueeNet, NetConfig,
-    ReductionBlock, ReluConvBn,
+    Cell, CellNet, Classifier, FeatureEntry, InputShape, NetConfig, ReductionBlock, ReluConvBn,
+    check_accepts, seeded_conv1d, seeded_linear,
 };
+pub use resnet::{ResBlock, ResNet1d, ResNetConfig};
 pub use space::{NetArch, NetSpace};
 pub use task::{TrainFold, TrainTask, read_data, write_data};
 pub use train::{
@@ -102,15 +106,15 @@ pub fn __ndarray_backend_code() -> [*const (); 12] {
     type I = burn::backend::NdArray;
     [
         train::<B, CellNet<B>> as *const (),
-        train::<B, KachueeNet<B>> as *const (),
+        train::<B, ResNet1d<B>> as *const (),
         evaluate::<I, CellNet<I>> as *const (),
-        evaluate::<I, KachueeNet<I>> as *const (),
+        evaluate::<I, ResNet1d<I>> as *const (),
         predict::<I, CellNet<I>> as *const (),
-        predict::<I, KachueeNet<I>> as *const (),
+        predict::<I, ResNet1d<I>> as *const (),
         latency_ms::<I, CellNet<I>> as *const (),
-        latency_ms::<I, KachueeNet<I>> as *const (),
+        latency_ms::<I, ResNet1d<I>> as *const (),
         CellNet::<B>::new as *const (),
-        KachueeNet::<B>::with_entry as *const (),
+        ResNet1d::<B>::new as *const (),
         CellEvaluator::<B>::new as *const (),
         CellEvaluator::<B>::train_arch as *const (),
     ]

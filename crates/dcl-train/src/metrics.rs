@@ -43,8 +43,8 @@ impl ClassMetrics {
 
     /// The metrics at another class mix: each sample of true class `c` counts `weights[c]`
     /// times, as if the set held `weights[c]` times as many of that class. Scoring a
-    /// class-balanced sample with `weights[c]` = (beats of class `c` in the population) /
-    /// (beats of class `c` in the sample) gives the positive predictive values, accuracy and
+    /// class-balanced sample with `weights[c]` = (samples of class `c` in the population) /
+    /// (samples of class `c` in the sample) gives the positive predictive values, accuracy and
     /// macro-F1 the whole population would get in expectation, where the plain metrics would
     /// count a rare class's false positives as if it were as common as the others.
     /// Sensitivity and balanced accuracy do not change; `confusion` keeps the plain counts.

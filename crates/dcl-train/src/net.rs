@@ -1,14 +1,15 @@
 //! The networks: [`CellNet`], a NAS-Bench-201-style macro skeleton whose cells follow a
-//! [`CellSpec`], and [`KachueeNet`], the hand-designed residual 1-D CNN baseline. Both are 1-D;
-//! the cell wiring ([`CellSpec`], the edge loop in [`Cell::forward`]) does not depend on the
-//! dimension, so a 2-D variant only needs 2-D versions of the three small layers below.
+//! [`CellSpec`], and the pieces other networks are built from ([`seeded_conv1d`],
+//! [`seeded_linear`], [`FeatureEntry`]'s stem input). The networks are 1-D; the cell wiring
+//! ([`CellSpec`], the edge loop in [`Cell::forward`]) does not depend on the dimension, so a
+//! 2-D variant only needs 2-D versions of the three small layers below.
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig1d};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
-use burn::tensor::module::{avg_pool1d, max_pool1d};
+use burn::tensor::module::avg_pool1d;
 use burn::tensor::{Tensor, TensorData};
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
@@ -45,7 +46,7 @@ pub trait Classifier<B: Backend>: Module<B> {
 
 /// A typed error when `model` does not take samples of `shape` (where burn would panic on the
 /// mismatched tensors).
-pub(crate) fn check_accepts<B: Backend, M: Classifier<B>>(
+pub fn check_accepts<B: Backend, M: Classifier<B>>(
     model: &M,
     shape: &InputShape,
 ) -> Result<(), TrainError> {
@@ -56,19 +57,6 @@ pub(crate) fn check_accepts<B: Backend, M: Classifier<B>>(
             "the network does not take samples of {shape:?}"
         )))
     }
-}
-
-/// A burn convolution in `g`, or an error for one the layer graph cannot express.
-fn lower_conv<B: Backend>(
-    g: &mut LayerGraph,
-    conv: &Conv1d<B>,
-    x: Value,
-) -> Result<Value, TrainError> {
-    g.burn_conv1d(conv, x).unwrap_or_else(|| {
-        Err(TrainError::Config(
-            "a convolution with dilation, groups or asymmetric padding".into(),
-        ))
-    })
 }
 
 /// What every network needs to know about its input.
@@ -114,9 +102,10 @@ fn uniform<B: Backend, const D: usize>(
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
-/// A same-padded `Conv1d` whose weights come from our RNG (Kaiming-uniform with burn's default
-/// bound `1/sqrt(fan_in)`), so initial weights depend on the seed alone.
-fn conv1d<B: Backend>(
+/// A same-padded `Conv1d` whose weights come from `rng` (Kaiming-uniform with burn's default
+/// bound `1/sqrt(fan_in)`, weights drawn before biases), so initial weights depend on the seed
+/// alone.
+pub fn seeded_conv1d<B: Backend>(
     c_in: usize,
     c_out: usize,
     kernel: usize,
@@ -135,8 +124,8 @@ fn conv1d<B: Backend>(
     conv
 }
 
-/// A `Linear` with weights from our RNG, like [`conv1d`].
-fn linear<B: Backend>(
+/// A `Linear` whose weights come from `rng`, like [`seeded_conv1d`].
+pub fn seeded_linear<B: Backend>(
     d_in: usize,
     d_out: usize,
     rng: &mut dyn Rng,
@@ -206,7 +195,7 @@ impl<B: Backend> ReluConvBn<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            conv: conv1d(c_in, c_out, kernel, stride, rng, device),
+            conv: seeded_conv1d(c_in, c_out, kernel, stride, rng, device),
             bn: BatchNormConfig::new(c_out).init(device),
         }
     }
@@ -217,7 +206,7 @@ impl<B: Backend> ReluConvBn<B> {
 
     /// Lowered, reading `relu_x`, the ReLU of its input (shared by the edges of one node).
     fn lower(&self, g: &mut LayerGraph, relu_x: Value) -> Result<Value, TrainError> {
-        let x = lower_conv(g, &self.conv, relu_x)?;
+        let x = g.burn_conv1d(&self.conv, relu_x)?;
         g.burn_batch_norm(&self.bn, x)
     }
 }
@@ -348,7 +337,7 @@ impl<B: Backend> ReductionBlock<B> {
             b: ReluConvBn::new(c_out, c_out, 3, 1, rng, device),
             // A strided 1x1 shortcut: its output length, ceil(L/2), matches the strided
             // convolution's for odd lengths too.
-            shortcut: conv1d(c_in, c_out, 1, 2, rng, device),
+            shortcut: seeded_conv1d(c_in, c_out, 1, 2, rng, device),
             shortcut_bn: BatchNormConfig::new(c_out).init(device),
         }
     }
@@ -359,7 +348,7 @@ impl<B: Backend> ReductionBlock<B> {
     }
 
     fn lower(&self, g: &mut LayerGraph, x: Value) -> Result<Value, TrainError> {
-        let residual = lower_conv(g, &self.shortcut, x)?;
+        let residual = g.burn_conv1d(&self.shortcut, x)?;
         let residual = g.burn_batch_norm(&self.shortcut_bn, residual)?;
         let r = g.relu(x)?;
         let a = self.a.lower(g, r)?;
@@ -376,14 +365,15 @@ pub struct NetConfig {
     pub channels: usize,
     /// Number of stages; reductions sit between them. Default 3 (as NAS-Bench-201).
     pub stages: usize,
-    /// Cells per stage. Default 1 (NAS-Bench-201 uses 5 on images; 1-D beats are small).
+    /// Cells per stage. Default 1 (NAS-Bench-201 uses 5 on images; 1-D signals of a few
+    /// hundred samples are small).
     pub cells_per_stage: usize,
     /// Width of the stem convolution. Default 7.
     pub stem_kernel: usize,
     /// Units of a hidden ReLU layer between the pooled maps (with the extra features) and the
     /// classifier; 0 for NAS-Bench-201's single linear classifier. A hidden layer lets the
-    /// network combine extra features non-linearly (ratios of RR intervals, say), as the
-    /// baseline's fully-connected layers can. Default 0.
+    /// network combine extra features non-linearly (ratios of them, say), as a flattening
+    /// baseline's fully-connected layers can ([`crate::ResNet1d`]). Default 0.
     #[serde(default)]
     pub head_hidden: usize,
     /// Where the extra features enter the network. Default [`FeatureEntry::Head`] (every
@@ -416,9 +406,9 @@ impl NetConfig {
 
 /// Where a [`CellNet`]'s extra per-sample features (an ECG beat's RR intervals, say) enter it.
 ///
-/// Across patients the rhythm transfers and the beat's shape does not, so
-/// how the two are combined is part of the architecture, and a search can choose it
-/// ([`crate::NetSpace`]).
+/// When the features transfer between sources better than the signal's shape does (across
+/// patients, an ECG beat's rhythm and its shape), how the two are combined is part of the
+/// architecture, and a search can choose it ([`crate::NetSpace`]).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -453,7 +443,7 @@ impl FeatureEntry {
 
     /// What the stem reads: the signals, and with `Stem` each feature as one more channel,
     /// constant along the signal.
-    fn stem_input<B: Backend>(
+    pub fn stem_input<B: Backend>(
         self,
         signals: Tensor<B, 3>,
         features: &Tensor<B, 2>,
@@ -472,7 +462,7 @@ impl FeatureEntry {
 
     /// The stem's input for the layer graph: the signals, and with `Stem` the features as
     /// constant channels after them.
-    fn lower_stem_input(self, g: &mut LayerGraph) -> Result<Value, TrainError> {
+    pub fn lower_stem_input(self, g: &mut LayerGraph) -> Result<Value, TrainError> {
         let shape = g.input();
         if self != FeatureEntry::Stem || shape.n_features == 0 {
             return Ok(LayerGraph::SIGNALS);
@@ -483,7 +473,7 @@ impl FeatureEntry {
 
     /// The stem's input channels and the head's input width for samples of `shape` and
     /// `pooled` channels after pooling: what a [`CellNet`] is built with and accepts.
-    fn widths(self, shape: &InputShape, pooled: usize) -> (usize, usize) {
+    pub fn widths(self, shape: &InputShape, pooled: usize) -> (usize, usize) {
         match self {
             FeatureEntry::Head => (shape.channels, pooled + shape.n_features),
             FeatureEntry::Stem => (shape.channels + shape.n_features, pooled + shape.n_features),
@@ -580,7 +570,7 @@ impl<B: Backend> CellNet<B> {
         let entry = config.features;
         let last = c << (config.stages - 1);
         let (stem_in, joined) = entry.widths(&shape, last);
-        let stem = conv1d(stem_in, c, config.stem_kernel, 1, &mut rng, device);
+        let stem = seeded_conv1d(stem_in, c, config.stem_kernel, 1, &mut rng, device);
         let mut stages = Vec::new();
         let mut reductions = Vec::new();
         for s in 0..config.stages {
@@ -599,25 +589,25 @@ impl<B: Backend> CellNet<B> {
                     .collect(),
             );
         }
-        let hidden =
-            (config.head_hidden > 0).then(|| linear(joined, config.head_hidden, &mut rng, device));
+        let hidden = (config.head_hidden > 0)
+            .then(|| seeded_linear(joined, config.head_hidden, &mut rng, device));
         let classifier_in = if config.head_hidden > 0 {
             config.head_hidden
         } else {
             joined
         };
-        let classifier = linear(classifier_in, shape.n_classes, &mut rng, device);
+        let classifier = seeded_linear(classifier_in, shape.n_classes, &mut rng, device);
         // Drawn after everything `Head` draws, so that `Head` networks keep their weights.
         let own_head = entry == FeatureEntry::Logits && shape.n_features > 0;
         let features_hidden = (own_head && config.head_hidden > 0)
-            .then(|| linear(shape.n_features, config.head_hidden, &mut rng, device));
+            .then(|| seeded_linear(shape.n_features, config.head_hidden, &mut rng, device));
         let features_classifier = own_head.then(|| {
             let d_in = if config.head_hidden > 0 {
                 config.head_hidden
             } else {
                 shape.n_features
             };
-            linear(d_in, shape.n_classes, &mut rng, device)
+            seeded_linear(d_in, shape.n_classes, &mut rng, device)
         });
         Ok(Self {
             stem,
@@ -693,7 +683,7 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
         check_accepts(self, shape)?;
         let mut g = LayerGraph::new(*shape);
         let x = self.entry.lower_stem_input(&mut g)?;
-        let x = lower_conv(&mut g, &self.stem, x)?;
+        let x = g.burn_conv1d(&self.stem, x)?;
         let mut x = g.burn_batch_norm(&self.stem_bn, x)?;
         for (s, cells) in self.stages.iter().enumerate() {
             if s > 0 {
@@ -729,222 +719,6 @@ impl<B: Backend> Classifier<B> for CellNet<B> {
             _ => None,
         };
         if let Some(own) = own {
-            logits = g.add(logits, own)?;
-        }
-        g.set_output(logits)?;
-        Ok(g)
-    }
-}
-
-/// One residual block of [`KachueeNet`]: conv, ReLU, conv, add the input, ReLU, max-pool
-/// (width 5, stride 2).
-#[derive(Module, Debug)]
-pub struct KachueeBlock<B: Backend> {
-    conv1: Conv1d<B>,
-    conv2: Conv1d<B>,
-}
-
-impl<B: Backend> KachueeBlock<B> {
-    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let y = self.conv2.forward(relu(self.conv1.forward(x.clone())));
-        max_pool1d(relu(y + x), 5, 2, 0, 1, false)
-    }
-
-    fn lower(&self, g: &mut LayerGraph, x: Value) -> Result<Value, TrainError> {
-        let y = lower_conv(g, &self.conv1, x)?;
-        let y = g.relu(y)?;
-        let y = lower_conv(g, &self.conv2, y)?;
-        let y = g.add(y, x)?;
-        let y = g.relu(y)?;
-        g.max_pool1d(y, 5, 2)
-    }
-}
-
-/// The hand-designed baseline: the residual 1-D CNN of Kachuee, Fazeli and Sarrafzadeh,
-/// *ECG Heartbeat Classification: A Deep Transferable Representation* (IEEE ICHI 2018):
-/// a width-5 convolution to 32 channels, five residual blocks (two width-5 convolutions with
-/// 32 filters, a skip connection, max-pooling of width 5 and stride 2), then two
-/// fully-connected layers of 32 units and the classifier. The extra features enter where a
-/// [`FeatureEntry`] says, as in [`CellNet`]: `Head` joins them to the flattened maps before
-/// the fully-connected layers ([`KachueeNet::new`]); `Stem` also feeds them to the first
-/// convolution as constant input channels; `Logits` gives them a head of their own (a hidden
-/// ReLU layer of 32 units, as the network's own fully-connected layers, and a linear
-/// classifier) whose logits are added to the signal's.
-///
-/// ```
-/// use burn::backend::NdArray;
-/// use burn::tensor::Tensor;
-/// use dcl_train::{Classifier, FeatureEntry, InputShape, KachueeNet};
-/// let shape = InputShape { length: 256, channels: 1, n_features: 4, n_classes: 4 };
-/// let device = Default::default();
-/// for entry in FeatureEntry::ALL {
-///     let net = KachueeNet::<NdArray>::with_entry(shape, entry, 0, &device).unwrap();
-///     assert!(net.accepts(&shape));
-///     let logits = net.forward(Tensor::zeros([2, 1, 256], &device), Tensor::zeros([2, 4], &device));
-///     assert_eq!(logits.dims(), [2, 4]);
-/// }
-/// ```
-#[derive(Module, Debug)]
-pub struct KachueeNet<B: Backend> {
-    stem: Conv1d<B>,
-    blocks: Vec<KachueeBlock<B>>,
-    fc1: Linear<B>,
-    fc2: Linear<B>,
-    out: Linear<B>,
-    /// [`FeatureEntry::Logits`]' hidden layer (with at least one feature).
-    features_hidden: Option<Linear<B>>,
-    /// [`FeatureEntry::Logits`]' classifier (with at least one feature).
-    features_out: Option<Linear<B>>,
-    #[module(skip)]
-    entry: FeatureEntry,
-}
-
-impl<B: Backend> KachueeNet<B> {
-    /// Filters per convolution, as in the paper.
-    pub const FILTERS: usize = 32;
-
-    /// Units of each fully-connected hidden layer, as in the paper.
-    pub const HIDDEN: usize = 32;
-
-    /// The network as published, the extra features joined before the fully-connected layers
-    /// ([`FeatureEntry::Head`]); see [`KachueeNet::with_entry`].
-    pub fn new(shape: InputShape, seed: u64, device: &B::Device) -> Result<Self, TrainError> {
-        Self::with_entry(shape, FeatureEntry::Head, seed, device)
-    }
-
-    /// Builds the network with the extra features entering at `entry`, its initial weights
-    /// drawn from `seed` (a `Head` network draws exactly the weights of [`KachueeNet::new`]).
-    /// Fails when the signal is too short for five poolings (at least 125 samples).
-    pub fn with_entry(
-        shape: InputShape,
-        entry: FeatureEntry,
-        seed: u64,
-        device: &B::Device,
-    ) -> Result<Self, TrainError> {
-        let Some(len) = Self::pooled_length(shape.length) else {
-            return Err(TrainError::Config(format!(
-                "a signal of {} samples is too short for five poolings",
-                shape.length
-            )));
-        };
-        if shape.channels == 0 || shape.n_classes < 2 {
-            return Err(TrainError::Config(format!("input shape {shape:?}")));
-        }
-        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
-        let f = Self::FILTERS;
-        let h = Self::HIDDEN;
-        let (stem_in, fc1_in) = Self::widths(entry, &shape, len);
-        let stem = conv1d(stem_in, f, 5, 1, &mut rng, device);
-        let blocks = (0..5)
-            .map(|_| KachueeBlock {
-                conv1: conv1d(f, f, 5, 1, &mut rng, device),
-                conv2: conv1d(f, f, 5, 1, &mut rng, device),
-            })
-            .collect();
-        let fc1 = linear(fc1_in, h, &mut rng, device);
-        let fc2 = linear(h, h, &mut rng, device);
-        let out = linear(h, shape.n_classes, &mut rng, device);
-        // Drawn after everything `Head` draws, so that `Head` networks keep their weights.
-        let own_head = entry == FeatureEntry::Logits && shape.n_features > 0;
-        let features_hidden = own_head.then(|| linear(shape.n_features, h, &mut rng, device));
-        let features_out = own_head.then(|| linear(h, shape.n_classes, &mut rng, device));
-        Ok(Self {
-            stem,
-            blocks,
-            fc1,
-            fc2,
-            out,
-            features_hidden,
-            features_out,
-            entry,
-        })
-    }
-
-    /// The first convolution's input channels and the first fully-connected layer's input
-    /// width for samples of `shape` whose maps pool to `len` samples.
-    fn widths(entry: FeatureEntry, shape: &InputShape, len: usize) -> (usize, usize) {
-        let flat = Self::FILTERS * len;
-        match entry {
-            FeatureEntry::Head => (shape.channels, flat + shape.n_features),
-            FeatureEntry::Stem => (shape.channels + shape.n_features, flat + shape.n_features),
-            FeatureEntry::Logits => (shape.channels, flat),
-        }
-    }
-
-    /// Where the extra features enter.
-    pub fn entry(&self) -> FeatureEntry {
-        self.entry
-    }
-}
-
-impl<B: Backend> KachueeNet<B> {
-    /// Samples left after the five max-poolings (width 5, stride 2); `None` when too short.
-    fn pooled_length(length: usize) -> Option<usize> {
-        (0..5).try_fold(length, |len, _| (len >= 5).then(|| (len - 5) / 2 + 1))
-    }
-}
-
-impl<B: Backend> Classifier<B> for KachueeNet<B> {
-    fn accepts(&self, shape: &InputShape) -> bool {
-        Self::pooled_length(shape.length).is_some_and(|len| {
-            let (stem_in, fc1_in) = Self::widths(self.entry, shape, len);
-            let own_head = match &self.features_hidden {
-                Some(hidden) => hidden.weight.val().dims()[0] == shape.n_features,
-                None => self.entry != FeatureEntry::Logits || shape.n_features == 0,
-            };
-            self.stem.weight.val().dims()[1] == stem_in
-                && self.fc1.weight.val().dims()[0] == fc1_in
-                && own_head
-                && self.out.weight.val().dims()[1] == shape.n_classes
-        })
-    }
-
-    fn forward(&self, signals: Tensor<B, 3>, features: Tensor<B, 2>) -> Tensor<B, 2> {
-        let n_features = features.dims()[1];
-        let signals = self.entry.stem_input(signals, &features);
-        let mut x = self.stem.forward(signals);
-        for block in &self.blocks {
-            x = block.forward(x);
-        }
-        let [b, c, l] = x.dims();
-        let flat = x.reshape([b, c * l]);
-        let joined = if n_features > 0 && self.entry != FeatureEntry::Logits {
-            Tensor::cat(vec![flat, features.clone()], 1)
-        } else {
-            flat
-        };
-        let h = relu(self.fc1.forward(joined));
-        let h = relu(self.fc2.forward(h));
-        let logits = self.out.forward(h);
-        match (&self.features_hidden, &self.features_out) {
-            (Some(hidden), Some(out)) => logits + out.forward(relu(hidden.forward(features))),
-            _ => logits,
-        }
-    }
-
-    fn layers(&self, shape: &InputShape) -> Result<LayerGraph, TrainError> {
-        check_accepts(self, shape)?;
-        let mut g = LayerGraph::new(*shape);
-        let x = self.entry.lower_stem_input(&mut g)?;
-        let mut x = lower_conv(&mut g, &self.stem, x)?;
-        for block in &self.blocks {
-            x = block.lower(&mut g, x)?;
-        }
-        let flat = g.flatten(x)?;
-        let joined = if shape.n_features > 0 && self.entry != FeatureEntry::Logits {
-            g.concat(flat, LayerGraph::FEATURES)?
-        } else {
-            flat
-        };
-        let h = g.burn_linear(&self.fc1, joined)?;
-        let h = g.relu(h)?;
-        let h = g.burn_linear(&self.fc2, h)?;
-        let h = g.relu(h)?;
-        let mut logits = g.burn_linear(&self.out, h)?;
-        if let (Some(hidden), Some(out)) = (&self.features_hidden, &self.features_out) {
-            let h = g.burn_linear(hidden, LayerGraph::FEATURES)?;
-            let h = g.relu(h)?;
-            let own = g.burn_linear(out, h)?;
             logits = g.add(logits, own)?;
         }
         g.set_output(logits)?;

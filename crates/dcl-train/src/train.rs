@@ -378,7 +378,7 @@ const LATENCY_WARMUP: usize = 3;
 /// the engine `engine` picks for backend `B` (as [`predict`]; the native engine's time counts
 /// its forward pass, not the one-off lowering of the network): the median over `repeats`
 /// forward passes of one sample of `data` at a time (the first sample, as a monitor classifies
-/// beat by beat), after a few untimed passes. A wall-clock measurement: it varies with the
+/// a stream sample by sample), after a few untimed passes. A wall-clock measurement: it varies with the
 /// machine and its load, so a search stores it and never measures it again on replay.
 pub fn latency_ms<B: Backend, M: Classifier<B>>(
     model: &M,

@@ -6,13 +6,34 @@ use burn::tensor::Tensor;
 use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, SearchSpace};
 use dcl_train::{
     Augment, CellEvaluator, CellNet, CellSpec, ClassWeighting, Classifier, FeatureEntry,
-    InputShape, KachueeNet, Kernels, Monitor, NdArrayBackend, NetArch, NetConfig, NetSpace,
-    OptimizerKind, SignalData, TrainConfig, TrainEngine, TrainError, evaluate, train,
+    InputShape, Kernels, Monitor, NdArrayBackend, NetArch, NetConfig, NetSpace, OptimizerKind,
+    ResNet1d, ResNetConfig, SignalData, TrainConfig, TrainEngine, TrainError, evaluate, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 mod native;
+
+/// A small residual baseline: quick to train here, with every layer kind of a hand-designed
+/// residual CNN (max-pooling, residual additions, flattening, hidden layers).
+const RES: ResNetConfig = ResNetConfig {
+    filters: 16,
+    blocks: 3,
+    kernel: 5,
+    pool: 5,
+    hidden_layers: 2,
+    hidden: 16,
+};
+
+/// Every perturbation but signal dropout, in amounts that suit unit-variance signals.
+const SOME_AUGMENT: Augment = Augment {
+    scale: 0.2,
+    noise: 0.05,
+    wander: 0.3,
+    shift: 5,
+    feature_jitter: 0.05,
+    signal_dropout: 0.0,
+};
 
 /// Three classes of noisy toy signals: a positive bump, a negative bump, a wide positive bump;
 /// one feature that carries no information.
@@ -128,7 +149,7 @@ fn both_networks_learn_from_a_second_channel() {
     let device = Default::default();
     let spec = CellSpec::from_nb201(&cell(GOOD), Kernels::default());
     let config = TrainConfig {
-        augment: Augment::ecg(),
+        augment: SOME_AUGMENT,
         ..quick()
     };
     let model =
@@ -151,7 +172,9 @@ fn both_networks_learn_from_a_second_channel() {
         class_weighting: ClassWeighting::Uniform,
         ..config.clone()
     };
-    let model = KachueeNet::<NdArrayBackend>::new(shape(&small_tr), 5, &device).unwrap();
+    let model =
+        ResNet1d::<NdArrayBackend>::new(&RES, shape(&small_tr), FeatureEntry::Head, 5, &device)
+            .unwrap();
     let trained = train(model, &small_tr, &small_va, &small, &device, &mut |_| {}).unwrap();
     // Chance is 1/3.
     assert!(
@@ -207,7 +230,7 @@ fn both_networks_learn_from_a_second_channel() {
         ..shape(&tr)
     };
     assert!(matches!(
-        KachueeNet::<NdArrayBackend>::new(zero_channels, 0, &device),
+        ResNet1d::<NdArrayBackend>::new(&RES, zero_channels, FeatureEntry::Head, 0, &device),
         Err(TrainError::Config(_))
     ));
     assert!(matches!(
@@ -256,10 +279,11 @@ fn class_mix_scores_validation_and_picks_the_epoch_by_it() {
 }
 
 #[test]
-fn kachuee_baseline_learns_toy_signals() {
+fn residual_baseline_learns_toy_signals() {
     let (tr, va) = (toy(64, 3), toy(48, 4));
     let device = Default::default();
-    let model = KachueeNet::<NdArrayBackend>::new(shape(&tr), 5, &device).unwrap();
+    let model =
+        ResNet1d::<NdArrayBackend>::new(&RES, shape(&tr), FeatureEntry::Head, 5, &device).unwrap();
     let config = TrainConfig {
         epochs: 4,
         batch_size: 16,
@@ -299,8 +323,9 @@ fn inference_runs_on_either_engine_with_the_same_predictions() {
     };
     let cell_net = CellNet::<NdArrayBackend>::new(&spec, &net, shape(&tr), 1, &device).unwrap();
     let cell_net = train(cell_net, &tr, &va, &config, &device, &mut |_| {}).unwrap();
-    let kachuee = KachueeNet::<NdArrayBackend>::new(shape(&tr), 2, &device).unwrap();
-    let kachuee = train(kachuee, &tr, &va, &config, &device, &mut |_| {}).unwrap();
+    let resnet =
+        ResNet1d::<NdArrayBackend>::new(&RES, shape(&tr), FeatureEntry::Head, 2, &device).unwrap();
+    let resnet = train(resnet, &tr, &va, &config, &device, &mut |_| {}).unwrap();
     assert_eq!(cell_net.report.engine, TrainEngine::Native);
     let check = |name: &str, native: Vec<u8>, burn: Vec<u8>| {
         assert_eq!(native.len(), va.len(), "{name}");
@@ -312,14 +337,14 @@ fn inference_runs_on_either_engine_with_the_same_predictions() {
         let on = |engine| predict(&cell_net.model, &va, batch, &device, engine).unwrap();
         check("cell_net", on(TrainEngine::Native), on(TrainEngine::Burn));
         assert_eq!(on(TrainEngine::Auto), on(TrainEngine::Native));
-        let on = |engine| predict(&kachuee.model, &va, batch, &device, engine).unwrap();
-        check("kachuee", on(TrainEngine::Native), on(TrainEngine::Burn));
+        let on = |engine| predict(&resnet.model, &va, batch, &device, engine).unwrap();
+        check("resnet", on(TrainEngine::Native), on(TrainEngine::Burn));
     }
     for engine in [TrainEngine::Native, TrainEngine::Burn] {
-        let ms = latency_ms(&kachuee.model, &va, 3, &device, engine).unwrap();
+        let ms = latency_ms(&resnet.model, &va, 3, &device, engine).unwrap();
         assert!(ms > 0.0 && ms < 1e4, "{engine}: {ms}");
         assert!(matches!(
-            latency_ms(&kachuee.model, &va, 0, &device, engine),
+            latency_ms(&resnet.model, &va, 0, &device, engine),
             Err(TrainError::Data(_))
         ));
     }
@@ -381,7 +406,7 @@ fn same_seed_same_result() {
         "{a:?} vs {c:?}"
     );
     // Augmentation draws from the seeded trainer too: repeatable, and it changes the run.
-    let (d, e) = (run(11, Augment::ecg()), run(11, Augment::ecg()));
+    let (d, e) = (run(11, SOME_AUGMENT), run(11, SOME_AUGMENT));
     assert_eq!(d, e);
     assert_ne!(a, d);
 }
@@ -435,11 +460,11 @@ fn native_training_follows_ndarray_from_the_same_seed() {
     assert_losses_agree(&reference, &native, "native", 1e-5, 1e-4);
 }
 
-/// The README's ECG configuration (`--augment ecg --head-hidden 32 --feature-entries
-/// head,stem,logits --median-beat`: two channels, the class mix of a balanced validation
-/// sample) and its baselines train on the native engine, with Adam and SGD: no fallback.
+/// Two channels, every feature entry, a hidden head layer, augmentation and the class mix of a
+/// balanced validation sample (the ECG application's configuration), for cell networks and the
+/// residual baseline: both train on the native engine, with Adam and SGD; no fallback.
 #[test]
-fn the_readme_ecg_configuration_trains_natively() {
+fn a_two_channel_configuration_with_every_entry_trains_natively() {
     let (tr, va) = (
         feature_toy_of_length(48, 1, 128),
         feature_toy_of_length(24, 2, 128),
@@ -467,7 +492,7 @@ fn the_readme_ecg_configuration_trains_natively() {
             epochs: 1,
             batch_size: 16,
             optimizer,
-            augment: Augment::ecg(),
+            augment: SOME_AUGMENT,
             valid_class_mix: Some(vec![1.0; tr.n_classes]),
             ..TrainConfig::default()
         };
@@ -483,7 +508,7 @@ fn the_readme_ecg_configuration_trains_natively() {
                 .unwrap()
                 .report;
             assert_eq!(report.engine, TrainEngine::Native, "{entry} {optimizer:?}");
-            let model = KachueeNet::<NdArrayBackend>::with_entry(shape, entry, 0, &device).unwrap();
+            let model = ResNet1d::<NdArrayBackend>::new(&RES, shape, entry, 0, &device).unwrap();
             let report = train(model, &tr, &va, &config, &device, &mut |_| {})
                 .unwrap()
                 .report;
@@ -704,9 +729,7 @@ fn every_feature_entry_learns_classes_carried_by_the_features() {
 }
 
 #[test]
-fn every_baseline_feature_entry_builds_the_network_it_names_and_reads_the_features() {
-    // Training is left to the ECG tests (`ecg baseline --baseline-entry stem`, a random
-    // search with a `logits` baseline): a Kachuee network costs seconds per epoch here.
+fn every_residual_feature_entry_builds_the_network_it_names_and_reads_the_features() {
     let data = feature_toy_of_length(8, 1, 128);
     let device = Default::default();
     let x = || {
@@ -721,8 +744,7 @@ fn every_baseline_feature_entry_builds_the_network_it_names_and_reads_the_featur
     };
     let mut params = Vec::new();
     for entry in FeatureEntry::ALL {
-        let model =
-            KachueeNet::<NdArrayBackend>::with_entry(shape(&data), entry, 3, &device).unwrap();
+        let model = ResNet1d::<NdArrayBackend>::new(&RES, shape(&data), entry, 3, &device).unwrap();
         assert_eq!(model.entry(), entry);
         assert!(model.accepts(&shape(&data)));
         let wrong = InputShape {
@@ -736,25 +758,26 @@ fn every_baseline_feature_entry_builds_the_network_it_names_and_reads_the_featur
         let b: Vec<f32> = model.forward(x(), f(-3.0)).into_data().to_vec().unwrap();
         assert_ne!(a, b, "{entry}");
     }
-    // Stem: one more stem input channel per feature (5 x 32 weights each); Logits: the
-    // features leave the first fully-connected layer (32 weights each) for a head of their
-    // own (2 x 32 + 32, then 32 x 3 + 3).
-    assert_eq!(params[1], params[0] + 2 * 5 * 32);
-    assert_eq!(params[2], params[0] - 2 * 32 + (2 * 32 + 32) + (32 * 3 + 3));
-    // `new` is the published network: `Head`, weight for weight.
-    let logits = |m: KachueeNet<NdArrayBackend>| -> Vec<f32> {
+    // Stem: one more stem input channel per feature (kernel x filters weights each); Logits:
+    // the features leave the first fully-connected layer (hidden weights each) for a head of
+    // their own (2 x hidden + hidden, then hidden x 3 + 3).
+    let (filters, k, h) = (RES.filters, RES.kernel, RES.hidden);
+    assert_eq!(params[1], params[0] + 2 * k * filters);
+    assert_eq!(params[2], params[0] - 2 * h + (2 * h + h) + (h * 3 + 3));
+    // The same seed draws the same weights whatever the entry.
+    let logits = |m: ResNet1d<NdArrayBackend>| -> Vec<f32> {
         m.forward(x(), f(1.0)).into_data().to_vec().unwrap()
     };
-    let published = KachueeNet::<NdArrayBackend>::new(shape(&data), 7, &device).unwrap();
-    let head = KachueeNet::with_entry(shape(&data), FeatureEntry::Head, 7, &device).unwrap();
-    assert_eq!(logits(published), logits(head));
+    let first = ResNet1d::<NdArrayBackend>::new(&RES, shape(&data), FeatureEntry::Head, 7, &device);
+    let again = ResNet1d::new(&RES, shape(&data), FeatureEntry::Head, 7, &device);
+    assert_eq!(logits(first.unwrap()), logits(again.unwrap()));
     // Without features every entry is that network.
     let plain = InputShape {
         n_features: 0,
         ..shape(&data)
     };
     let none = |entry| -> Vec<f32> {
-        let m = KachueeNet::<NdArrayBackend>::with_entry(plain, entry, 7, &device).unwrap();
+        let m = ResNet1d::<NdArrayBackend>::new(&RES, plain, entry, 7, &device).unwrap();
         assert!(m.accepts(&plain));
         m.forward(x(), Tensor::zeros([8, 0], &device))
             .into_data()
@@ -906,8 +929,9 @@ fn bad_input_is_a_typed_error() {
         evaluate(&model(), &two_channels, 16, &device, TrainEngine::Auto),
         Err(TrainError::Data(_))
     ));
-    let kachuee = KachueeNet::<NdArrayBackend>::new(shape(&tr), 0, &device).unwrap();
-    assert!(evaluate(&kachuee, &tr, 16, &device, TrainEngine::Auto).is_ok());
+    let resnet =
+        ResNet1d::<NdArrayBackend>::new(&RES, shape(&tr), FeatureEntry::Head, 0, &device).unwrap();
+    assert!(evaluate(&resnet, &tr, 16, &device, TrainEngine::Auto).is_ok());
     let shorter = SignalData {
         length: 64,
         signals: tr
@@ -920,7 +944,7 @@ fn bad_input_is_a_typed_error() {
     };
     for data in [&shorter, &two_channels, &more_features, &more_classes] {
         assert!(matches!(
-            evaluate(&kachuee, data, 16, &device, TrainEngine::Auto),
+            evaluate(&resnet, data, 16, &device, TrainEngine::Auto),
             Err(TrainError::Data(_))
         ));
     }
@@ -966,7 +990,7 @@ fn bad_input_is_a_typed_error() {
         n_classes: 2,
     };
     assert!(matches!(
-        KachueeNet::<NdArray>::new(tiny, 0, &device),
+        ResNet1d::<NdArray>::new(&RES, tiny, FeatureEntry::Head, 0, &device),
         Err(TrainError::Config(_))
     ));
     let backwards = CellSpec {

@@ -8,9 +8,10 @@ use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 
+use crate::RES;
 use dcl_train::{
-    CellNet, CellSpec, Classifier, FeatureEntry, InputShape, KachueeNet, Kernels, NativeNet,
-    NetConfig, OptimizerKind, weighted_cross_entropy,
+    CellNet, CellSpec, Classifier, FeatureEntry, InputShape, Kernels, NativeNet, NetConfig,
+    OptimizerKind, ResNet1d, ResNetConfig, weighted_cross_entropy,
 };
 
 type AD = Autodiff<NdArray>;
@@ -233,8 +234,16 @@ fn cell_net_without_features_matches_burn() {
 }
 
 #[test]
-fn kachuee_gradients_match_burn() {
-    for entry in FeatureEntry::ALL {
+fn residual_net_gradients_match_burn() {
+    let no_hidden = ResNetConfig {
+        hidden_layers: 0,
+        ..RES
+    };
+    for (config, entry) in FeatureEntry::ALL
+        .map(|e| (RES, e))
+        .into_iter()
+        .chain([(no_hidden, FeatureEntry::Logits)])
+    {
         for channels in [1, 2] {
             let shape = InputShape {
                 length: 128,
@@ -242,11 +251,12 @@ fn kachuee_gradients_match_burn() {
                 n_features: 4,
                 n_classes: 4,
             };
-            let model = KachueeNet::<AD>::with_entry(shape, entry, 5, &Default::default()).unwrap();
+            let model = ResNet1d::<AD>::new(&config, shape, entry, 5, &Default::default()).unwrap();
+            let hidden = config.hidden_layers;
             check_gradients(
                 model,
                 shape,
-                &format!("kachuee {entry} {channels} channels"),
+                &format!("resnet {entry} {channels} channels {hidden} hidden layers"),
             );
         }
     }
@@ -283,8 +293,10 @@ fn training_is_bit_identical_on_any_thread_count() {
             )
             .unwrap();
             let mut net = NativeNet::new(model.layers(&shape).unwrap()).unwrap();
-            let kach = KachueeNet::<NdArray>::new(shape, 1, &Default::default()).unwrap();
-            let mut kach = NativeNet::new(kach.layers(&shape).unwrap()).unwrap();
+            let res =
+                ResNet1d::<NdArray>::new(&RES, shape, FeatureEntry::Head, 1, &Default::default())
+                    .unwrap();
+            let mut res = NativeNet::new(res.layers(&shape).unwrap()).unwrap();
             let (signals, features, labels) = batch(&shape, 128);
             for _ in 0..3 {
                 net.train_step(
@@ -296,7 +308,7 @@ fn training_is_bit_identical_on_any_thread_count() {
                     1e-2,
                 )
                 .unwrap();
-                kach.train_step(
+                res.train_step(
                     &signals,
                     &features,
                     &labels,
@@ -308,7 +320,7 @@ fn training_is_bit_identical_on_any_thread_count() {
             }
             net.weights()
                 .iter()
-                .chain(kach.weights())
+                .chain(res.weights())
                 .map(|w| w.values.clone())
                 .collect()
         })
@@ -357,20 +369,21 @@ fn optimiser_steps_follow_burns() {
             weight_decay: 1e-4,
         },
     ] {
-        let model = KachueeNet::<AD>::new(shape, 2, &device).unwrap();
+        let model = ResNet1d::<AD>::new(&RES, shape, FeatureEntry::Head, 2, &device).unwrap();
         let mut net = NativeNet::new(model.layers(&shape).unwrap()).unwrap();
-        let step_burn = |model: KachueeNet<AD>,
-                         optim: &mut dyn FnMut(
-            KachueeNet<AD>,
-            GradientsParams,
-        ) -> KachueeNet<AD>| {
-            let x =
-                Tensor::<AD, 3>::from_data(TensorData::new(signals.clone(), [b, 1, 128]), &device);
-            let f = Tensor::<AD, 2>::from_data(TensorData::new(features.clone(), [b, 4]), &device);
-            let loss = weighted_cross_entropy(model.forward(x, f), &labels, &weights, &device);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            optim(model, grads)
-        };
+        let step_burn =
+            |model: ResNet1d<AD>,
+             optim: &mut dyn FnMut(ResNet1d<AD>, GradientsParams) -> ResNet1d<AD>| {
+                let x = Tensor::<AD, 3>::from_data(
+                    TensorData::new(signals.clone(), [b, 1, 128]),
+                    &device,
+                );
+                let f =
+                    Tensor::<AD, 2>::from_data(TensorData::new(features.clone(), [b, 4]), &device);
+                let loss = weighted_cross_entropy(model.forward(x, f), &labels, &weights, &device);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                optim(model, grads)
+            };
         let mut model = model;
         match optimizer {
             OptimizerKind::Adam { lr, weight_decay } => {

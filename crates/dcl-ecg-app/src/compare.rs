@@ -16,9 +16,10 @@ use clap::Args;
 use dcl_ecg::AamiScores;
 use serde::Deserialize;
 
-use crate::ecg::{EcgSearchReport, FinalRun};
-use crate::ecg_command::{SingleReport, baseline_name, found_name};
-use crate::{CliError, invalid};
+use dcl_cli::{CliError, invalid};
+
+use crate::command::{SingleReport, baseline_name, found_name};
+use crate::{EcgSearchReport, FinalRun};
 
 /// `ecg compare`'s arguments.
 #[derive(Debug, Clone, Args)]

@@ -1,7 +1,7 @@
 //! `dcl-enas ecg search | baseline | cell | proxy`: DCL-ENAS on MIT-BIH heartbeat
 //! classification (AAMI N/S/V/F, de Chazal inter-patient split), every queried candidate
 //! really trained, against the hand-designed Kachuee et al. (2018) network trained by the same
-//! trainer with the same budget ([`crate::ecg`] is the pipeline).
+//! trainer with the same budget ([`crate::run_with`] is the pipeline).
 //!
 //! `search` ends with one line per network,
 //! `ecg model=baseline-ENTRY|dcl-enas|random-search|regularized-evolution acc=M±S
@@ -25,13 +25,14 @@ use dcl_train::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::config::flag_keys;
-use crate::ecg::{
-    EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness, run_baseline,
-    run_cell, run_with,
+use dcl_cli::config::flag_keys;
+use dcl_cli::search::{CONFIG_FILE, ExecutorName, StrategyName};
+use dcl_cli::{CliError, config, invalid};
+
+use crate::{
+    ECG_AUGMENT, EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness,
+    run_baseline, run_cell, run_with,
 };
-use crate::search::{CONFIG_FILE, StrategyName};
-use crate::{CliError, config, invalid};
 
 /// The `ecg` commands.
 // Parsed once per process: boxing the large variants would buy nothing.
@@ -68,7 +69,7 @@ pub enum EcgCommand {
     /// The DS2 results of several runs side by side in the literature's scores (accuracy,
     /// per-class sensitivity and positive predictive value, jκ) and ours; one file per search
     /// seed.
-    Compare(crate::ecg_compare::CompareArgs),
+    Compare(crate::compare::CompareArgs),
     /// Plot a multi-objective search's front again from its `report.json` (DS2 balanced
     /// accuracy against parameters, with the baseline's point) and print its `ecg front`
     /// lines; nothing is trained.
@@ -97,7 +98,7 @@ pub enum EcgCommand {
 pub enum AugmentName {
     /// None.
     None,
-    /// `Augment::ecg()`: gain, noise, baseline wander, shift, RR jitter.
+    /// [`ECG_AUGMENT`]: gain, noise, baseline wander, shift, RR jitter.
     Ecg,
 }
 
@@ -183,7 +184,7 @@ pub struct EcgConfig {
     /// `executor = "slurm"` `slurm.retries + 1` (which it must then equal if given).
     pub max_attempts: Option<u32>,
     /// Where the search's candidates train: here (`workers` at a time) or as Slurm job arrays.
-    pub executor: crate::search::ExecutorName,
+    pub executor: ExecutorName,
     /// How Slurm jobs are submitted (`executor = "slurm"`).
     pub slurm: dcl_slurm::SlurmConfig,
     /// Augmentation of training beats, proxy and final trainings alike.
@@ -228,7 +229,7 @@ pub struct EcgConfig {
     /// front is trained fully.
     pub multiobjective: bool,
     /// Multi-objective DCL-ENAS: the infill's hypervolume reference.
-    pub infill_reference: crate::mo::InfillReferenceName,
+    pub infill_reference: dcl_cli::mo::InfillReferenceName,
     /// Multi-objective DCL-ENAS: random candidates scored per round beside the offspring.
     pub sampled: usize,
     /// What runs the predictor's encoder in training: `native` (the default: this crate's
@@ -259,7 +260,7 @@ impl Default for EcgConfig {
             workers: 1,
             threads_per_worker: 1,
             max_attempts: None,
-            executor: crate::search::ExecutorName::Local,
+            executor: ExecutorName::Local,
             slurm: dcl_slurm::SlurmConfig::default(),
             augment: AugmentName::None,
             weight_decay: 1e-4,
@@ -280,7 +281,7 @@ impl Default for EcgConfig {
             proxy_class_mix: false,
             f_within_patients: false,
             multiobjective: false,
-            infill_reference: crate::mo::InfillReferenceName::Median,
+            infill_reference: dcl_cli::mo::InfillReferenceName::Median,
             sampled: 1000,
             training_engine: Engine::default(),
         }
@@ -359,7 +360,7 @@ pub struct EcgArgs {
     /// Where the search's candidates train: local or slurm (settings in the config file's
     /// `[slurm]` table) [default: local].
     #[arg(long, value_enum)]
-    pub executor: Option<crate::search::ExecutorName>,
+    pub executor: Option<ExecutorName>,
     /// Augmentation [default: none].
     #[arg(long, value_enum)]
     pub augment: Option<AugmentName>,
@@ -420,7 +421,7 @@ pub struct EcgArgs {
     pub multiobjective: bool,
     /// Multi-objective DCL-ENAS: the infill's hypervolume reference [default: median].
     #[arg(long, value_enum)]
-    pub infill_reference: Option<crate::mo::InfillReferenceName>,
+    pub infill_reference: Option<dcl_cli::mo::InfillReferenceName>,
     /// Multi-objective DCL-ENAS: random candidates scored per round [default: 1000].
     #[arg(long)]
     pub sampled: Option<usize>,
@@ -482,8 +483,8 @@ impl EcgConfig {
     /// Attempts per candidate: `max_attempts`, else 2 (`slurm.retries + 1` on Slurm).
     pub fn attempts(&self) -> u32 {
         self.max_attempts.unwrap_or(match self.executor {
-            crate::search::ExecutorName::Local => 2,
-            crate::search::ExecutorName::Slurm => self.slurm.retries + 1,
+            ExecutorName::Local => 2,
+            ExecutorName::Slurm => self.slurm.retries + 1,
         })
     }
 
@@ -544,8 +545,8 @@ impl EcgConfig {
         count("workers", self.workers, 1, 256)?;
         count("threads-per-worker", self.threads_per_worker, 1, 256)?;
         count("max-attempts", self.attempts() as usize, 1, 100)?;
-        if self.executor == crate::search::ExecutorName::Slurm {
-            crate::search::check_slurm(&self.slurm, self.max_attempts)?;
+        if self.executor == ExecutorName::Slurm {
+            dcl_cli::search::check_slurm(&self.slurm, self.max_attempts)?;
             if self.workers > 1 {
                 return Err(invalid(
                     "--workers (key `workers`): local workers do not apply with executor \
@@ -586,7 +587,7 @@ impl EcgConfig {
             signal_dropout: self.signal_dropout,
             ..match self.augment {
                 AugmentName::None => Augment::NONE,
-                AugmentName::Ecg => Augment::ecg(),
+                AugmentName::Ecg => ECG_AUGMENT,
             }
         };
         let monitor = match self.fitness {
@@ -721,16 +722,14 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
                 max_attempts: cfg.attempts(),
                 run_dir: Some(dir),
                 resume: s.resume.is_some(),
-                slurm: (cfg.executor == crate::search::ExecutorName::Slurm).then(|| {
-                    crate::ecg::SlurmTraining {
-                        config: cfg.slurm.clone(),
-                        device: cfg.device.clone(),
-                    }
+                slurm: (cfg.executor == ExecutorName::Slurm).then(|| crate::SlurmTraining {
+                    config: cfg.slurm.clone(),
+                    device: cfg.device.clone(),
                 }),
             };
             (cfg, Mode::Search(Box::new(execution)), None)
         }
-        EcgCommand::Compare(args) => return crate::ecg_compare::run(args),
+        EcgCommand::Compare(args) => return crate::compare::run(args),
         EcgCommand::Front { report, out } => {
             let text = std::fs::read_to_string(report)
                 .map_err(|e| invalid(format!("{}: {e}", report.display())))?;
@@ -789,8 +788,8 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
         Mode::Search(ex) => match &ex.run_dir {
             Some(dir) => {
                 let flag = if ex.resume { "--resume" } else { "--out" };
-                let lock = crate::run_dir::lock(dir, flag)?;
-                crate::run_dir::report_on_signal(dir, "ecg search");
+                let lock = dcl_cli::run_dir::lock(dir, flag)?;
+                dcl_cli::run_dir::report_on_signal(dir, "ecg search");
                 lock
             }
             None => None,
@@ -901,7 +900,7 @@ fn go<B: AutodiffBackend>(
     device: &B::Device,
     mode: &Mode,
 ) -> Result<Outcome, CliError> {
-    let fail = |e: crate::ecg::EcgSearchError| invalid(e.to_string());
+    let fail = |e: crate::EcgSearchError| invalid(e.to_string());
     Ok(match mode {
         Mode::Baseline => Outcome::Single(
             baseline_name(config.baseline_entry),
@@ -1016,7 +1015,7 @@ fn front_plot(report: &EcgSearchReport) -> Result<String, CliError> {
         .map(|m| (tested(&m.runs).0, m.params as f64))
         .collect();
     let baseline = (tested(&report.baseline).0, report.params[0] as f64);
-    crate::plot::fronts(
+    dcl_cli::plot::fronts(
         "ECG: the search's front tested on DS2 (balanced accuracy), and the baseline",
         "params",
         (&found_name(&report.strategy), &front),
@@ -1106,7 +1105,7 @@ mod tests {
 
     #[test]
     fn every_ecg_flag_sets_its_key_and_every_key_names_its_flag() {
-        crate::search::settings_tests::check_command::<EcgArgs, EcgConfig>(
+        dcl_cli::config::check_command::<EcgArgs, EcgConfig>(
             &[EcgArgs::KEYS],
             &[],
             &["config"],
