@@ -178,25 +178,4 @@ mod tests {
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
-
-    #[test]
-    fn a_task_without_folds_or_with_an_unknown_device_is_refused_before_any_training() {
-        let arch = NetArch {
-            cell: dcl_graph::Nb201Cell::from_ordinal(0).unwrap(),
-            features: crate::FeatureEntry::Head,
-        };
-        let task = TrainTask {
-            folds: Vec::new(),
-            net: NetConfig::default(),
-            kernels: Kernels::default(),
-            config: TrainConfig::default(),
-            device: "native".into(),
-        };
-        assert!(matches!(task.run(&arch), Err(TrainError::Config(_))));
-        let tpu = TrainTask {
-            device: "tpu".into(),
-            ..task
-        };
-        assert!(tpu.run(&arch).is_err());
-    }
 }

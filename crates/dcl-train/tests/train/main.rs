@@ -1218,3 +1218,26 @@ fn weighted_cross_entropy_is_exact() {
     }
     assert!((value - want).abs() < 1e-5, "{value} vs {want}");
 }
+
+/// In this integration test, not a unit test: running a task instantiates the whole training
+/// on burn-ndarray, which the crate's own unit-test build would compile a second time.
+#[test]
+fn a_task_without_folds_or_with_an_unknown_device_is_refused_before_any_training() {
+    let arch = NetArch {
+        cell: Nb201Cell::from_ordinal(0).unwrap(),
+        features: FeatureEntry::Head,
+    };
+    let task = dcl_train::TrainTask {
+        folds: Vec::new(),
+        net: NetConfig::default(),
+        kernels: Kernels::default(),
+        config: TrainConfig::default(),
+        device: "native".into(),
+    };
+    assert!(matches!(task.run(&arch), Err(TrainError::Config(_))));
+    let tpu = dcl_train::TrainTask {
+        device: "tpu".into(),
+        ..task
+    };
+    assert!(tpu.run(&arch).is_err());
+}
