@@ -1,5 +1,5 @@
 //! How the cost of a DCL-ENAS search grows with its budget on NAS-Bench-201, and what a cap on
-//! the refit's optimiser steps (`refit.max_steps`, `--refit-max-steps`) saves and costs.
+//! the refit's optimiser steps (`finetune.max_steps`, `--finetune-max-steps`) saves and costs.
 //!
 //! Each run is `dcl-enas search` with the program's defaults (NB201 CIFAR-10 test200, one
 //! architecture at a time; `SearchConfig::default()`) and one refit setting, driven here so
@@ -136,7 +136,7 @@ fn run_one(
         training_engine: args.training_engine,
         ..SearchConfig::default()
     };
-    cfg.refit.max_steps = cap;
+    cfg.finetune.max_steps = cap;
     cfg.validate()?;
     let space = Nb201Space::new();
     let metric = cfg.column().nb201(cfg.dataset);
@@ -149,7 +149,7 @@ fn run_one(
     let pretrain_seconds = t.elapsed().as_secs_f64();
     let rounds = Rc::new(RefCell::new(Vec::new()));
     let surrogate = Stopwatch {
-        inner: PredictorSurrogate::new(predictor, cfg.refit.clone(), cfg.seed),
+        inner: PredictorSurrogate::new(predictor, cfg.finetune.clone(), cfg.seed),
         rounds: rounds.clone(),
         last_refit_end: None,
     };

@@ -26,7 +26,7 @@ generations = 2
 epochs = 1
 max_steps = 3
 
-[refit]
+[finetune]
 epochs = 4
 ";
 
@@ -469,10 +469,12 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
         (vec!["search", "--workers", "0"], "--workers"),
         (vec!["search", "--pretrain-lr", "-0.1"], "--pretrain-lr"),
         (vec!["search", "--pretrain-lr", "NaN"], "--pretrain-lr"),
-        (vec!["search", "--refit-lr", "inf"], "--refit-lr"),
+        (vec!["search", "--finetune-lr", "inf"], "--finetune-lr"),
+        // Stage 2's flags were --refit-*: they still parse, and messages name today's.
+        (vec!["search", "--refit-lr", "inf"], "--finetune-lr"),
         (
-            vec!["search", "--refit-weight-decay", "-1e-4"],
-            "--refit-weight-decay",
+            vec!["search", "--finetune-weight-decay", "-1e-4"],
+            "--finetune-weight-decay",
         ),
         (
             vec!["search", "--crossover-rate", "1.5"],
@@ -500,7 +502,14 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
             vec!["search", "--pretrain-epochs", "0"],
             "--pretrain-epochs",
         ),
-        (vec!["search", "--refit-epochs", "0"], "--refit-epochs"),
+        (
+            vec!["search", "--finetune-epochs", "0"],
+            "--finetune-epochs",
+        ),
+        (
+            vec!["benchmark", "--finetune-batch-size", "1"],
+            "--finetune-batch-size",
+        ),
         (
             vec!["search", "--space", "nb101", "--column", "test200"],
             "--column",
@@ -553,10 +562,13 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
         (vec!["predictor", "eval", "--k", "15624"], "--k"),
         (vec!["predictor", "eval", "--k", "1"], "--k"),
         (vec!["predictor", "eval", "--seeds", "0"], "--seeds"),
-        (vec!["predictor", "eval", "--lr", "-1"], "--lr"),
         (
-            vec!["predictor", "eval", "--weight-decay", "NaN"],
-            "--weight-decay",
+            vec!["predictor", "eval", "--finetune-lr", "-1"],
+            "--finetune-lr",
+        ),
+        (
+            vec!["predictor", "eval", "--finetune-weight-decay", "NaN"],
+            "--finetune-weight-decay",
         ),
         (
             vec!["predictor", "eval", "--finetune-epochs", "0"],
@@ -962,7 +974,8 @@ fn mo_compares_strategies_by_hypervolume_and_refuses_bad_settings_first() {
     let dir = temp("mo");
     let config = dir.join("mo.toml");
     std::fs::create_dir_all(&dir).unwrap();
-    // DCL-ENAS with a few pre-training steps and short refits.
+    // DCL-ENAS with a few pre-training steps and short refits; stage 2's table under its
+    // former name, `refit`, which reads as `finetune`.
     std::fs::write(
         &config,
         "[dcl_enas]\ninitial = 6\ninfill = 5\noffspring = 40\ngenerations = 2\n\

@@ -31,7 +31,7 @@ generations = 1
 epochs = 1
 max_steps = 2
 
-[refit]
+[finetune]
 epochs = 300
 ";
 

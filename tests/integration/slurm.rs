@@ -35,7 +35,7 @@ generations = 2
 epochs = 1
 max_steps = 3
 
-[refit]
+[finetune]
 epochs = 4
 ";
 

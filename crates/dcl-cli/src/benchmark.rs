@@ -27,10 +27,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{KeyFlag, flag_keys, key_flags};
+use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
+use crate::flags::{
+    DclEnasFlags, EvolutionFlags, FinetuneFlags, PretrainFlags, SeedsFlags, StrategyFlags,
+    StrategySettings,
+};
 use crate::search::{
-    ALIASES, CONFIG_HELP, CONFIG_ONLY, ColumnName, DatasetName, EvolutionFlags, SpaceName,
-    StrategyFlags, StrategyName, StrategySettings, located, search_pretrain,
+    ALIASES, CONFIG_HELP, CONFIG_ONLY, ColumnName, DatasetName, RENAMED_REFIT, SpaceName,
+    StrategyName, located, search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -60,14 +64,18 @@ pub struct BenchmarkConfig {
     pub evolution: RegularizedEvolution,
     /// Stage 1 (once per space).
     pub pretrain: PretrainConfig,
-    /// Stage 2: each refit.
-    pub refit: FinetuneConfig,
+    /// Stage 2: the predictor fine-tuned after each round.
+    pub finetune: FinetuneConfig,
     /// The predictor's shape.
     pub model: ModelConfig,
     /// What runs the predictor's encoder in training: `native` (the default: this crate's
     /// CPU kernels, several times faster) or `burn` (burn's autodiff; numerically a different
     /// rounding of the same model).
     pub training_engine: Engine,
+}
+
+impl ConfigFile for BenchmarkConfig {
+    const RENAMED: &'static [(&'static str, &'static str)] = RENAMED_REFIT;
 }
 
 impl Default for BenchmarkConfig {
@@ -88,7 +96,7 @@ impl Default for BenchmarkConfig {
             dcl_enas: DclEnasConfig::default(),
             evolution: RegularizedEvolution::default(),
             pretrain: search_pretrain(),
-            refit: FinetuneConfig::search_default(),
+            finetune: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
             training_engine: Engine::default(),
         }
@@ -118,12 +126,9 @@ pub struct BenchmarkArgs {
     /// Budgets reported, comma-separated, each at least 1 [default: 50,100,150].
     #[arg(long, value_delimiter = ',')]
     pub budget: Option<Vec<usize>>,
-    /// Seeds per configuration, at least 1 [default: 30].
-    #[arg(long)]
-    pub seeds: Option<u64>,
-    /// First seed [default: 0].
-    #[arg(long)]
-    pub seed_offset: Option<u64>,
+    /// Seeds.
+    #[command(flatten)]
+    pub seeds: SeedsFlags,
     /// Strategies, comma-separated [default: random,re,dcl-enas].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub strategies: Option<Vec<StrategyName>>,
@@ -201,18 +206,20 @@ pub(crate) fn new_out_dir<C: serde::Serialize>(
 
 flag_keys!(BenchmarkArgs, &mut BenchmarkConfig, {
     space => space, dataset => datasets, protocol => protocols, budget => budgets,
-    seeds => seeds, seed_offset => seed_offset, strategies => strategies, batch => batch,
+    strategies => strategies, batch => batch,
 });
 
 impl BenchmarkArgs {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut BenchmarkConfig) {
         self.apply_keys(&mut *cfg);
+        self.seeds.apply(&mut cfg.seeds, &mut cfg.seed_offset);
         self.evolution_settings.apply(&mut cfg.evolution);
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
             pretrain: &mut cfg.pretrain,
-            refit: &mut cfg.refit,
+            finetune: &mut cfg.finetune,
+            model: &mut cfg.model,
             training_engine: &mut cfg.training_engine,
         });
     }
@@ -221,6 +228,10 @@ impl BenchmarkArgs {
 /// The `benchmark` command's flag groups, each flag with its key.
 const BENCHMARK_KEYS: &[&[(&str, &str)]] = &[
     BenchmarkArgs::KEYS,
+    SeedsFlags::KEYS,
+    DclEnasFlags::KEYS,
+    PretrainFlags::KEYS,
+    FinetuneFlags::KEYS,
     StrategyFlags::KEYS,
     EvolutionFlags::KEYS,
 ];
@@ -280,7 +291,7 @@ impl BenchmarkConfig {
         located("evolution", &flags, self.evolution.validate())?;
         if self.strategies.contains(&StrategyName::DclEnas) {
             located("pretrain", &flags, self.pretrain.validate())?;
-            located("refit", &flags, self.refit.validate())?;
+            located("finetune", &flags, self.finetune.validate())?;
         }
         located("model", &flags, self.model.validate())?;
         Ok(())
@@ -410,7 +421,8 @@ fn strategy<'s, S: GraphSpace>(
         StrategyName::Random => Box::new(RandomSearch.start(space, rng)),
         StrategyName::Re => Box::new(cfg.evolution.start(space, rng)?),
         StrategyName::DclEnas => {
-            let surrogate = PredictorSurrogate::new(pretrained.fork(seed), cfg.refit.clone(), seed);
+            let surrogate =
+                PredictorSurrogate::new(pretrained.fork(seed), cfg.finetune.clone(), seed);
             Box::new(DclEnas::new(cfg.dcl_enas.clone()).start(space, surrogate, rng)?)
         }
     })

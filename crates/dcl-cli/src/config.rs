@@ -11,10 +11,21 @@ use serde_json::Value;
 
 use crate::CliError;
 
+/// A command's config file: TOML, every key optional.
+pub trait ConfigFile: Serialize + DeserializeOwned + Default {
+    /// Keys renamed since files of this kind were first written, as (old dotted key, new
+    /// dotted key), applied in order before the file is read: a file that names an old key
+    /// reads as if it named the new one, and one that names both is refused. A new key under
+    /// its old one (`multiobjective` -> `multiobjective.enabled`) moves only an old value
+    /// that is not a table.
+    const RENAMED: &'static [(&'static str, &'static str)] = &[];
+}
+
 /// Reads the config file at `path` over `T::default()`: tables merge key by key, so a file
 /// may set one key of a table and keep the table's other defaults. Any key that `T` does not
-/// have is an error naming it (as a dotted path), as is any malformed value.
-pub fn load<T: Serialize + DeserializeOwned + Default>(path: &Path) -> Result<T, CliError> {
+/// have is an error naming it (as a dotted path), as is any malformed value; renamed keys
+/// ([`ConfigFile::RENAMED`]) read as their new names.
+pub fn load<T: ConfigFile>(path: &Path) -> Result<T, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Invalid(format!("cannot read {}: {e}", path.display())))?;
     parse::<T>(&text, T::default()).map_err(|e| match e {
@@ -24,10 +35,13 @@ pub fn load<T: Serialize + DeserializeOwned + Default>(path: &Path) -> Result<T,
 }
 
 /// [`load`] from text, over `base` rather than the default.
-pub fn parse<T: Serialize + DeserializeOwned>(text: &str, base: T) -> Result<T, CliError> {
-    let file: toml::Table = text
+pub fn parse<T: ConfigFile>(text: &str, base: T) -> Result<T, CliError> {
+    let mut file: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| CliError::Invalid(e.to_string()))?;
+    for (old, new) in T::RENAMED {
+        rename(&mut file, old, new)?;
+    }
     let mut merged = match toml::Value::try_from(&base) {
         Ok(toml::Value::Table(t)) => t,
         _ => toml::Table::new(),
@@ -50,6 +64,53 @@ pub fn parse<T: Serialize + DeserializeOwned>(text: &str, base: T) -> Result<T, 
         )));
     }
     Ok(value)
+}
+
+/// Moves the value at the dotted key `old` of `table` to `new` ([`ConfigFile::RENAMED`]).
+fn rename(table: &mut toml::Table, old: &str, new: &str) -> Result<(), CliError> {
+    let old_path: Vec<&str> = old.split('.').collect();
+    let new_path: Vec<&str> = new.split('.').collect();
+    let Some((old_last, old_parents)) = old_path.split_last() else {
+        return Ok(());
+    };
+    let Some(parent) = table_at(table, old_parents) else {
+        return Ok(());
+    };
+    let under_old = new.starts_with(&format!("{old}."));
+    match parent.get(*old_last) {
+        None => return Ok(()),
+        Some(toml::Value::Table(_)) if under_old => return Ok(()),
+        Some(_) => {}
+    }
+    let value = parent.remove(*old_last).expect("present");
+    let (new_last, new_parents) = new_path.split_last().expect("a key");
+    let mut at = &mut *table;
+    for key in new_parents {
+        let next = at
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(t) = next else {
+            return Err(CliError::Invalid(format!(
+                "`{old}` is now `{new}`, but `{key}` is not a table"
+            )));
+        };
+        at = t;
+    }
+    if at.contains_key(*new_last) {
+        return Err(CliError::Invalid(format!(
+            "`{old}` and `{new}` are the same setting (`{old}` is its former name): give it once"
+        )));
+    }
+    at.insert(new_last.to_string(), value);
+    Ok(())
+}
+
+/// The table at the dotted path `keys` of `table`, if there is one.
+fn table_at<'t>(table: &'t mut toml::Table, keys: &[&str]) -> Option<&'t mut toml::Table> {
+    keys.iter().try_fold(table, |t, k| match t.get_mut(*k) {
+        Some(toml::Value::Table(inner)) => Some(inner),
+        _ => None,
+    })
 }
 
 /// Writes `config` as TOML to `path` atomically.
@@ -81,8 +142,7 @@ macro_rules! flag_keys {
     ($flags:ty, $cfg:ty, { $($flag:ident => $([$star:tt])? $($key:ident).+),* $(,)? }) => {
         impl $flags {
             /// Each settings flag's field and the dotted config key it overrides.
-            #[cfg_attr(not(test), allow(dead_code))]
-            pub(crate) const KEYS: &'static [(&'static str, &'static str)] =
+            pub const KEYS: &'static [(&'static str, &'static str)] =
                 &[$((stringify!($flag), stringify!($($key).+))),*];
 
             /// Sets each key whose flag was given.
@@ -324,7 +384,7 @@ pub fn check_command<A: Args + FromArgMatches, C: Serialize + Default>(
         .map(|h| h.to_string())
         .unwrap_or_default();
     for key in config_only {
-        let present = defaults.contains_key(*key) || *key == "refit.loss.weight";
+        let present = defaults.contains_key(*key) || *key == "finetune.loss.weight";
         assert!(
             present,
             "config-only key `{key}` is not a key of the config"
@@ -357,6 +417,56 @@ mod tests {
                 inner: Inner { a: 3, b: None },
             }
         }
+    }
+
+    impl ConfigFile for Outer {
+        const RENAMED: &'static [(&'static str, &'static str)] = &[
+            ("queries", "budget"),
+            ("old", "inner"),
+            ("inner.a0", "inner.a"),
+        ];
+    }
+
+    /// A switch that became a table: `flag = true` is now `flag.on = true`.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default)]
+    struct Switch {
+        flag: On,
+        count: u32,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default)]
+    struct On {
+        on: bool,
+        level: u32,
+    }
+
+    impl ConfigFile for Switch {
+        const RENAMED: &'static [(&'static str, &'static str)] =
+            &[("flag", "flag.on"), ("level", "flag.level")];
+    }
+
+    #[test]
+    fn renamed_keys_read_as_their_new_names_and_both_at_once_are_refused() {
+        let outer = |text: &str| parse::<Outer>(text, Outer::default());
+        let c = outer("queries = 7\n[old]\na0 = 9\n").unwrap();
+        assert_eq!((c.budget, c.inner.a, c.inner.b), (7, 9, None));
+        let c = outer("[inner]\na0 = 2\nb = 0.5\n").unwrap();
+        assert_eq!(c.inner, Inner { a: 2, b: Some(0.5) });
+        let e = outer("queries = 7\nbudget = 8\n").unwrap_err();
+        assert!(e.to_string().contains("`queries` and `budget`"), "{e}");
+        let e = outer("[inner]\na = 1\na0 = 2\n").unwrap_err();
+        assert!(e.to_string().contains("`inner.a0` and `inner.a`"), "{e}");
+        // A former leaf under its new table moves; the new table itself is left alone.
+        let switch = |text: &str| parse::<Switch>(text, Switch::default());
+        let c = switch("flag = true\nlevel = 3\ncount = 1\n").unwrap();
+        assert_eq!(c.flag, On { on: true, level: 3 });
+        assert!(switch("[flag]\non = true\n").unwrap().flag.on);
+        assert!(switch("level = 3\n[flag]\nlevel = 4\n").is_err());
+        // Unknown keys are still named after the renames.
+        let e = outer("[old]\nd = 1\n").unwrap_err();
+        assert!(e.to_string().contains("`inner.d`"), "{e}");
     }
 
     #[test]

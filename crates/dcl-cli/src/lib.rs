@@ -10,7 +10,8 @@
 //! * [`predictor`]: the predictor alone (ranking quality, pre-trained encoders);
 //! * [`worker`]: one architecture of a Slurm job array (`dcl-enas worker`);
 //! * [`run_dir`]: a run directory's lock, and what Ctrl-C and SIGTERM do to a search;
-//! * [`config`] (TOML files), [`progress`] (bars and log lines), [`plot`] (SVG curves).
+//! * [`config`] (TOML files), [`flags`] (the flag groups commands share), [`progress`] (bars
+//!   and log lines), [`plot`] (SVG curves).
 //!
 //! [`Command`] is these commands for clap; the `dcl-enas` binary (the root package) adds the
 //! ECG application's, parses the command line and runs the command with [`run`].
@@ -24,6 +25,7 @@ extern crate dcl_cli as _;
 
 pub mod benchmark;
 pub mod config;
+pub mod flags;
 pub mod mo;
 pub mod plot;
 pub mod predictor;

@@ -30,10 +30,14 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::benchmark::Column;
-use crate::config::{KeyFlag, flag_keys, key_flags};
+use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
+use crate::flags::{
+    DclEnasFlags, FinetuneFlags, MultiObjectiveFlags, PretrainFlags, SeedsFlags, StrategyFlags,
+    StrategySettings,
+};
 use crate::search::{
-    ALIASES, CONFIG_HELP, CONFIG_ONLY, DatasetName, SpaceName, StrategyFlags, StrategySettings,
-    located, search_pretrain,
+    ALIASES, CONFIG_HELP, CONFIG_ONLY, DatasetName, RENAMED_REFIT, SpaceName, located,
+    search_pretrain,
 };
 use crate::{CliError, config, invalid, plot};
 
@@ -122,14 +126,18 @@ pub struct MoConfig {
     pub multiobjective: MultiObjective,
     /// Stage 1 (once per space).
     pub pretrain: PretrainConfig,
-    /// Stage 2: each refit.
-    pub refit: FinetuneConfig,
+    /// Stage 2: the predictor fine-tuned after each round.
+    pub finetune: FinetuneConfig,
     /// The predictor's shape.
     pub model: ModelConfig,
     /// What runs the predictor's encoder in training: `native` (the default: this crate's
     /// CPU kernels, several times faster) or `burn` (burn's autodiff; numerically a different
     /// rounding of the same model).
     pub training_engine: Engine,
+}
+
+impl ConfigFile for MoConfig {
+    const RENAMED: &'static [(&'static str, &'static str)] = RENAMED_REFIT;
 }
 
 impl Default for MoConfig {
@@ -150,7 +158,7 @@ impl Default for MoConfig {
             dcl_enas: DclEnasConfig::default(),
             multiobjective: MultiObjective::default(),
             pretrain: search_pretrain(),
-            refit: FinetuneConfig::search_default(),
+            finetune: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
             training_engine: Engine::default(),
         }
@@ -179,12 +187,9 @@ pub struct MoArgs {
     /// Budgets reported, comma-separated, each at least 1 [default: 50,100,150].
     #[arg(long, value_delimiter = ',')]
     pub budget: Option<Vec<usize>>,
-    /// Seeds per strategy, at least 1 [default: 30].
-    #[arg(long)]
-    pub seeds: Option<u64>,
-    /// First seed [default: 0].
-    #[arg(long)]
-    pub seed_offset: Option<u64>,
+    /// Seeds.
+    #[command(flatten)]
+    pub seeds: SeedsFlags,
     /// Strategies, comma-separated [default: random,nsga2,dcl-enas].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub strategies: Option<Vec<MoStrategyName>>,
@@ -197,12 +202,9 @@ pub struct MoArgs {
     /// NSGA-II: mutation probability, in [0, 1] [default: 1].
     #[arg(long, allow_hyphen_values = true)]
     pub nsga2_mutation: Option<f64>,
-    /// DCL-ENAS: the infill's hypervolume reference [default: median].
-    #[arg(long, value_enum)]
-    pub infill_reference: Option<InfillReferenceName>,
-    /// DCL-ENAS: random architectures scored per round beside the offspring [default: 1000].
-    #[arg(long)]
-    pub sampled: Option<usize>,
+    /// Multi-objective DCL-ENAS's settings.
+    #[command(flatten)]
+    pub multiobjective: MultiObjectiveFlags,
     /// Print every run's hypervolume at each budget.
     #[arg(long)]
     pub per_seed: bool,
@@ -212,28 +214,40 @@ pub struct MoArgs {
 }
 
 flag_keys!(MoArgs, &mut MoConfig, {
-    space => space, dataset => dataset, cost => cost, budget => budgets, seeds => seeds,
-    seed_offset => seed_offset, strategies => strategies,
-    nsga2_population => nsga2.population, nsga2_crossover => nsga2.crossover_rate,
-    nsga2_mutation => nsga2.mutation_rate, infill_reference => multiobjective.reference,
-    sampled => multiobjective.sampled,
+    space => space, dataset => dataset, cost => cost, budget => budgets,
+    strategies => strategies, nsga2_population => nsga2.population,
+    nsga2_crossover => nsga2.crossover_rate, nsga2_mutation => nsga2.mutation_rate,
 });
 
 impl MoArgs {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut MoConfig) {
         self.apply_keys(&mut *cfg);
+        self.seeds.apply(&mut cfg.seeds, &mut cfg.seed_offset);
+        self.multiobjective.apply(
+            &mut cfg.multiobjective.reference,
+            &mut cfg.multiobjective.sampled,
+        );
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
             pretrain: &mut cfg.pretrain,
-            refit: &mut cfg.refit,
+            finetune: &mut cfg.finetune,
+            model: &mut cfg.model,
             training_engine: &mut cfg.training_engine,
         });
     }
 }
 
 /// The `mo` command's flag groups, each flag with its key.
-const MO_KEYS: &[&[(&str, &str)]] = &[MoArgs::KEYS, StrategyFlags::KEYS];
+const MO_KEYS: &[&[(&str, &str)]] = &[
+    MoArgs::KEYS,
+    SeedsFlags::KEYS,
+    MultiObjectiveFlags::KEYS,
+    DclEnasFlags::KEYS,
+    PretrainFlags::KEYS,
+    FinetuneFlags::KEYS,
+    StrategyFlags::KEYS,
+];
 
 /// The `mo` command's key → flag map, for error messages.
 fn mo_flags() -> Vec<KeyFlag> {
@@ -272,7 +286,7 @@ impl MoConfig {
         )?;
         if self.strategies.contains(&MoStrategyName::DclEnas) {
             located("pretrain", &flags, self.pretrain.validate())?;
-            located("refit", &flags, self.refit.validate())?;
+            located("finetune", &flags, self.finetune.validate())?;
         }
         located("model", &flags, self.model.validate())?;
         Ok(())
@@ -429,7 +443,7 @@ where
                 MoStrategyName::Nsga2 => Box::new(cfg.nsga2.start(t.space, cost, rng)?),
                 MoStrategyName::DclEnas => {
                     let surrogate =
-                        PredictorSurrogate::new(pretrained.fork(seed), cfg.refit.clone(), seed);
+                        PredictorSurrogate::new(pretrained.fork(seed), cfg.finetune.clone(), seed);
                     Box::new(DclEnas::new(cfg.dcl_enas.clone()).start_multiobjective(
                         t.space,
                         surrogate,
@@ -516,6 +530,33 @@ fn front_of(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod settings_tests {
     use super::*;
+
+    /// The run directories committed under docs/results were written with stage 2's table
+    /// named `refit`: they still load, with its values as `finetune`'s.
+    #[test]
+    fn the_committed_mo_configs_load_with_their_former_keys() {
+        fn configs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    configs(&path, out);
+                } else if path.file_name().is_some_and(|n| n == "config.toml") {
+                    out.push(path);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/results/multiobjective");
+        let mut found = Vec::new();
+        configs(&root, &mut found);
+        assert!(found.len() >= 10, "{found:?}");
+        for path in found {
+            let raw: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            let cfg = config::load::<MoConfig>(&path).unwrap();
+            let epochs = raw["refit"]["epochs"].as_integer().unwrap();
+            assert_eq!(cfg.finetune.epochs as i64, epochs, "{}", path.display());
+        }
+    }
 
     #[test]
     fn every_mo_flag_sets_its_key_and_every_key_names_its_flag() {

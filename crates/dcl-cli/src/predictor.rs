@@ -26,7 +26,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{KeyFlag, flag_keys, key_flags};
+use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
+use crate::flags::{FinetuneFlags, PretrainFlags, PretrainSettings, SeedsFlags};
 use crate::search::{SpaceName, located};
 use crate::{CliError, config, invalid};
 
@@ -104,6 +105,8 @@ pub struct EvalConfig {
     pub training_engine: Engine,
 }
 
+impl ConfigFile for EvalConfig {}
+
 impl Default for EvalConfig {
     fn default() -> Self {
         Self {
@@ -131,78 +134,9 @@ impl Default for EvalConfig {
     }
 }
 
-/// Stage-1 and model flags (shared by `eval` and `pretrain`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct Stage1Flags {
-    /// Pre-training epochs over the space [default: 10].
-    #[arg(long)]
-    pub pretrain_epochs: Option<usize>,
-    /// Cap on pre-training steps [default: none].
-    #[arg(long)]
-    pub pretrain_steps: Option<usize>,
-    /// Pre-training learning rate [default: 0.001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub pretrain_lr: Option<f64>,
-    /// Pre-training batch size, at least 2 [default: 256].
-    #[arg(long)]
-    pub pretrain_batch: Option<usize>,
-    /// InfoNCE temperature of stage 1 [default: 0.2].
-    #[arg(long, allow_hyphen_values = true)]
-    pub pretrain_temperature: Option<f64>,
-    /// Augmentation: per-node probability of an op substitution, in [0, 1] [default: 0.1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub op_substitution: Option<f64>,
-    /// Augmentation: per-edge probability of an edge drop, in [0, 1] [default: 0.1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub edge_drop: Option<f64>,
-    /// Augmentation: per-node probability of masking an op, in [0, 1] [default: 0.1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub node_mask: Option<f64>,
-    /// Hidden width [default: 64].
-    #[arg(long)]
-    pub hidden: Option<usize>,
-    /// Message-passing layers [default: 4].
-    #[arg(long)]
-    pub layers: Option<usize>,
-    /// What runs the encoder in training: native (this crate's kernels), or burn (slower;
-    /// other rounding) [default: native].
-    #[arg(long)]
-    pub training_engine: Option<Engine>,
-}
-
-/// The settings [`Stage1Flags`] set.
-struct Stage1Settings<'a> {
-    model: &'a mut ModelConfig,
-    pretrain: &'a mut PretrainConfig,
-    training_engine: &'a mut Engine,
-}
-
-flag_keys!(Stage1Flags, Stage1Settings<'_>, {
-    pretrain_epochs => pretrain.epochs, pretrain_steps => pretrain.max_steps,
-    pretrain_lr => pretrain.learning_rate, pretrain_batch => pretrain.batch_size,
-    pretrain_temperature => pretrain.temperature, op_substitution => pretrain.op_substitution,
-    edge_drop => pretrain.edge_drop, node_mask => pretrain.node_mask,
-    hidden => model.hidden, layers => model.layers, training_engine => [*] training_engine,
-});
-
-impl Stage1Flags {
-    fn apply(&self, model: &mut ModelConfig, pretrain: &mut PretrainConfig, engine: &mut Engine) {
-        self.apply_keys(Stage1Settings {
-            model,
-            pretrain,
-            training_engine: engine,
-        });
-    }
-}
-
 flag_keys!(EvalArgs, &mut EvalConfig, {
-    space => space, k => k, seeds => seeds, seed_offset => seed_offset,
-    variants => variants, ensemble => ensemble, encoders => encoders,
-    finetune_epochs => finetune.epochs, lr => finetune.learning_rate,
-    weight_decay => finetune.weight_decay, batch_size => finetune.batch_size,
-    temperature => finetune.temperature, target_temperature => finetune.target_temperature,
-    rnc_weight => rnc_weight, rnc_temperature => finetune.rnc_temperature,
-    info_nce_weight => finetune.info_nce_weight,
+    space => space, k => k, variants => variants, ensemble => ensemble, encoders => encoders,
+    rnc_weight => rnc_weight,
 });
 
 flag_keys!(PretrainArgs, &mut PretrainCommandConfig, { space => space, seed => seed });
@@ -211,8 +145,13 @@ impl EvalArgs {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut EvalConfig) {
         self.apply_keys(&mut *cfg);
-        self.stage1
-            .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+        self.seeds.apply(&mut cfg.seeds, &mut cfg.seed_offset);
+        self.finetune.apply(&mut cfg.finetune);
+        self.stage1.apply(PretrainSettings {
+            pretrain: &mut cfg.pretrain,
+            model: &mut cfg.model,
+            training_engine: &mut cfg.training_engine,
+        });
     }
 }
 
@@ -220,8 +159,11 @@ impl PretrainArgs {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut PretrainCommandConfig) {
         self.apply_keys(&mut *cfg);
-        self.stage1
-            .apply(&mut cfg.model, &mut cfg.pretrain, &mut cfg.training_engine);
+        self.stage1.apply(PretrainSettings {
+            pretrain: &mut cfg.pretrain,
+            model: &mut cfg.model,
+            training_engine: &mut cfg.training_engine,
+        });
     }
 }
 
@@ -234,10 +176,15 @@ const CONFIG_HELP: &str =
     "Config file (TOML); flags override its keys. A key only a config file sets: model.projection.";
 
 /// `predictor eval`'s flag groups, each flag with its key.
-const EVAL_KEYS: &[&[(&str, &str)]] = &[EvalArgs::KEYS, Stage1Flags::KEYS];
+const EVAL_KEYS: &[&[(&str, &str)]] = &[
+    EvalArgs::KEYS,
+    SeedsFlags::KEYS,
+    FinetuneFlags::KEYS,
+    PretrainFlags::KEYS,
+];
 
 /// `predictor pretrain`'s flag groups, each flag with its key.
-const PRETRAIN_KEYS: &[&[(&str, &str)]] = &[PretrainArgs::KEYS, Stage1Flags::KEYS];
+const PRETRAIN_KEYS: &[&[(&str, &str)]] = &[PretrainArgs::KEYS, PretrainFlags::KEYS];
 
 /// `predictor eval`'s key → flag map, for error messages.
 fn eval_flags() -> Vec<KeyFlag> {
@@ -277,12 +224,9 @@ pub struct EvalArgs {
     /// 78,156,469,781,1563 on nb201, 100,172,424,4236 on nb101].
     #[arg(long, value_delimiter = ',')]
     pub k: Option<Vec<usize>>,
-    /// Seeds per configuration, at least 1 [default: 5].
-    #[arg(long)]
-    pub seeds: Option<u64>,
-    /// First seed [default: 0].
-    #[arg(long)]
-    pub seed_offset: Option<u64>,
+    /// Seeds.
+    #[command(flatten)]
+    pub seeds: SeedsFlags,
     /// Variants, comma-separated [default: dcl,rnc,no-pretrain,mse].
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variants: Option<Vec<Variant>>,
@@ -292,36 +236,15 @@ pub struct EvalArgs {
     /// Encoders from different seeds [default: 1].
     #[arg(long)]
     pub encoders: Option<usize>,
-    /// Fine-tuning epochs [default: 100].
-    #[arg(long)]
-    pub finetune_epochs: Option<usize>,
-    /// Fine-tuning learning rate [default: 0.001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub lr: Option<f64>,
-    /// Fine-tuning weight decay [default: 0.0001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub weight_decay: Option<f64>,
-    /// Fine-tuning batch size [default: 128].
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Temperature of the pairwise loss [default: 1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub temperature: Option<f64>,
-    /// Soft pairwise targets with this target temperature [default: hard targets].
-    #[arg(long, allow_hyphen_values = true)]
-    pub target_temperature: Option<f64>,
     /// Weight of the Rank-N-Contrast term (variant rnc) [default: 1].
     #[arg(long, allow_hyphen_values = true)]
     pub rnc_weight: Option<f64>,
-    /// Temperature of Rank-N-Contrast [default: 2].
-    #[arg(long, allow_hyphen_values = true)]
-    pub rnc_temperature: Option<f64>,
-    /// Weight of the stage-1 InfoNCE term kept on while fine-tuning [default: 0].
-    #[arg(long, allow_hyphen_values = true)]
-    pub info_nce_weight: Option<f64>,
+    /// Stage-2 settings (its loss is the variant's).
+    #[command(flatten)]
+    pub finetune: FinetuneFlags,
     /// Stage-1 and model settings.
     #[command(flatten)]
-    pub stage1: Stage1Flags,
+    pub stage1: PretrainFlags,
 }
 
 impl EvalConfig {
@@ -597,6 +520,8 @@ pub struct PretrainCommandConfig {
     pub training_engine: Engine,
 }
 
+impl ConfigFile for PretrainCommandConfig {}
+
 impl Default for PretrainCommandConfig {
     fn default() -> Self {
         Self {
@@ -628,7 +553,7 @@ pub struct PretrainArgs {
     pub seed: Option<u64>,
     /// Stage-1 and model settings.
     #[command(flatten)]
-    pub stage1: Stage1Flags,
+    pub stage1: PretrainFlags,
 }
 
 fn pretrain(args: &PretrainArgs) -> Result<(), CliError> {
@@ -711,7 +636,7 @@ mod settings_tests {
         );
         let flags = eval_flags();
         let find = |key: &str| flags.iter().find(|f| f.key == key).unwrap().flag.clone();
-        assert_eq!(find("finetune.learning_rate"), "--lr");
+        assert_eq!(find("finetune.learning_rate"), "--finetune-lr");
         assert_eq!(find("pretrain.max_steps"), "--pretrain-steps");
         assert_eq!(find("model.projection"), "");
     }

@@ -23,7 +23,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{KeyFlag, flag_keys, key_flags};
+use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
+use crate::flags::{
+    DclEnasFlags, EvolutionFlags, ExecutionFlags, ExecutionSettings, FinetuneFlags, PretrainFlags,
+    StrategyFlags, StrategySettings,
+};
 use crate::report;
 use crate::{CliError, config, invalid};
 
@@ -227,8 +231,8 @@ pub struct SearchConfig {
     pub evolution: RegularizedEvolution,
     /// Stage 1: label-free pre-training of the predictor (DCL-ENAS).
     pub pretrain: PretrainConfig,
-    /// Stage 2: the refit after each round (DCL-ENAS).
-    pub refit: FinetuneConfig,
+    /// Stage 2: the predictor fine-tuned after each round (DCL-ENAS).
+    pub finetune: FinetuneConfig,
     /// The predictor's shape (DCL-ENAS).
     pub model: ModelConfig,
     /// What runs the predictor's encoder in training: `native` (the default: this crate's
@@ -254,7 +258,7 @@ impl Default for SearchConfig {
             dcl_enas: DclEnasConfig::default(),
             evolution: RegularizedEvolution::default(),
             pretrain: search_pretrain(),
-            refit: FinetuneConfig::search_default(),
+            finetune: FinetuneConfig::search_default(),
             model: ModelConfig::default(),
             training_engine: Engine::default(),
         }
@@ -291,19 +295,9 @@ pub struct SearchFlags {
     /// Seed of the run [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Architectures asked and evaluated together, at least 1 [default: 1].
-    #[arg(long)]
-    pub batch: Option<usize>,
-    /// Attempts per architecture, at least 1 [default: 3; with --executor slurm it is
-    /// slurm.retries + 1].
-    #[arg(long)]
-    pub max_attempts: Option<u32>,
-    /// Where evaluations run [default: local].
-    #[arg(long, value_enum)]
-    pub executor: Option<ExecutorName>,
-    /// Evaluations at a time (local executor), 1 to 256 [default: 1].
-    #[arg(long)]
-    pub workers: Option<usize>,
+    /// How evaluations run.
+    #[command(flatten)]
+    pub execution: ExecutionFlags,
     /// DCL-ENAS and predictor settings.
     #[command(flatten)]
     pub strategy_settings: StrategyFlags,
@@ -312,148 +306,27 @@ pub struct SearchFlags {
     pub evolution_settings: EvolutionFlags,
 }
 
-/// Regularized evolution's settings flags (`search` and `benchmark`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct EvolutionFlags {
-    /// Regularized evolution: population [default: 20].
-    #[arg(long)]
-    pub re_population: Option<usize>,
-    /// Regularized evolution: tournament size [default: 5].
-    #[arg(long)]
-    pub re_sample: Option<usize>,
-}
-
-/// The settings [`EvolutionFlags`] set.
-#[derive(Debug)]
-pub struct EvolutionSettings<'a> {
-    /// Regularized evolution.
-    pub evolution: &'a mut RegularizedEvolution,
-}
-
-flag_keys!(EvolutionFlags, EvolutionSettings<'_>, {
-    re_population => evolution.population_size, re_sample => evolution.sample_size,
-});
-
-impl EvolutionFlags {
-    /// Overrides regularized evolution's settings with the flags given.
-    pub fn apply(&self, evolution: &mut RegularizedEvolution) {
-        self.apply_keys(EvolutionSettings { evolution });
-    }
-}
-
-/// DCL-ENAS's and the predictor's settings flags (shared by `search`, `benchmark` and `mo`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct StrategyFlags {
-    /// DCL-ENAS: random architectures evaluated before the first fit [default: 10].
-    #[arg(long)]
-    pub initial: Option<usize>,
-    /// DCL-ENAS: population evolved on predicted fitness [default: 20].
-    #[arg(long)]
-    pub population: Option<usize>,
-    /// DCL-ENAS: generations between rounds [default: 5].
-    #[arg(long)]
-    pub generations: Option<usize>,
-    /// DCL-ENAS: offspring per generation [default: 100].
-    #[arg(long)]
-    pub offspring: Option<usize>,
-    /// DCL-ENAS: architectures truly evaluated per round [default: 5].
-    #[arg(long)]
-    pub infill: Option<usize>,
-    /// DCL-ENAS: queries per round that explore around the incumbent, at most --infill
-    /// [default: 1].
-    #[arg(long)]
-    pub explore: Option<usize>,
-    /// DCL-ENAS: probability of crossover, in [0, 1] [default: 0.3].
-    #[arg(long, allow_hyphen_values = true)]
-    pub crossover_rate: Option<f64>,
-    /// DCL-ENAS: tournament size [default: 3].
-    #[arg(long)]
-    pub tournament: Option<usize>,
-    /// Stage 1: epochs over the space [default: 2].
-    #[arg(long)]
-    pub pretrain_epochs: Option<usize>,
-    /// Stage 1: learning rate, finite and positive [default: 0.001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub pretrain_lr: Option<f64>,
-    /// Stage 1: augmentation's op-substitution probability, in [0, 1] [default: 0.1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub op_substitution: Option<f64>,
-    /// Stage 1: augmentation's edge-drop probability, in [0, 1] [default: 0.1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub edge_drop: Option<f64>,
-    /// Stage 1: augmentation's op-masking probability, in [0, 1] [default: 0.1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub node_mask: Option<f64>,
-    /// Stage 2: epochs per refit [default: 50].
-    #[arg(long)]
-    pub refit_epochs: Option<usize>,
-    /// Stage 2: at most this many optimiser steps per refit, at least 1: bounds a refit's
-    /// cost at large budgets [default: no cap].
-    #[arg(long)]
-    pub refit_max_steps: Option<usize>,
-    /// Stage 2: learning rate, finite and positive [default: 0.001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub refit_lr: Option<f64>,
-    /// Stage 2: weight decay, finite and non-negative [default: 0.0001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub refit_weight_decay: Option<f64>,
-    /// Stage 2: loss [default: pairwise].
-    #[arg(long, value_enum)]
-    pub refit_loss: Option<LossName>,
-    /// What runs the predictor's encoder in training: native (this crate's kernels), or burn
-    /// (slower; other rounding) [default: native].
-    #[arg(long)]
-    pub training_engine: Option<Engine>,
-}
-
-/// The settings [`StrategyFlags`] set.
-#[derive(Debug)]
-pub struct StrategySettings<'a> {
-    /// DCL-ENAS.
-    pub dcl_enas: &'a mut DclEnasConfig,
-    /// Stage 1.
-    pub pretrain: &'a mut PretrainConfig,
-    /// Stage 2.
-    pub refit: &'a mut FinetuneConfig,
-    /// The predictor's training engine.
-    pub training_engine: &'a mut Engine,
-}
-
-flag_keys!(StrategyFlags, StrategySettings<'_>, {
-    initial => dcl_enas.initial, population => dcl_enas.population,
-    generations => dcl_enas.generations, offspring => dcl_enas.offspring,
-    infill => dcl_enas.infill, explore => dcl_enas.explore,
-    crossover_rate => dcl_enas.crossover_rate, tournament => dcl_enas.tournament,
-    pretrain_epochs => pretrain.epochs, pretrain_lr => pretrain.learning_rate,
-    op_substitution => pretrain.op_substitution, edge_drop => pretrain.edge_drop,
-    node_mask => pretrain.node_mask,
-    refit_epochs => refit.epochs, refit_lr => refit.learning_rate,
-    refit_weight_decay => refit.weight_decay, refit_max_steps => refit.max_steps,
-    refit_loss => refit.loss, training_engine => [*] training_engine,
-});
-
-impl StrategyFlags {
-    /// Overrides the settings with the flags given.
-    pub fn apply(&self, cfg: StrategySettings<'_>) {
-        self.apply_keys(cfg);
-    }
-}
-
 flag_keys!(SearchFlags, &mut SearchConfig, {
     space => space, dataset => dataset, column => column, strategy => strategy,
-    budget => budget, seed => seed, batch => batch, max_attempts => max_attempts,
-    executor => executor, workers => workers,
+    budget => budget, seed => seed,
 });
 
 impl SearchFlags {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut SearchConfig) {
         self.apply_keys(&mut *cfg);
+        self.execution.apply(ExecutionSettings {
+            batch: &mut cfg.batch,
+            max_attempts: &mut cfg.max_attempts,
+            executor: &mut cfg.executor,
+            workers: &mut cfg.workers,
+        });
         self.evolution_settings.apply(&mut cfg.evolution);
         self.strategy_settings.apply(StrategySettings {
             dcl_enas: &mut cfg.dcl_enas,
             pretrain: &mut cfg.pretrain,
-            refit: &mut cfg.refit,
+            finetune: &mut cfg.finetune,
+            model: &mut cfg.model,
             training_engine: &mut cfg.training_engine,
         });
     }
@@ -461,34 +334,33 @@ impl SearchFlags {
 
 /// Keys of the strategies', the stage-1 and stage-2 and the model's settings that only a
 /// config file sets (the `--config` help lists them).
-pub(crate) const CONFIG_ONLY: &[&str] = &[
-    "pretrain.batch_size",
-    "pretrain.temperature",
-    "pretrain.max_steps",
-    "refit.batch_size",
-    "refit.temperature",
-    "refit.rnc_temperature",
-    "refit.target_temperature",
-    "refit.loss.weight",
-    "refit.info_nce_weight",
-    "model.hidden",
-    "model.layers",
-    "model.projection",
-];
+pub(crate) const CONFIG_ONLY: &[&str] = &["finetune.loss.weight", "model.projection"];
 
 /// `--config`'s help in `search`, `benchmark` and `mo`: it lists [`CONFIG_ONLY`].
 pub(crate) const CONFIG_HELP: &str = "Config file (TOML); flags override its keys. Keys only \
-     a config file sets: pretrain.batch_size, pretrain.temperature, pretrain.max_steps, \
-     refit.batch_size, refit.temperature, refit.rnc_temperature, refit.target_temperature, \
-     refit.loss.weight (with the rnc loss), refit.info_nce_weight, model.hidden, model.layers, \
-     model.projection.";
+     a config file sets: finetune.loss.weight (with the rnc loss), model.projection. A file \
+     written before may name stage 2's table `refit`: it reads as `finetune`.";
+
+/// Stage 2's table was `refit` in `search`, `benchmark` and `mo` config files.
+pub(crate) const RENAMED_REFIT: &[(&str, &str)] = &[("refit", "finetune")];
+
+impl ConfigFile for SearchConfig {
+    const RENAMED: &'static [(&'static str, &'static str)] = RENAMED_REFIT;
+}
 
 /// Field names the library's messages use for a config key of another name.
 pub(crate) const ALIASES: &[(&str, &str)] = &[("batch_size", "batch")];
 
 /// The `search` command's flag groups, each flag with its key.
-const SEARCH_KEYS: &[&[(&str, &str)]] =
-    &[SearchFlags::KEYS, StrategyFlags::KEYS, EvolutionFlags::KEYS];
+const SEARCH_KEYS: &[&[(&str, &str)]] = &[
+    SearchFlags::KEYS,
+    ExecutionFlags::KEYS,
+    DclEnasFlags::KEYS,
+    PretrainFlags::KEYS,
+    FinetuneFlags::KEYS,
+    StrategyFlags::KEYS,
+    EvolutionFlags::KEYS,
+];
 
 /// The `search` command's key → flag map, for error messages.
 fn search_flags() -> Vec<KeyFlag> {
@@ -564,7 +436,7 @@ impl SearchConfig {
         )?;
         located("evolution", &flags, self.evolution.validate())?;
         located("pretrain", &flags, self.pretrain.validate())?;
-        located("refit", &flags, self.refit.validate())?;
+        located("finetune", &flags, self.finetune.validate())?;
         located("model", &flags, self.model.validate())?;
         if self.strategy == StrategyName::DclEnas && self.dcl_enas.initial < 2 {
             return Err(invalid(format!(
@@ -582,7 +454,8 @@ impl SearchConfig {
             "dataset": self.dataset,
             "column": self.column(),
             "pretrain": self.pretrain,
-            "refit": self.refit,
+            // The journal's name of stage 2's settings, kept so that earlier runs resume.
+            "refit": self.finetune,
             "model": self.model,
             "training_engine": self.training_engine,
         })
@@ -899,7 +772,7 @@ where
                 r.final_loss,
                 r.seconds
             );
-            let surrogate = PredictorSurrogate::new(predictor, cfg.refit.clone(), cfg.seed);
+            let surrogate = PredictorSurrogate::new(predictor, cfg.finetune.clone(), cfg.seed);
             Box::new(DclEnas::new(cfg.dcl_enas.clone()).start(space, surrogate, rng)?)
         }
     };
@@ -932,9 +805,11 @@ mod settings_tests {
         let flags = search_flags();
         let find = |key: &str| flags.iter().find(|f| f.key == key).unwrap().flag.clone();
         assert_eq!(find("dcl_enas.infill"), "--infill");
-        assert_eq!(find("refit.learning_rate"), "--refit-lr");
+        assert_eq!(find("finetune.learning_rate"), "--finetune-lr");
+        assert_eq!(find("pretrain.max_steps"), "--pretrain-steps");
         assert_eq!(find("training_engine"), "--training-engine");
-        assert_eq!(find("model.hidden"), "");
+        assert_eq!(find("model.hidden"), "--hidden");
+        assert_eq!(find("model.projection"), "");
         assert!(
             flags
                 .iter()
@@ -942,13 +817,13 @@ mod settings_tests {
         );
         // A library message naming a field becomes one naming its flag and key.
         let e = located(
-            "refit",
+            "finetune",
             &flags,
             Err::<(), _>("learning_rate must be positive"),
         );
         assert_eq!(
             e.unwrap_err().to_string(),
-            "--refit-lr (key `refit.learning_rate`): learning_rate must be positive"
+            "--finetune-lr (key `finetune.learning_rate`): learning_rate must be positive"
         );
         let e = located("", &flags, Err::<(), _>("batch_size must be at least 1"));
         assert_eq!(

@@ -17,7 +17,7 @@ use std::time::Instant;
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Subcommand, ValueEnum};
 use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS, MitBih};
-use dcl_evo::{DclEnasConfig, RegularizedEvolution};
+use dcl_evo::{DclEnasConfig, InfillReference, MultiObjective, RegularizedEvolution};
 use dcl_predictor::{Engine, FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{
     Augment, DeviceKind, FeatureEntry, Kernels, Monitor, NetArch, NetConfig, OptimizerKind,
@@ -25,7 +25,10 @@ use dcl_train::{
 };
 use serde::{Deserialize, Serialize};
 
-use dcl_cli::config::flag_keys;
+use dcl_cli::config::{ConfigFile, flag_keys};
+use dcl_cli::flags::{
+    ExecutionFlags, ExecutionSettings, MultiObjectiveFlags, StrategyFlags, StrategySettings,
+};
 use dcl_cli::search::{CONFIG_FILE, ExecutorName, StrategyName};
 use dcl_cli::{CliError, config, invalid};
 
@@ -166,14 +169,6 @@ pub struct EcgConfig {
     pub full_epochs: usize,
     /// Channels of the first stage of the searched skeleton.
     pub channels: usize,
-    /// DCL-ENAS: initial random candidates.
-    pub initial: usize,
-    /// DCL-ENAS: candidates trained per round.
-    pub infill: usize,
-    /// DCL-ENAS: candidates per round that explore around the best one.
-    pub explore: usize,
-    /// Stage-1 epochs over the 15,625 cells.
-    pub pretrain_epochs: usize,
     /// Candidates asked and trained together.
     pub batch: usize,
     /// Worker threads training candidates at once.
@@ -227,14 +222,57 @@ pub struct EcgConfig {
     pub f_within_patients: bool,
     /// Multi-objective search: proxy fitness against parameters (dcl-enas or random); the
     /// front is trained fully.
-    pub multiobjective: bool,
-    /// Multi-objective DCL-ENAS: the infill's hypervolume reference.
-    pub infill_reference: dcl_cli::mo::InfillReferenceName,
-    /// Multi-objective DCL-ENAS: random candidates scored per round beside the offspring.
-    pub sampled: usize,
+    pub multiobjective: EcgMultiObjective,
+    /// DCL-ENAS's settings.
+    pub dcl_enas: DclEnasConfig,
+    /// Stage 1: label-free pre-training of the predictor on every cell of the space.
+    pub pretrain: PretrainConfig,
+    /// Stage 2: the predictor fine-tuned after each round.
+    pub finetune: FinetuneConfig,
+    /// The predictor's shape.
+    pub model: ModelConfig,
     /// What runs the predictor's encoder in training: `native` (the default: this crate's
     /// kernels) or `burn` (burn's autodiff; slower, another rounding).
     pub training_engine: Engine,
+}
+
+/// The `multiobjective` table of the `ecg` commands: whether the search is multi-objective,
+/// and multi-objective DCL-ENAS's settings (the keys of `mo`'s table of the same name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EcgMultiObjective {
+    /// Search proxy fitness against parameters (dcl-enas or random); the front is trained
+    /// fully.
+    pub enabled: bool,
+    /// Multi-objective DCL-ENAS: the infill's hypervolume reference.
+    pub reference: InfillReference,
+    /// Multi-objective DCL-ENAS: random candidates scored per round beside the offspring.
+    pub sampled: usize,
+}
+
+impl Default for EcgMultiObjective {
+    fn default() -> Self {
+        let settings = MultiObjective::default();
+        Self {
+            enabled: false,
+            reference: settings.reference,
+            sampled: settings.sampled,
+        }
+    }
+}
+
+impl ConfigFile for EcgConfig {
+    /// Until the `ecg` commands shared their keys with `search` and `mo`, DCL-ENAS's,
+    /// stage 1's and the multi-objective settings were top-level keys.
+    const RENAMED: &'static [(&'static str, &'static str)] = &[
+        ("multiobjective", "multiobjective.enabled"),
+        ("infill_reference", "multiobjective.reference"),
+        ("sampled", "multiobjective.sampled"),
+        ("initial", "dcl_enas.initial"),
+        ("infill", "dcl_enas.infill"),
+        ("explore", "dcl_enas.explore"),
+        ("pretrain_epochs", "pretrain.epochs"),
+    ];
 }
 
 impl Default for EcgConfig {
@@ -252,10 +290,6 @@ impl Default for EcgConfig {
             full_per_class: 2000,
             full_epochs: 15,
             channels: 16,
-            initial: 10,
-            infill: 5,
-            explore: DclEnasConfig::default().explore,
-            pretrain_epochs: 2,
             batch: 1,
             workers: 1,
             threads_per_worker: 1,
@@ -280,9 +314,18 @@ impl Default for EcgConfig {
             fitness: FitnessName::BalancedAccuracy,
             proxy_class_mix: false,
             f_within_patients: false,
-            multiobjective: false,
-            infill_reference: dcl_cli::mo::InfillReferenceName::Median,
-            sampled: 1000,
+            multiobjective: EcgMultiObjective::default(),
+            dcl_enas: DclEnasConfig {
+                initial: 10,
+                infill: 5,
+                ..DclEnasConfig::default()
+            },
+            pretrain: PretrainConfig {
+                epochs: 2,
+                ..PretrainConfig::default()
+            },
+            finetune: FinetuneConfig::search_default(),
+            model: ModelConfig::default(),
             training_engine: Engine::default(),
         }
     }
@@ -292,7 +335,7 @@ impl Default for EcgConfig {
 #[derive(Debug, Clone, Default, Args)]
 pub struct EcgArgs {
     /// Config file (TOML); flags override its keys.
-    #[arg(long)]
+    #[arg(long, help = CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// MIT-BIH directory: PhysioNet's WFDB files (.hea, .dat, .atr) as downloaded [default: the
     /// copy bundled in the repository].
@@ -333,34 +376,12 @@ pub struct EcgArgs {
     /// Channels of the first stage, at least 1 [default: 16].
     #[arg(long)]
     pub channels: Option<usize>,
-    /// DCL-ENAS: initial random candidates, at least 2 [default: 10].
-    #[arg(long)]
-    pub initial: Option<usize>,
-    /// DCL-ENAS: candidates per round [default: 5].
-    #[arg(long)]
-    pub infill: Option<usize>,
-    /// DCL-ENAS: exploring candidates per round, at most --infill [default: 1].
-    #[arg(long)]
-    pub explore: Option<usize>,
-    /// Stage-1 epochs [default: 2].
-    #[arg(long)]
-    pub pretrain_epochs: Option<usize>,
-    /// Candidates asked and trained together [default: 1].
-    #[arg(long)]
-    pub batch: Option<usize>,
-    /// Worker threads [default: 1].
-    #[arg(long)]
-    pub workers: Option<usize>,
     /// Rayon threads per worker [default: 1].
     #[arg(long)]
     pub threads_per_worker: Option<usize>,
-    /// Attempts per candidate [default: 2; with --executor slurm, slurm.retries + 1].
-    #[arg(long)]
-    pub max_attempts: Option<u32>,
-    /// Where the search's candidates train: local or slurm (settings in the config file's
-    /// `[slurm]` table) [default: local].
-    #[arg(long, value_enum)]
-    pub executor: Option<ExecutorName>,
+    /// How the search's candidates train (on Slurm, with the config file's `[slurm]` table).
+    #[command(flatten)]
+    pub execution: ExecutionFlags,
     /// Augmentation [default: none].
     #[arg(long, value_enum)]
     pub augment: Option<AugmentName>,
@@ -419,17 +440,24 @@ pub struct EcgArgs {
     /// Multi-objective: proxy fitness against parameters; the front is trained fully.
     #[arg(long)]
     pub multiobjective: bool,
-    /// Multi-objective DCL-ENAS: the infill's hypervolume reference [default: median].
-    #[arg(long, value_enum)]
-    pub infill_reference: Option<dcl_cli::mo::InfillReferenceName>,
-    /// Multi-objective DCL-ENAS: random candidates scored per round [default: 1000].
-    #[arg(long)]
-    pub sampled: Option<usize>,
-    /// What runs the predictor's encoder in training: native (this crate's kernels), or burn
-    /// (slower; other rounding) [default: native].
-    #[arg(long)]
-    pub training_engine: Option<Engine>,
+    /// Multi-objective DCL-ENAS's settings.
+    #[command(flatten)]
+    pub multiobjective_settings: MultiObjectiveFlags,
+    /// DCL-ENAS's and its predictor's settings.
+    #[command(flatten)]
+    pub strategy_settings: StrategyFlags,
 }
+
+/// `--config`'s help in the `ecg` commands.
+const CONFIG_HELP: &str = "Config file (TOML); flags override its keys. Keys only a config \
+     file sets: finetune.loss.weight (with the rnc loss), model.projection, and the [slurm] \
+     table (docs/slurm.md). A file written before may name initial, infill, explore, \
+     pretrain_epochs, multiobjective, infill_reference and sampled at the top level: they read \
+     as dcl_enas.*, pretrain.epochs and multiobjective.{enabled,reference,sampled}.";
+
+/// Keys of the `ecg` commands that only a config file sets (besides the `[slurm]` table).
+#[cfg(test)]
+const CONFIG_ONLY: &[&str] = &["finetune.loss.weight", "model.projection"];
 
 /// `ecg search`'s arguments.
 #[derive(Debug, Clone, Default, Args)]
@@ -451,19 +479,16 @@ flag_keys!(EcgArgs, &mut EcgConfig, {
     proxy_per_class => proxy_per_class, proxy_epochs => proxy_epochs,
     proxy_valid_per_class => proxy_valid_per_class, proxy_train_seed => proxy_train_seed,
     full_per_class => full_per_class, full_epochs => full_epochs,
-    eval_per_class => eval_per_class, channels => channels, initial => initial,
-    infill => infill, explore => explore, pretrain_epochs => pretrain_epochs, batch => batch,
-    max_attempts => max_attempts, workers => workers,
-    threads_per_worker => threads_per_worker, executor => executor, augment => augment,
+    eval_per_class => eval_per_class, channels => channels,
+    threads_per_worker => threads_per_worker, augment => augment,
     weight_decay => weight_decay, head_hidden => head_hidden,
     signal_dropout => signal_dropout, proxy_folds => proxy_folds,
     feature_entries => feature_entries, baseline_entry => baseline_entry,
     strategy => strategy, rescore_top => rescore_top, rescore_repeats => rescore_repeats,
-    fitness => fitness, infill_reference => infill_reference, sampled => sampled,
-    training_engine => training_engine, rr_only => rr_only, local_rr => local_rr,
+    fitness => fitness, rr_only => rr_only, local_rr => local_rr,
     median_beat => median_beat, median_channel => median_channel,
     proxy_class_mix => proxy_class_mix, f_within_patients => f_within_patients,
-    multiobjective => multiobjective,
+    multiobjective => multiobjective.enabled,
 });
 
 impl EcgArgs {
@@ -475,6 +500,23 @@ impl EcgArgs {
             (None, None) => EcgConfig::default(),
         };
         self.apply_keys(&mut cfg);
+        self.execution.apply(ExecutionSettings {
+            batch: &mut cfg.batch,
+            max_attempts: &mut cfg.max_attempts,
+            executor: &mut cfg.executor,
+            workers: &mut cfg.workers,
+        });
+        self.multiobjective_settings.apply(
+            &mut cfg.multiobjective.reference,
+            &mut cfg.multiobjective.sampled,
+        );
+        self.strategy_settings.apply(StrategySettings {
+            dcl_enas: &mut cfg.dcl_enas,
+            pretrain: &mut cfg.pretrain,
+            finetune: &mut cfg.finetune,
+            model: &mut cfg.model,
+            training_engine: &mut cfg.training_engine,
+        });
         Ok(cfg)
     }
 }
@@ -502,6 +544,15 @@ impl EcgConfig {
                 Err(invalid(format!(
                     "--{flag} (key `{}`) must be in {min}..={max}, got {v}",
                     flag.replace('-', "_")
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let count_key = |flag: &str, key: &str, v: usize, min: usize, max: usize| {
+            if v < min || v > max {
+                Err(invalid(format!(
+                    "--{flag} (key `{key}`) must be in {min}..={max}, got {v}"
                 )))
             } else {
                 Ok(())
@@ -537,10 +588,17 @@ impl EcgConfig {
         count("proxy-epochs", self.proxy_epochs, 1, 10_000)?;
         count("full-epochs", self.full_epochs, 1, 10_000)?;
         count("channels", self.channels, 1, 4096)?;
-        count("initial", self.initial, 2, 100_000)?;
-        count("infill", self.infill, 1, 100_000)?;
-        count("explore", self.explore, 0, self.infill)?;
-        count("pretrain-epochs", self.pretrain_epochs, 1, 10_000)?;
+        let d = &self.dcl_enas;
+        count_key("initial", "dcl_enas.initial", d.initial, 2, 100_000)?;
+        count_key("infill", "dcl_enas.infill", d.infill, 1, 100_000)?;
+        count_key("explore", "dcl_enas.explore", d.explore, 0, d.infill)?;
+        count_key(
+            "pretrain-epochs",
+            "pretrain.epochs",
+            self.pretrain.epochs,
+            1,
+            10_000,
+        )?;
         count("batch", self.batch, 1, 10_000)?;
         count("workers", self.workers, 1, 256)?;
         count("threads-per-worker", self.threads_per_worker, 1, 256)?;
@@ -637,19 +695,11 @@ impl EcgConfig {
             },
             strategy: self.strategy,
             evolution: RegularizedEvolution::default(),
-            search: DclEnasConfig {
-                initial: self.initial,
-                infill: self.infill,
-                explore: self.explore,
-                ..DclEnasConfig::default()
-            },
+            search: self.dcl_enas.clone(),
             budget: self.budget,
-            model: ModelConfig::default(),
-            pretrain: PretrainConfig {
-                epochs: self.pretrain_epochs,
-                ..PretrainConfig::default()
-            },
-            finetune: FinetuneConfig::search_default(),
+            model: self.model,
+            pretrain: self.pretrain.clone(),
+            finetune: self.finetune.clone(),
             training_engine: self.training_engine,
             final_seeds: self.final_seeds.clone(),
             seed: self.seed,
@@ -661,9 +711,9 @@ impl EcgConfig {
             },
             proxy_class_mix: self.proxy_class_mix,
             f_within_patients: self.f_within_patients,
-            multiobjective: self.multiobjective.then_some(dcl_evo::MultiObjective {
-                reference: self.infill_reference.reference(),
-                sampled: self.sampled,
+            multiobjective: self.multiobjective.enabled.then_some(MultiObjective {
+                reference: self.multiobjective.reference,
+                sampled: self.multiobjective.sampled,
             }),
         };
         config
@@ -1105,14 +1155,55 @@ mod tests {
 
     #[test]
     fn every_ecg_flag_sets_its_key_and_every_key_names_its_flag() {
+        let groups: Vec<&[(&str, &str)]> = [
+            EcgArgs::KEYS,
+            ExecutionFlags::KEYS,
+            MultiObjectiveFlags::KEYS,
+        ]
+        .into_iter()
+        .chain(StrategyFlags::GROUPS.iter().copied())
+        .collect();
         dcl_cli::config::check_command::<EcgArgs, EcgConfig>(
-            &[EcgArgs::KEYS],
-            &[],
+            &groups,
+            CONFIG_ONLY,
             &["config"],
             // The `[slurm]` table, documented in docs/slurm.md.
             &["slurm"],
             &[],
             &|a, cfg| *cfg = a.resolve(Some(cfg.clone())).unwrap(),
+        );
+    }
+
+    /// A config file written before the `ecg` commands shared their keys with `search` and
+    /// `mo` (DCL-ENAS's, stage 1's and the multi-objective settings at the top level) reads as
+    /// the same settings, so that its run directory resumes.
+    #[test]
+    fn an_ecg_config_with_the_former_top_level_keys_reads_as_today() {
+        let old = "budget = 12\ninitial = 4\ninfill = 3\nexplore = 0\npretrain_epochs = 1\n\
+                   multiobjective = true\ninfill_reference = \"nadir\"\nsampled = 50\n\
+                   training_engine = \"burn\"\n";
+        let read: EcgConfig = dcl_cli::config::parse(old, EcgConfig::default()).unwrap();
+        let today = "budget = 12\ntraining_engine = \"burn\"\n[dcl_enas]\ninitial = 4\n\
+                     infill = 3\nexplore = 0\n[pretrain]\nepochs = 1\n[multiobjective]\n\
+                     enabled = true\nreference = \"nadir\"\nsampled = 50\n";
+        let expected: EcgConfig = dcl_cli::config::parse(today, EcgConfig::default()).unwrap();
+        assert_eq!(read, expected);
+        assert_eq!(read.dcl_enas.infill, 3);
+        assert_eq!(read.multiobjective.reference, InfillReference::Nadir);
+        let search = read.search_config().unwrap();
+        assert_eq!((search.search.initial, search.pretrain.epochs), (4, 1));
+        assert_eq!(search.multiobjective.map(|m| m.sampled), Some(50));
+        // What a run directory keeps reads back as itself.
+        let saved = toml::to_string(&read).unwrap();
+        let again: EcgConfig = dcl_cli::config::parse(&saved, EcgConfig::default()).unwrap();
+        assert_eq!(again, read);
+        // The same setting under both names is refused.
+        assert!(
+            dcl_cli::config::parse::<EcgConfig>(
+                "infill = 3\n[dcl_enas]\ninfill = 4\n",
+                EcgConfig::default()
+            )
+            .is_err()
         );
     }
 
@@ -1123,10 +1214,8 @@ mod tests {
             default.search_config().unwrap().training_engine,
             Engine::Native
         );
-        let flag = EcgArgs {
-            training_engine: Some(Engine::Burn),
-            ..EcgArgs::default()
-        };
+        let mut flag = EcgArgs::default();
+        flag.strategy_settings.pretrain.training_engine = Some(Engine::Burn);
         let cfg = flag.resolve(None).unwrap();
         assert_eq!(cfg.search_config().unwrap().training_engine, Engine::Burn);
         let key: EcgConfig = toml::from_str("training_engine = \"burn\"").unwrap();

@@ -23,5 +23,5 @@ one() { # NAME ARGS...
 }
 one rerun_nb201 predictor eval --space nb201 --seeds 5
 one rerun_nb101_k100_172 predictor eval --space nb101 --seeds 5 --pretrain-steps 600 --k 100,172
-one rerun_nb101_tuned_k100_172 predictor eval --space nb101 --seeds 5 --pretrain-steps 200 --k 100,172 --variants rnc --lr 0.003 --temperature 0.5 --batch-size 64 --ensemble 5 --info-nce-weight 0.2
-one rerun_nb101_tuned_k424 predictor eval --space nb101 --seeds 5 --pretrain-steps 200 --k 424 --variants rnc --lr 0.003 --temperature 0.5 --batch-size 64 --ensemble 5 --info-nce-weight 0.2
+one rerun_nb101_tuned_k100_172 predictor eval --space nb101 --seeds 5 --pretrain-steps 200 --k 100,172 --variants rnc --finetune-lr 0.003 --finetune-temperature 0.5 --finetune-batch-size 64 --ensemble 5 --finetune-info-nce-weight 0.2
+one rerun_nb101_tuned_k424 predictor eval --space nb101 --seeds 5 --pretrain-steps 200 --k 424 --variants rnc --finetune-lr 0.003 --finetune-temperature 0.5 --finetune-batch-size 64 --ensemble 5 --finetune-info-nce-weight 0.2
