@@ -262,8 +262,8 @@ impl Default for EcgMultiObjective {
 }
 
 impl ConfigFile for EcgConfig {
-    /// Until the `ecg` commands shared their keys with `search` and `mo`, DCL-ENAS's,
-    /// stage 1's and the multi-objective settings were top-level keys.
+    /// DCL-ENAS's, stage 1's and the multi-objective settings under their former top-level
+    /// keys.
     const RENAMED: &'static [(&'static str, &'static str)] = &[
         ("multiobjective", "multiobjective.enabled"),
         ("infill_reference", "multiobjective.reference"),
