@@ -7,10 +7,14 @@
 //!
 //! * [`LocalPool`]: worker threads on this machine, each with its own evaluator and its own
 //!   rayon thread pool.
+//! * [`command::CommandEvaluator`]: the user's own program, in any language, run as a process
+//!   per architecture with a spec file in and a result file out.
 //!
 //! Data flows one way: graph → encoding → predictor → evolution → **executors** →
-//! applications. This crate depends on `dcl-graph` alone.
+//! applications. Of the workspace's crates this one depends on `dcl-graph` alone.
 #![warn(missing_docs)]
+
+pub mod command;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -34,6 +34,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod augment;
+mod cell;
 mod encoding;
 mod error;
 mod eval;
@@ -47,6 +48,7 @@ pub mod progress;
 mod space;
 mod subspace;
 
+pub use cell::{CELL_ENUMERATE_LIMIT, CELL_MAX_NODES, CELL_MAX_OPS, CellArch, CellSpace};
 pub use encoding::{EncodingShape, GraphBatch};
 pub use error::GraphError;
 pub use eval::{Attempt, Evaluator, Failure, FailureKind, FnEvaluator, Objectives, Surrogate};
