@@ -107,7 +107,12 @@ impl ResultFile {
     /// Parses a result file's bytes: exactly one of `fitness` and `failure`, objectives
     /// finite. A non-finite fitness parses (it is a [`FailureKind::NonFinite`] outcome).
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let r: ResultFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        // An object only: serde would also read a struct from an array of its fields.
+        if !value.is_object() {
+            return Err("a result is a JSON object".into());
+        }
+        let r: ResultFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
         if r.fitness.is_some() == r.failure.is_some() {
             return Err("a result holds exactly one of `fitness` and `failure`".into());
         }
@@ -908,6 +913,88 @@ mod tests {
         assert_eq!(out.unwrap_err().kind, FailureKind::Crash);
         let log = std::fs::read_to_string(dir.join(LOG_FILE)).unwrap();
         assert!(log.contains("fitness must be finite"), "{log}");
+    }
+
+    fn schema(name: &str) -> jsonschema::Validator {
+        let path = format!("{}/../../docs/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        jsonschema::draft202012::new(&schema).unwrap()
+    }
+
+    /// What the evaluator writes (specs) and what the Python helper and `ResultFile` write
+    /// (results) follow the JSON Schemas in docs/schemas, and the schemas and the code agree
+    /// on which results are results.
+    #[test]
+    fn the_files_follow_their_json_schemas() {
+        let (spec_schema, result_schema) = (
+            schema("command-spec.schema.json"),
+            schema("command-result.schema.json"),
+        );
+        let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/python");
+        let program = format!(
+            "import sys; sys.path.insert(0, {helper:?}); import dcl_enas_result as r; \
+             s = r.read_spec(); r.write_result(fitness=0.5, objectives={{'params': 3}}, \
+             details={{'epochs': [1, 2]}})"
+        );
+        let config = CommandConfig {
+            config: serde_json::json!({"args": ["--epochs", "2"], "data": "/data"}),
+            ..CommandConfig::new(vec!["python3".into(), "-c".into(), program])
+        };
+        let (out, dir) = run(config, "schema");
+        out.unwrap();
+        let read = |f: &str| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap()
+        };
+        let spec = read(SPEC_FILE);
+        assert!(spec_schema.is_valid(&spec), "{spec}");
+        assert!(result_schema.is_valid(&read(RESULT_FILE)));
+        let mut wrong = spec.clone();
+        wrong["format"] = 1.into();
+        assert!(!spec_schema.is_valid(&wrong));
+        wrong = spec.clone();
+        wrong.as_object_mut().unwrap().remove("graph");
+        assert!(!spec_schema.is_valid(&wrong));
+        for result in [
+            ResultFile {
+                fitness: Some(93.5),
+                failure: None,
+                objectives: [("latency_ms".to_owned(), 1.5)].into(),
+                details: serde_json::json!({"per_class": [0.9, 0.8]}),
+            },
+            ResultFile {
+                fitness: None,
+                failure: Some("out of memory".into()),
+                objectives: BTreeMap::new(),
+                details: serde_json::Value::Null,
+            },
+        ] {
+            let written = serde_json::to_value(&result).unwrap();
+            assert!(result_schema.is_valid(&written), "{written}");
+        }
+        // The schema and the parser accept and refuse the same documents.
+        for (text, valid) in [
+            (r#"{"fitness": 1}"#, true),
+            (r#"{"failure": "diverged"}"#, true),
+            (
+                r#"{"fitness": 0.5, "objectives": {"params": 10}, "details": [1]}"#,
+                true,
+            ),
+            (r#"{}"#, false),
+            (r#"{"fitness": 1, "failure": "x"}"#, false),
+            (r#"{"fitness": "high"}"#, false),
+            (r#"{"fitness": 1, "objectives": {"params": "ten"}}"#, false),
+            (r#"{"fitness": 1, "accuracy": 2}"#, false),
+            (r#"[1]"#, false),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(result_schema.is_valid(&value), valid, "schema: {text}");
+            assert_eq!(
+                ResultFile::parse(text.as_bytes()).is_ok(),
+                valid,
+                "parser: {text}"
+            );
+        }
     }
 
     #[test]

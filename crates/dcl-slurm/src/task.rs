@@ -59,7 +59,7 @@ impl TaskSpec {
 
     /// Parses a spec file's bytes, refusing other formats.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let spec: TaskSpec = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let spec: TaskSpec = from_object(bytes)?;
         if spec.format != TASK_FORMAT {
             return Err(format!(
                 "task spec format {} (this program reads {TASK_FORMAT})",
@@ -139,7 +139,7 @@ impl TaskResult {
     /// Parses a result file's bytes, refusing other formats and results that hold both or
     /// neither of `fitness` and `failure`.
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let r: TaskResult = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let r: TaskResult = from_object(bytes)?;
         if r.format != TASK_FORMAT {
             return Err(format!(
                 "task result format {} (this program reads {TASK_FORMAT})",
@@ -169,6 +169,15 @@ impl TaskResult {
     }
 }
 
+/// A JSON object's bytes as `T` (serde would also read a struct from an array of its fields).
+fn from_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if !value.is_object() {
+        return Err("expected a JSON object".into());
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
 /// A file's bytes through `parse`, errors naming the file.
 fn read_with<T>(path: &Path, parse: fn(&[u8]) -> Result<T, String>) -> Result<T, SlurmError> {
     let bytes = std::fs::read(path).map_err(|e| SlurmError::io(path, e))?;
@@ -191,6 +200,12 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SlurmError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn arrays_of_the_fields_are_not_specs_or_results() {
+        assert!(TaskResult::parse(br#"[1, 0.5, null, 1.0, "h"]"#).is_err());
+        assert!(TaskSpec::parse(br#"[1, "nb201", "x", "k", null]"#).is_err());
+    }
 
     #[test]
     fn results_round_trip_and_odd_ones_are_refused() {
