@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod ecg_search;
+mod own_trainer;
 mod package;
 mod resume;
 mod run_dir;
