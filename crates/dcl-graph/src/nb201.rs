@@ -189,11 +189,15 @@ impl fmt::Display for Nb201Cell {
 impl FromStr for Nb201Cell {
     type Err = GraphError;
 
-    /// Parses the official arch string; exactly the format [`Display`](fmt::Display) prints.
+    /// Parses the official arch string; exactly the format [`Display`](fmt::Display) prints
+    /// (a [`CellArch`](crate::CellArch) of 4 nodes whose ops are NAS-Bench-201's).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         const WHAT: &str = "NAS-Bench-201 arch string";
-        let nodes: Vec<&str> = s.split('+').collect();
-        if nodes.len() != 3 {
+        let cell: crate::CellArch = s.parse().map_err(|e: GraphError| match e {
+            GraphError::Parse { reason, .. } => GraphError::parse(WHAT, s, reason),
+            other => other,
+        })?;
+        if cell.nodes() != 4 {
             return Err(GraphError::parse(
                 WHAT,
                 s,
@@ -201,42 +205,9 @@ impl FromStr for Nb201Cell {
             ));
         }
         let mut ops = [Nb201Op::None; 6];
-        let mut k = 0;
-        for (node, group) in nodes.iter().enumerate() {
-            let inner = group
-                .strip_prefix('|')
-                .and_then(|g| g.strip_suffix('|'))
-                .ok_or_else(|| {
-                    GraphError::parse(WHAT, s, "each group must start and end with '|'")
-                })?;
-            let edges: Vec<&str> = inner.split('|').collect();
-            if edges.len() != node + 1 {
-                return Err(GraphError::parse(
-                    WHAT,
-                    s,
-                    format!(
-                        "node {} needs {} incoming edges, found {}",
-                        node + 1,
-                        node + 1,
-                        edges.len()
-                    ),
-                ));
-            }
-            for (from, edge) in edges.iter().enumerate() {
-                let (name, src) = edge.split_once('~').ok_or_else(|| {
-                    GraphError::parse(WHAT, s, format!("edge {edge:?} lacks '~'"))
-                })?;
-                if src != from.to_string() {
-                    return Err(GraphError::parse(
-                        WHAT,
-                        s,
-                        format!("edge {edge:?} should come from node {from}"),
-                    ));
-                }
-                ops[k] = Nb201Op::from_name(name)
-                    .ok_or_else(|| GraphError::UnknownOpName(name.to_owned()))?;
-                k += 1;
-            }
+        for (slot, name) in ops.iter_mut().zip(cell.ops()) {
+            *slot =
+                Nb201Op::from_name(name).ok_or_else(|| GraphError::UnknownOpName(name.clone()))?;
         }
         Ok(Self { ops })
     }
