@@ -563,6 +563,14 @@ fn every_invalid_value_is_refused_before_any_work_naming_its_flag() {
         (vec!["predictor", "eval", "--k", "1"], "--k"),
         (vec!["predictor", "eval", "--seeds", "0"], "--seeds"),
         (
+            vec!["predictor", "eval", "--pretrain-sample", "1"],
+            "--pretrain-sample",
+        ),
+        (
+            vec!["predictor", "eval", "--pretrain-sample", "15626"],
+            "--pretrain-sample",
+        ),
+        (
             vec!["predictor", "eval", "--finetune-lr", "-1"],
             "--finetune-lr",
         ),

@@ -94,6 +94,9 @@ pub struct EvalConfig {
     pub encoders: usize,
     /// Weight of the Rank-N-Contrast term (variant rnc).
     pub rnc_weight: f64,
+    /// Stage 1 on this many architectures drawn at random from the space (seed
+    /// [`ENCODER_SEED`]) instead of all of them: how a space too large to list is pre-trained.
+    pub pretrain_sample: Option<usize>,
     /// The model.
     pub model: ModelConfig,
     /// Stage 1.
@@ -123,6 +126,7 @@ impl Default for EvalConfig {
             ensemble: 1,
             encoders: 1,
             rnc_weight: 1.0,
+            pretrain_sample: None,
             model: ModelConfig::default(),
             pretrain: PretrainConfig::default(),
             finetune: FinetuneConfig {
@@ -136,7 +140,7 @@ impl Default for EvalConfig {
 
 flag_keys!(EvalArgs, &mut EvalConfig, {
     space => space, k => k, variants => variants, ensemble => ensemble, encoders => encoders,
-    rnc_weight => rnc_weight,
+    rnc_weight => rnc_weight, pretrain_sample => pretrain_sample,
 });
 
 flag_keys!(PretrainArgs, &mut PretrainCommandConfig, { space => space, seed => seed });
@@ -239,6 +243,10 @@ pub struct EvalArgs {
     /// Weight of the Rank-N-Contrast term (variant rnc) [default: 1].
     #[arg(long, allow_hyphen_values = true)]
     pub rnc_weight: Option<f64>,
+    /// Stage 1 on this many architectures drawn at random, at least 2, instead of the whole
+    /// space [default: the whole space].
+    #[arg(long)]
+    pub pretrain_sample: Option<usize>,
     /// Stage-2 settings (its loss is the variant's).
     #[command(flatten)]
     pub finetune: FinetuneFlags,
@@ -402,6 +410,22 @@ fn evaluate<S: GraphSpace>(
     args: &EvalArgs,
 ) -> Result<(), CliError> {
     let name = p.space.name().to_owned();
+    let mut p = p;
+    if let Some(n) = cfg.pretrain_sample {
+        if n < 2 || n > p.pretrain_pool.len() {
+            return Err(invalid(format!(
+                "--pretrain-sample (key `pretrain_sample`) must be in 2..={}, got {n}",
+                p.pretrain_pool.len()
+            )));
+        }
+        // A partial Fisher-Yates shuffle: the first n of a seeded permutation.
+        let mut rng = ChaCha8Rng::seed_from_u64(ENCODER_SEED);
+        for i in 0..n {
+            let j = rng.random_range(i..p.pretrain_pool.len());
+            p.pretrain_pool.swap(i, j);
+        }
+        p.pretrain_pool.truncate(n);
+    }
     let mut fresh: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED)?;
     fresh.set_training_engine(cfg.training_engine);
     let needs_pretrain = cfg.variants.iter().any(|v| *v != Variant::NoPretrain);
