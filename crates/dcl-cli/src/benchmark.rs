@@ -30,7 +30,6 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
 use crate::flags::{
     DclEnasFlags, EvolutionFlags, FinetuneFlags, PretrainFlags, SeedsFlags, StrategyFlags,
-    StrategySettings,
 };
 use crate::search::{
     ALIASES, CONFIG_HELP, CONFIG_ONLY, ColumnName, DatasetName, RENAMED_REFIT, SpaceName,
@@ -215,13 +214,7 @@ impl BenchmarkArgs {
         self.apply_keys(&mut *cfg);
         self.seeds.apply(&mut cfg.seeds, &mut cfg.seed_offset);
         self.evolution_settings.apply(&mut cfg.evolution);
-        self.strategy_settings.apply(StrategySettings {
-            dcl_enas: &mut cfg.dcl_enas,
-            pretrain: &mut cfg.pretrain,
-            finetune: &mut cfg.finetune,
-            model: &mut cfg.model,
-            training_engine: &mut cfg.training_engine,
-        });
+        self.strategy_settings.apply(crate::strategy_settings!(cfg));
     }
 }
 

@@ -232,6 +232,36 @@ pub struct StrategySettings<'a> {
     pub training_engine: &'a mut Engine,
 }
 
+/// The [`StrategySettings`] of a config with the shared fields `dcl_enas`, `pretrain`,
+/// `finetune`, `model` and `training_engine` (every command's config that has a strategy
+/// names them so).
+#[macro_export]
+macro_rules! strategy_settings {
+    ($cfg:expr) => {
+        $crate::flags::StrategySettings {
+            dcl_enas: &mut $cfg.dcl_enas,
+            pretrain: &mut $cfg.pretrain,
+            finetune: &mut $cfg.finetune,
+            model: &mut $cfg.model,
+            training_engine: &mut $cfg.training_engine,
+        }
+    };
+}
+
+/// The [`ExecutionSettings`] of a config with the shared fields `batch`, `max_attempts`,
+/// `executor` and `workers`.
+#[macro_export]
+macro_rules! execution_settings {
+    ($cfg:expr) => {
+        $crate::flags::ExecutionSettings {
+            batch: &mut $cfg.batch,
+            max_attempts: &mut $cfg.max_attempts,
+            executor: &mut $cfg.executor,
+            workers: &mut $cfg.workers,
+        }
+    };
+}
+
 impl StrategyFlags {
     /// Each flag's field and key, group by group.
     pub const GROUPS: &'static [&'static [(&'static str, &'static str)]] = &[

@@ -33,7 +33,6 @@ use crate::benchmark::Column;
 use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
 use crate::flags::{
     DclEnasFlags, FinetuneFlags, MultiObjectiveFlags, PretrainFlags, SeedsFlags, StrategyFlags,
-    StrategySettings,
 };
 use crate::search::{
     ALIASES, CONFIG_HELP, CONFIG_ONLY, DatasetName, RENAMED_REFIT, SpaceName, located,
@@ -228,13 +227,7 @@ impl MoArgs {
             &mut cfg.multiobjective.reference,
             &mut cfg.multiobjective.sampled,
         );
-        self.strategy_settings.apply(StrategySettings {
-            dcl_enas: &mut cfg.dcl_enas,
-            pretrain: &mut cfg.pretrain,
-            finetune: &mut cfg.finetune,
-            model: &mut cfg.model,
-            training_engine: &mut cfg.training_engine,
-        });
+        self.strategy_settings.apply(crate::strategy_settings!(cfg));
     }
 }
 

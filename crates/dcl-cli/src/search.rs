@@ -25,8 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
 use crate::flags::{
-    DclEnasFlags, EvolutionFlags, ExecutionFlags, ExecutionSettings, FinetuneFlags, PretrainFlags,
-    StrategyFlags, StrategySettings,
+    DclEnasFlags, EvolutionFlags, ExecutionFlags, FinetuneFlags, PretrainFlags, StrategyFlags,
 };
 use crate::report;
 use crate::{CliError, config, invalid};
@@ -315,20 +314,9 @@ impl SearchFlags {
     /// Overrides `cfg`'s keys with the flags given.
     pub fn apply(&self, cfg: &mut SearchConfig) {
         self.apply_keys(&mut *cfg);
-        self.execution.apply(ExecutionSettings {
-            batch: &mut cfg.batch,
-            max_attempts: &mut cfg.max_attempts,
-            executor: &mut cfg.executor,
-            workers: &mut cfg.workers,
-        });
+        self.execution.apply(crate::execution_settings!(cfg));
         self.evolution_settings.apply(&mut cfg.evolution);
-        self.strategy_settings.apply(StrategySettings {
-            dcl_enas: &mut cfg.dcl_enas,
-            pretrain: &mut cfg.pretrain,
-            finetune: &mut cfg.finetune,
-            model: &mut cfg.model,
-            training_engine: &mut cfg.training_engine,
-        });
+        self.strategy_settings.apply(crate::strategy_settings!(cfg));
     }
 }
 

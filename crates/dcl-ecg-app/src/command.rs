@@ -26,9 +26,7 @@ use dcl_train::{
 use serde::{Deserialize, Serialize};
 
 use dcl_cli::config::{ConfigFile, flag_keys};
-use dcl_cli::flags::{
-    ExecutionFlags, ExecutionSettings, MultiObjectiveFlags, StrategyFlags, StrategySettings,
-};
+use dcl_cli::flags::{ExecutionFlags, MultiObjectiveFlags, StrategyFlags};
 use dcl_cli::search::{CONFIG_FILE, ExecutorName, StrategyName};
 use dcl_cli::{CliError, config, invalid};
 
@@ -500,23 +498,13 @@ impl EcgArgs {
             (None, None) => EcgConfig::default(),
         };
         self.apply_keys(&mut cfg);
-        self.execution.apply(ExecutionSettings {
-            batch: &mut cfg.batch,
-            max_attempts: &mut cfg.max_attempts,
-            executor: &mut cfg.executor,
-            workers: &mut cfg.workers,
-        });
+        self.execution.apply(dcl_cli::execution_settings!(cfg));
         self.multiobjective_settings.apply(
             &mut cfg.multiobjective.reference,
             &mut cfg.multiobjective.sampled,
         );
-        self.strategy_settings.apply(StrategySettings {
-            dcl_enas: &mut cfg.dcl_enas,
-            pretrain: &mut cfg.pretrain,
-            finetune: &mut cfg.finetune,
-            model: &mut cfg.model,
-            training_engine: &mut cfg.training_engine,
-        });
+        self.strategy_settings
+            .apply(dcl_cli::strategy_settings!(cfg));
         Ok(cfg)
     }
 }
