@@ -250,25 +250,15 @@ impl CommandEvaluator {
     /// attempt, different between architectures and between runs' seeds (FNV-1a of the key,
     /// mixed with the run's seed).
     pub fn seed_of(&self, key: &str) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in key.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        splitmix(h ^ splitmix(self.seed))
+        splitmix(fnv1a(key) ^ splitmix(self.seed))
     }
 
     /// The directory of `key`'s attempt `attempt`: `evals/KEYHASH-aN` under the run
     /// directory (key texts may hold any character; the hash does not).
     pub fn attempt_dir(&self, key: &str, attempt: u32) -> PathBuf {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in key.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
         self.run_dir
             .join("evals")
-            .join(format!("{h:016x}-a{attempt}"))
+            .join(format!("{:016x}-a{attempt}", fnv1a(key)))
     }
 
     /// Writes the spec of the next attempt at `arch` and starts the program.
@@ -366,34 +356,27 @@ impl CommandEvaluator {
 
     /// Waits for `run` (killing its process group at the timeout) and reads its outcome.
     fn finish(&self, mut run: Running) -> (Result<(f64, Objectives), Failure>, f64) {
-        let status = loop {
-            match run.child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) => {}
-                Err(e) => break Err(e),
-            }
-            if self
-                .config
-                .timeout
-                .is_some_and(|t| run.started.elapsed() >= t)
-            {
+        while !self.poll(&mut run) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // An ended child's status stays available: `Ok(None)` here means the timeout.
+        let status = match run.child.try_wait() {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => {
                 kill_group(&run.child);
                 let _ = run.child.wait();
                 let _ = std::fs::remove_file(run.dir.join(PROCESS_FILE));
-                let seconds = run.started.elapsed().as_secs_f64();
                 let limit = self.config.timeout.unwrap_or_default().as_secs_f64();
-                return (
-                    Err(Failure::new(
-                        FailureKind::Timeout,
-                        format!(
-                            "still running after {limit} s, killed; log: {}",
-                            run.log().display()
-                        ),
-                    )),
-                    seconds,
+                let failure = Failure::new(
+                    FailureKind::Timeout,
+                    format!(
+                        "still running after {limit} s, killed; log: {}",
+                        run.log().display()
+                    ),
                 );
+                return (Err(failure), run.started.elapsed().as_secs_f64());
             }
-            std::thread::sleep(Duration::from_millis(10));
+            Err(e) => Err(e),
         };
         // Whatever the program left running in its group goes with it.
         kill_group(&run.child);
@@ -402,7 +385,7 @@ impl CommandEvaluator {
         (outcome(&run, status), seconds)
     }
 
-    /// A running attempt, for [`Evaluator::evaluate_batch`]'s loop.
+    /// Whether `run` has ended or run past the timeout.
     fn poll(&self, run: &mut Running) -> bool {
         let timed_out = self
             .config
@@ -552,6 +535,13 @@ fn kill_survivors(evals: &std::path::Path) -> usize {
         let _ = std::fs::remove_file(&record);
     }
     killed
+}
+
+/// FNV-1a (64-bit) of `text`: a hash that stays the same across builds and platforms.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// SplitMix64's finaliser: spreads the bits of `x`.
