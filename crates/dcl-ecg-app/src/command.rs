@@ -527,16 +527,6 @@ impl EcgConfig {
 
     /// The pipeline's config, checked (the error names the flag and key).
     pub fn search_config(&self) -> Result<EcgSearchConfig, CliError> {
-        let count = |flag: &str, v: usize, min: usize, max: usize| {
-            if v < min || v > max {
-                Err(invalid(format!(
-                    "--{flag} (key `{}`) must be in {min}..={max}, got {v}",
-                    flag.replace('-', "_")
-                )))
-            } else {
-                Ok(())
-            }
-        };
         let count_key = |flag: &str, key: &str, v: usize, min: usize, max: usize| {
             if v < min || v > max {
                 Err(invalid(format!(
@@ -545,6 +535,10 @@ impl EcgConfig {
             } else {
                 Ok(())
             }
+        };
+        // A top-level key named as its flag.
+        let count = |flag: &str, v: usize, min: usize, max: usize| {
+            count_key(flag, &flag.replace('-', "_"), v, min, max)
         };
         count("budget", self.budget, 1, 100_000)?;
         // The space: every cell with each feature entry.
@@ -1185,6 +1179,11 @@ mod tests {
         let saved = toml::to_string(&read).unwrap();
         let again: EcgConfig = dcl_cli::config::parse(&saved, EcgConfig::default()).unwrap();
         assert_eq!(again, read);
+        // The predictor's settings, new to these commands, are checked before any work.
+        let mut no_width = EcgConfig::default();
+        no_width.model.hidden = 0;
+        let e = no_width.search_config().unwrap_err().to_string();
+        assert!(e.contains("hidden"), "{e}");
         // The same setting under both names is refused.
         assert!(
             dcl_cli::config::parse::<EcgConfig>(

@@ -108,7 +108,7 @@ pub struct EcgSearchConfig {
 impl EcgSearchConfig {
     /// Checks everything before any work (before the beats are cut, stage 1, hours of
     /// search): the budget, the final seeds, the per-class caps, the skeleton, every training,
-    /// the search, stage 1 and stage 2, the feature entries.
+    /// the search, the predictor's shape, stage 1 and stage 2, the feature entries.
     pub fn validate(&self) -> Result<(), EcgSearchError> {
         let config = |what: &str| EcgSearchError::Config(what.to_string());
         if self.budget == 0 {
@@ -153,6 +153,7 @@ impl EcgSearchConfig {
                 ));
             }
         }
+        self.model.validate()?;
         self.pretrain.validate()?;
         self.finetune.validate()?;
         Ok(())
