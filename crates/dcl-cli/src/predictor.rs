@@ -22,6 +22,7 @@ use dcl_predictor::metrics::{kendall_tau, precision_at_k, spearman_rho};
 use dcl_predictor::{
     Engine, Ensemble, FinetuneConfig, ModelConfig, Predictor, PretrainConfig, RankingLoss,
 };
+use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -418,13 +419,9 @@ fn evaluate<S: GraphSpace>(
                 p.pretrain_pool.len()
             )));
         }
-        // A partial Fisher-Yates shuffle: the first n of a seeded permutation.
         let mut rng = ChaCha8Rng::seed_from_u64(ENCODER_SEED);
-        for i in 0..n {
-            let j = rng.random_range(i..p.pretrain_pool.len());
-            p.pretrain_pool.swap(i, j);
-        }
-        p.pretrain_pool.truncate(n);
+        let (sample, _) = p.pretrain_pool.partial_shuffle(&mut rng, n);
+        p.pretrain_pool = sample.to_vec();
     }
     let mut fresh: Predictor = Predictor::new(&p.space, cfg.model, ENCODER_SEED)?;
     fresh.set_training_engine(cfg.training_engine);
