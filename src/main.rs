@@ -55,10 +55,17 @@ mod tests {
         assert!(cli.command.is_none());
         let d = search::SearchConfig::default();
         assert_eq!(
-            (d.strategy, d.space, d.dataset, d.budget, d.seed, d.column()),
+            (
+                d.strategy,
+                d.space.clone(),
+                d.dataset,
+                d.budget,
+                d.seed,
+                d.column()
+            ),
             (
                 search::StrategyName::DclEnas,
-                search::SpaceName::Nb201,
+                search::SpaceName::Nb201.into(),
                 search::DatasetName::Cifar10,
                 100,
                 0,

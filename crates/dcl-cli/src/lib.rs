@@ -4,7 +4,8 @@
 //!
 //! The libraries (`dcl-graph` … `dcl-exec`) know nothing of this crate; it puts them together:
 //!
-//! * [`search`]: one search on a benchmark table, journalled in a run directory;
+//! * [`search`]: one search, journalled in a run directory: on a benchmark table, or with
+//!   the user's program ([`evaluator`]) on a preset or declared space ([`space`]);
 //! * [`benchmark`]: strategies × datasets × seeds on the tables, summary lines and plots;
 //! * [`report`]: the files of a run directory, re-derived from its journal;
 //! * [`predictor`]: the predictor alone (ranking quality, pre-trained encoders);
@@ -25,6 +26,7 @@ extern crate dcl_cli as _;
 
 pub mod benchmark;
 pub mod config;
+pub mod evaluator;
 pub mod flags;
 pub mod mo;
 pub mod plot;
@@ -33,6 +35,7 @@ pub mod progress;
 pub mod report;
 pub mod run_dir;
 pub mod search;
+pub mod space;
 pub mod worker;
 
 use std::process::ExitCode;
@@ -81,7 +84,8 @@ pub fn invalid(message: String) -> CliError {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Search a benchmark table (NAS-Bench-201, NAS-Bench-101) into a run directory.
+    /// Search a benchmark table (NAS-Bench-201, NAS-Bench-101), or any space with your own
+    /// program evaluating each architecture, into a run directory.
     #[command(allow_negative_numbers = true)]
     Search(search::SearchArgs),
     /// Compare strategies over datasets and seeds on the benchmark tables.

@@ -234,15 +234,17 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
                 .map_err(|e| invalid(e.to_string()))?,
         })
     };
+    // A run whose fitness came from the user's program has no table to rank against.
+    let tabled = header.settings.get("evaluator").is_none();
     let summary = match header.space.as_str() {
-        "nb201" => {
+        "nb201" if tabled => {
             let (h, records) = Journal::<Nb201Cell>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
             let s = nb201_summary(&table_view()?, &history, None)?;
             write_to(out, &history, &s, |c| c.to_string())?;
             s
         }
-        "nb101" => {
+        "nb101" if tabled => {
             let (h, records) = Journal::<Nb101Cell>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
             let s = nb101_summary(&table_view()?, &history, None)?;
@@ -256,12 +258,17 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
             write_to(out, &history, &s, |a| a.to_string())?;
             s
         }
-        // Any other space: architectures as their JSON form, no table to rank against.
+        // Any other space: architectures as their JSON form (a text form as the text), no
+        // table to rank against.
         _ => {
             let (h, records) = Journal::<serde_json::Value>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
-            let s = untabled_summary(&h, &strategy, &history, |a| a.to_string())?;
-            write_to(out, &history, &s, |a| a.to_string())?;
+            let label = |a: &serde_json::Value| match a {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let s = untabled_summary(&h, &strategy, &history, label)?;
+            write_to(out, &history, &s, label)?;
             s
         }
     };

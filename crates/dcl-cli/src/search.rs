@@ -1,5 +1,6 @@
-//! `dcl-enas search`: one search on a benchmark table (NAS-Bench-201 or the NAS-Bench-101
-//! subset), journalled in a run directory.
+//! `dcl-enas search`: one search, journalled in a run directory: on a benchmark table
+//! (NAS-Bench-201 or the NAS-Bench-101 subset), or with the user's own program evaluating
+//! each architecture (`[evaluator]`) of a preset or a declared space (`[space]`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,7 +14,10 @@ use dcl_evo::{
     SearchHistory, Strategy,
 };
 use dcl_exec::LocalPool;
-use dcl_graph::{Evaluator, GraphSpace, Nb101Space, Nb201Space, Subspace};
+use dcl_exec::command::CommandEvaluator;
+use dcl_graph::{
+    Evaluator, GraphSpace, NB101_NUM_CELLS, NB201_NUM_CELLS, Nb101Space, Nb201Space, Subspace,
+};
 use dcl_predictor::{
     Engine, FinetuneConfig, ModelConfig, Predictor, PredictorSurrogate, PretrainConfig, RankingLoss,
 };
@@ -24,10 +28,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigFile, KeyFlag, flag_keys, key_flags};
+use crate::evaluator::EvaluatorSetting;
 use crate::flags::{
     DclEnasFlags, EvolutionFlags, ExecutionFlags, FinetuneFlags, PretrainFlags, StrategyFlags,
 };
 use crate::report;
+use crate::space::{
+    PRETRAIN_SAMPLE, PRETRAIN_SAMPLE_REFERENCE, PRETRAIN_WHOLE_LIMIT, PretrainSet, SpaceSetting,
+    pretrain_set,
+};
 use crate::{CliError, config, invalid};
 
 /// The search spaces with a table to search.
@@ -200,8 +209,13 @@ impl From<LossName> for RankingLoss {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchConfig {
-    /// The space searched.
-    pub space: SpaceName,
+    /// The space searched: a preset's name, or a `[space]` table ([`SpaceSetting`]).
+    pub space: SpaceSetting,
+    /// The user's program that evaluates each architecture (`[evaluator]`); without it, the
+    /// preset's table is read.
+    pub evaluator: Option<EvaluatorSetting>,
+    /// Stage 1's sample of a space larger than [`PRETRAIN_WHOLE_LIMIT`] (DCL-ENAS).
+    pub pretrain_sample: usize,
     /// The dataset whose column is searched.
     pub dataset: DatasetName,
     /// The column searched; by default the space's usual one (`test200` on NB201,
@@ -243,7 +257,9 @@ pub struct SearchConfig {
 impl Default for SearchConfig {
     fn default() -> Self {
         Self {
-            space: SpaceName::Nb201,
+            space: SpaceSetting::Preset(SpaceName::Nb201),
+            evaluator: None,
+            pretrain_sample: PRETRAIN_SAMPLE,
             dataset: DatasetName::Cifar10,
             column: None,
             strategy: StrategyName::DclEnas,
@@ -294,6 +310,10 @@ pub struct SearchFlags {
     /// Seed of the run [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Stage 1 on this many architectures drawn at random when the space holds more than
+    /// 20,000 [default: 5000].
+    #[arg(long)]
+    pub pretrain_sample: Option<usize>,
     /// How evaluations run.
     #[command(flatten)]
     pub execution: ExecutionFlags,
@@ -307,7 +327,7 @@ pub struct SearchFlags {
 
 flag_keys!(SearchFlags, &mut SearchConfig, {
     space => space, dataset => dataset, column => column, strategy => strategy,
-    budget => budget, seed => seed,
+    budget => budget, seed => seed, pretrain_sample => pretrain_sample,
 });
 
 impl SearchFlags {
@@ -328,6 +348,15 @@ pub(crate) const CONFIG_ONLY: &[&str] = &["finetune.loss.weight", "model.project
 pub(crate) const CONFIG_HELP: &str = "Config file (TOML); flags override its keys. Keys only \
      a config file sets: finetune.loss.weight (with the rnc loss), model.projection. A file \
      written before may name stage 2's table `refit`: it reads as `finetune`.";
+
+/// `--config`'s help in `search`: [`CONFIG_HELP`] and the tables of a search with your own
+/// program.
+const SEARCH_CONFIG_HELP: &str = "Config file (TOML); flags override its keys. A [space] \
+     table declares a space of your own (kind = \"cell\", nodes, ops) and an [evaluator] \
+     table the program that evaluates each architecture (command, timeout, env, gpus, args): \
+     see docs/guide.md. Keys only a config file sets: finetune.loss.weight (with the rnc \
+     loss), model.projection. A file written before may name stage 2's table `refit`: it \
+     reads as `finetune`.";
 
 /// Stage 2's table was `refit` in `search`, `benchmark` and `mo` config files.
 pub(crate) const RENAMED_REFIT: &[(&str, &str)] = &[("refit", "finetune")];
@@ -364,8 +393,19 @@ impl SearchConfig {
     /// The column searched: the configured one or the space's usual one.
     pub fn column(&self) -> ColumnName {
         self.column.unwrap_or(match self.space {
-            SpaceName::Nb201 => ColumnName::Test200,
-            SpaceName::Nb101 => ColumnName::Valid108,
+            SpaceSetting::Preset(SpaceName::Nb101) => ColumnName::Valid108,
+            _ => ColumnName::Test200,
+        })
+    }
+
+    /// How many architectures the space holds (`None`: more than `usize` counts): a preset
+    /// searched through its table holds the table's.
+    pub fn space_size(&self) -> Result<Option<usize>, CliError> {
+        Ok(match (&self.space, &self.evaluator) {
+            (SpaceSetting::Preset(p), None) => Some(p.size()),
+            (SpaceSetting::Preset(SpaceName::Nb201), Some(_)) => Some(NB201_NUM_CELLS),
+            (SpaceSetting::Preset(SpaceName::Nb101), Some(_)) => Some(NB101_NUM_CELLS),
+            (SpaceSetting::Declared(d), _) => d.size()?,
         })
     }
 
@@ -388,22 +428,41 @@ impl SearchConfig {
 
     /// Checks every setting before any work; the error names the flag and the key.
     pub fn validate(&self) -> Result<(), CliError> {
-        match (self.space, self.column()) {
-            (SpaceName::Nb201, ColumnName::Test200 | ColumnName::Valid12) => {}
-            (SpaceName::Nb101, ColumnName::Valid108) => {}
-            (s, c) => {
-                return Err(invalid(format!(
-                    "--column (key `column`): {} has no column {}; nb201 has test200 and \
-                     valid12, nb101 has valid108",
-                    s.name(),
-                    c.name()
-                )));
+        match (&self.space, &self.evaluator) {
+            (SpaceSetting::Preset(space), None) => self.validate_table(*space)?,
+            (SpaceSetting::Declared(_), None) => {
+                return Err(invalid(
+                    "a [space] of your own has no table: give the program that evaluates its \
+                     architectures in an [evaluator] table (key `evaluator.command`)"
+                        .into(),
+                ));
+            }
+            (_, Some(evaluator)) => {
+                evaluator.validate()?;
+                if self.column.is_some() {
+                    return Err(invalid(
+                        "--column (key `column`) reads a table: with an [evaluator] the \
+                         program's fitness is searched"
+                            .into(),
+                    ));
+                }
+                if self.pretrain_sample < 2 {
+                    return Err(invalid(format!(
+                        "--pretrain-sample (key `pretrain_sample`) must be at least 2, got {}",
+                        self.pretrain_sample
+                    )));
+                }
             }
         }
-        if self.space == SpaceName::Nb101 && self.dataset != DatasetName::Cifar10 {
-            return Err(invalid(
-                "--dataset (key `dataset`): nb101 was trained on cifar10 only".into(),
-            ));
+        if let Some(size) = self.space_size()?
+            && self.budget > size
+        {
+            return Err(invalid(format!(
+                "--budget (key `budget`) {} is more than the space holds: {} has {size} \
+                 architectures",
+                self.budget,
+                self.space.name()
+            )));
         }
         if self.workers == 0 || self.workers > 256 {
             return Err(invalid(format!(
@@ -413,7 +472,6 @@ impl SearchConfig {
         }
         let flags = search_flags();
         located("", &flags, self.driver().validate())?;
-        self.space.check_budget(self.budget, "--budget", "budget")?;
         if self.executor == ExecutorName::Slurm {
             check_slurm(&self.slurm, self.max_attempts)?;
         }
@@ -436,17 +494,53 @@ impl SearchConfig {
         Ok(())
     }
 
+    /// The checks of a search on a preset's table: its columns and datasets.
+    fn validate_table(&self, space: SpaceName) -> Result<(), CliError> {
+        match (space, self.column()) {
+            (SpaceName::Nb201, ColumnName::Test200 | ColumnName::Valid12) => {}
+            (SpaceName::Nb101, ColumnName::Valid108) => {}
+            (s, c) => {
+                return Err(invalid(format!(
+                    "--column (key `column`): {} has no column {}; nb201 has test200 and \
+                     valid12, nb101 has valid108",
+                    s.name(),
+                    c.name()
+                )));
+            }
+        }
+        if space == SpaceName::Nb101 && self.dataset != DatasetName::Cifar10 {
+            return Err(invalid(
+                "--dataset (key `dataset`): nb101 was trained on cifar10 only".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Everything else that decides the outcome, for the journal's header.
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({
-            "dataset": self.dataset,
-            "column": self.column(),
+        let Some(evaluator) = &self.evaluator else {
+            return serde_json::json!({
+                "dataset": self.dataset,
+                "column": self.column(),
+                "pretrain": self.pretrain,
+                // The journal's name of stage 2's settings, kept so that earlier runs resume.
+                "refit": self.finetune,
+                "model": self.model,
+                "training_engine": self.training_engine,
+            });
+        };
+        let mut settings = serde_json::json!({
+            "evaluator": evaluator.journal_settings(),
             "pretrain": self.pretrain,
-            // The journal's name of stage 2's settings, kept so that earlier runs resume.
+            "pretrain_sample": self.pretrain_sample,
             "refit": self.finetune,
             "model": self.model,
             "training_engine": self.training_engine,
-        })
+        });
+        if let SpaceSetting::Declared(d) = &self.space {
+            settings["space"] = serde_json::to_value(d).unwrap_or_default();
+        }
+        settings
     }
 
     /// The journal header of this search.
@@ -522,7 +616,7 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
 #[derive(Debug, Clone, Default, Args)]
 pub struct SearchArgs {
     /// Config file (TOML); flags override its keys.
-    #[arg(long, help = CONFIG_HELP)]
+    #[arg(long, help = SEARCH_CONFIG_HELP)]
     pub config: Option<PathBuf>,
     /// Run directory, which must not hold a journal [default: a new one under runs/].
     #[arg(long, conflicts_with = "resume")]
@@ -547,8 +641,15 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
         (None, None) => SearchConfig::default(),
     };
     args.flags.apply(&mut cfg);
-    cfg.column = Some(cfg.column());
+    if cfg.evaluator.is_none() {
+        cfg.column = Some(cfg.column());
+    }
     cfg.validate()?;
+    if args.resume.is_none()
+        && let Some(evaluator) = &mut cfg.evaluator
+    {
+        *evaluator = evaluator.resolved(Path::new("."));
+    }
     let dir = match (&args.resume, &args.out) {
         (Some(d), _) => d.clone(),
         (None, Some(d)) => d.clone(),
@@ -561,13 +662,29 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
     };
     let _lock = crate::run_dir::lock(&dir, flag)?;
     crate::run_dir::report_on_signal(&dir, "search");
+    if cfg.evaluator.is_some() {
+        return match &cfg.space {
+            SpaceSetting::Preset(SpaceName::Nb201) => {
+                command_search(&cfg, &Nb201Space::new(), &dir, args.resume.is_some(), start)
+            }
+            SpaceSetting::Preset(SpaceName::Nb101) => {
+                command_search(&cfg, &Nb101Space::new(), &dir, args.resume.is_some(), start)
+            }
+            SpaceSetting::Declared(d) => {
+                command_search(&cfg, &d.cell_space()?, &dir, args.resume.is_some(), start)
+            }
+        };
+    }
     let task = serde_json::to_value(crate::worker::WorkerTask::Table {
         dataset: cfg.dataset,
         column: cfg.column(),
     })
     .expect("a task serializes");
     match cfg.space {
-        SpaceName::Nb201 => {
+        SpaceSetting::Declared(_) => {
+            unreachable!("validate refuses a declared space without an evaluator")
+        }
+        SpaceSetting::Preset(SpaceName::Nb201) => {
             let table = Nb201Table::embedded()?;
             let metric = cfg.column().nb201(cfg.dataset);
             let space = Nb201Space::new();
@@ -577,12 +694,16 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
                 .collect();
             let slurm = slurm_for(&cfg, &dir, task)?;
             let journal = open_journal(&cfg, &space, &dir, args.resume.is_some())?;
-            let history = drive_on(&cfg, &space, &cells, oracles, slurm, journal)?;
+            let pretrain = PretrainSet {
+                archs: cells,
+                whole: true,
+            };
+            let history = drive_on(&cfg, &space, &pretrain, oracles, slurm, journal)?;
             let summary = report::nb201_summary(&cfg_view(&cfg), &history, start)?;
             report::write_run(&dir, &history, &summary, |c| c.to_string())?;
             println!("{}", summary.line());
         }
-        SpaceName::Nb101 => {
+        SpaceSetting::Preset(SpaceName::Nb101) => {
             let table = Nb101Table::subset20k()?;
             let cells: Vec<_> = table.records().iter().map(|r| r.cell).collect();
             let space = Subspace::new(Nb101Space::new(), cells.clone())?;
@@ -591,7 +712,11 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
                 .collect();
             let slurm = slurm_for(&cfg, &dir, task)?;
             let journal = open_journal(&cfg, &space, &dir, args.resume.is_some())?;
-            let history = drive_on(&cfg, &space, &cells, oracles, slurm, journal)?;
+            let pretrain = PretrainSet {
+                archs: cells,
+                whole: true,
+            };
+            let history = drive_on(&cfg, &space, &pretrain, oracles, slurm, journal)?;
             let summary = report::nb101_summary(&cfg_view(&cfg), &history, start)?;
             report::write_run(&dir, &history, &summary, report::nb101_label)?;
             println!("{}", summary.line());
@@ -659,7 +784,7 @@ fn slurm_for(
 fn drive_on<S, E>(
     cfg: &SearchConfig,
     space: &S,
-    cells: &[S::Arch],
+    pretrain: &PretrainSet<S::Arch>,
     mut oracles: Vec<E>,
     slurm: Option<SlurmExecutor>,
     journal: Journal<S::Arch>,
@@ -670,15 +795,103 @@ where
     E: Evaluator<S> + Send,
 {
     if let Some(mut slurm) = slurm {
-        return drive(cfg, space, cells, &mut slurm, journal);
+        return drive(cfg, space, pretrain, &mut slurm, journal);
     }
     if oracles.len() == 1 {
         let mut e = oracles.pop().expect("one oracle");
-        drive(cfg, space, cells, &mut e, journal)
+        drive(cfg, space, pretrain, &mut e, journal)
     } else {
         let mut pool = LocalPool::new(oracles, 1)?;
-        drive(cfg, space, cells, &mut pool, journal)
+        drive(cfg, space, pretrain, &mut pool, journal)
     }
+}
+
+/// A search whose architectures the user's program evaluates (`[evaluator]`): on this
+/// machine, `workers` programs at a time, or as Slurm tasks whose worker runs the same
+/// program on the same files. Ends with the untabled summary line.
+fn command_search<S>(
+    cfg: &SearchConfig,
+    space: &S,
+    dir: &Path,
+    resume: bool,
+    start: Instant,
+) -> Result<(), CliError>
+where
+    S: GraphSpace + Sync,
+    S::Arch: Serialize + DeserializeOwned + Send + Sync,
+{
+    let evaluator = cfg
+        .evaluator
+        .as_ref()
+        .ok_or_else(|| invalid("no [evaluator]".into()))?;
+    std::fs::create_dir_all(dir)?;
+    let run_dir = std::path::absolute(dir)?;
+    let slurm = match cfg.executor {
+        ExecutorName::Slurm => {
+            let task = crate::worker::WorkerTask::Command {
+                space: cfg.space.clone(),
+                evaluator: evaluator.clone(),
+                run_dir: run_dir.clone(),
+                seed: cfg.seed,
+            };
+            let task = serde_json::to_value(task).map_err(|e| invalid(e.to_string()))?;
+            Some(slurm_executor(&cfg.slurm, dir, space.name(), task)?)
+        }
+        ExecutorName::Local => None,
+    };
+    let local = match slurm {
+        Some(_) => None,
+        None => {
+            let e =
+                CommandEvaluator::new(evaluator.command_config(cfg.workers), &run_dir, cfg.seed)?;
+            if e.survivors_killed() > 0 {
+                tracing::warn!(
+                    "killed {} program(s) an earlier process of this run left running",
+                    e.survivors_killed()
+                );
+            }
+            Some(e)
+        }
+    };
+    let journal = open_journal(cfg, space, dir, resume)?;
+    let pretrain = match cfg.strategy {
+        StrategyName::DclEnas => pretrain_set(
+            space,
+            cfg.space_size()?.filter(|&n| n <= PRETRAIN_WHOLE_LIMIT),
+            cfg.pretrain_sample,
+            cfg.seed,
+        ),
+        _ => PretrainSet {
+            archs: Vec::new(),
+            whole: true,
+        },
+    };
+    let history = match (slurm, local) {
+        (Some(mut slurm), _) => drive(cfg, space, &pretrain, &mut slurm, journal)?,
+        (None, Some(mut local)) => drive(cfg, space, &pretrain, &mut local, journal)?,
+        (None, None) => unreachable!("one executor is built"),
+    };
+    let best = history
+        .best()
+        .ok_or_else(|| invalid("the search made no successful query".into()))?;
+    let summary = report::Summary {
+        space: space.name().to_owned(),
+        dataset: String::new(),
+        column: String::new(),
+        strategy: cfg.strategy.name().to_owned(),
+        seed: cfg.seed,
+        best_arch: space.arch_text(&best.arch),
+        accuracy: best.fitness,
+        rank: None,
+        table_size: None,
+        best_query: best.query,
+        queries: history.len(),
+        failures: history.failures.len(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    report::write_run(dir, &history, &summary, |a| space.arch_text(a))?;
+    println!("{}", summary.line());
+    Ok(())
 }
 
 /// The header fields a summary repeats.
@@ -733,7 +946,7 @@ where
 fn drive<S, E>(
     cfg: &SearchConfig,
     space: &S,
-    cells: &[S::Arch],
+    pretrain: &PretrainSet<S::Arch>,
     evaluator: &mut E,
     mut journal: Journal<S::Arch>,
 ) -> Result<SearchHistory<S::Arch>, CliError>
@@ -747,13 +960,29 @@ where
         StrategyName::Random => Box::new(RandomSearch.start(space, rng)),
         StrategyName::Re => Box::new(cfg.evolution.start(space, rng)?),
         StrategyName::DclEnas => {
-            tracing::info!(
-                "stage 1: label-free pre-training on all {} architectures",
-                cells.len()
-            );
+            let mut stage1 = cfg.pretrain.clone();
+            if pretrain.whole {
+                tracing::info!(
+                    "stage 1: label-free pre-training on all {} architectures",
+                    pretrain.archs.len()
+                );
+            } else {
+                // A sample is trained for the steps `epochs` passes over NB201's space take:
+                // what the sample rule was measured with.
+                let per_epoch = PRETRAIN_SAMPLE_REFERENCE.div_ceil(stage1.batch_size.max(1));
+                let steps = stage1.max_steps.unwrap_or(stage1.epochs * per_epoch);
+                let n = pretrain.archs.len().max(1);
+                stage1.epochs = (steps * stage1.batch_size).div_ceil(n).max(1);
+                stage1.max_steps = Some(steps);
+                tracing::info!(
+                    "stage 1: label-free pre-training on {} architectures drawn from the \
+                     space, {steps} steps",
+                    pretrain.archs.len()
+                );
+            }
             let mut predictor: Predictor = Predictor::new(space, cfg.model, cfg.seed)?;
             predictor.set_training_engine(cfg.training_engine);
-            let r = predictor.pretrain(space, cells, &cfg.pretrain)?;
+            let r = predictor.pretrain(space, &pretrain.archs, &stage1)?;
             tracing::info!(
                 "stage 1: {} steps, InfoNCE {:.3}, {:.1} s",
                 r.steps,
@@ -785,7 +1014,7 @@ mod settings_tests {
             SEARCH_KEYS,
             CONFIG_ONLY,
             &["config", "out", "resume"],
-            &["slurm"],
+            &["slurm", "evaluator"],
             &[],
             &|a, c| a.flags.apply(c),
         );

@@ -7,17 +7,22 @@
 //! atomically; a worker that cannot even read its spec still writes a failure result, so
 //! the driver learns why.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Table};
-use dcl_graph::{Failure, FailureKind, Nb101Cell, Nb201Cell};
+use dcl_exec::command::{CommandConfig, CommandEvaluator};
+use dcl_graph::{
+    Attempt, Failure, FailureKind, GraphSpace, Nb101Cell, Nb101Space, Nb201Cell, Nb201Space,
+};
 use dcl_slurm::{TaskResult, TaskSpec};
 use dcl_train::{NetArch, TrainTask};
 use serde::{Deserialize, Serialize};
 
-use crate::search::{ColumnName, DatasetName};
+use crate::evaluator::EvaluatorSetting;
+use crate::search::{ColumnName, DatasetName, SpaceName};
+use crate::space::SpaceSetting;
 use crate::{CliError, invalid};
 
 /// The `worker` command's arguments.
@@ -47,28 +52,50 @@ pub enum WorkerTask {
     /// [`TrainTask::run`], its fitness the mean over the folds; the result's `details` hold
     /// each fold's record.
     Train(Box<TrainTask>),
+    /// Run the user's program on the architecture, as `dcl-enas search` does locally with an
+    /// `[evaluator]`: the same spec and result files under `run_dir/evals/` (the next free
+    /// attempt directory of the architecture), the same seed.
+    Command {
+        /// The space (preset or declared) the spec's architecture belongs to.
+        space: SpaceSetting,
+        /// The program and its settings.
+        evaluator: EvaluatorSetting,
+        /// The search's run directory (absolute; shared by the driver and the nodes).
+        run_dir: PathBuf,
+        /// The search's seed (the program's seed is derived from it and the key).
+        seed: u64,
+    },
+}
+
+/// What a worker learnt besides the outcome.
+#[derive(Debug, Default)]
+struct Measured {
+    details: serde_json::Value,
+    objectives: std::collections::BTreeMap<String, f64>,
+    log: Option<String>,
 }
 
 /// Runs `dcl-enas worker`: the result file is written whatever the evaluation's outcome; the
 /// command fails only when it cannot write it.
 pub fn run(args: &WorkerArgs) -> Result<(), CliError> {
     let start = Instant::now();
-    let outcome = match TaskSpec::read(&args.spec) {
-        Ok(spec) => evaluate(&spec),
-        Err(e) => Err(Failure::new(
-            FailureKind::Error,
-            format!("unreadable spec: {e}"),
-        )),
+    let (outcome, measured) = match TaskSpec::read(&args.spec) {
+        Ok(spec) => evaluate_measured(&spec),
+        Err(e) => (
+            Err(Failure::new(
+                FailureKind::Error,
+                format!("unreadable spec: {e}"),
+            )),
+            Measured::default(),
+        ),
     };
     if let Err(f) = &outcome {
         tracing::warn!("evaluation failed: {f}");
     }
-    let (outcome, details) = match outcome {
-        Ok((fitness, details)) => (Ok(fitness), details),
-        Err(f) => (Err(f), serde_json::Value::Null),
-    };
     let mut result = TaskResult::new(outcome, start.elapsed().as_secs_f64(), &host());
-    result.details = details;
+    result.details = measured.details;
+    result.objectives = measured.objectives;
+    result.log = measured.log;
     result
         .write(&args.out)
         .map_err(|e| invalid(format!("--out {}: {e}", args.out.display())))?;
@@ -94,6 +121,80 @@ fn error(message: impl std::fmt::Display) -> Failure {
 fn arch<A: serde::de::DeserializeOwned>(spec: &TaskSpec) -> Result<A, Failure> {
     serde_json::from_value(spec.arch.clone())
         .map_err(|e| error(format!("the spec's {} architecture: {e}", spec.space)))
+}
+
+/// One spec's outcome and what else the worker learnt: a user's program's objectives and
+/// log; a training's records.
+fn evaluate_measured(spec: &TaskSpec) -> (Result<f64, Failure>, Measured) {
+    if let Ok(WorkerTask::Command {
+        space,
+        evaluator,
+        run_dir,
+        seed,
+    }) = serde_json::from_value(spec.evaluator.clone())
+    {
+        let config = evaluator.command_config(1);
+        let (outcome, attempt) = match &space {
+            SpaceSetting::Preset(SpaceName::Nb201) => {
+                run_command(spec, &Nb201Space::new(), config, &run_dir, seed)
+            }
+            SpaceSetting::Preset(SpaceName::Nb101) => {
+                run_command(spec, &Nb101Space::new(), config, &run_dir, seed)
+            }
+            SpaceSetting::Declared(d) => match d.cell_space() {
+                Ok(cells) => run_command(spec, &cells, config, &run_dir, seed),
+                Err(e) => (Err(error(e)), Attempt::default()),
+            },
+        };
+        let measured = Measured {
+            details: serde_json::Value::Null,
+            objectives: attempt.objectives,
+            log: attempt.log,
+        };
+        return (outcome, measured);
+    }
+    match evaluate(spec) {
+        Ok((fitness, details)) => (
+            Ok(fitness),
+            Measured {
+                details,
+                ..Measured::default()
+            },
+        ),
+        Err(f) => (Err(f), Measured::default()),
+    }
+}
+
+/// The user's program on the spec's architecture of `space`, as the next attempt in
+/// `run_dir`.
+fn run_command<S: GraphSpace>(
+    spec: &TaskSpec,
+    space: &S,
+    config: CommandConfig,
+    run_dir: &Path,
+    seed: u64,
+) -> (Result<f64, Failure>, Attempt)
+where
+    S::Arch: serde::de::DeserializeOwned,
+{
+    let arch: S::Arch = match arch(spec) {
+        Ok(a) => a,
+        Err(f) => return (Err(f), Attempt::default()),
+    };
+    if spec.space != space.name() {
+        return (
+            Err(error(format!(
+                "the spec's space {:?} is not the task's {:?}",
+                spec.space,
+                space.name()
+            ))),
+            Attempt::default(),
+        );
+    }
+    match CommandEvaluator::for_task(config, run_dir, seed) {
+        Ok(mut e) => e.evaluate_attempt(space, &arch),
+        Err(e) => (Err(error(e)), Attempt::default()),
+    }
 }
 
 /// One spec's outcome: the fitness and what else the evaluation measured (the fold

@@ -207,6 +207,7 @@ impl Driver {
                                 Objectives::new()
                             },
                             job_id: run.job_id,
+                            log: run.log,
                             slot: Some(first_slot + i as u64),
                         };
                         if let Err(e) = j.append(record) {

@@ -216,6 +216,10 @@ pub struct EvaluationRecord<A> {
     /// The executor's id of the job that ran the attempt (a Slurm job id), where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+    /// The file holding the attempt's output (standard output and error of the user's program,
+    /// or of the Slurm task), relative to the run directory where it lies inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
     /// 0-based position of the architecture among the run's asks (the order the history
     /// keeps, whatever order a batch's evaluations ended in). Optional: records without it are
     /// taken in file order.

@@ -239,6 +239,62 @@ impl CommandEvaluator {
         })
     }
 
+    /// [`CommandEvaluator::new`] for one task of a job array (the `dcl-enas worker` of a
+    /// Slurm task): the same files and seeds, but the programs other tasks of the run are
+    /// running beside it are left alone (their driver is alive; it is the driver's job, not a
+    /// task's, to clean up after a killed predecessor).
+    pub fn for_task(
+        config: CommandConfig,
+        run_dir: impl Into<PathBuf>,
+        seed: u64,
+    ) -> Result<Self, ExecError> {
+        config.validate()?;
+        let run_dir = run_dir.into();
+        std::fs::create_dir_all(run_dir.join("evals"))
+            .map_err(|e| ExecError::Config(format!("cannot create {}: {e}", run_dir.display())))?;
+        Ok(Self {
+            config,
+            run_dir,
+            seed,
+            attempts: HashMap::new(),
+            survivors_killed: 0,
+        })
+    }
+
+    /// Runs the next attempt at `arch` to its end: the outcome, and the attempt's time,
+    /// objectives and log (relative to the run directory), as a batch reports them.
+    pub fn evaluate_attempt<S: GraphSpace>(
+        &mut self,
+        space: &S,
+        arch: &S::Arch,
+    ) -> (Result<f64, Failure>, Attempt) {
+        match self.start(space, arch, 0) {
+            Ok(run) => self.finish_attempt(run),
+            Err(failure) => (Err(failure), Attempt::timed(0.0)),
+        }
+    }
+
+    /// [`CommandEvaluator::finish`], as an outcome and its [`Attempt`].
+    fn finish_attempt(&self, run: Running) -> (Result<f64, Failure>, Attempt) {
+        let log = run.log();
+        let log = log
+            .strip_prefix(&self.run_dir)
+            .unwrap_or(&log)
+            .to_string_lossy()
+            .into_owned();
+        let (result, seconds) = self.finish(run);
+        let (outcome, objectives) = match result {
+            Ok((f, o)) => (Ok(f), o),
+            Err(e) => (Err(e), Objectives::new()),
+        };
+        let attempt = Attempt {
+            objectives,
+            log: Some(log),
+            ..Attempt::timed(seconds)
+        };
+        (outcome, attempt)
+    }
+
     /// How many programs of an earlier process of this run [`CommandEvaluator::new`] found
     /// still running and killed (with everything they started): attempts whose driver died
     /// before them.
@@ -597,19 +653,8 @@ impl<S: GraphSpace> Evaluator<S> for CommandEvaluator {
             };
             let (i, slot, run) = running.swap_remove(pos);
             free.push(slot);
-            let (result, seconds) = self.finish(run);
-            let (outcome, objectives) = match result {
-                Ok((f, o)) => (Ok(f), o),
-                Err(e) => (Err(e), Objectives::new()),
-            };
-            done(
-                i,
-                outcome,
-                Attempt {
-                    objectives,
-                    ..Attempt::timed(seconds)
-                },
-            );
+            let (outcome, attempt) = self.finish_attempt(run);
+            done(i, outcome, attempt);
         }
     }
 }

@@ -97,8 +97,8 @@ impl<S: SearchSpace, E: Evaluator<S> + ?Sized> Evaluator<S> for &mut E {
 }
 
 /// What an executor says about one finished evaluation besides its outcome: how long it took,
-/// when a scheduler ran it the job's id, and the objectives measured with the fitness (the
-/// search journal keeps all three).
+/// when a scheduler ran it the job's id, the objectives measured with the fitness, and where
+/// its output went (the search journal keeps all four).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Attempt {
     /// Wall time of the evaluation, in seconds.
@@ -107,6 +107,9 @@ pub struct Attempt {
     pub job_id: Option<String>,
     /// Objectives measured with the fitness ([`Evaluator::evaluate_with_objectives`]).
     pub objectives: Objectives,
+    /// The file holding the evaluation's output (relative to the run directory where it lies
+    /// inside it), where the executor kept one.
+    pub log: Option<String>,
 }
 
 impl Attempt {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dcl_graph::{Attempt, Evaluator, Failure, FailureKind, SearchSpace};
+use dcl_graph::{Attempt, Evaluator, Failure, FailureKind, Objectives, SearchSpace};
 use serde::Serialize;
 
 use crate::slurm::{JobState, TaskState, array_states, run};
@@ -35,6 +35,26 @@ struct Waiting {
     /// Polls in a row in which Slurm did not know the task.
     unknown: u32,
     done: bool,
+}
+
+/// What a finished task reported.
+struct Finished {
+    outcome: Result<f64, Failure>,
+    seconds: f64,
+    objectives: Objectives,
+    log: Option<String>,
+}
+
+impl Finished {
+    /// A failure found by the driver (no result to read): timed from the submission.
+    fn failed(failure: Failure, w: &Waiting) -> Self {
+        Self {
+            outcome: Err(failure),
+            seconds: w.since.elapsed().as_secs_f64(),
+            objectives: Objectives::new(),
+            log: None,
+        }
+    }
 }
 
 impl Waiting {
@@ -380,8 +400,7 @@ impl SlurmExecutor {
     fn report(
         &mut self,
         w: &mut Waiting,
-        outcome: Result<f64, Failure>,
-        seconds: f64,
+        finished: Finished,
         done: &mut dyn FnMut(usize, Result<f64, Failure>, Attempt),
     ) {
         while self.canceller.is_cancelled() {
@@ -390,31 +409,46 @@ impl SlurmExecutor {
         w.done = true;
         let job = w.job();
         self.consumed.insert(job.clone());
+        // The worker's own log where it kept one (a user's program), else the task's output.
+        let log = finished.log.unwrap_or_else(|| {
+            let array = w.array.file_name().unwrap_or_default().to_string_lossy();
+            format!("slurm/{array}/task-{}.log", w.index)
+        });
         done(
             w.slot,
-            outcome,
+            finished.outcome,
             Attempt {
-                seconds,
+                seconds: finished.seconds,
                 job_id: Some(job),
-                ..Attempt::default()
+                objectives: finished.objectives,
+                log: Some(log),
             },
         );
     }
 
     /// A finished task's outcome from its result file, if the file is there.
-    fn read_result(w: &Waiting) -> Option<(Result<f64, Failure>, f64)> {
+    fn read_result(w: &Waiting) -> Option<Finished> {
         let path = w.result_path();
         if !path.exists() {
             return None;
         }
         Some(match TaskResult::read(&path) {
-            Ok(r) => (r.outcome(), r.seconds),
-            Err(e) => (
-                Err(Failure::new(
+            Ok(r) => Finished {
+                outcome: r.outcome(),
+                seconds: r.seconds,
+                objectives: if r.outcome().is_ok() {
+                    r.objectives
+                } else {
+                    Objectives::new()
+                },
+                log: r.log,
+            },
+            Err(e) => Finished::failed(
+                Failure::new(
                     FailureKind::Crash,
                     format!("unreadable result of Slurm job {}: {e}", w.job()),
-                )),
-                w.since.elapsed().as_secs_f64(),
+                ),
+                w,
             ),
         })
     }
@@ -481,8 +515,8 @@ impl SlurmExecutor {
         let mut fresh_states = false;
         loop {
             for w in waiting.iter_mut().filter(|w| !w.done) {
-                if let Some((outcome, seconds)) = Self::read_result(w) {
-                    self.report(w, outcome, seconds, done);
+                if let Some(finished) = Self::read_result(w) {
+                    self.report(w, finished, done);
                 }
             }
             if waiting.iter().all(|w| w.done) {
@@ -511,27 +545,21 @@ impl SlurmExecutor {
                     Some(s) => {
                         // The result is written before the task ends: look once more.
                         let s = s.clone();
-                        let (outcome, seconds) = Self::read_result(w).unwrap_or_else(|| {
-                            (Err(s.failure(&w.job())), w.since.elapsed().as_secs_f64())
-                        });
-                        self.report(w, outcome, seconds, done);
+                        let finished = Self::read_result(w)
+                            .unwrap_or_else(|| Finished::failed(s.failure(&w.job()), w));
+                        self.report(w, finished, done);
                     }
                     None => {
                         w.unknown += 1;
                         if w.unknown >= 3 {
-                            let (outcome, seconds) = Self::read_result(w).unwrap_or_else(|| {
-                                (
-                                    Err(Failure::new(
-                                        FailureKind::Crash,
-                                        format!(
-                                            "Slurm no longer knows job {} and it left no result",
-                                            w.job()
-                                        ),
-                                    )),
-                                    w.since.elapsed().as_secs_f64(),
-                                )
+                            let finished = Self::read_result(w).unwrap_or_else(|| {
+                                let message = format!(
+                                    "Slurm no longer knows job {} and it left no result",
+                                    w.job()
+                                );
+                                Finished::failed(Failure::new(FailureKind::Crash, message), w)
                             });
-                            self.report(w, outcome, seconds, done);
+                            self.report(w, finished, done);
                         }
                     }
                 }

@@ -1,5 +1,6 @@
 //! The two files between the driver and a worker: a task's spec and its result.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use dcl_graph::{Failure, FailureKind};
@@ -100,6 +101,13 @@ pub struct TaskResult {
     /// Anything else the worker measured (per-class metrics, epochs), for the application.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
+    /// Objectives measured with the fitness, by name (journalled with it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objectives: BTreeMap<String, f64>,
+    /// The file holding the evaluation's output, relative to the run directory, where the
+    /// worker kept one of its own (a user's program's log); else the task's output is the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 impl TaskResult {
@@ -116,6 +124,8 @@ impl TaskResult {
             seconds,
             host: host.into(),
             details: serde_json::Value::Null,
+            objectives: BTreeMap::new(),
+            log: None,
         }
     }
 
