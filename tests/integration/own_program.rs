@@ -277,7 +277,7 @@ fn a_driver_killed_mid_batch_leaves_no_program_running_after_resume_and_the_same
         std::fs::read_dir(run.join("evals"))
             .is_ok_and(|d| d.flatten().any(|e| e.path().join("slow").exists()))
     };
-    while !(slow(&run) && !records(&run).is_empty()) {
+    while !slow(&run) || records(&run).is_empty() {
         assert!(child.0.try_wait().unwrap().is_none(), "the driver ended");
         assert!(t.elapsed() < Duration::from_secs(120), "no hanging program");
         std::thread::sleep(Duration::from_millis(20));
@@ -316,5 +316,66 @@ fn a_driver_killed_mid_batch_leaves_no_program_running_after_resume_and_the_same
         .map(|r| r["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys.len(), keys.iter().collect::<HashSet<_>>().len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The evaluation records of `run` without their timings.
+fn untimed_records(run: &Path) -> Vec<serde_json::Value> {
+    let mut rs = records(run);
+    for r in &mut rs {
+        r.as_object_mut().unwrap().remove("seconds");
+    }
+    rs.sort_by_key(|r| r["slot"].as_u64());
+    rs
+}
+
+#[test]
+fn the_presets_declared_as_a_cell_and_a_dag_space_search_the_same_architectures() {
+    let dir = temp("presets");
+    std::fs::write(dir.join("program.py"), PROGRAM).unwrap();
+    let program = dir.join("program.py");
+    let nb201_ops = r#"["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]"#;
+    let nb101_ops = r#"["conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"]"#;
+    for (preset, declared) in [
+        (
+            "space = \"nb201\"".to_owned(),
+            format!("[space]\nkind = \"cell\"\nname = \"nb201\"\nnodes = 4\nops = {nb201_ops}"),
+        ),
+        (
+            "space = \"nb101\"".to_owned(),
+            format!(
+                "[space]\nkind = \"dag\"\nname = \"nb101\"\nnodes = 7\nmax_edges = 9\n\
+                 ops = {nb101_ops}"
+            ),
+        ),
+    ] {
+        let mut runs = Vec::new();
+        for (name, space) in [("preset", &preset), ("declared", &declared)] {
+            let cfg = dir.join(format!("{name}.toml"));
+            std::fs::write(
+                &cfg,
+                format!(
+                    "strategy = \"re\"\nbudget = 10\nbatch = 2\nseed = 4\n{space}\n\
+                     [evolution]\npopulation_size = 4\nsample_size = 2\n\
+                     [evaluator]\ncommand = [\"python3\", {program:?}]\n"
+                ),
+            )
+            .unwrap();
+            let run = dir.join(format!("{name}-{}", runs.len()));
+            let _ = std::fs::remove_dir_all(&run);
+            let out = common::run(&[
+                "search",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--out",
+                run.to_str().unwrap(),
+            ]);
+            assert!(out.status.success(), "{space}: {}", text(&out.stderr));
+            runs.push(run);
+        }
+        let (a, b) = (untimed_records(&runs[0]), untimed_records(&runs[1]));
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, b, "{preset}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -94,6 +94,7 @@ fn outcomes(dir: &Path) -> Vec<serde_json::Value> {
         let o = r.as_object_mut().unwrap();
         o.remove("seconds");
         o.remove("job_id");
+        o.remove("log");
     }
     // A batch's outcomes are journalled as they end: compare in ask order.
     rs.sort_by_key(|r| (r["slot"].as_u64(), r["attempt"].as_u64()));
@@ -178,6 +179,79 @@ fn slurm_a_batched_search_equals_the_local_one() {
     let distinct: std::collections::HashSet<_> = jobs.iter().collect();
     assert_eq!(distinct.len(), 40);
     assert!(jobs.iter().all(|j| j.contains('_')), "{jobs:?}");
+}
+
+/// A program of the user's (standard-library Python) whose fitness depends on the
+/// architecture's key and its seed, and that reports an objective.
+const PROGRAM: &str = r#"
+import json, os, sys
+spec = json.load(open(sys.argv[1]))
+fitness = sum(spec["key"].encode()) % 89 + spec["seed"] % 1000 / 1000
+print("training", spec["arch"], "on", os.environ.get("SLURM_JOB_ID", "this machine"))
+with open(sys.argv[2] + ".tmp", "w") as f:
+    json.dump({"fitness": fitness, "objectives": {"nodes": len(spec["graph"]["nodes"])}}, f)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+"#;
+
+#[test]
+#[ignore = "needs a local Slurm: scripts/slurm-local.sh start"]
+fn slurm_your_own_program_runs_in_the_tasks_on_the_files_it_gets_locally() {
+    let dir = temp("own-program");
+    let program = write(&dir.join("train.py"), PROGRAM);
+    let config = |executor: &str| {
+        format!(
+            "strategy = \"re\"\nbudget = 16\nbatch = 4\nworkers = 2\nseed = 2\n\
+             executor = \"{executor}\"\n[evolution]\npopulation_size = 6\nsample_size = 2\n\
+             [space]\nkind = \"cell\"\nname = \"mine\"\nnodes = 3\n\
+             ops = [\"none\", \"skip\", \"a\", \"b\"]\n\
+             [evaluator]\ncommand = [\"python3\", {program:?}]\n[evaluator.args]\nepochs = 2\n\
+             [slurm]\npoll_seconds = 0.3\n"
+        )
+    };
+    let local_cfg = write(&dir.join("local.toml"), &config("local"));
+    let slurm_cfg = write(&dir.join("slurm.toml"), &config("slurm"));
+    let (local_out, _) = ok(search(&local_cfg, &dir.join("local")));
+    let (slurm_out, _) = ok(search(&slurm_cfg, &dir.join("slurm")));
+    let (l, s) = (dir.join("local"), dir.join("slurm"));
+    // The same outcomes and objectives, architecture for architecture: the program got the
+    // same spec (the same seed) in a task as on this machine.
+    assert_eq!(outcomes(&s), outcomes(&l));
+    assert!(outcomes(&s).iter().all(|r| r["objectives"]["nodes"] == 5.0));
+    let line = |o: &str| {
+        o.lines()
+            .last()
+            .unwrap()
+            .rsplit_once(" seconds=")
+            .unwrap()
+            .0
+            .to_owned()
+    };
+    assert_eq!(line(&slurm_out), line(&local_out));
+    // Each record names its job and the program's own log, in the run directory.
+    for r in records(&s) {
+        assert!(r["job_id"].as_str().is_some_and(|j| j.contains('_')), "{r}");
+        let log = s.join(r["log"].as_str().unwrap());
+        assert!(log.starts_with(s.join("evals")), "{}", log.display());
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.starts_with("training ") && !text.contains("this machine"),
+            "{text}"
+        );
+        let spec: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(log.with_file_name("spec.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(spec["format"], 2);
+        assert_eq!(spec["key"], r["key"]);
+        assert_eq!(spec["config"]["args"]["epochs"], 2);
+    }
+    // The Slurm task itself read a format-1 spec naming the program.
+    let task: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.join("slurm/array-0000/spec-0.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(task["format"], 1);
+    assert_eq!(task["evaluator"]["kind"], "command");
 }
 
 #[test]

@@ -87,8 +87,19 @@ impl EvaluatorSetting {
             timeout: self.timeout.map(Duration::from_secs_f64),
             env: self.env.clone(),
             gpus: self.gpus.clone(),
-            config: serde_json::to_value(self).unwrap_or_default(),
+            config: self.spec_config(),
         }
+    }
+
+    /// The spec's `config`: the whole table, `args` and `env` present even when empty.
+    fn spec_config(&self) -> serde_json::Value {
+        let mut config = serde_json::to_value(self).unwrap_or_default();
+        if let Some(table) = config.as_object_mut() {
+            for key in ["args", "env"] {
+                table.entry(key).or_insert_with(|| serde_json::json!({}));
+            }
+        }
+        config
     }
 
     /// The command with each relative path that names an existing file under `base` made
@@ -149,6 +160,12 @@ mod tests {
             let e = setting(text).unwrap().validate().unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         };
+        let bare = setting("command = [\"p\"]")
+            .unwrap()
+            .command_config(1)
+            .config;
+        assert_eq!(bare["args"], serde_json::json!({}));
+        assert_eq!(bare["env"], serde_json::json!({}));
         refused("command = []", "evaluator.command");
         refused("command = [\"\"]", "evaluator.command");
         refused("command = [\"p\"]\ntimeout = 0", "evaluator.timeout");

@@ -34,8 +34,7 @@ use crate::flags::{
 };
 use crate::report;
 use crate::space::{
-    PRETRAIN_SAMPLE, PRETRAIN_SAMPLE_REFERENCE, PRETRAIN_WHOLE_LIMIT, PretrainSet, SpaceSetting,
-    pretrain_set,
+    PRETRAIN_SAMPLE, PRETRAIN_SAMPLE_REFERENCE, PretrainSet, SpaceKind, SpaceSetting, pretrain_set,
 };
 use crate::{CliError, config, invalid};
 
@@ -214,7 +213,7 @@ pub struct SearchConfig {
     /// The user's program that evaluates each architecture (`[evaluator]`); without it, the
     /// preset's table is read.
     pub evaluator: Option<EvaluatorSetting>,
-    /// Stage 1's sample of a space larger than [`PRETRAIN_WHOLE_LIMIT`] (DCL-ENAS).
+    /// Stage 1's sample of a space larger than [`PRETRAIN_WHOLE_LIMIT`](crate::space::PRETRAIN_WHOLE_LIMIT) (DCL-ENAS).
     pub pretrain_sample: usize,
     /// The dataset whose column is searched.
     pub dataset: DatasetName,
@@ -438,6 +437,9 @@ impl SearchConfig {
                 ));
             }
             (_, Some(evaluator)) => {
+                if let SpaceSetting::Declared(d) = &self.space {
+                    d.validate()?;
+                }
                 evaluator.validate()?;
                 if self.column.is_some() {
                     return Err(invalid(
@@ -670,9 +672,14 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
             SpaceSetting::Preset(SpaceName::Nb101) => {
                 command_search(&cfg, &Nb101Space::new(), &dir, args.resume.is_some(), start)
             }
-            SpaceSetting::Declared(d) => {
-                command_search(&cfg, &d.cell_space()?, &dir, args.resume.is_some(), start)
-            }
+            SpaceSetting::Declared(d) => match d.kind {
+                SpaceKind::Cell => {
+                    command_search(&cfg, &d.cell_space()?, &dir, args.resume.is_some(), start)
+                }
+                SpaceKind::Dag => {
+                    command_search(&cfg, &d.dag_space()?, &dir, args.resume.is_some(), start)
+                }
+            },
         };
     }
     let task = serde_json::to_value(crate::worker::WorkerTask::Table {
@@ -828,12 +835,12 @@ where
     let run_dir = std::path::absolute(dir)?;
     let slurm = match cfg.executor {
         ExecutorName::Slurm => {
-            let task = crate::worker::WorkerTask::Command {
+            let task = crate::worker::WorkerTask::Command(Box::new(crate::worker::CommandTask {
                 space: cfg.space.clone(),
                 evaluator: evaluator.clone(),
                 run_dir: run_dir.clone(),
                 seed: cfg.seed,
-            };
+            }));
             let task = serde_json::to_value(task).map_err(|e| invalid(e.to_string()))?;
             Some(slurm_executor(&cfg.slurm, dir, space.name(), task)?)
         }
@@ -855,12 +862,9 @@ where
     };
     let journal = open_journal(cfg, space, dir, resume)?;
     let pretrain = match cfg.strategy {
-        StrategyName::DclEnas => pretrain_set(
-            space,
-            cfg.space_size()?.filter(|&n| n <= PRETRAIN_WHOLE_LIMIT),
-            cfg.pretrain_sample,
-            cfg.seed,
-        ),
+        StrategyName::DclEnas => {
+            pretrain_set(space, cfg.space_size()?, cfg.pretrain_sample, cfg.seed)
+        }
         _ => PretrainSet {
             archs: Vec::new(),
             whole: true,

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use dcl_graph::{CellSpace, SearchSpace};
+use dcl_graph::{CellSpace, DagSpace, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::de::{self, MapAccess, Visitor};
@@ -18,11 +18,17 @@ use crate::{CliError, invalid};
 /// ```toml
 /// space = "nb201"            # a preset
 ///
-/// [space]                    # or a space of your own
+/// [space]                    # or a space of your own: NAS-Bench-201-style cells
 /// kind = "cell"
 /// name = "digits-cell"       # the journal's name of the space [default: the kind]
 /// nodes = 4                  # feature maps per cell, the input included
 /// ops = ["none", "skip", "conv3", "conv1", "maxpool"]
+///
+/// [space]                    # or NAS-Bench-101-style DAGs
+/// kind = "dag"
+/// nodes = 7                  # most vertices, input and output included
+/// max_edges = 9
+/// ops = ["conv3", "conv1", "maxpool"]
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -56,6 +62,9 @@ pub enum SpaceKind {
     /// NAS-Bench-201-style cells ([`CellSpace`]): every pair of nodes `i < j` joined by an
     /// edge carrying one op; `none` removes the edge, `skip` is the identity.
     Cell,
+    /// NAS-Bench-101-style DAGs ([`DagSpace`]): up to `nodes` vertices and `max_edges` edges,
+    /// each intermediate vertex carrying one op.
+    Dag,
 }
 
 impl SpaceKind {
@@ -63,6 +72,7 @@ impl SpaceKind {
     pub fn name(self) -> &'static str {
         match self {
             SpaceKind::Cell => "cell",
+            SpaceKind::Dag => "dag",
         }
     }
 }
@@ -76,8 +86,12 @@ pub struct DeclaredSpace {
     /// The space's name in journals, summaries and specs [default: the kind's name].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Feature maps per cell, the input included.
+    /// `cell`: feature maps per cell, the input included; `dag`: most vertices, input and
+    /// output included.
     pub nodes: usize,
+    /// `dag` only: most edges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_edges: Option<usize>,
     /// The op names.
     pub ops: Vec<String>,
 }
@@ -88,15 +102,54 @@ impl DeclaredSpace {
         self.name.as_deref().unwrap_or(self.kind.name())
     }
 
-    /// The cell space this table declares; the error names the key.
+    /// The cell space this table declares (`kind = "cell"`); the error names the key.
     pub fn cell_space(&self) -> Result<CellSpace, CliError> {
-        CellSpace::new(self.name(), self.nodes, &self.ops)
-            .map_err(|e| invalid(format!("key `space` ([space] kind = \"cell\"): {e}")))
+        let located = |e: String| invalid(format!("key `space` ([space] kind = \"cell\"): {e}"));
+        if self.kind != SpaceKind::Cell {
+            return Err(located(format!(
+                "the space is kind = \"{}\"",
+                self.kind.name()
+            )));
+        }
+        if self.max_edges.is_some() {
+            return Err(invalid(
+                "key `space.max_edges` is for kind = \"dag\": a cell has every edge".into(),
+            ));
+        }
+        CellSpace::new(self.name(), self.nodes, &self.ops).map_err(|e| located(e.to_string()))
     }
 
-    /// How many architectures the space holds, `None` past `usize`.
+    /// The DAG space this table declares (`kind = "dag"`); the error names the key.
+    pub fn dag_space(&self) -> Result<DagSpace, CliError> {
+        let located = |e: String| invalid(format!("key `space` ([space] kind = \"dag\"): {e}"));
+        if self.kind != SpaceKind::Dag {
+            return Err(located(format!(
+                "the space is kind = \"{}\"",
+                self.kind.name()
+            )));
+        }
+        let max_edges = self.max_edges.ok_or_else(|| {
+            invalid("key `space.max_edges`: a kind = \"dag\" space needs its edge limit".into())
+        })?;
+        DagSpace::new(self.name(), self.nodes, max_edges, &self.ops)
+            .map_err(|e| located(e.to_string()))
+    }
+
+    /// Checks the table by building its space.
+    pub fn validate(&self) -> Result<(), CliError> {
+        match self.kind {
+            SpaceKind::Cell => self.cell_space().map(|_| ()),
+            SpaceKind::Dag => self.dag_space().map(|_| ()),
+        }
+    }
+
+    /// How many architectures the space holds; `None` past `usize`, or for a DAG space
+    /// (counting its isomorphism classes means listing them).
     pub fn size(&self) -> Result<Option<usize>, CliError> {
-        Ok(self.cell_space()?.size())
+        match self.kind {
+            SpaceKind::Cell => Ok(self.cell_space()?.size()),
+            SpaceKind::Dag => self.dag_space().map(|_| None),
+        }
     }
 }
 
@@ -183,7 +236,7 @@ pub fn pretrain_set<S: SearchSpace>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dcl_graph::Nb101Space;
+    use dcl_graph::{GraphSpace, Nb101Space};
 
     #[derive(Deserialize)]
     struct File {
@@ -227,10 +280,53 @@ mod tests {
             kind: SpaceKind::Cell,
             name: None,
             nodes: 1,
+            max_edges: None,
             ops: vec!["a".into()],
         };
-        let e = bad.cell_space().unwrap_err().to_string();
+        let e = bad.validate().unwrap_err().to_string();
         assert!(e.starts_with("key `space`") && e.contains("nodes"), "{e}");
+        let e = DeclaredSpace {
+            nodes: 3,
+            max_edges: Some(2),
+            ..bad.clone()
+        };
+        assert!(
+            e.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("space.max_edges")
+        );
+        // A DAG space needs its edge limit, and keeps it.
+        let dag = parse("[space]\nkind = \"dag\"\nnodes = 5\nmax_edges = 6\nops = [\"c\", \"p\"]")
+            .unwrap();
+        let SpaceSetting::Declared(d) = &dag else {
+            panic!("{dag:?}")
+        };
+        assert_eq!(d.name(), "dag");
+        assert_eq!(d.size().unwrap(), None);
+        assert_eq!(d.dag_space().unwrap().max_edges(), 6);
+        let no_limit = DeclaredSpace {
+            max_edges: None,
+            ..d.clone()
+        };
+        assert!(
+            no_limit
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("space.max_edges")
+        );
+        let too_many = DeclaredSpace {
+            max_edges: Some(11),
+            ..d.clone()
+        };
+        assert!(
+            too_many
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_edges")
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evaluator::EvaluatorSetting;
 use crate::search::{ColumnName, DatasetName, SpaceName};
-use crate::space::SpaceSetting;
+use crate::space::{SpaceKind, SpaceSetting};
 use crate::{CliError, invalid};
 
 /// The `worker` command's arguments.
@@ -53,18 +53,22 @@ pub enum WorkerTask {
     /// each fold's record.
     Train(Box<TrainTask>),
     /// Run the user's program on the architecture, as `dcl-enas search` does locally with an
-    /// `[evaluator]`: the same spec and result files under `run_dir/evals/` (the next free
-    /// attempt directory of the architecture), the same seed.
-    Command {
-        /// The space (preset or declared) the spec's architecture belongs to.
-        space: SpaceSetting,
-        /// The program and its settings.
-        evaluator: EvaluatorSetting,
-        /// The search's run directory (absolute; shared by the driver and the nodes).
-        run_dir: PathBuf,
-        /// The search's seed (the program's seed is derived from it and the key).
-        seed: u64,
-    },
+    /// `[evaluator]`: the same spec and result files under the run directory's `evals/`.
+    Command(Box<CommandTask>),
+}
+
+/// A [`WorkerTask::Command`]: the user's program on the spec's architecture, in the next free
+/// attempt directory of that architecture, with the same seed as on the driver's machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandTask {
+    /// The space (preset or declared) the spec's architecture belongs to.
+    pub space: SpaceSetting,
+    /// The program and its settings.
+    pub evaluator: EvaluatorSetting,
+    /// The search's run directory (absolute; shared by the driver and the nodes).
+    pub run_dir: PathBuf,
+    /// The search's seed (the program's seed is derived from it and the key).
+    pub seed: u64,
 }
 
 /// What a worker learnt besides the outcome.
@@ -126,13 +130,13 @@ fn arch<A: serde::de::DeserializeOwned>(spec: &TaskSpec) -> Result<A, Failure> {
 /// One spec's outcome and what else the worker learnt: a user's program's objectives and
 /// log; a training's records.
 fn evaluate_measured(spec: &TaskSpec) -> (Result<f64, Failure>, Measured) {
-    if let Ok(WorkerTask::Command {
-        space,
-        evaluator,
-        run_dir,
-        seed,
-    }) = serde_json::from_value(spec.evaluator.clone())
-    {
+    if let Ok(WorkerTask::Command(task)) = serde_json::from_value(spec.evaluator.clone()) {
+        let CommandTask {
+            space,
+            evaluator,
+            run_dir,
+            seed,
+        } = *task;
         let config = evaluator.command_config(1);
         let (outcome, attempt) = match &space {
             SpaceSetting::Preset(SpaceName::Nb201) => {
@@ -141,9 +145,15 @@ fn evaluate_measured(spec: &TaskSpec) -> (Result<f64, Failure>, Measured) {
             SpaceSetting::Preset(SpaceName::Nb101) => {
                 run_command(spec, &Nb101Space::new(), config, &run_dir, seed)
             }
-            SpaceSetting::Declared(d) => match d.cell_space() {
-                Ok(cells) => run_command(spec, &cells, config, &run_dir, seed),
-                Err(e) => (Err(error(e)), Attempt::default()),
+            SpaceSetting::Declared(d) => match d.kind {
+                SpaceKind::Cell => match d.cell_space() {
+                    Ok(cells) => run_command(spec, &cells, config, &run_dir, seed),
+                    Err(e) => (Err(error(e)), Attempt::default()),
+                },
+                SpaceKind::Dag => match d.dag_space() {
+                    Ok(dags) => run_command(spec, &dags, config, &run_dir, seed),
+                    Err(e) => (Err(error(e)), Attempt::default()),
+                },
             },
         };
         let measured = Measured {

@@ -76,7 +76,7 @@ fn nodes_of(edges: usize) -> Option<usize> {
 }
 
 /// Whether `name` can be an op name of an arch string.
-fn plain_name(name: &str) -> bool {
+pub(crate) fn plain_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

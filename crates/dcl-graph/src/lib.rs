@@ -35,6 +35,7 @@
 
 pub mod augment;
 mod cell;
+mod dag;
 mod encoding;
 mod error;
 mod eval;
@@ -49,6 +50,7 @@ mod space;
 mod subspace;
 
 pub use cell::{CELL_ENUMERATE_LIMIT, CELL_MAX_NODES, CELL_MAX_OPS, CellArch, CellSpace};
+pub use dag::{DAG_MAX_NODES, DAG_MAX_OPS, DagArch, DagSpace};
 pub use encoding::{EncodingShape, GraphBatch};
 pub use error::GraphError;
 pub use eval::{Attempt, Evaluator, Failure, FailureKind, FnEvaluator, Objectives, Surrogate};
