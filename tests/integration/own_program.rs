@@ -104,12 +104,13 @@ fn records(dir: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn every_way_a_program_fails_is_journalled_as_its_kind_and_the_search_goes_on() {
     let dir = temp("failures");
-    // The whole space, four programs at a time, one attempt each.
+    // The whole space, four programs at a time, one attempt each; 5 s is long for every
+    // program but the one that hangs, even on a loaded machine.
     let cfg = config(
         &dir,
         "strategy = \"random\"\nbudget = 64\nbatch = 8\nworkers = 4\nmax_attempts = 1",
         true,
-        2,
+        5,
     );
     let run = dir.join("run");
     let out = common::run(&[
