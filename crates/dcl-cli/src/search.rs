@@ -441,6 +441,13 @@ impl SearchConfig {
                     d.validate()?;
                 }
                 evaluator.validate()?;
+                if self.executor == ExecutorName::Slurm && !evaluator.gpus.is_empty() {
+                    return Err(invalid(
+                        "key `evaluator.gpus` names the GPUs of local workers: with executor \
+                         slurm, Slurm gives each task its GPUs (ask with `slurm.gres`)"
+                            .into(),
+                    ));
+                }
                 if self.column.is_some() {
                     return Err(invalid(
                         "--column (key `column`) reads a table: with an [evaluator] the \
@@ -1011,6 +1018,66 @@ where
 mod settings_tests {
     use super::*;
     use crate::config::check_command;
+
+    /// `text` as a search config, checked; the error's message.
+    fn refused(text: &str) -> String {
+        let cfg: SearchConfig = config::parse(text, SearchConfig::default()).unwrap();
+        cfg.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_search_with_your_own_program_is_checked_before_any_work() {
+        const CELL: &str = "[space]\nkind = \"cell\"\nnodes = 3\nops = [\"a\", \"b\"]\n";
+        const PROGRAM: &str = "[evaluator]\ncommand = [\"python3\", \"t.py\"]\n";
+        let ok: SearchConfig = config::parse(
+            &format!("budget = 8\n{CELL}{PROGRAM}"),
+            SearchConfig::default(),
+        )
+        .unwrap();
+        ok.validate().unwrap();
+        assert_eq!(ok.space_size().unwrap(), Some(8));
+        // The journal pins the space and what decides outcomes, not the timeout.
+        let settings = ok.header().settings;
+        assert_eq!(settings["space"]["ops"], serde_json::json!(["a", "b"]));
+        assert_eq!(settings["evaluator"]["command"][1], "t.py");
+        assert!(settings.get("column").is_none());
+        let e = refused(&format!("budget = 9\n{CELL}{PROGRAM}"));
+        assert!(
+            e.contains("--budget") && e.contains("8 architectures"),
+            "{e}"
+        );
+        let e = refused(&format!("budget = 4\n{CELL}"));
+        assert!(e.contains("evaluator.command"), "{e}");
+        let e = refused(&format!(
+            "budget = 4\ncolumn = \"valid12\"\n{CELL}{PROGRAM}"
+        ));
+        assert!(e.contains("--column"), "{e}");
+        let e = refused(&format!(
+            "budget = 4\nexecutor = \"slurm\"\n{CELL}{PROGRAM}gpus = [\"0\"]\n"
+        ));
+        assert!(
+            e.contains("evaluator.gpus") && e.contains("slurm.gres"),
+            "{e}"
+        );
+        let e = refused(&format!(
+            "budget = 4\n{}{PROGRAM}",
+            CELL.replace("nodes = 3", "nodes = 30")
+        ));
+        assert!(e.contains("key `space`") && e.contains("nodes"), "{e}");
+        let e = refused(&format!("budget = 4\npretrain_sample = 1\n{CELL}{PROGRAM}"));
+        assert!(e.contains("--pretrain-sample"), "{e}");
+        // A DAG space has no size to check a budget against, but its declaration is checked.
+        let dag = "[space]\nkind = \"dag\"\nnodes = 4\nmax_edges = 9\nops = [\"a\"]\n";
+        let e = refused(&format!("budget = 4\n{dag}{PROGRAM}"));
+        assert!(e.contains("max_edges"), "{e}");
+        // A preset with a program searches the whole space: NB101's 423,624 cells.
+        let nb101: SearchConfig = config::parse(
+            &format!("space = \"nb101\"\nbudget = 30000\n{PROGRAM}"),
+            SearchConfig::default(),
+        )
+        .unwrap();
+        nb101.validate().unwrap();
+    }
 
     #[test]
     fn every_search_flag_sets_its_key_and_every_key_names_its_flag() {

@@ -137,7 +137,11 @@ fn evaluate_measured(spec: &TaskSpec) -> (Result<f64, Failure>, Measured) {
             run_dir,
             seed,
         } = *task;
-        let config = evaluator.command_config(1);
+        // Slurm sets the task's CUDA_VISIBLE_DEVICES itself.
+        let config = CommandConfig {
+            gpus: Vec::new(),
+            ..evaluator.command_config(1)
+        };
         let (outcome, attempt) = match &space {
             SpaceSetting::Preset(SpaceName::Nb201) => {
                 run_command(spec, &Nb201Space::new(), config, &run_dir, seed)
