@@ -90,6 +90,18 @@ fn config(dir: &Path, extra: &str, failures: bool, timeout: u32) -> PathBuf {
     path
 }
 
+/// Runs `dcl-enas search --config CFG --out OUT` to its end.
+fn search(cfg: &Path, out: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["search", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .env("DCL_PROGRESS", "lines")
+        .output()
+        .expect("the binary starts")
+}
+
 fn records(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("journal.jsonl"))
         .map(|t| {
@@ -113,13 +125,7 @@ fn every_way_a_program_fails_is_journalled_as_its_kind_and_the_search_goes_on() 
         5,
     );
     let run = dir.join("run");
-    let out = common::run(&[
-        "search",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]);
+    let out = search(&cfg, &run);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let records = records(&run);
@@ -248,13 +254,7 @@ fn a_driver_killed_mid_batch_leaves_no_program_running_after_resume_and_the_same
     let cfg = config(&dir, settings, false, 600);
     // The run never killed.
     let whole = dir.join("whole");
-    let out = common::run(&[
-        "search",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        whole.to_str().unwrap(),
-    ]);
+    let out = search(&cfg, &whole);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The same run whose every second program started hangs (an environment variable only
     // the first driver passes on), killed once some of a batch are journalled and others run.
@@ -364,13 +364,7 @@ fn the_presets_declared_as_a_cell_and_a_dag_space_search_the_same_architectures(
             .unwrap();
             let run = dir.join(format!("{name}-{}", runs.len()));
             let _ = std::fs::remove_dir_all(&run);
-            let out = common::run(&[
-                "search",
-                "--config",
-                cfg.to_str().unwrap(),
-                "--out",
-                run.to_str().unwrap(),
-            ]);
+            let out = search(&cfg, &run);
             assert!(out.status.success(), "{space}: {}", text(&out.stderr));
             runs.push(run);
         }

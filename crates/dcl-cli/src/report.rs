@@ -254,7 +254,14 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
         "netspace" => {
             let (h, records) = Journal::<dcl_train::NetArch>::read(&args.dir)?;
             let history = SearchHistory::from_journal(&h, &records);
-            let s = untabled_summary(&h, &strategy, &history, |a| a.to_string())?;
+            let s = untabled_summary(
+                &h.space,
+                &strategy,
+                h.seed,
+                &history,
+                |a| a.to_string(),
+                None,
+            )?;
             write_to(out, &history, &s, |a| a.to_string())?;
             s
         }
@@ -267,7 +274,7 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
                 serde_json::Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            let s = untabled_summary(&h, &strategy, &history, label)?;
+            let s = untabled_summary(&h.space, &strategy, h.seed, &history, label, None)?;
             write_to(out, &history, &s, label)?;
             s
         }
@@ -289,22 +296,25 @@ fn write_to<A: Serialize>(
     }
 }
 
-/// The summary of a run without a table (an ECG search, your own space): the best fitness.
-fn untabled_summary<A>(
-    header: &dcl_evo::JournalHeader,
+/// The summary of a run without a table (an ECG search, your own space): the best fitness;
+/// `seconds` since `start`, else the journalled evaluation time.
+pub(crate) fn untabled_summary<A>(
+    space: &str,
     strategy: &str,
+    seed: u64,
     history: &SearchHistory<A>,
     label: impl Fn(&A) -> String,
+    start: Option<Instant>,
 ) -> Result<Summary, CliError> {
     let best = history
         .best()
-        .ok_or_else(|| invalid("the journal holds no successful evaluation".into()))?;
+        .ok_or_else(|| invalid("the search made no successful query".into()))?;
     Ok(Summary {
-        space: header.space.clone(),
+        space: space.to_owned(),
         dataset: String::new(),
         column: String::new(),
         strategy: strategy.to_owned(),
-        seed: header.seed,
+        seed,
         best_arch: label(&best.arch),
         accuracy: best.fitness,
         rank: None,
@@ -312,7 +322,7 @@ fn untabled_summary<A>(
         best_query: best.query,
         queries: history.len(),
         failures: history.failures.len(),
-        seconds: history.evaluator_seconds,
+        seconds: seconds_of(history, start),
     })
 }
 

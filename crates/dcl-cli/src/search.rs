@@ -882,24 +882,14 @@ where
         (None, Some(mut local)) => drive(cfg, space, &pretrain, &mut local, journal)?,
         (None, None) => unreachable!("one executor is built"),
     };
-    let best = history
-        .best()
-        .ok_or_else(|| invalid("the search made no successful query".into()))?;
-    let summary = report::Summary {
-        space: space.name().to_owned(),
-        dataset: String::new(),
-        column: String::new(),
-        strategy: cfg.strategy.name().to_owned(),
-        seed: cfg.seed,
-        best_arch: space.arch_text(&best.arch),
-        accuracy: best.fitness,
-        rank: None,
-        table_size: None,
-        best_query: best.query,
-        queries: history.len(),
-        failures: history.failures.len(),
-        seconds: start.elapsed().as_secs_f64(),
-    };
+    let summary = report::untabled_summary(
+        space.name(),
+        cfg.strategy.name(),
+        cfg.seed,
+        &history,
+        |a| space.arch_text(a),
+        Some(start),
+    )?;
     report::write_run(dir, &history, &summary, |a| space.arch_text(a))?;
     println!("{}", summary.line());
     Ok(())

@@ -225,18 +225,9 @@ impl CommandEvaluator {
         run_dir: impl Into<PathBuf>,
         seed: u64,
     ) -> Result<Self, ExecError> {
-        config.validate()?;
-        let run_dir = run_dir.into();
-        std::fs::create_dir_all(run_dir.join("evals"))
-            .map_err(|e| ExecError::Config(format!("cannot create {}: {e}", run_dir.display())))?;
-        let survivors_killed = kill_survivors(&run_dir.join("evals"));
-        Ok(Self {
-            config,
-            run_dir,
-            seed,
-            attempts: HashMap::new(),
-            survivors_killed,
-        })
+        let mut evaluator = Self::for_task(config, run_dir, seed)?;
+        evaluator.survivors_killed = kill_survivors(&evaluator.run_dir.join("evals"));
+        Ok(evaluator)
     }
 
     /// [`CommandEvaluator::new`] for one task of a job array (the `dcl-enas worker` of a

@@ -42,6 +42,12 @@ pub struct DagArch {
 }
 
 impl DagArch {
+    /// A DAG from its rows and op names, as the space's operators make them (pruned, names
+    /// valid).
+    pub(crate) fn from_parts(rows: Vec<u32>, ops: Vec<String>) -> Self {
+        Self { rows, ops }
+    }
+
     /// Number of vertices, input and output included.
     pub fn num_vertices(&self) -> usize {
         self.rows.len()
@@ -157,21 +163,21 @@ impl TryFrom<String> for DagArch {
 }
 
 /// A DAG as op ids: what sampling, mutation and crossover work on.
-struct Ids {
-    rows: Vec<u32>,
+pub(crate) struct Ids {
+    pub(crate) rows: Vec<u32>,
     /// Op id per vertex (the input's and the output's are 0).
-    ops: Vec<u8>,
+    pub(crate) ops: Vec<u8>,
 }
 
 impl Ids {
-    fn num_edges(&self) -> usize {
+    pub(crate) fn num_edges(&self) -> usize {
         self.rows.iter().map(|r| r.count_ones() as usize).sum()
     }
 }
 
 /// Keeps the vertices of the first `n` that lie on an input→output path (renumbered in order),
 /// with their ops; the input's and the output's ops become 0.
-fn prune(n: usize, rows: &[u32], ops: &[u8]) -> Result<Ids, GraphError> {
+pub(crate) fn prune(n: usize, rows: &[u32], ops: &[u8]) -> Result<Ids, GraphError> {
     let mut fwd = 1u32;
     for (i, &row) in rows.iter().enumerate().take(n) {
         if fwd >> i & 1 == 1 {

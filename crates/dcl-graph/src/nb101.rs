@@ -4,12 +4,13 @@ use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::module_hash_raw;
 use crate::{
-    ArchGraph, GraphError, GraphLimits, GraphSpace, ModuleHash, NodeOp, OpVocab, SearchSpace,
+    ArchGraph, DagArch, DagSpace, GraphError, GraphLimits, GraphSpace, ModuleHash, NodeOp, OpVocab,
+    SearchSpace,
 };
 
 /// Most vertices of a cell, input and output included.
@@ -331,56 +332,56 @@ impl Nb101Cell {
 
     /// Prunes vertices off the input→output paths and checks the edge limit.
     fn pruned(n: usize, rows: [u8; V], ops: [u8; V]) -> Result<Self, GraphError> {
-        let mut fwd = 1u8; // reachable from the input
-        for i in 0..n {
-            if fwd >> i & 1 == 1 {
-                fwd |= rows[i];
-            }
-        }
-        let mut bwd = 1u8 << (n - 1); // reaches the output
-        for i in (0..n).rev() {
-            if rows[i] & bwd != 0 {
-                bwd |= 1 << i;
-            }
-        }
-        let keep = fwd & bwd & ((1u16 << n) - 1) as u8;
-        if keep & 1 == 0 || keep >> (n - 1) & 1 == 0 {
-            return Err(GraphError::Disconnected);
-        }
-        let mut new_id = [usize::MAX; V];
-        let mut m = 0;
-        for (v, id) in new_id.iter_mut().enumerate().take(n) {
-            if keep >> v & 1 == 1 {
-                *id = m;
-                m += 1;
-            }
-        }
-        let mut cell = Nb101Cell {
-            n: m as u8,
-            rows: [0; V],
-            ops: [0; V],
-        };
-        for i in 0..n {
-            if keep >> i & 1 == 0 {
-                continue;
-            }
-            if new_id[i] != 0 && new_id[i] != m - 1 {
-                cell.ops[new_id[i]] = ops[i];
-            }
-            for j in i + 1..n {
-                if rows[i] >> j & 1 == 1 && keep >> j & 1 == 1 {
-                    cell.rows[new_id[i]] |= 1 << new_id[j];
-                }
-            }
-        }
-        let edges = cell.num_edges();
+        let pruned = crate::dag::prune(n, &rows.map(u32::from), &ops)?;
+        let edges = pruned.num_edges();
         if edges > NB101_MAX_EDGES {
             return Err(GraphError::TooManyEdges {
                 found: edges,
                 max: NB101_MAX_EDGES,
             });
         }
+        let mut cell = Nb101Cell {
+            n: pruned.rows.len() as u8,
+            rows: [0; V],
+            ops: [0; V],
+        };
+        for (v, (&row, &op)) in pruned.rows.iter().zip(&pruned.ops).enumerate() {
+            // At most 7 vertices: every row fits a u8.
+            cell.rows[v] = row as u8;
+            cell.ops[v] = op;
+        }
         Ok(cell)
+    }
+
+    /// The cell as an architecture of [`DagSpace::nb101`].
+    fn to_dag(self) -> DagArch {
+        let rows = self.rows[..self.num_vertices()]
+            .iter()
+            .map(|&r| u32::from(r))
+            .collect();
+        let ops = self.op_names().into_iter().map(str::to_owned).collect();
+        DagArch::from_parts(rows, ops)
+    }
+
+    /// An architecture of [`DagSpace::nb101`] as a cell.
+    fn from_dag(dag: &DagArch) -> Self {
+        let n = dag.num_vertices().min(V);
+        let mut cell = Nb101Cell {
+            n: n as u8,
+            rows: [0; V],
+            ops: [0; V],
+        };
+        for i in 0..n {
+            for j in i + 1..n {
+                if dag.has_edge(i, j) {
+                    cell.rows[i] |= 1 << j;
+                }
+            }
+            if i > 0 && i + 1 < n {
+                cell.ops[i] = Nb101Op::from_name(&dag.op_names()[i]).map_or(0, |o| o as u8);
+            }
+        }
+        cell
     }
 
     /// Number of vertices, input and output included.
@@ -479,26 +480,6 @@ impl Nb101Cell {
             })
             .collect()
     }
-
-    /// The cell spread over 7 vertices (extra vertices isolated, with the given ops), output
-    /// last: the form in which NAS-Bench-101's mutation and crossover work.
-    fn padded(&self, filler: [u8; V]) -> ([u8; V], [u8; V]) {
-        let n = self.num_vertices();
-        let mut rows = [0u8; V];
-        let mut ops = filler;
-        let remap = |j: usize| if j == n - 1 { V - 1 } else { j };
-        for i in 0..n - 1 {
-            for j in i + 1..n {
-                if self.has_edge(i, j) {
-                    rows[i] |= 1 << remap(j);
-                }
-            }
-            ops[i] = self.ops[i];
-        }
-        ops[0] = 0;
-        ops[V - 1] = 0;
-        (rows, ops)
-    }
 }
 
 fn parse_ops<'a>(names: impl Iterator<Item = &'a str>, n: usize) -> Result<[u8; V], GraphError> {
@@ -547,7 +528,8 @@ fn nb101_limits() -> GraphLimits {
 /// * [`enumerate`](SearchSpace::enumerate) lists all 423,624 cells (see [`enumerate_nb101`]).
 #[derive(Debug, Clone)]
 pub struct Nb101Space {
-    vocab: OpVocab,
+    /// The operators' one implementation, on the same space declared.
+    dag: DagSpace,
 }
 
 impl Default for Nb101Space {
@@ -559,16 +541,11 @@ impl Default for Nb101Space {
 impl Nb101Space {
     /// The space.
     pub fn new() -> Self {
-        let vocab = OpVocab::new(Nb101Op::ALL.map(Nb101Op::name))
-            .unwrap_or_else(|_| unreachable!("the three NB101 op names are distinct"));
-        Self { vocab }
+        Self {
+            dag: DagSpace::nb101(),
+        }
     }
 }
-
-/// How often sampling, mutation and crossover redraw before giving up on a candidate. The
-/// acceptance rates are far above 1/100, so the fallbacks are practically never reached; they
-/// exist so that no RNG stream can make these functions loop forever or panic.
-const MAX_TRIES: usize = 10_000;
 
 impl SearchSpace for Nb101Space {
     type Arch = Nb101Cell;
@@ -579,56 +556,11 @@ impl SearchSpace for Nb101Space {
     }
 
     fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Nb101Cell {
-        for _ in 0..MAX_TRIES {
-            let mut rows = [0u8; V];
-            for (i, row) in rows.iter_mut().enumerate() {
-                for j in i + 1..V {
-                    if rng.random_bool(0.5) {
-                        *row |= 1 << j;
-                    }
-                }
-            }
-            let ops = std::array::from_fn(|_| rng.random_range(0..3u8));
-            if let Ok(cell) = Nb101Cell::pruned(V, rows, ops) {
-                return cell;
-            }
-        }
-        chain_cell(rng.random_range(0..3u8))
+        Nb101Cell::from_dag(&self.dag.sample(rng))
     }
 
     fn mutate<R: Rng + ?Sized>(&self, arch: &Nb101Cell, rng: &mut R) -> Nb101Cell {
-        let parent = arch.module_hash();
-        for _ in 0..MAX_TRIES {
-            let filler = std::array::from_fn(|_| rng.random_range(0..3u8));
-            let (mut rows, mut ops) = arch.padded(filler);
-            for (i, row) in rows.iter_mut().enumerate() {
-                for j in i + 1..V {
-                    if rng.random_bool(1.0 / V as f64) {
-                        *row ^= 1 << j;
-                    }
-                }
-            }
-            for op in ops.iter_mut().take(V - 1).skip(1) {
-                if rng.random_bool(1.0 / (V - 2) as f64) {
-                    *op = (*op + rng.random_range(1..3u8)) % 3;
-                }
-            }
-            if let Ok(child) = Nb101Cell::pruned(V, rows, ops)
-                && child.module_hash() != parent
-            {
-                return child;
-            }
-        }
-        // Changing the op of one vertex always changes the hash; a bare input→output cell
-        // grows a vertex instead.
-        let mut child = *arch;
-        if child.n > 2 {
-            let v = rng.random_range(1..child.n as usize - 1);
-            child.ops[v] = (child.ops[v] + rng.random_range(1..3u8)) % 3;
-            child
-        } else {
-            chain_cell(rng.random_range(0..3u8))
-        }
+        Nb101Cell::from_dag(&self.dag.mutate(&arch.to_dag(), rng))
     }
 
     fn crossover<R: Rng + ?Sized>(
@@ -637,22 +569,9 @@ impl SearchSpace for Nb101Space {
         b: &Nb101Cell,
         rng: &mut R,
     ) -> Option<Nb101Cell> {
-        let (ra, oa) = a.padded([0; V]);
-        let (rb, ob) = b.padded([0; V]);
-        for _ in 0..100 {
-            let mut rows = [0u8; V];
-            for (i, row) in rows.iter_mut().enumerate() {
-                for j in i + 1..V {
-                    let src = if rng.random_bool(0.5) { ra[i] } else { rb[i] };
-                    *row |= src & (1 << j);
-                }
-            }
-            let ops = std::array::from_fn(|v| if rng.random_bool(0.5) { oa[v] } else { ob[v] });
-            if let Ok(child) = Nb101Cell::pruned(V, rows, ops) {
-                return Some(child);
-            }
-        }
-        None
+        self.dag
+            .crossover(&a.to_dag(), &b.to_dag(), rng)
+            .map(|c| Nb101Cell::from_dag(&c))
     }
 
     fn key(&self, arch: &Nb101Cell) -> ModuleHash {
@@ -677,7 +596,7 @@ impl SearchSpace for Nb101Space {
 
 impl GraphSpace for Nb101Space {
     fn ops(&self) -> &OpVocab {
-        &self.vocab
+        self.dag.ops()
     }
 
     fn max_nodes(&self) -> usize {
@@ -691,16 +610,6 @@ impl GraphSpace for Nb101Space {
     fn to_graph(&self, arch: &Nb101Cell) -> Result<ArchGraph, GraphError> {
         arch.to_graph()
     }
-}
-
-/// input → op → output.
-fn chain_cell(op: u8) -> Nb101Cell {
-    let mut rows = [0u8; V];
-    rows[0] = 0b10;
-    rows[1] = 0b100;
-    let mut ops = [0u8; V];
-    ops[1] = op % 3;
-    Nb101Cell { n: 3, rows, ops }
 }
 
 /// Every NAS-Bench-101 cell, one per module hash, with its hash.
