@@ -696,7 +696,7 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
     .expect("a task serializes");
     match cfg.space {
         SpaceSetting::Declared(_) => {
-            unreachable!("validate refuses a declared space without an evaluator")
+            return Err(invalid("a [space] of your own needs an [evaluator]".into()));
         }
         SpaceSetting::Preset(SpaceName::Nb201) => {
             let table = Nb201Table::embedded()?;
@@ -820,6 +820,14 @@ where
     }
 }
 
+/// Where the user's program runs.
+enum Executor {
+    /// As Slurm tasks, each running `dcl-enas worker` on the program.
+    Slurm(SlurmExecutor),
+    /// On this machine.
+    Local(CommandEvaluator),
+}
+
 /// A search whose architectures the user's program evaluates (`[evaluator]`): on this
 /// machine, `workers` programs at a time, or as Slurm tasks whose worker runs the same
 /// program on the same files. Ends with the untabled summary line.
@@ -840,7 +848,8 @@ where
         .ok_or_else(|| invalid("no [evaluator]".into()))?;
     std::fs::create_dir_all(dir)?;
     let run_dir = std::path::absolute(dir)?;
-    let slurm = match cfg.executor {
+    // Built before the journal: a setting Slurm or the evaluator refuses leaves no run behind.
+    let mut executor = match cfg.executor {
         ExecutorName::Slurm => {
             let task = crate::worker::WorkerTask::Command(Box::new(crate::worker::CommandTask {
                 space: cfg.space.clone(),
@@ -849,13 +858,9 @@ where
                 seed: cfg.seed,
             }));
             let task = serde_json::to_value(task).map_err(|e| invalid(e.to_string()))?;
-            Some(slurm_executor(&cfg.slurm, dir, space.name(), task)?)
+            Executor::Slurm(slurm_executor(&cfg.slurm, dir, space.name(), task)?)
         }
-        ExecutorName::Local => None,
-    };
-    let local = match slurm {
-        Some(_) => None,
-        None => {
+        ExecutorName::Local => {
             let e =
                 CommandEvaluator::new(evaluator.command_config(cfg.workers), &run_dir, cfg.seed)?;
             if e.survivors_killed() > 0 {
@@ -864,7 +869,7 @@ where
                     e.survivors_killed()
                 );
             }
-            Some(e)
+            Executor::Local(e)
         }
     };
     let journal = open_journal(cfg, space, dir, resume)?;
@@ -877,10 +882,9 @@ where
             whole: true,
         },
     };
-    let history = match (slurm, local) {
-        (Some(mut slurm), _) => drive(cfg, space, &pretrain, &mut slurm, journal)?,
-        (None, Some(mut local)) => drive(cfg, space, &pretrain, &mut local, journal)?,
-        (None, None) => unreachable!("one executor is built"),
+    let history = match &mut executor {
+        Executor::Slurm(slurm) => drive(cfg, space, &pretrain, slurm, journal)?,
+        Executor::Local(local) => drive(cfg, space, &pretrain, local, journal)?,
     };
     let summary = report::untabled_summary(
         space.name(),
