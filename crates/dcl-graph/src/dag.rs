@@ -175,6 +175,54 @@ impl Ids {
     }
 }
 
+/// The module hash of the DAG with row bitmasks `rows` and op ids `ops` (input and output
+/// labelled -1 and -2, as NAS-Bench-101 does).
+pub(crate) fn hash_of(rows: &[u32], ops: &[u8]) -> ModuleHash {
+    let n = rows.len();
+    let labels: Vec<i64> = (0..n)
+        .map(|v| match v {
+            0 => -1,
+            _ if v == n - 1 => -2,
+            _ => i64::from(ops[v]),
+        })
+        .collect();
+    let mut preds = vec![Vec::new(); n];
+    let mut succs = vec![Vec::new(); n];
+    for (i, row) in rows.iter().enumerate() {
+        for j in i + 1..n {
+            if row >> j & 1 == 1 {
+                succs[i].push(j);
+                preds[j].push(i);
+            }
+        }
+    }
+    module_hash_raw(&labels, &preds, &succs)
+}
+
+/// The DAG with row bitmasks `rows` and op ids `ops` as a validated graph.
+pub(crate) fn graph_of(
+    rows: &[u32],
+    ops: &[u8],
+    limits: GraphLimits,
+) -> Result<ArchGraph, GraphError> {
+    let n = rows.len();
+    let nodes = (0..n)
+        .map(|v| match v {
+            0 => NodeOp::Input,
+            _ if v == n - 1 => NodeOp::Output,
+            _ => NodeOp::Op(usize::from(ops[v])),
+        })
+        .collect();
+    let edges: Vec<_> = (0..n)
+        .flat_map(|i| {
+            (i + 1..n)
+                .filter(move |&j| rows[i] >> j & 1 == 1)
+                .map(move |j| (i, j))
+        })
+        .collect();
+    ArchGraph::new(nodes, &edges, limits)
+}
+
 /// Keeps the vertices of the first `n` that lie on an input→output path (renumbered in order),
 /// with their ops; the input's and the output's ops become 0.
 pub(crate) fn prune(n: usize, rows: &[u32], ops: &[u8]) -> Result<Ids, GraphError> {
@@ -518,26 +566,7 @@ impl SearchSpace for DagSpace {
 
     /// The module hash (NAS-Bench-101's): isomorphic DAGs share it.
     fn key(&self, arch: &DagArch) -> ModuleHash {
-        let n = arch.num_vertices();
-        let ids = self.ids(arch);
-        let labels: Vec<i64> = (0..n)
-            .map(|v| match v {
-                0 => -1,
-                _ if v == n - 1 => -2,
-                _ => i64::from(ids[v]),
-            })
-            .collect();
-        let mut preds = vec![Vec::new(); n];
-        let mut succs = vec![Vec::new(); n];
-        for i in 0..n {
-            for j in i + 1..n {
-                if arch.has_edge(i, j) {
-                    succs[i].push(j);
-                    preds[j].push(i);
-                }
-            }
-        }
-        module_hash_raw(&labels, &preds, &succs)
+        hash_of(&arch.rows, &self.ids(arch))
     }
 
     /// The `adj_upper:ops` text.
@@ -566,31 +595,12 @@ impl GraphSpace for DagSpace {
 
     fn to_graph(&self, arch: &DagArch) -> Result<ArchGraph, GraphError> {
         self.check(arch)?;
-        let n = arch.num_vertices();
-        let ids = self.ids(arch);
-        let ops = (0..n)
-            .map(|v| match v {
-                0 => NodeOp::Input,
-                _ if v == n - 1 => NodeOp::Output,
-                _ => NodeOp::Op(ids[v] as usize),
-            })
-            .collect();
-        let edges: Vec<_> = (0..n)
-            .flat_map(|i| {
-                (i + 1..n)
-                    .filter(move |&j| arch.has_edge(i, j))
-                    .map(move |j| (i, j))
-            })
-            .collect();
-        ArchGraph::new(
-            ops,
-            &edges,
-            GraphLimits {
-                num_ops: self.vocab.len(),
-                max_nodes: self.max_nodes,
-                max_edges: self.max_edges,
-            },
-        )
+        let limits = GraphLimits {
+            num_ops: self.vocab.len(),
+            max_nodes: self.max_nodes,
+            max_edges: self.max_edges,
+        };
+        graph_of(&arch.rows, &self.ids(arch), limits)
     }
 }
 

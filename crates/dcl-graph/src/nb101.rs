@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::module_hash_raw;
 use crate::{
-    ArchGraph, DagArch, DagSpace, GraphError, GraphLimits, GraphSpace, ModuleHash, NodeOp, OpVocab,
+    ArchGraph, DagArch, DagSpace, GraphError, GraphLimits, GraphSpace, ModuleHash, OpVocab,
     SearchSpace,
 };
 
@@ -355,12 +355,8 @@ impl Nb101Cell {
 
     /// The cell as an architecture of [`DagSpace::nb101`].
     fn to_dag(self) -> DagArch {
-        let rows = self.rows[..self.num_vertices()]
-            .iter()
-            .map(|&r| u32::from(r))
-            .collect();
         let ops = self.op_names().into_iter().map(str::to_owned).collect();
-        DagArch::from_parts(rows, ops)
+        DagArch::from_parts(self.wide_rows(), ops)
     }
 
     /// An architecture of [`DagSpace::nb101`] as a cell.
@@ -446,38 +442,21 @@ impl Nb101Cell {
 
     /// The NAS-Bench-101 module hash: the key of the published tables.
     pub fn module_hash(&self) -> ModuleHash {
-        let (preds, succs) = neighbour_lists(self.num_vertices(), &self.rows);
-        module_hash_raw(&self.hash_labels(), &preds, &succs)
+        let n = self.num_vertices();
+        crate::dag::hash_of(&self.wide_rows(), &self.ops[..n])
     }
 
     /// The cell as a graph of [`Nb101Space`].
     pub fn to_graph(&self) -> Result<ArchGraph, GraphError> {
         let n = self.num_vertices();
-        let ops = (0..n)
-            .map(|v| match v {
-                0 => NodeOp::Input,
-                _ if v == n - 1 => NodeOp::Output,
-                _ => NodeOp::Op(self.ops[v] as usize),
-            })
-            .collect();
-        let edges: Vec<_> = (0..n)
-            .flat_map(|i| {
-                (i + 1..n)
-                    .filter(move |&j| self.has_edge(i, j))
-                    .map(move |j| (i, j))
-            })
-            .collect();
-        ArchGraph::new(ops, &edges, nb101_limits())
+        crate::dag::graph_of(&self.wide_rows(), &self.ops[..n], nb101_limits())
     }
 
-    fn hash_labels(&self) -> Vec<i64> {
-        let n = self.num_vertices();
-        (0..n)
-            .map(|v| match v {
-                0 => -1,
-                _ if v == n - 1 => -2,
-                _ => i64::from(self.ops[v]),
-            })
+    /// The rows as the DAG space's bitmasks.
+    fn wide_rows(&self) -> Vec<u32> {
+        self.rows[..self.num_vertices()]
+            .iter()
+            .map(|&r| u32::from(r))
             .collect()
     }
 }
