@@ -101,6 +101,12 @@ fn outcomes(dir: &Path) -> Vec<serde_json::Value> {
     rs
 }
 
+/// A search's summary line (its last) without its wall time.
+fn untimed_line(stdout: &str) -> String {
+    let last = stdout.lines().last().unwrap();
+    last.rsplit_once(" seconds=").unwrap().0.to_owned()
+}
+
 /// `history.csv` without its seconds column.
 fn history_rows(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("history.csv"))
@@ -155,16 +161,7 @@ fn slurm_a_batched_search_equals_the_local_one() {
     let (l, s) = (dir.join("local"), dir.join("slurm"));
     assert_eq!(outcomes(&s), outcomes(&l));
     assert_eq!(history_rows(&s), history_rows(&l));
-    let line = |o: &str| {
-        o.lines()
-            .last()
-            .unwrap()
-            .rsplit_once(" seconds=")
-            .unwrap()
-            .0
-            .to_owned()
-    };
-    assert_eq!(line(&slurm_out), line(&local_out));
+    assert_eq!(untimed_line(&slurm_out), untimed_line(&local_out));
     // One array per batch, each task one architecture, every attempt journalled with its job.
     let specs = specs_by_key(&s);
     assert_eq!(specs.len(), 40);
@@ -217,16 +214,7 @@ fn slurm_your_own_program_runs_in_the_tasks_on_the_files_it_gets_locally() {
     // same spec (the same seed) in a task as on this machine.
     assert_eq!(outcomes(&s), outcomes(&l));
     assert!(outcomes(&s).iter().all(|r| r["objectives"]["nodes"] == 5.0));
-    let line = |o: &str| {
-        o.lines()
-            .last()
-            .unwrap()
-            .rsplit_once(" seconds=")
-            .unwrap()
-            .0
-            .to_owned()
-    };
-    assert_eq!(line(&slurm_out), line(&local_out));
+    assert_eq!(untimed_line(&slurm_out), untimed_line(&local_out));
     // Each record names its job and the program's own log, in the run directory.
     for r in records(&s) {
         assert!(r["job_id"].as_str().is_some_and(|j| j.contains('_')), "{r}");

@@ -425,14 +425,7 @@ impl Nb101Cell {
 
     /// The upper triangle in the tables' text form.
     pub fn adj_upper(&self) -> String {
-        let n = self.num_vertices();
-        let mut s = String::with_capacity(n * (n - 1) / 2);
-        for i in 0..n {
-            for j in i + 1..n {
-                s.push(if self.has_edge(i, j) { '1' } else { '0' });
-            }
-        }
-        s
+        self.to_dag().adj_upper()
     }
 
     /// The ops in the tables' text form (names joined by `|`).
