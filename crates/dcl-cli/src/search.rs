@@ -351,7 +351,8 @@ pub(crate) const CONFIG_HELP: &str = "Config file (TOML); flags override its key
 /// `--config`'s help in `search`: [`CONFIG_HELP`] and the tables of a search with your own
 /// program.
 const SEARCH_CONFIG_HELP: &str = "Config file (TOML); flags override its keys. A [space] \
-     table declares a space of your own (kind = \"cell\", nodes, ops) and an [evaluator] \
+     table declares a space of your own (kind = \"cell\" with nodes and ops, or kind = \"dag\" \
+     with nodes, max_edges and ops) and an [evaluator] \
      table the program that evaluates each architecture (command, timeout, env, gpus, args): \
      see docs/guide.md. Keys only a config file sets: finetune.loss.weight (with the rnc \
      loss), model.projection. A file written before may name stage 2's table `refit`: it \
