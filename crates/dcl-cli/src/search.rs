@@ -34,7 +34,7 @@ use crate::flags::{
 };
 use crate::report;
 use crate::space::{
-    PRETRAIN_SAMPLE, PRETRAIN_SAMPLE_REFERENCE, PretrainSet, SpaceKind, SpaceSetting, pretrain_set,
+    PRETRAIN_SAMPLE, PRETRAIN_SAMPLE_REFERENCE, PretrainSet, SpaceSetting, WithSpace, pretrain_set,
 };
 use crate::{CliError, config, invalid};
 
@@ -67,16 +67,26 @@ impl SpaceName {
 
     /// Refuses a budget larger than the space, naming `flag` and `key`.
     pub(crate) fn check_budget(self, budget: usize, flag: &str, key: &str) -> Result<(), CliError> {
-        if budget > self.size() {
-            return Err(invalid(format!(
-                "{flag} (key `{key}`) {budget} is more than the space holds: {} has {} \
-                 architectures",
-                self.name(),
-                self.size()
-            )));
-        }
-        Ok(())
+        check_budget(self.name(), self.size(), budget, flag, key)
     }
+}
+
+/// Refuses a budget larger than the space `space` of `size` architectures, naming `flag` and
+/// `key`.
+fn check_budget(
+    space: &str,
+    size: usize,
+    budget: usize,
+    flag: &str,
+    key: &str,
+) -> Result<(), CliError> {
+    if budget > size {
+        return Err(invalid(format!(
+            "{flag} (key `{key}`) {budget} is more than the space holds: {space} has {size} \
+             architectures"
+        )));
+    }
+    Ok(())
 }
 
 /// The datasets a table was trained on.
@@ -464,15 +474,8 @@ impl SearchConfig {
                 }
             }
         }
-        if let Some(size) = self.space_size()?
-            && self.budget > size
-        {
-            return Err(invalid(format!(
-                "--budget (key `budget`) {} is more than the space holds: {} has {size} \
-                 architectures",
-                self.budget,
-                self.space.name()
-            )));
+        if let Some(size) = self.space_size()? {
+            check_budget(self.space.name(), size, self.budget, "--budget", "budget")?;
         }
         if self.workers == 0 || self.workers > 256 {
             return Err(invalid(format!(
@@ -673,22 +676,13 @@ pub fn run(args: &SearchArgs) -> Result<(), CliError> {
     let _lock = crate::run_dir::lock(&dir, flag)?;
     crate::run_dir::report_on_signal(&dir, "search");
     if cfg.evaluator.is_some() {
-        return match &cfg.space {
-            SpaceSetting::Preset(SpaceName::Nb201) => {
-                command_search(&cfg, &Nb201Space::new(), &dir, args.resume.is_some(), start)
-            }
-            SpaceSetting::Preset(SpaceName::Nb101) => {
-                command_search(&cfg, &Nb101Space::new(), &dir, args.resume.is_some(), start)
-            }
-            SpaceSetting::Declared(d) => match d.kind {
-                SpaceKind::Cell => {
-                    command_search(&cfg, &d.cell_space()?, &dir, args.resume.is_some(), start)
-                }
-                SpaceKind::Dag => {
-                    command_search(&cfg, &d.dag_space()?, &dir, args.resume.is_some(), start)
-                }
-            },
+        let search = CommandSearch {
+            cfg: &cfg,
+            dir: &dir,
+            resume: args.resume.is_some(),
+            start,
         };
+        return cfg.space.with_space(search)?;
     }
     let task = serde_json::to_value(crate::worker::WorkerTask::Table {
         dataset: cfg.dataset,
@@ -827,6 +821,25 @@ enum Executor {
     Slurm(SlurmExecutor),
     /// On this machine.
     Local(CommandEvaluator),
+}
+
+/// [`command_search`] on the configured space.
+struct CommandSearch<'a> {
+    cfg: &'a SearchConfig,
+    dir: &'a Path,
+    resume: bool,
+    start: Instant,
+}
+
+impl WithSpace for CommandSearch<'_> {
+    type Output = Result<(), CliError>;
+    fn run<S>(self, space: &S) -> Self::Output
+    where
+        S: GraphSpace + Sync,
+        S::Arch: Serialize + DeserializeOwned + Send + Sync,
+    {
+        command_search(self.cfg, space, self.dir, self.resume, self.start)
+    }
 }
 
 /// A search whose architectures the user's program evaluates (`[evaluator]`): on this

@@ -4,9 +4,10 @@
 
 use std::fmt;
 
-use dcl_graph::{CellSpace, DagSpace, SearchSpace};
+use dcl_graph::{CellSpace, DagSpace, GraphSpace, Nb101Space, Nb201Space, SearchSpace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -45,7 +46,32 @@ impl From<SpaceName> for SpaceSetting {
     }
 }
 
+/// Work done on the space a [`SpaceSetting`] names, whichever type that space has
+/// ([`SpaceSetting::with_space`]).
+pub trait WithSpace {
+    /// What the work gives.
+    type Output;
+    /// Does the work on `space`.
+    fn run<S>(self, space: &S) -> Self::Output
+    where
+        S: GraphSpace + Sync,
+        S::Arch: Serialize + DeserializeOwned + Send + Sync;
+}
+
 impl SpaceSetting {
+    /// Builds the space this setting names and does `work` on it: the one place a setting
+    /// becomes a space (a declaration is checked on the way; the error names the key).
+    pub fn with_space<W: WithSpace>(&self, work: W) -> Result<W::Output, CliError> {
+        Ok(match self {
+            SpaceSetting::Preset(SpaceName::Nb201) => work.run(&Nb201Space::new()),
+            SpaceSetting::Preset(SpaceName::Nb101) => work.run(&Nb101Space::new()),
+            SpaceSetting::Declared(d) => match d.kind {
+                SpaceKind::Cell => work.run(&d.cell_space()?),
+                SpaceKind::Dag => work.run(&d.dag_space()?),
+            },
+        })
+    }
+
     /// The space's name, as journals record it.
     pub fn name(&self) -> &str {
         match self {
@@ -236,7 +262,6 @@ pub fn pretrain_set<S: SearchSpace>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dcl_graph::{GraphSpace, Nb101Space};
 
     #[derive(Deserialize)]
     struct File {

@@ -13,16 +13,14 @@ use std::time::Instant;
 use clap::Args;
 use dcl_bench::{Nb101Metric, Nb101Table, Nb201Table};
 use dcl_exec::command::{CommandConfig, CommandEvaluator};
-use dcl_graph::{
-    Attempt, Failure, FailureKind, GraphSpace, Nb101Cell, Nb101Space, Nb201Cell, Nb201Space,
-};
+use dcl_graph::{Attempt, Failure, FailureKind, GraphSpace, Nb101Cell, Nb201Cell};
 use dcl_slurm::{TaskResult, TaskSpec};
 use dcl_train::{NetArch, TrainTask};
 use serde::{Deserialize, Serialize};
 
 use crate::evaluator::EvaluatorSetting;
-use crate::search::{ColumnName, DatasetName, SpaceName};
-use crate::space::{SpaceKind, SpaceSetting};
+use crate::search::{ColumnName, DatasetName};
+use crate::space::{SpaceSetting, WithSpace};
 use crate::{CliError, invalid};
 
 /// The `worker` command's arguments.
@@ -142,24 +140,15 @@ fn evaluate_measured(spec: &TaskSpec) -> (Result<f64, Failure>, Measured) {
             gpus: Vec::new(),
             ..evaluator.command_config(1)
         };
-        let (outcome, attempt) = match &space {
-            SpaceSetting::Preset(SpaceName::Nb201) => {
-                run_command(spec, &Nb201Space::new(), config, &run_dir, seed)
-            }
-            SpaceSetting::Preset(SpaceName::Nb101) => {
-                run_command(spec, &Nb101Space::new(), config, &run_dir, seed)
-            }
-            SpaceSetting::Declared(d) => match d.kind {
-                SpaceKind::Cell => match d.cell_space() {
-                    Ok(cells) => run_command(spec, &cells, config, &run_dir, seed),
-                    Err(e) => (Err(error(e)), Attempt::default()),
-                },
-                SpaceKind::Dag => match d.dag_space() {
-                    Ok(dags) => run_command(spec, &dags, config, &run_dir, seed),
-                    Err(e) => (Err(error(e)), Attempt::default()),
-                },
-            },
+        let run = RunCommand {
+            spec,
+            config,
+            run_dir: &run_dir,
+            seed,
         };
+        let (outcome, attempt) = space
+            .with_space(run)
+            .unwrap_or_else(|e| (Err(error(e)), Attempt::default()));
         let measured = Measured {
             details: serde_json::Value::Null,
             objectives: attempt.objectives,
@@ -179,35 +168,37 @@ fn evaluate_measured(spec: &TaskSpec) -> (Result<f64, Failure>, Measured) {
     }
 }
 
-/// The user's program on the spec's architecture of `space`, as the next attempt in
-/// `run_dir`.
-fn run_command<S: GraphSpace>(
-    spec: &TaskSpec,
-    space: &S,
+/// The user's program on the spec's architecture, as the next attempt in `run_dir`.
+struct RunCommand<'a> {
+    spec: &'a TaskSpec,
     config: CommandConfig,
-    run_dir: &Path,
+    run_dir: &'a Path,
     seed: u64,
-) -> (Result<f64, Failure>, Attempt)
-where
-    S::Arch: serde::de::DeserializeOwned,
-{
-    let arch: S::Arch = match arch(spec) {
-        Ok(a) => a,
-        Err(f) => return (Err(f), Attempt::default()),
-    };
-    if spec.space != space.name() {
-        return (
-            Err(error(format!(
+}
+
+impl WithSpace for RunCommand<'_> {
+    type Output = (Result<f64, Failure>, Attempt);
+    fn run<S>(self, space: &S) -> Self::Output
+    where
+        S: GraphSpace + Sync,
+        S::Arch: Serialize + serde::de::DeserializeOwned + Send + Sync,
+    {
+        let arch: S::Arch = match arch(self.spec) {
+            Ok(a) => a,
+            Err(f) => return (Err(f), Attempt::default()),
+        };
+        if self.spec.space != space.name() {
+            let message = format!(
                 "the spec's space {:?} is not the task's {:?}",
-                spec.space,
+                self.spec.space,
                 space.name()
-            ))),
-            Attempt::default(),
-        );
-    }
-    match CommandEvaluator::for_task(config, run_dir, seed) {
-        Ok(mut e) => e.evaluate_attempt(space, &arch),
-        Err(e) => (Err(error(e)), Attempt::default()),
+            );
+            return (Err(error(message)), Attempt::default());
+        }
+        match CommandEvaluator::for_task(self.config, self.run_dir, self.seed) {
+            Ok(mut e) => e.evaluate_attempt(space, &arch),
+            Err(e) => (Err(error(e)), Attempt::default()),
+        }
     }
 }
 
