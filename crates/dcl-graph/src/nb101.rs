@@ -891,4 +891,47 @@ mod tests {
             bare.module_hash()
         );
     }
+
+    /// NAS-Bench-101's operators draw what they drew before they became `DagSpace`'s: lines of
+    /// the stream (sample, its mutation, the mutation's key, a crossover with the previous
+    /// mutation, whether the graph builds) recorded from the earlier implementation (4715054).
+    #[test]
+    fn the_operators_draw_the_stream_recorded_before_they_moved_to_the_dag_space() {
+        let s = Nb101Space::new();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut prev = s.sample(&mut rng);
+        let mut lines = Vec::new();
+        for _ in 0..1000 {
+            let a = s.sample(&mut rng);
+            let m = s.mutate(&a, &mut rng);
+            let c = s.crossover(&m, &prev, &mut rng);
+            lines.push(format!(
+                "{a} {m} {} {:?} {}",
+                s.canonical_text(&m),
+                c.map(|c| c.to_string()),
+                s.to_graph(&m).is_ok()
+            ));
+            prev = m;
+        }
+        for (line, expected) in [
+            (
+                1,
+                r#"101:input|maxpool3x3|output 111:input|conv3x3-bn-relu|output d32d0b26d534203b48d866facd98cc3e Some("1:input|output") true"#,
+            ),
+            (
+                2,
+                r#"1110010101:input|conv1x1-bn-relu|conv3x3-bn-relu|maxpool3x3|output 1110010101:input|conv1x1-bn-relu|conv1x1-bn-relu|maxpool3x3|output cd1d5ecee2acf20816616c6bcf708dac Some("101:input|conv1x1-bn-relu|output") true"#,
+            ),
+            (
+                3,
+                r#"110111:input|conv3x3-bn-relu|maxpool3x3|output 101:input|conv1x1-bn-relu|output d1269d9156ddc027c40473008192958a Some("101:input|conv1x1-bn-relu|output") true"#,
+            ),
+            (
+                1000,
+                r#"111:input|conv1x1-bn-relu|output 101:input|conv1x1-bn-relu|output d1269d9156ddc027c40473008192958a Some("111:input|conv1x1-bn-relu|output") true"#,
+            ),
+        ] {
+            assert_eq!(lines[line - 1], expected, "line {line}");
+        }
+    }
 }
