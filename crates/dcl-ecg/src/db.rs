@@ -360,6 +360,41 @@ impl MitBih {
             .collect()
     }
 
+    /// The same database holding only the records `names` (table order kept): every other
+    /// record is unknown to it, so code handed the view cannot read another record's
+    /// annotations or signal ([`EcgError::UnknownRecord`]). Fails on a name this database
+    /// does not hold.
+    ///
+    /// ```
+    /// use dcl_ecg::{DS1_RECORDS, EcgError, MitBih, Split};
+    /// let ds1 = MitBih::bundled()?.restricted(&DS1_RECORDS)?;
+    /// assert_eq!(ds1.records().len(), 22);
+    /// assert!(ds1.records_in(Split::Ds2).is_empty());
+    /// assert!(matches!(ds1.annotations("100"), Err(EcgError::UnknownRecord(_))));
+    /// # Ok::<(), EcgError>(())
+    /// ```
+    pub fn restricted(&self, names: &[&str]) -> Result<Self> {
+        for name in names {
+            self.record(name)?;
+        }
+        Ok(Self {
+            dir: self.dir.clone(),
+            records: self
+                .records
+                .iter()
+                .filter(|r| names.contains(&r.name.as_str()))
+                .cloned()
+                .collect(),
+            annotations: self
+                .annotations
+                .iter()
+                .filter(|(name, _)| names.contains(&name.as_str()))
+                .map(|(name, a)| (name.clone(), a.clone()))
+                .collect(),
+            wfdb: self.wfdb,
+        })
+    }
+
     /// One record's table row.
     pub fn record(&self, name: &str) -> Result<&RecordInfo> {
         self.records
