@@ -820,6 +820,14 @@ fn ecg_baseline_writes_its_runs_and_compare_scores_them_as_the_literature_does()
     let not_a_report = run(&["ecg", "compare", "Cargo.toml"]);
     assert!(!not_a_report.status.success());
     assert!(String::from_utf8_lossy(&not_a_report.stderr).contains("Cargo.toml"));
+    // A design-mode run's results are the pseudo-test's: never tabulated as DS2's.
+    let mut pseudo = report.clone();
+    pseudo["config"]["pseudo_test"] = true.into();
+    let pseudo_file = dir.join("pseudo.json");
+    std::fs::write(&pseudo_file, pseudo.to_string()).unwrap();
+    let refused = run(&["ecg", "compare", f, pseudo_file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pseudo-test"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

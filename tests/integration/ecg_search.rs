@@ -93,6 +93,7 @@ fn tiny_config() -> EcgSearchConfig {
         proxy_class_mix: false,
         f_within_patients: false,
         multiobjective: None,
+        pseudo_test: false,
     }
 }
 
@@ -195,6 +196,30 @@ fn both_networks_are_tested_on_the_capped_ds2_set() {
         assert!((test.balanced_accuracy - recall).abs() < 1e-9);
     }
     assert_eq!(report.class_counts[0], vec![16; 4]);
+    assert_eq!(report.test_set, "DS2");
+}
+
+/// In design mode the networks are tested on the pseudo-test patients (DS2 is not read):
+/// the capped confusion holds 16 beats of N, S and V and the pseudo-test's few F beats.
+#[test]
+fn a_pseudo_test_run_tests_on_the_pseudo_test_patients() {
+    let db = MitBih::bundled().unwrap();
+    let config = EcgSearchConfig {
+        pseudo_test: true,
+        ..tiny_config()
+    };
+    let f = dcl_ecg::extract_beats(&db, &dcl_ecg::PSEUDO_TEST_RECORDS, &config.beats)
+        .unwrap()
+        .class_counts()[3];
+    assert!(f > 0 && f < 16, "{f}");
+    let runs = run_baseline::<NdArrayBackend>(&db, &config, &Default::default()).unwrap();
+    let rows: Vec<usize> = runs[0]
+        .test
+        .confusion
+        .iter()
+        .map(|r| r.iter().sum())
+        .collect();
+    assert_eq!(rows, vec![16, 16, 16, f]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod ecg_search;
+mod ecg_signals;
 mod own_program;
 mod own_trainer;
 mod package;

@@ -319,3 +319,98 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
     }
 }
+
+/// Side-by-side scatter plots sharing one y axis, as an SVG document: one panel per
+/// `(x label, points)`, each point `(x, y)` a dot, each with its error bar `y ± e` when
+/// `errors` gives one per point (same order).
+pub fn scatters(
+    title: &str,
+    y_label: &str,
+    panels: &[(String, Vec<(f64, f64)>)],
+    errors: Option<&[f64]>,
+) -> Result<String, CliError> {
+    let points = || panels.iter().flat_map(|(_, p)| p.iter());
+    if panels.is_empty() || points().next().is_none() {
+        return Err(invalid("nothing to plot: no point".into()));
+    }
+    if points().any(|(x, y)| !(x.is_finite() && y.is_finite())) {
+        return Err(invalid(
+            "nothing to plot: a point that is not finite".into(),
+        ));
+    }
+    let err = |i: usize| errors.and_then(|e| e.get(i)).copied().unwrap_or(0.0);
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for (_, p) in panels {
+        for (i, (_, y)) in p.iter().enumerate() {
+            lo = lo.min(y - err(i));
+            hi = hi.max(y + err(i));
+        }
+    }
+    let pad = 0.05 * (hi - lo).max(0.01);
+    let draw = |e: &dyn std::fmt::Display| invalid(format!("drawing the plot: {e}"));
+    let mut svg = String::new();
+    {
+        let width = 40 + 320 * panels.len() as u32;
+        let root = SVGBackend::with_string(&mut svg, (width, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let root = root
+            .titled(title, ("sans-serif", 18))
+            .map_err(|e| draw(&e))?;
+        let areas = root.split_evenly((1, panels.len()));
+        for ((x_label, p), area) in panels.iter().zip(&areas) {
+            let (xl, xh) = p.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
+                (a.min(*x), b.max(*x))
+            });
+            let xpad = 0.05 * (xh - xl).max(0.01);
+            let mut chart = ChartBuilder::on(area)
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(48)
+                .build_cartesian_2d(xl - xpad..xh + xpad, lo - pad..hi + pad)
+                .map_err(|e| draw(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label.as_str())
+                .y_desc(y_label)
+                .draw()
+                .map_err(|e| draw(&e))?;
+            let blue = RGBColor(40, 90, 200);
+            if errors.is_some() {
+                chart
+                    .draw_series(p.iter().enumerate().map(|(i, &(x, y))| {
+                        PathElement::new(vec![(x, y - err(i)), (x, y + err(i))], blue.mix(0.4))
+                    }))
+                    .map_err(|e| draw(&e))?;
+            }
+            chart
+                .draw_series(
+                    p.iter()
+                        .map(|&(x, y)| Circle::new((x, y), 3, blue.filled())),
+                )
+                .map_err(|e| draw(&e))?;
+        }
+        root.present().map_err(|e| draw(&e))?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod scatter_tests {
+    #[test]
+    fn scatters_draw_every_point_and_refuse_nothing_to_draw() {
+        let panels = vec![
+            ("a".to_string(), vec![(1.0, 2.0), (2.0, 3.0), (3.0, 2.5)]),
+            ("b".to_string(), vec![(0.1, 2.0), (0.3, 3.0), (0.2, 2.5)]),
+        ];
+        let svg = super::scatters("t", "y", &panels, Some(&[0.1, 0.2, 0.3])).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 6);
+        let texts: Vec<&str> = svg
+            .split("</text>")
+            .map(|t| t.rsplit('>').next().unwrap().trim())
+            .collect();
+        assert!(texts.contains(&"a") && texts.contains(&"b"), "{texts:?}");
+        assert!(super::scatters("t", "y", &[], None).is_err());
+        let nan = vec![("a".to_string(), vec![(f64::NAN, 1.0)])];
+        assert!(super::scatters("t", "y", &nan, None).is_err());
+    }
+}

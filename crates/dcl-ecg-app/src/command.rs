@@ -30,6 +30,9 @@ use dcl_cli::flags::{ExecutionFlags, MultiObjectiveFlags, StrategyFlags};
 use dcl_cli::search::{CONFIG_FILE, ExecutorName, StrategyName};
 use dcl_cli::{CliError, config, invalid};
 
+mod signals;
+pub use signals::{SignalsArgs, SignalsPlan, SignalsReportArgs, summary_lines};
+
 use crate::{
     ECG_AUGMENT, EcgSearchConfig, EcgSearchReport, Execution, FinalRun, Rescore, proxy_fitness,
     run_baseline, run_cell, run_with,
@@ -47,7 +50,7 @@ pub enum EcgCommand {
     /// Train and test the baseline alone, with the data, trainer and budget a search gives it.
     #[command(allow_negative_numbers = true)]
     Baseline {
-        /// Also write the final runs (metrics and DS2 confusion matrices) to this JSON file.
+        /// Also write the final runs (metrics and test confusion matrices) to this JSON file.
         #[arg(long)]
         out: Option<PathBuf>,
         /// The settings.
@@ -60,7 +63,7 @@ pub enum EcgCommand {
         /// The network, in NAS-Bench-201's cell form (`|nor_conv_3x3~0|+|...|`), with
         /// `@stem` or `@logits` after it for features entering there.
         cell: String,
-        /// Also write the final runs (metrics and DS2 confusion matrices) to this JSON file.
+        /// Also write the final runs (metrics and test confusion matrices) to this JSON file.
         #[arg(long)]
         out: Option<PathBuf>,
         /// The settings.
@@ -81,6 +84,15 @@ pub enum EcgCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The signal study: architectures drawn at random, each measured by every DS1-only
+    /// selection signal and by its final trainings on the pseudo-test; resumable, splittable
+    /// between processes (`--part`). `signals-report` summarises it.
+    #[command(allow_negative_numbers = true)]
+    Signals(signals::SignalsArgs),
+    /// A finished signal study's summary: Kendall's τ and Spearman's ρ of each signal against
+    /// the pseudo-test with bootstrap intervals, the regret of each signal's pick, the spread
+    /// between architectures against the spread across seeds, a scatter plot.
+    SignalsReport(signals::SignalsReportArgs),
     /// The search fitness of each given network (no search, no final training).
     #[command(allow_negative_numbers = true)]
     Proxy {
@@ -218,6 +230,9 @@ pub struct EcgConfig {
     pub proxy_class_mix: bool,
     /// Deal F beats into the proxy folds by time within each patient.
     pub f_within_patients: bool,
+    /// Design mode: hold the pseudo-test patients (`dcl_ecg::PSEUDO_TEST_RECORDS`) out of
+    /// everything and test the final networks on them; DS2 is not read.
+    pub pseudo_test: bool,
     /// Multi-objective search: proxy fitness against parameters (dcl-enas or random); the
     /// front is trained fully.
     pub multiobjective: EcgMultiObjective,
@@ -312,6 +327,7 @@ impl Default for EcgConfig {
             fitness: FitnessName::BalancedAccuracy,
             proxy_class_mix: false,
             f_within_patients: false,
+            pseudo_test: false,
             multiobjective: EcgMultiObjective::default(),
             dcl_enas: DclEnasConfig {
                 initial: 10,
@@ -435,6 +451,10 @@ pub struct EcgArgs {
     /// Deal F beats into proxy folds by time within patients (needs --proxy-folds 2+).
     #[arg(long)]
     pub f_within_patients: bool,
+    /// Design mode: hold out the pseudo-test patients (DS1 106, 109, 122, 201, 220) from all
+    /// training and choice and test on them; DS2 is not read.
+    #[arg(long)]
+    pub pseudo_test: bool,
     /// Multi-objective: proxy fitness against parameters; the front is trained fully.
     #[arg(long)]
     pub multiobjective: bool,
@@ -486,6 +506,7 @@ flag_keys!(EcgArgs, &mut EcgConfig, {
     fitness => fitness, rr_only => rr_only, local_rr => local_rr,
     median_beat => median_beat, median_channel => median_channel,
     proxy_class_mix => proxy_class_mix, f_within_patients => f_within_patients,
+    pseudo_test => pseudo_test,
     multiobjective => multiobjective.enabled,
 });
 
@@ -693,6 +714,7 @@ impl EcgConfig {
             },
             proxy_class_mix: self.proxy_class_mix,
             f_within_patients: self.f_within_patients,
+            pseudo_test: self.pseudo_test,
             multiobjective: self.multiobjective.enabled.then_some(MultiObjective {
                 reference: self.multiobjective.reference,
                 sampled: self.multiobjective.sampled,
@@ -714,7 +736,8 @@ pub struct SingleReport {
     pub cell: Option<String>,
     /// The settings of the run.
     pub config: EcgConfig,
-    /// One final run per final-training seed, each with its DS2 metrics and confusion matrix.
+    /// One final run per final-training seed, each with its test metrics and confusion matrix
+    /// (DS2's, or the pseudo-test's with `pseudo_test`).
     pub runs: Vec<FinalRun>,
 }
 
@@ -724,12 +747,14 @@ enum Mode {
     Baseline,
     Cell(NetArch),
     Proxy(Vec<NetArch>),
+    Signals(PathBuf, Vec<(usize, NetArch)>, bool),
 }
 
 enum Outcome {
     Search(Box<EcgSearchReport>),
     Single(String, Vec<FinalRun>),
     Fitness(Vec<f64>),
+    Signals(usize),
 }
 
 /// Runs an `ecg` command.
@@ -762,6 +787,15 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             (cfg, Mode::Search(Box::new(execution)), None)
         }
         EcgCommand::Compare(args) => return crate::compare::run(args),
+        EcgCommand::SignalsReport(args) => return signals::report(args),
+        EcgCommand::Signals(args) => {
+            let (cfg, todo) = signals::plan(args)?;
+            (
+                cfg,
+                Mode::Signals(args.out.clone(), todo, args.proxy_only),
+                None,
+            )
+        }
         EcgCommand::Front { report, out } => {
             let text = std::fs::read_to_string(report)
                 .map_err(|e| invalid(format!("{}: {e}", report.display())))?;
@@ -874,6 +908,17 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
         AugmentName::Ecg => "ecg",
     };
     match outcome {
+        Outcome::Signals(done) => {
+            if let EcgCommand::Signals(args) = command {
+                println!(
+                    "ecg signals part={}/{} measured={done} seconds={:.0} (ecg signals-report {} once every part is done)",
+                    args.part.0,
+                    args.part.1,
+                    start.elapsed().as_secs_f64(),
+                    args.out.display()
+                );
+            }
+        }
         Outcome::Fitness(fitness) => {
             if let Mode::Proxy(archs) = &mode {
                 for (cell, f) in archs.iter().zip(fitness) {
@@ -897,7 +942,15 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
                 dcl_graph::io::write_atomic(path, json.as_bytes())?;
                 println!("report written to {}", path.display());
             }
-            per_class(&name, &runs);
+            per_class(
+                &name,
+                &runs,
+                if search_config.pseudo_test {
+                    "pseudo-test"
+                } else {
+                    "DS2"
+                },
+            );
             let cell = cell_arg.map_or(String::new(), |c| format!(" cell={c}"));
             println!(
                 "{}{cell} augment={augment} seconds={:.0}",
@@ -945,6 +998,13 @@ fn go<B: AutodiffBackend>(
         Mode::Proxy(cells) => {
             Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device).map_err(fail)?)
         }
+        Mode::Signals(dir, archs, proxy_only) => {
+            crate::signals::study_archs::<B>(db, config, archs, !*proxy_only, device, &mut |r| {
+                signals::save(dir, &r).map_err(|e| crate::EcgSearchError::Io(e.to_string()))
+            })
+            .map_err(fail)?;
+            Outcome::Signals(archs.len())
+        }
         Mode::Search(ex) => Outcome::Search(Box::new(
             run_with::<B>(db, config, ex, device).map_err(fail)?,
         )),
@@ -964,10 +1024,10 @@ pub fn summary(name: &str, runs: &[FinalRun]) -> String {
     )
 }
 
-fn per_class(name: &str, runs: &[FinalRun]) {
+fn per_class(name: &str, runs: &[FinalRun], test_set: &str) {
     let Some(first) = runs.first() else { return };
     println!(
-        "{name}: DS2 per-class sensitivity / PPV (%, mean over seeds), confusion of seed {}:",
+        "{name}: {test_set} per-class sensitivity / PPV (%, mean over seeds), confusion of seed {}:",
         first.seed
     );
     for (c, class) in ["N", "S", "V", "F"].iter().enumerate() {
@@ -1084,8 +1144,8 @@ fn print_front(report: &EcgSearchReport) {
 fn print_search(report: &EcgSearchReport, start: Instant) {
     let baseline = baseline_name(report.baseline_entry);
     let found = found_name(&report.strategy);
-    per_class(&baseline, &report.baseline);
-    per_class(&found, &report.found);
+    per_class(&baseline, &report.baseline, &report.test_set);
+    per_class(&found, &report.found, &report.test_set);
     let train_seconds = |runs: &[FinalRun]| runs.iter().map(|r| r.seconds).sum::<f64>();
     for c in &report.rescored {
         println!(

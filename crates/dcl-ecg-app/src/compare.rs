@@ -58,11 +58,25 @@ fn models_of(path: &Path) -> Result<Vec<(String, Vec<FinalRun>)>, CliError> {
     let probe: Probe = serde_json::from_str(&text)
         .map_err(|e| invalid(format!("{}: not a JSON report: {e}", path.display())))?;
     let bad = |e: serde_json::Error| invalid(format!("{}: {e}", path.display()));
+    // The literature's scores are DS2's: a design-mode run's are the pseudo-test's.
+    let pseudo = || {
+        invalid(format!(
+            "{}: tested on the pseudo-test (design mode), not DS2: ecg compare tabulates DS2 \
+             results",
+            path.display()
+        ))
+    };
     if probe.runs.is_some() {
         let r: SingleReport = serde_json::from_str(&text).map_err(bad)?;
+        if r.config.pseudo_test {
+            return Err(pseudo());
+        }
         Ok(vec![(r.model, r.runs)])
     } else {
         let r: EcgSearchReport = serde_json::from_str(&text).map_err(bad)?;
+        if r.test_set != "DS2" {
+            return Err(pseudo());
+        }
         Ok(vec![
             (baseline_name(r.baseline_entry), r.baseline),
             (found_name(&r.strategy), r.found),

@@ -103,6 +103,11 @@ pub struct EcgSearchConfig {
     /// fold trains on a dozen F beats and the other validates on a dozen, and the F term of the
     /// fitness is ~0 for every cell. Default off.
     pub f_within_patients: bool,
+    /// Design mode: the pseudo-test patients ([`dcl_ecg::PSEUDO_TEST_RECORDS`]) are held out
+    /// of every training, fold and choice, and the final networks are tested on them instead
+    /// of DS2, which is then never read. Without it, the search still reads DS1 only, and the
+    /// final networks are tested on DS2. Default off.
+    pub pseudo_test: bool,
 }
 
 impl EcgSearchConfig {
@@ -306,6 +311,7 @@ pub(crate) mod tests {
             proxy_class_mix: false,
             f_within_patients: false,
             multiobjective: None,
+            pseudo_test: false,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! folds a search's fitness is measured on (patients dealt into folds, F beats optionally
 //! dealt by time within each patient).
 
-use dcl_ecg::{InterPatientSplit, MitBih, extract_beats};
+use dcl_ecg::{MitBih, PSEUDO_TEST_RECORDS, Split, extract_beats};
 use dcl_train::{InputShape, SignalData};
 
 use crate::{EcgSearchConfig, EcgSearchError};
@@ -53,26 +53,109 @@ impl ProxyFold {
     }
 }
 
-/// The data of one pipeline run.
-pub(crate) struct Prepared {
-    pub(crate) train: SignalData,
-    pub(crate) valid: SignalData,
-    pub(crate) test: SignalData,
-    /// The proxy folds: one unless `proxy_folds >= 2`.
-    pub(crate) proxy: Vec<ProxyFold>,
-    pub(crate) class_counts: [Vec<usize>; 3],
-    pub(crate) shape: InputShape,
+/// The records the search, the rescoring and the choice may read: `db`'s DS1 records, less
+/// the pseudo-test patients ([`dcl_ecg::PSEUDO_TEST_RECORDS`]) with
+/// [`EcgSearchConfig::pseudo_test`].
+pub(crate) fn selection_records<'a>(db: &'a MitBih, config: &EcgSearchConfig) -> Vec<&'a str> {
+    db.records_in(Split::Ds1)
+        .into_iter()
+        .filter(|r| !(config.pseudo_test && PSEUDO_TEST_RECORDS.contains(r)))
+        .collect()
 }
 
-/// The data of a run: the training, validation and test sets and the proxy folds, as
-/// `config` cuts, splits and caps them (checked first).
-pub(crate) fn prepare(db: &MitBih, config: &EcgSearchConfig) -> Result<Prepared, EcgSearchError> {
+/// Where the search's data come from: a view of the database holding only
+/// [`selection_records`], through which every beat of [`Selection`] is cut, each record
+/// checked on the way in (a DS2 or pseudo-test record is an error, not beats).
+struct SelectionLoader<'a> {
+    view: MitBih,
+    allowed: Vec<&'a str>,
+    beats: &'a dcl_ecg::BeatConfig,
+    read: std::collections::BTreeSet<String>,
+}
+
+impl<'a> SelectionLoader<'a> {
+    fn new(db: &'a MitBih, config: &'a EcgSearchConfig) -> Result<Self, EcgSearchError> {
+        let allowed = selection_records(db, config);
+        Ok(Self {
+            view: db.restricted(&allowed)?,
+            allowed,
+            beats: &config.beats,
+            read: Default::default(),
+        })
+    }
+
+    /// The beats of `records`, in order; fails on any record the search may not read.
+    fn beats(&mut self, records: &[&str]) -> Result<dcl_ecg::BeatSet, EcgSearchError> {
+        for r in records {
+            if !self.allowed.contains(r) {
+                return Err(EcgSearchError::Config(format!(
+                    "record {r} reached the search's data: only DS1 records outside the \
+                     pseudo-test may ({})",
+                    self.allowed.join(", ")
+                )));
+            }
+        }
+        let beats = extract_beats(&self.view, records, self.beats)?;
+        self.read.extend(records.iter().map(|r| r.to_string()));
+        Ok(beats)
+    }
+}
+
+/// What the search, the rescoring and the choice see: DS1 beats only (no test beat).
+pub(crate) struct Selection {
+    /// The final trainings' training beats.
+    pub(crate) train: SignalData,
+    /// The final trainings' validation beats (early stopping).
+    pub(crate) valid: SignalData,
+    /// The proxy folds: one unless `proxy_folds >= 2`.
+    pub(crate) proxy: Vec<ProxyFold>,
+    /// Beats per class: training, validation.
+    pub(crate) class_counts: [Vec<usize>; 2],
+    pub(crate) shape: InputShape,
+    /// Every record whose beats are in this data.
+    pub(crate) records: std::collections::BTreeSet<String>,
+}
+
+/// The beats the final networks are tested on, once each: DS2, or with
+/// [`EcgSearchConfig::pseudo_test`] the pseudo-test patients.
+pub(crate) struct TestSet {
+    pub(crate) data: SignalData,
+    /// Beats per class (before any [`EcgSearchConfig::eval_per_class`] cap).
+    pub(crate) class_counts: Vec<usize>,
+}
+
+/// The name of the set the final networks are tested on.
+pub(crate) fn test_set_name(config: &EcgSearchConfig) -> &'static str {
+    if config.pseudo_test {
+        "pseudo-test"
+    } else {
+        "DS2"
+    }
+}
+
+/// The search's data: the training and validation sets and the proxy folds, as `config`
+/// cuts, splits and caps them (checked first), read through a view of `db` that holds only
+/// [`selection_records`].
+pub(crate) fn prepare_selection(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+) -> Result<Selection, EcgSearchError> {
     config.validate()?;
+    let mut loader = SelectionLoader::new(db, config)?;
     let valid_records: Vec<&str> = config.valid_records.iter().map(String::as_str).collect();
-    let split = InterPatientSplit::new(db, &config.beats, &valid_records)?;
+    let train_records: Vec<&str> = loader
+        .allowed
+        .iter()
+        .copied()
+        .filter(|r| !valid_records.contains(r))
+        .collect();
+    let split_train = loader.beats(&train_records)?;
+    let split_valid = loader.beats(&valid_records)?;
+    split_train.require_all_classes("train", config.beats.classes)?;
+    split_valid.require_all_classes("valid", config.beats.classes)?;
     let full_train = match config.full_train_per_class {
-        Some(k) => split.train.balanced_subsample(k, config.seed),
-        None => split.train.clone(),
+        Some(k) => split_train.balanced_subsample(k, config.seed),
+        None => split_train.clone(),
     };
     if config.f_within_patients && config.proxy_folds < 2 {
         return Err(EcgSearchError::Config(
@@ -80,29 +163,20 @@ pub(crate) fn prepare(db: &MitBih, config: &EcgSearchConfig) -> Result<Prepared,
         ));
     }
     let mut proxy: Vec<ProxyFold> = if config.proxy_folds >= 2 {
-        proxy_folds(db, config)?
+        proxy_folds(&mut loader, config)?
     } else {
         vec![ProxyFold::new(
-            signal_data(
-                split
-                    .train
-                    .balanced_subsample(config.proxy_train_per_class, config.seed),
-            ),
-            split.valid.clone(),
+            signal_data(split_train.balanced_subsample(config.proxy_train_per_class, config.seed)),
+            split_valid.clone(),
             config.proxy_valid_per_class,
             config.seed,
         )]
     };
-    let class_counts = [
-        full_train.class_counts(),
-        split.valid.class_counts(),
-        split.test.class_counts(),
-    ];
+    let class_counts = [full_train.class_counts(), split_valid.class_counts()];
     tracing::info!(
-        "data: train {:?} valid {:?} test {:?} (N, S, V, F); proxy train {:?} valid {:?}",
+        "data: train {:?} valid {:?} (N, S, V, F); proxy train {:?} valid {:?}",
         class_counts[0],
         class_counts[1],
-        class_counts[2],
         proxy[0].train.class_counts(),
         proxy[0].valid.class_counts()
     );
@@ -123,14 +197,9 @@ pub(crate) fn prepare(db: &MitBih, config: &EcgSearchConfig) -> Result<Prepared,
             );
         }
     }
-    let cap = |set: dcl_ecg::BeatSet| match config.eval_per_class {
-        Some(k) => set.balanced_subsample(k, config.seed),
-        None => set,
-    };
-    let mut sets: [SignalData; 3] = [
+    let mut sets: [SignalData; 2] = [
         signal_data(full_train),
-        signal_data(cap(split.valid)),
-        signal_data(cap(split.test)),
+        signal_data(capped(split_valid, config)),
     ];
     if config.rr_only {
         let proxy_sets = proxy.iter_mut().flat_map(|f| [&mut f.train, &mut f.valid]);
@@ -138,24 +207,58 @@ pub(crate) fn prepare(db: &MitBih, config: &EcgSearchConfig) -> Result<Prepared,
             set.signals.fill(0.0);
         }
     }
-    let [train, valid, test] = sets;
+    let [train, valid] = sets;
     let shape = InputShape::of(&train);
-    Ok(Prepared {
+    Ok(Selection {
         train,
         valid,
-        test,
         proxy,
         class_counts,
         shape,
+        records: loader.read,
     })
 }
 
-/// The proxy folds of [`EcgSearchConfig::proxy_folds`]: DS1's patients dealt round robin in
+/// A validation or test set capped at [`EcgSearchConfig::eval_per_class`] beats per class.
+fn capped(set: dcl_ecg::BeatSet, config: &EcgSearchConfig) -> dcl_ecg::BeatSet {
+    match config.eval_per_class {
+        Some(k) => set.balanced_subsample(k, config.seed),
+        None => set,
+    }
+}
+
+/// The final networks' test beats: DS2's records, or with [`EcgSearchConfig::pseudo_test`]
+/// the pseudo-test patients'. Only the final trainings call it, after the choice.
+pub(crate) fn load_test(db: &MitBih, config: &EcgSearchConfig) -> Result<TestSet, EcgSearchError> {
+    let records: Vec<&str> = if config.pseudo_test {
+        PSEUDO_TEST_RECORDS.to_vec()
+    } else {
+        db.records_in(Split::Ds2)
+    };
+    let beats = extract_beats(db, &records, &config.beats)?;
+    if !config.pseudo_test {
+        // The pseudo-test's few F beats are left out of its score, not required.
+        beats.require_all_classes("test", config.beats.classes)?;
+    }
+    let class_counts = beats.class_counts();
+    tracing::info!("{}: {:?} (N, S, V, F)", test_set_name(config), class_counts);
+    let mut data = signal_data(capped(beats, config));
+    if config.rr_only {
+        data.signals.fill(0.0);
+    }
+    Ok(TestSet { data, class_counts })
+}
+
+/// The proxy folds of [`EcgSearchConfig::proxy_folds`]: the search's patients ([`selection_records`]: DS1, less
+/// the pseudo-test patients with [`EcgSearchConfig::pseudo_test`]) dealt round robin in
 /// record order into `k` groups; fold `g` trains on the others, validates on group `g`. With
 /// [`EcgSearchConfig::f_within_patients`], F beats go by [`f_blocks`] instead.
-fn proxy_folds(db: &MitBih, config: &EcgSearchConfig) -> Result<Vec<ProxyFold>, EcgSearchError> {
+fn proxy_folds(
+    loader: &mut SelectionLoader<'_>,
+    config: &EcgSearchConfig,
+) -> Result<Vec<ProxyFold>, EcgSearchError> {
     let k = config.proxy_folds;
-    let ds1 = db.records_in(dcl_ecg::Split::Ds1);
+    let ds1 = loader.allowed.clone();
     if ds1.len() < k {
         return Err(EcgSearchError::Config(format!(
             "{k} proxy folds but only {} DS1 patients",
@@ -165,7 +268,7 @@ fn proxy_folds(db: &MitBih, config: &EcgSearchConfig) -> Result<Vec<ProxyFold>, 
     let groups = patient_groups(&ds1, k);
     // One extraction, groups in order: fold g's training beats are the other groups' beats in
     // group order, exactly what extracting those records would give, without re-reading them.
-    let all = extract_beats(db, &groups.concat(), &config.beats)?;
+    let all = loader.beats(&groups.concat())?;
     let f = dcl_ecg::AamiClass::F.index();
     let blocks = config.f_within_patients.then(|| f_blocks(&all, f, k));
     Ok(groups
@@ -246,17 +349,23 @@ fn patient_groups<'a>(records: &[&'a str], k: usize) -> Vec<Vec<&'a str>> {
 mod tests {
     use super::*;
     use crate::config::tests::test_config;
-    use dcl_ecg::BeatConfig;
+    use dcl_ecg::{BeatConfig, DEFAULT_VALID_RECORDS};
+    use std::collections::BTreeSet;
 
     #[test]
     fn rr_only_zeroes_every_window_and_keeps_the_features() {
         let db = MitBih::bundled().unwrap();
         let config = test_config;
-        let plain = prepare(&db, &config(false, 0)).unwrap();
-        let ablated = prepare(&db, &config(true, 0)).unwrap();
+        let plain = prepare_selection(&db, &config(false, 0)).unwrap();
+        let ablated = prepare_selection(&db, &config(true, 0)).unwrap();
         assert_eq!(plain.proxy.len(), 1);
-        let sets = |p: &Prepared| {
-            let mut v = vec![p.train.clone(), p.valid.clone(), p.test.clone()];
+        let test = |c| load_test(&db, &config(c, 0)).unwrap().data;
+        let (plain_test, ablated_test) = (test(false), test(true));
+        assert!(plain_test.signals.iter().any(|&v| v != 0.0));
+        assert!(ablated_test.signals.iter().all(|&v| v == 0.0));
+        assert_eq!(plain_test.features, ablated_test.features);
+        let sets = |p: &Selection| {
+            let mut v = vec![p.train.clone(), p.valid.clone()];
             v.extend(
                 p.proxy
                     .iter()
@@ -271,7 +380,7 @@ mod tests {
             assert_eq!(a.labels, b.labels);
         }
         // Three patient folds: three (train, valid) pairs, capped per class, zeroed too.
-        let folds = prepare(&db, &config(true, 3)).unwrap();
+        let folds = prepare_selection(&db, &config(true, 3)).unwrap();
         assert_eq!(folds.proxy.len(), 3);
         for ProxyFold {
             train: t, valid: v, ..
@@ -282,7 +391,7 @@ mod tests {
             assert!(t.signals.iter().chain(&v.signals).all(|&x| x == 0.0));
         }
         // The same beats, in the same order, as extracting each fold's records on their own.
-        let two = prepare(&db, &config(false, 2)).unwrap();
+        let two = prepare_selection(&db, &config(false, 2)).unwrap();
         let groups = patient_groups(&db.records_in(dcl_ecg::Split::Ds1), 2);
         for (g, fold) in two.proxy.iter().enumerate() {
             let (t, v) = (&fold.train, &fold.valid);
@@ -299,9 +408,92 @@ mod tests {
             assert_eq!((&v.signals, &v.labels), (&dv.signals, &dv.labels));
         }
         assert!(matches!(
-            prepare(&db, &config(false, 40)),
+            prepare_selection(&db, &config(false, 40)),
             Err(EcgSearchError::Config(_))
         ));
+    }
+
+    /// The search's data are cut from DS1 records only (less the pseudo-test patients in
+    /// design mode), through a view that holds no other record; a DS2 or pseudo-test record
+    /// handed to its loader is an error; the test set is DS2's or the pseudo-test's.
+    #[test]
+    fn the_search_reads_ds1_only_and_the_pseudo_test_stays_out() {
+        let db = MitBih::bundled().unwrap();
+        let ds1: BTreeSet<String> = dcl_ecg::DS1_RECORDS.map(String::from).into();
+        let pseudo: BTreeSet<String> = PSEUDO_TEST_RECORDS.map(String::from).into();
+        for folds in [0, 2] {
+            for pseudo_test in [false, true] {
+                let config = EcgSearchConfig {
+                    pseudo_test,
+                    ..test_config(false, folds)
+                };
+                let selection = prepare_selection(&db, &config).unwrap();
+                let expected: BTreeSet<String> = if pseudo_test {
+                    ds1.difference(&pseudo).cloned().collect()
+                } else {
+                    ds1.clone()
+                };
+                assert_eq!(selection.records, expected, "folds {folds} {pseudo_test}");
+                assert!(
+                    selection
+                        .records
+                        .iter()
+                        .all(|r| Split::of_record(r) == Split::Ds1)
+                );
+                let test = load_test(&db, &config).unwrap();
+                let n = test.data.labels.len();
+                let beats = |records: &[&str]| extract_beats(&db, records, &config.beats).unwrap();
+                let whole = if pseudo_test {
+                    beats(&PSEUDO_TEST_RECORDS)
+                } else {
+                    beats(&db.records_in(Split::Ds2))
+                };
+                assert_eq!(test.class_counts, whole.class_counts());
+                assert!(n > 0 && n <= 4 * 8);
+            }
+        }
+        let config = EcgSearchConfig {
+            pseudo_test: true,
+            ..test_config(false, 0)
+        };
+        let mut loader = SelectionLoader::new(&db, &config).unwrap();
+        for record in ["100", "234", "106", "220"] {
+            let err = loader.beats(&["101", record]).unwrap_err().to_string();
+            assert!(err.contains(&format!("record {record} reached")), "{err}");
+        }
+        assert!(matches!(
+            extract_beats(&loader.view, &["100"], &config.beats),
+            Err(dcl_ecg::EcgError::UnknownRecord(_))
+        ));
+        assert!(loader.read.is_empty());
+        assert_eq!(loader.beats(&["101"]).unwrap().records[0], "101");
+    }
+
+    /// Without the pseudo-test, the search's sets are the beats the inter-patient split gave
+    /// before the test set was read apart: earlier runs' data are unchanged.
+    #[test]
+    fn the_search_data_are_the_inter_patient_splits() {
+        let db = MitBih::bundled().unwrap();
+        let config = test_config(false, 0);
+        let selection = prepare_selection(&db, &config).unwrap();
+        let split =
+            dcl_ecg::InterPatientSplit::new(&db, &config.beats, &DEFAULT_VALID_RECORDS).unwrap();
+        let train = signal_data(split.train.balanced_subsample(8, 0));
+        let valid = signal_data(split.valid.balanced_subsample(8, 0));
+        let test = signal_data(split.test.balanced_subsample(8, 0));
+        assert_eq!(
+            (&selection.train.signals, &selection.train.labels),
+            (&train.signals, &train.labels)
+        );
+        assert_eq!(
+            (&selection.valid.signals, &selection.valid.labels),
+            (&valid.signals, &valid.labels)
+        );
+        let loaded = load_test(&db, &config).unwrap().data;
+        assert_eq!(
+            (&loaded.signals, &loaded.labels),
+            (&test.signals, &test.labels)
+        );
     }
 
     #[test]
@@ -369,8 +561,8 @@ mod tests {
             f_within_patients,
             ..test_config(false, 2)
         };
-        let by_patient = prepare(&db, &uncapped(false)).unwrap().proxy;
-        let within = prepare(&db, &uncapped(true)).unwrap().proxy;
+        let by_patient = prepare_selection(&db, &uncapped(false)).unwrap().proxy;
+        let within = prepare_selection(&db, &uncapped(true)).unwrap().proxy;
         let f = dcl_ecg::AamiClass::F.index();
         let ds1_f: usize = by_patient.iter().map(|p| p.valid.class_counts()[f]).sum();
         assert!(ds1_f > 400);
@@ -397,7 +589,7 @@ mod tests {
             f_within_patients: true,
             ..test_config(false, 2)
         };
-        for fold in prepare(&db, &capped).unwrap().proxy {
+        for fold in prepare_selection(&db, &capped).unwrap().proxy {
             let sample = fold.valid.class_counts();
             for ((w, s), p) in fold.class_mix().iter().zip(&sample).zip(&fold.population) {
                 assert_eq!(*s, 8.min(*p));
@@ -410,7 +602,7 @@ mod tests {
             ..test_config(false, 0)
         };
         assert!(matches!(
-            prepare(&db, &no_folds),
+            prepare_selection(&db, &no_folds),
             Err(EcgSearchError::Config(_))
         ));
     }

@@ -42,6 +42,7 @@ mod evaluator;
 mod folds;
 mod pipeline;
 mod report;
+pub mod signals;
 
 pub use baseline::{ECG_AUGMENT, KACHUEE, kachuee_net};
 pub use config::{EcgSearchConfig, Execution, Rescore, SlurmTraining};

@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::baseline::kachuee_net;
 use crate::evaluator::{CandidateLog, FoldEvaluator, TrainedCandidate, slurm_task};
-use crate::folds::{Prepared, ProxyFold, prepare};
+use crate::folds::{ProxyFold, Selection, load_test, prepare_selection, test_set_name};
 use crate::{
     EcgSearchConfig, EcgSearchError, EcgSearchReport, Execution, FinalRun, FrontMember, Rescore,
     RescoredCell,
@@ -32,7 +32,7 @@ use crate::{
 /// Timed single-beat passes per latency measurement of a final network.
 const LATENCY_REPEATS: usize = 21;
 
-fn final_runs<B, M>(
+pub(crate) fn final_runs<B, M>(
     build: &dyn Fn(u64) -> Result<M, dcl_train::TrainError>,
     data: [&SignalData; 3],
     config: &EcgSearchConfig,
@@ -137,6 +137,10 @@ fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
     if let Some(mo) = &config.multiobjective {
         settings["multiobjective"] = serde_json::json!(mo);
     }
+    // Likewise the pseudo-test, which changes the search's patients.
+    if config.pseudo_test {
+        settings["pseudo_test"] = serde_json::json!(true);
+    }
     settings
 }
 
@@ -159,11 +163,12 @@ pub fn run_baseline<B: AutodiffBackend>(
     config: &EcgSearchConfig,
     device: &B::Device,
 ) -> Result<Vec<FinalRun>, EcgSearchError> {
-    let p = prepare(db, config)?;
+    let p = prepare_selection(db, config)?;
+    let test = load_test(db, config)?;
     let shape = p.shape;
     final_runs::<B, _>(
         &|seed| kachuee_net::<B>(shape, config.baseline_entry, seed, device),
-        [&p.train, &p.valid, &p.test],
+        [&p.train, &p.valid, &test.data],
         config,
         device,
         "baseline",
@@ -179,13 +184,14 @@ pub fn run_cell<B: AutodiffBackend>(
     cell: &NetArch,
     device: &B::Device,
 ) -> Result<Vec<FinalRun>, EcgSearchError> {
-    let p = prepare(db, config)?;
+    let p = prepare_selection(db, config)?;
+    let test = load_test(db, config)?;
     let shape = p.shape;
     let spec = CellSpec::from_nb201(&cell.cell, config.kernels);
     let net = net_of(config, cell);
     final_runs::<B, _>(
         &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
-        [&p.train, &p.valid, &p.test],
+        [&p.train, &p.valid, &test.data],
         config,
         device,
         "cell",
@@ -202,7 +208,7 @@ pub fn proxy_fitness<B: AutodiffBackend>(
     cells: &[NetArch],
     device: &B::Device,
 ) -> Result<Vec<f64>, EcgSearchError> {
-    let p = prepare(db, config)?;
+    let p = prepare_selection(db, config)?;
     let (fitness, _) = fold_fitness::<B>(p.proxy, config, cells, device, &mut |f, cell| {
         tracing::info!("proxy fitness {f:.2} {cell}")
     })?;
@@ -212,7 +218,7 @@ pub fn proxy_fitness<B: AutodiffBackend>(
 /// Each cell trained on the `proxy` folds with `config`'s proxy training, as a query of [`run`]
 /// is; `each` sees every fitness as it comes. Returns the fitness of each cell and every
 /// training's record (cell by cell, fold by fold).
-fn fold_fitness<B: AutodiffBackend>(
+pub(crate) fn fold_fitness<B: AutodiffBackend>(
     proxy: Vec<ProxyFold>,
     config: &EcgSearchConfig,
     cells: &[NetArch],
@@ -294,7 +300,7 @@ fn rescore<B: AutodiffBackend>(
 }
 
 /// The skeleton of `arch`'s network: `config.net` with the candidate's feature entry.
-fn net_of(config: &EcgSearchConfig, arch: &NetArch) -> NetConfig {
+pub(crate) fn net_of(config: &EcgSearchConfig, arch: &NetArch) -> NetConfig {
     NetConfig {
         features: arch.features,
         ..config.net
@@ -334,7 +340,12 @@ pub fn run_with<B: AutodiffBackend>(
     let space = NetSpace::new(config.feature_entries.clone())?;
     // The journal is opened (or refused) before hours of work, not after.
     let mut journal = open_journal(execution, header, &space, config)?;
-    let data = prepare(db, config)?;
+    // The search, the rescoring and the choice see DS1 beats only; the test set is read after.
+    let data = prepare_selection(db, config)?;
+    tracing::info!(
+        "the search reads records {}",
+        data.records.iter().cloned().collect::<Vec<_>>().join(" ")
+    );
     let params = ParamCounts::<B> {
         config,
         shape: data.shape,
@@ -353,13 +364,13 @@ pub fn run_with<B: AutodiffBackend>(
     } else {
         Vec::new()
     };
-    let Prepared {
+    let Selection {
         train,
         valid,
-        test,
         proxy,
-        class_counts,
+        class_counts: [train_counts, valid_counts],
         shape,
+        ..
     } = data;
     let (history, candidates) = search::<B>(
         config,
@@ -390,8 +401,10 @@ pub fn run_with<B: AutodiffBackend>(
     let best_cell = choose(best.arch, &rescored, rescore_seconds, config);
     let search_seconds = t.elapsed().as_secs_f64();
 
-    // Final training of both networks with the same trainer, data and budget.
-    let data = [&train, &valid, &test];
+    // Final training of both networks with the same trainer, data and budget, tested once.
+    let test = load_test(db, config)?;
+    let class_counts = [train_counts, valid_counts, test.class_counts];
+    let data = [&train, &valid, &test.data];
     let finals = final_trainings::<B>(config, shape, data, best_cell, strategy_name, device)?;
     let front = if config.multiobjective.is_some() {
         train_front::<B>(config, &history, &params, best_cell, &finals, data, device)?
@@ -399,6 +412,7 @@ pub fn run_with<B: AutodiffBackend>(
         Vec::new()
     };
     Ok(EcgSearchReport {
+        test_set: test_set_name(config).into(),
         class_counts,
         history,
         candidates,

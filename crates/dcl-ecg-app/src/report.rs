@@ -18,14 +18,15 @@ pub struct RescoredCell {
     pub records: Vec<CandidateRecord>,
 }
 
-/// One final training run, tested on DS2.
+/// One final training run, tested on DS2 (or on the pseudo-test in design mode).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinalRun {
     /// Seed of the run.
     pub seed: u64,
     /// Validation metrics of the selected epoch.
     pub valid: ClassMetrics,
-    /// DS2 test metrics.
+    /// Test metrics: DS2's, or the pseudo-test's in design mode
+    /// ([`crate::EcgSearchConfig::pseudo_test`]).
     pub test: ClassMetrics,
     /// Selected epoch.
     pub best_epoch: usize,
@@ -56,6 +57,10 @@ pub struct FrontMember {
 /// What [`crate::run`] returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EcgSearchReport {
+    /// What the final networks were tested on: `DS2`, or `pseudo-test` in design mode
+    /// ([`crate::EcgSearchConfig::pseudo_test`]).
+    #[serde(default = "ds2_name")]
+    pub test_set: String,
     /// Beats per class: training, validation, test.
     pub class_counts: [Vec<usize>; 3],
     /// The search's query history.
@@ -94,6 +99,10 @@ pub struct EcgSearchReport {
     pub front: Vec<FrontMember>,
     /// Wall time of everything.
     pub seconds: f64,
+}
+
+fn ds2_name() -> String {
+    "DS2".into()
 }
 
 fn dcl_enas_name() -> String {

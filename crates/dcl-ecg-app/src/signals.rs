@@ -1,0 +1,588 @@
+//! The signal study: how well each selection signal the search can compute from DS1 alone
+//! predicts how a network does on patients no training or choice has seen (the pseudo-test,
+//! [`dcl_ecg::PSEUDO_TEST_RECORDS`]).
+//!
+//! For architectures drawn at random from the space ([`draw_archs`]), [`study_archs`] measures
+//! the signals, each exactly as the pipeline computes it: the search's proxy fitness (one
+//! training per fold), the rescoring fitness (the mean over the search's training and
+//! [`crate::Rescore::repeats`] more), and the final trainings' DS1 validation score; and the
+//! target, the pseudo-test score of the same final trainings ([`dcl_ecg::pseudo_test_score`]),
+//! once per final seed. [`summarize`] gives Kendall's τ and Spearman's ρ of each signal
+//! against the target with bootstrap intervals, the regret of each signal's pick, and the
+//! spread between architectures against the spread of one architecture across seeds.
+
+use burn::tensor::backend::AutodiffBackend;
+use dcl_ecg::{MitBih, pseudo_test_score};
+use dcl_graph::SearchSpace;
+use dcl_train::{CandidateRecord, CellNet, CellSpec, NetArch, NetSpace, TrainConfig};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::folds::{load_test, prepare_selection};
+use crate::pipeline::{final_runs, fold_fitness, net_of};
+use crate::{EcgSearchConfig, EcgSearchError, FinalRun, Rescore};
+
+/// What the study measured of one architecture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchSignals {
+    /// Position in the study's list.
+    pub index: usize,
+    /// The architecture.
+    pub arch: NetArch,
+    /// Proxy fitness of each proxy training seed: the search's (`proxy_train.seed`) first,
+    /// then the rescoring's ([`Rescore::seed`]).
+    pub proxy: Vec<f64>,
+    /// Every proxy training, seed by seed, fold by fold.
+    pub proxy_records: Vec<CandidateRecord>,
+    /// The final trainings, one per final seed, tested on the pseudo-test.
+    pub finals: Vec<FinalRun>,
+    /// Wall time of the proxy trainings.
+    pub proxy_seconds: f64,
+    /// Wall time of the final trainings.
+    pub final_seconds: f64,
+}
+
+impl ArchSignals {
+    /// The search's proxy fitness (its first proxy training).
+    pub fn proxy_fitness(&self) -> f64 {
+        self.proxy.first().copied().unwrap_or(f64::NAN)
+    }
+
+    /// The rescoring fitness: the mean over every proxy training seed.
+    pub fn rescore_fitness(&self) -> f64 {
+        mean(&self.proxy)
+    }
+
+    /// The final trainings' DS1 validation balanced accuracy, in percent, mean over seeds.
+    pub fn final_valid(&self) -> f64 {
+        mean(
+            &self
+                .finals
+                .iter()
+                .map(|r| 100.0 * r.valid.balanced_accuracy)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The pseudo-test score of each final training, in percent.
+    pub fn pseudo_test_scores(&self) -> Vec<f64> {
+        self.finals
+            .iter()
+            .map(|r| 100.0 * pseudo_test_score(&r.test.confusion).unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// The pseudo-test score, mean over final seeds: the target.
+    pub fn pseudo_test(&self) -> f64 {
+        mean(&self.pseudo_test_scores())
+    }
+
+    /// The pseudo-test's four-class balanced accuracy, in percent, mean over seeds.
+    pub fn pseudo_test_balanced(&self) -> f64 {
+        mean(
+            &self
+                .finals
+                .iter()
+                .map(|r| 100.0 * r.test.balanced_accuracy)
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// `n` distinct architectures (by canonical key) of the space of `feature_entries`, drawn
+/// uniformly from a generator seeded with `seed`.
+pub fn draw_archs(
+    feature_entries: &[dcl_train::FeatureEntry],
+    n: usize,
+    seed: u64,
+) -> Result<Vec<NetArch>, EcgSearchError> {
+    let space = NetSpace::new(feature_entries.to_vec())?;
+    let size = dcl_graph::NB201_NUM_CELLS * feature_entries.len();
+    if n == 0 || n > size / 2 {
+        return Err(EcgSearchError::Config(format!(
+            "{n} architectures to study: at least 1 and at most half the space ({})",
+            size / 2
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut seen = std::collections::HashSet::new();
+    let mut archs = Vec::with_capacity(n);
+    while archs.len() < n {
+        let arch = space.sample(&mut rng);
+        if seen.insert(space.key(&arch)) {
+            archs.push(arch);
+        }
+    }
+    Ok(archs)
+}
+
+/// Measures the signals and the target of each `(index, architecture)` of `archs`, one after
+/// the other, handing each result to `each` as it comes (to be written before the next
+/// starts); without `final_trainings`, the proxy trainings alone (a signal measured beside a
+/// finished study, [`summarize`]'s `extra`). The data are cut once: the search's from DS1
+/// less the pseudo-test, the test set the pseudo-test's. Needs [`EcgSearchConfig::pseudo_test`]
+/// (the study never reads DS2).
+pub fn study_archs<B: AutodiffBackend>(
+    db: &MitBih,
+    config: &EcgSearchConfig,
+    archs: &[(usize, NetArch)],
+    final_trainings: bool,
+    device: &B::Device,
+    each: &mut dyn FnMut(ArchSignals) -> Result<(), EcgSearchError>,
+) -> Result<(), EcgSearchError> {
+    if !config.pseudo_test {
+        return Err(EcgSearchError::Config(
+            "the signal study judges on the pseudo-test: it needs pseudo_test (--pseudo-test)"
+                .into(),
+        ));
+    }
+    for (_, arch) in archs {
+        if !config.feature_entries.contains(&arch.features) {
+            return Err(EcgSearchError::Config(format!(
+                "{arch} is not in the space of feature entries {:?}",
+                config.feature_entries
+            )));
+        }
+    }
+    let selection = prepare_selection(db, config)?;
+    let test = if final_trainings {
+        load_test(db, config)?.data
+    } else {
+        Default::default()
+    };
+    let shape = selection.shape;
+    for &(index, arch) in archs {
+        let t = std::time::Instant::now();
+        let mut proxy = Vec::new();
+        let mut proxy_records = Vec::new();
+        let seeds = std::iter::once(config.proxy_train.seed)
+            .chain((0..config.rescore.repeats).map(|r| Rescore::seed(config.proxy_train.seed, r)));
+        for seed in seeds {
+            let repeat = EcgSearchConfig {
+                proxy_train: TrainConfig {
+                    seed,
+                    ..config.proxy_train.clone()
+                },
+                ..config.clone()
+            };
+            let (fitness, records) = fold_fitness::<B>(
+                selection.proxy.clone(),
+                &repeat,
+                &[arch],
+                device,
+                &mut |f, cell| {
+                    tracing::info!("#{index} proxy (training seed {seed}): {f:.2} {cell}")
+                },
+            )?;
+            proxy.extend(fitness);
+            proxy_records.extend(records);
+        }
+        let proxy_seconds = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let spec = CellSpec::from_nb201(&arch.cell, config.kernels);
+        let net = net_of(config, &arch);
+        let finals = if final_trainings {
+            final_runs::<B, _>(
+                &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
+                [&selection.train, &selection.valid, &test],
+                config,
+                device,
+                &format!("#{index}"),
+            )?
+        } else {
+            Vec::new()
+        };
+        let signals = ArchSignals {
+            index,
+            arch,
+            proxy,
+            proxy_records,
+            finals,
+            proxy_seconds,
+            final_seconds: t.elapsed().as_secs_f64(),
+        };
+        tracing::info!(
+            "#{index} {arch}: proxy {:.2} rescore {:.2} final valid {:.2} pseudo-test {:.2} ({:.0} + {:.0} s)",
+            signals.proxy_fitness(),
+            signals.rescore_fitness(),
+            signals.final_valid(),
+            signals.pseudo_test(),
+            signals.proxy_seconds,
+            signals.final_seconds
+        );
+        each(signals)?;
+    }
+    Ok(())
+}
+
+/// A selection signal's value for each architecture of a study, and what it costs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedSignal {
+    /// Its name in the summary.
+    pub name: String,
+    /// One value per architecture, in study order.
+    pub values: Vec<f64>,
+    /// Mean wall time of its trainings per architecture.
+    pub seconds: f64,
+}
+
+impl NamedSignal {
+    /// The signals every study measures: the search's proxy fitness, the rescoring fitness,
+    /// the final trainings' DS1 validation score.
+    pub fn built_in(results: &[ArchSignals]) -> Vec<Self> {
+        let n = results.len().max(1) as f64;
+        let proxy_seconds = results.iter().map(|r| r.proxy_seconds).sum::<f64>() / n;
+        let seeds = results
+            .iter()
+            .map(|r| r.proxy.len())
+            .max()
+            .unwrap_or(1)
+            .max(1) as f64;
+        let signal = |name: &str, f: fn(&ArchSignals) -> f64, seconds: f64| Self {
+            name: name.into(),
+            values: results.iter().map(f).collect(),
+            seconds,
+        };
+        vec![
+            signal("proxy", ArchSignals::proxy_fitness, proxy_seconds / seeds),
+            signal("rescore", ArchSignals::rescore_fitness, proxy_seconds),
+            signal(
+                "final-valid",
+                ArchSignals::final_valid,
+                results.iter().map(|r| r.final_seconds).sum::<f64>() / n,
+            ),
+        ]
+    }
+
+    /// A proxy-only study's rescoring fitness (the mean over its proxy trainings) as the
+    /// signal `name`.
+    pub fn from_proxy_study(name: &str, results: &[ArchSignals]) -> Self {
+        let n = results.len().max(1) as f64;
+        Self {
+            name: name.into(),
+            values: results.iter().map(ArchSignals::rescore_fitness).collect(),
+            seconds: results.iter().map(|r| r.proxy_seconds).sum::<f64>() / n,
+        }
+    }
+}
+
+/// A statistic and its bootstrap 95 % percentile interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Interval {
+    /// The statistic on the sample.
+    pub value: f64,
+    /// 2.5th percentile over the resamples.
+    pub low: f64,
+    /// 97.5th percentile over the resamples.
+    pub high: f64,
+}
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.3}[{:.3},{:.3}]", self.value, self.low, self.high)
+    }
+}
+
+/// How well one signal predicts the pseudo-test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalFit {
+    /// `proxy`, `rescore` or `final-valid`.
+    pub name: String,
+    /// Kendall's τ-b against the pseudo-test, all architectures.
+    pub tau: Interval,
+    /// Spearman's ρ, all architectures.
+    pub rho: Interval,
+    /// τ over the better half by pseudo-test score.
+    pub tau_top: Interval,
+    /// ρ over the better half.
+    pub rho_top: Interval,
+    /// Pseudo-test points between the best architecture and the signal's pick.
+    pub regret: f64,
+    /// The signal's pick.
+    pub pick: NetArch,
+    /// Mean wall time of the signal's trainings per architecture.
+    pub seconds: f64,
+}
+
+/// What [`summarize`] finds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalSummary {
+    /// Architectures measured.
+    pub archs: usize,
+    /// Final seeds per architecture.
+    pub seeds: usize,
+    /// One entry per signal.
+    pub signals: Vec<SignalFit>,
+    /// Standard deviation of the architectures' pseudo-test scores (mean over seeds).
+    pub between_sd: f64,
+    /// Standard deviation of one architecture's pseudo-test score across final seeds, pooled
+    /// over the architectures (root of the mean within-architecture variance).
+    pub within_sd: f64,
+    /// The best architecture's pseudo-test score (mean over seeds).
+    pub best: f64,
+    /// Its architecture.
+    pub best_arch: NetArch,
+}
+
+/// The fits to the pseudo-test of the [built-in](NamedSignal::built_in) signals and of the `extra` ones (a value
+/// per result, in order), with `resamples` bootstrap resamples of the architectures (a
+/// generator seeded with `seed`). Fails on fewer than 4 architectures or
+/// on a result without a finite pseudo-test score.
+pub fn summarize(
+    results: &[ArchSignals],
+    extra: &[NamedSignal],
+    resamples: usize,
+    seed: u64,
+) -> Result<SignalSummary, EcgSearchError> {
+    if results.len() < 4 {
+        return Err(EcgSearchError::Config(format!(
+            "{} architectures: the study's summary needs at least 4",
+            results.len()
+        )));
+    }
+    let target: Vec<f64> = results.iter().map(ArchSignals::pseudo_test).collect();
+    if let Some(r) = results.iter().find(|r| !r.pseudo_test().is_finite()) {
+        return Err(EcgSearchError::Config(format!(
+            "#{} {} has no pseudo-test score",
+            r.index, r.arch
+        )));
+    }
+    let (best_i, &best) = target
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .expect("at least 4");
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by(|&a, &b| target[b].total_cmp(&target[a]));
+    let top: Vec<usize> = order[..results.len() / 2].to_vec();
+    let mut signals = NamedSignal::built_in(results);
+    for signal in extra {
+        if signal.values.len() != results.len() {
+            return Err(EcgSearchError::Config(format!(
+                "signal {}: {} values for {} architectures",
+                signal.name,
+                signal.values.len(),
+                results.len()
+            )));
+        }
+        signals.push(signal.clone());
+    }
+    let mut fits = Vec::new();
+    for (
+        k,
+        NamedSignal {
+            name,
+            values: x,
+            seconds,
+        },
+    ) in signals.iter().enumerate()
+    {
+        let pick = x
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i)
+            .expect("at least 4");
+        let stat = |which: &[usize], f: fn(&[f64], &[f64]) -> f64, s: u64| {
+            bootstrap(x, &target, which, f, resamples, s)
+        };
+        let base = seed.wrapping_add(4 * k as u64);
+        let all: Vec<usize> = (0..results.len()).collect();
+        fits.push(SignalFit {
+            name: name.clone(),
+            tau: stat(&all, tau, base)?,
+            rho: stat(&all, rho, base + 1)?,
+            tau_top: stat(&top, tau, base + 2)?,
+            rho_top: stat(&top, rho, base + 3)?,
+            regret: best - target[pick],
+            pick: results[pick].arch,
+            seconds: *seconds,
+        });
+    }
+    let within_var: Vec<f64> = results
+        .iter()
+        .map(|r| {
+            let s = dcl_evo::mean_std(&r.pseudo_test_scores()).1;
+            s * s
+        })
+        .collect();
+    Ok(SignalSummary {
+        archs: results.len(),
+        seeds: results.iter().map(|r| r.finals.len()).min().unwrap_or(0),
+        signals: fits,
+        between_sd: dcl_evo::mean_std(&target).1,
+        within_sd: mean(&within_var).sqrt(),
+        best,
+        best_arch: results[best_i].arch,
+    })
+}
+
+fn tau(x: &[f64], y: &[f64]) -> f64 {
+    dcl_predictor::metrics::kendall_tau(x, y).unwrap_or(f64::NAN)
+}
+
+fn rho(x: &[f64], y: &[f64]) -> f64 {
+    dcl_predictor::metrics::spearman_rho(x, y).unwrap_or(f64::NAN)
+}
+
+/// `f` over the pairs at `which`, and its percentile interval over `resamples` resamples of
+/// those pairs with replacement.
+fn bootstrap(
+    x: &[f64],
+    y: &[f64],
+    which: &[usize],
+    f: fn(&[f64], &[f64]) -> f64,
+    resamples: usize,
+    seed: u64,
+) -> Result<Interval, EcgSearchError> {
+    let pick = |idx: &[usize]| -> (Vec<f64>, Vec<f64>) {
+        (
+            idx.iter().map(|&i| x[i]).collect(),
+            idx.iter().map(|&i| y[i]).collect(),
+        )
+    };
+    let (px, py) = pick(which);
+    let value = f(&px, &py);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut stats: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let idx: Vec<usize> = (0..which.len())
+                .map(|_| which[rng.random_range(0..which.len())])
+                .collect();
+            let (bx, by) = pick(&idx);
+            f(&bx, &by)
+        })
+        .filter(|v| v.is_finite())
+        .collect();
+    if stats.is_empty() {
+        return Err(EcgSearchError::Config(
+            "no bootstrap resample gave a finite statistic".into(),
+        ));
+    }
+    stats.sort_by(f64::total_cmp);
+    let at = |q: f64| stats[((q * (stats.len() - 1) as f64).round() as usize).min(stats.len() - 1)];
+    Ok(Interval {
+        value,
+        low: at(0.025),
+        high: at(0.975),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dcl_train::{ClassMetrics, FeatureEntry};
+
+    fn metrics(confusion: Vec<Vec<usize>>) -> ClassMetrics {
+        let (mut truth, mut predicted) = (Vec::new(), Vec::new());
+        for (t, row) in confusion.iter().enumerate() {
+            for (p, &n) in row.iter().enumerate() {
+                truth.extend(std::iter::repeat_n(t as u8, n));
+                predicted.extend(std::iter::repeat_n(p as u8, n));
+            }
+        }
+        let m = ClassMetrics::new(&truth, &predicted, 4).unwrap();
+        assert_eq!(m.confusion, confusion);
+        m
+    }
+
+    /// A result whose pseudo-test confusion gets `right` of 100 S beats right (N and V all
+    /// right), with the given proxy fitnesses and validation balanced accuracy.
+    fn result(index: usize, proxy: Vec<f64>, valid: f64, right: &[usize]) -> ArchSignals {
+        let arch = draw_archs(&[FeatureEntry::Head], 40, 3).unwrap()[index];
+        let finals = right
+            .iter()
+            .enumerate()
+            .map(|(seed, &r)| {
+                let mut v = metrics(vec![vec![1; 4]; 4]);
+                v.balanced_accuracy = valid;
+                FinalRun {
+                    seed: seed as u64,
+                    valid: v,
+                    test: metrics(vec![
+                        vec![100, 0, 0, 0],
+                        vec![100 - r, r, 0, 0],
+                        vec![0, 0, 100, 0],
+                        vec![0, 0, 0, 4],
+                    ]),
+                    best_epoch: 1,
+                    seconds: 0.0,
+                    latency_ms: None,
+                }
+            })
+            .collect();
+        ArchSignals {
+            index,
+            arch,
+            proxy,
+            proxy_records: Vec::new(),
+            finals,
+            proxy_seconds: 0.0,
+            final_seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn draws_are_distinct_seeded_and_in_the_space() {
+        let entries = [FeatureEntry::Head, FeatureEntry::Stem, FeatureEntry::Logits];
+        let a = draw_archs(&entries, 40, 7).unwrap();
+        assert_eq!(a, draw_archs(&entries, 40, 7).unwrap());
+        assert_ne!(a, draw_archs(&entries, 40, 8).unwrap());
+        let space = NetSpace::new(entries.to_vec()).unwrap();
+        let keys: std::collections::HashSet<_> = a.iter().map(|x| space.key(x)).collect();
+        assert_eq!(keys.len(), 40);
+        assert!(a.iter().all(|x| entries.contains(&x.features)));
+        assert!(draw_archs(&entries, 0, 7).is_err());
+        assert!(draw_archs(&[FeatureEntry::Head], 10_000, 7).is_err());
+    }
+
+    /// A signal that orders the architectures as the pseudo-test does has τ = ρ = 1 and no
+    /// regret; a reversed one τ = -1 and the largest regret; the spreads are the sample's.
+    #[test]
+    fn the_summary_measures_each_signal_against_the_pseudo_test() {
+        // S right: 10, 30, 50, 70, 90 (+-2 across seeds); the proxy agrees, the validation
+        // score is reversed, the rescoring is noise around the proxy.
+        let results: Vec<ArchSignals> = (0..5)
+            .map(|i| {
+                let r = 10 + 20 * i;
+                result(
+                    i,
+                    vec![i as f64, i as f64 + [3.0, -3.0][i % 2]],
+                    1.0 - 0.1 * i as f64,
+                    &[r - 2, r, r + 2],
+                )
+            })
+            .collect();
+        let s = summarize(&results, &[], 200, 0).unwrap();
+        let by = |name: &str| s.signals.iter().find(|f| f.name == name).unwrap();
+        let proxy = by("proxy");
+        assert_eq!((proxy.tau.value, proxy.rho.value), (1.0, 1.0));
+        assert_eq!(proxy.regret, 0.0);
+        assert_eq!(proxy.pick, results[4].arch);
+        assert!(proxy.tau.low <= proxy.tau.value && proxy.tau.high >= proxy.tau.value);
+        let valid = by("final-valid");
+        assert_eq!((valid.tau.value, valid.rho.value), (-1.0, -1.0));
+        // The pseudo-test score is mean Se over N, S, V (F has 4 beats): S's 80-point range
+        // is a third of it.
+        let points = 80.0 / 3.0 * 100.0 / 100.0;
+        assert!((valid.regret - points).abs() < 1e-9, "{}", valid.regret);
+        assert_eq!(s.best_arch, results[4].arch);
+        // Between: sd of 10..90 step 20 on S, over three classes; within: sd of (-2, 0, 2).
+        let between = dcl_evo::mean_std(&[10.0, 30.0, 50.0, 70.0, 90.0]).1 / 3.0;
+        assert!((s.between_sd - between).abs() < 1e-9);
+        assert!((s.within_sd - 2.0 / 3.0).abs() < 1e-9, "{}", s.within_sd);
+        assert_eq!((s.archs, s.seeds), (5, 3));
+        // The better half is the two best by pseudo-test.
+        assert_eq!(proxy.tau_top.value, 1.0);
+        assert!(summarize(&results[..3], &[], 10, 0).is_err());
+    }
+}
