@@ -90,6 +90,61 @@ impl ArchSignals {
     }
 }
 
+impl ArchSignals {
+    /// Proxy trainings per proxy training seed (the folds).
+    fn folds(&self) -> usize {
+        (self.proxy_records.len() / self.proxy.len().max(1)).max(1)
+    }
+
+    /// The search's proxy trainings scored as the pseudo-test is, by mean sensitivity over N,
+    /// S and V ([`mean_se_nsv`], %), mean over the folds.
+    pub fn proxy_nsv(&self) -> f64 {
+        let folds = self.folds().min(self.proxy_records.len());
+        nsv_of_records(&self.proxy_records[..folds])
+    }
+
+    /// Every proxy training (all seeds, all folds) scored by mean sensitivity over N, S, V.
+    pub fn rescore_nsv(&self) -> f64 {
+        nsv_of_records(&self.proxy_records)
+    }
+
+    /// The final trainings' DS1 validation scored by mean sensitivity over N, S, V (%), mean
+    /// over seeds.
+    pub fn final_valid_nsv(&self) -> f64 {
+        mean(
+            &self
+                .finals
+                .iter()
+                .map(|r| 100.0 * mean_se_nsv(&r.valid.confusion))
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+fn nsv_of_records(records: &[CandidateRecord]) -> f64 {
+    mean(
+        &records
+            .iter()
+            .map(|r| 100.0 * mean_se_nsv(&r.report.valid.confusion))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Mean sensitivity over N, S and V of `confusion[t][p]` (a class without beats left out):
+/// the classes the pseudo-test is scored on, F being too few there.
+pub fn mean_se_nsv(confusion: &[Vec<usize>]) -> f64 {
+    let se: Vec<f64> = confusion
+        .iter()
+        .take(3)
+        .enumerate()
+        .filter_map(|(t, row)| {
+            let n: usize = row.iter().sum();
+            (n > 0).then(|| *row.get(t).unwrap_or(&0) as f64 / n as f64)
+        })
+        .collect();
+    mean(&se)
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         f64::NAN
@@ -237,7 +292,9 @@ pub struct NamedSignal {
 
 impl NamedSignal {
     /// The signals every study measures: the search's proxy fitness, the rescoring fitness,
-    /// the final trainings' DS1 validation score.
+    /// the final trainings' DS1 validation score, and each of them scored as the pseudo-test
+    /// is (mean sensitivity over N, S, V: `-nsv`); those some result cannot give (a
+    /// proxy-only study's final ones) are left out.
     pub fn built_in(results: &[ArchSignals]) -> Vec<Self> {
         let n = results.len().max(1) as f64;
         let proxy_seconds = results.iter().map(|r| r.proxy_seconds).sum::<f64>() / n;
@@ -252,15 +309,24 @@ impl NamedSignal {
             values: results.iter().map(f).collect(),
             seconds,
         };
-        vec![
+        let final_seconds = results.iter().map(|r| r.final_seconds).sum::<f64>() / n;
+        let signals = vec![
             signal("proxy", ArchSignals::proxy_fitness, proxy_seconds / seeds),
             signal("rescore", ArchSignals::rescore_fitness, proxy_seconds),
+            signal("final-valid", ArchSignals::final_valid, final_seconds),
+            signal("proxy-nsv", ArchSignals::proxy_nsv, proxy_seconds / seeds),
+            signal("rescore-nsv", ArchSignals::rescore_nsv, proxy_seconds),
             signal(
-                "final-valid",
-                ArchSignals::final_valid,
-                results.iter().map(|r| r.final_seconds).sum::<f64>() / n,
+                "final-valid-nsv",
+                ArchSignals::final_valid_nsv,
+                final_seconds,
             ),
-        ]
+        ];
+        // A signal some result cannot give (no proxy record, no final training) ranks nothing.
+        signals
+            .into_iter()
+            .filter(|s| s.values.iter().all(|v| v.is_finite()))
+            .collect()
     }
 
     /// A proxy-only study's rescoring fitness (the mean over its proxy trainings) as the
@@ -313,6 +379,23 @@ pub struct SignalFit {
     pub seconds: f64,
 }
 
+/// A two-stage pick: the `k` best by the signal `first`, then the best of those by the final
+/// trainings' DS1 validation score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TwoStage {
+    /// The first stage's signal.
+    pub first: String,
+    /// Architectures trained fully.
+    pub k: usize,
+    /// Pseudo-test points between the best architecture and the pick.
+    pub regret: f64,
+    /// Mean wall time per architecture: the first signal's for every one, plus the final
+    /// trainings of `k` of them spread over all.
+    pub seconds: f64,
+    /// The pick.
+    pub pick: NetArch,
+}
+
 /// What [`summarize`] finds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalSummary {
@@ -327,6 +410,9 @@ pub struct SignalSummary {
     /// Standard deviation of one architecture's pseudo-test score across final seeds, pooled
     /// over the architectures (root of the mean within-architecture variance).
     pub within_sd: f64,
+    /// Cheap signal for all, final training for the top: each `first` signal's best `k`
+    /// architectures, the pick among them by the final trainings' DS1 validation.
+    pub two_stage: Vec<TwoStage>,
     /// The best architecture's pseudo-test score (mean over seeds).
     pub best: f64,
     /// Its architecture.
@@ -408,6 +494,36 @@ pub fn summarize(
             seconds: *seconds,
         });
     }
+    let final_valid: Vec<f64> = results.iter().map(ArchSignals::final_valid).collect();
+    let final_seconds = signals
+        .iter()
+        .find(|s| s.name == "final-valid")
+        .map_or(0.0, |s| s.seconds);
+    let mut two_stage = Vec::new();
+    for first in signals
+        .iter()
+        .filter(|s| !s.name.starts_with("final-valid"))
+    {
+        for k in [3, 5, 10] {
+            if k >= results.len() {
+                continue;
+            }
+            let mut by_first: Vec<usize> = (0..results.len()).collect();
+            by_first.sort_by(|&a, &b| first.values[b].total_cmp(&first.values[a]).then(a.cmp(&b)));
+            let pick = by_first[..k]
+                .iter()
+                .copied()
+                .max_by(|&a, &b| final_valid[a].total_cmp(&final_valid[b]).then(b.cmp(&a)))
+                .expect("k >= 3");
+            two_stage.push(TwoStage {
+                first: first.name.clone(),
+                k,
+                regret: best - target[pick],
+                seconds: first.seconds + k as f64 / results.len() as f64 * final_seconds,
+                pick: results[pick].arch,
+            });
+        }
+    }
     let within_var: Vec<f64> = results
         .iter()
         .map(|r| {
@@ -419,6 +535,7 @@ pub fn summarize(
         archs: results.len(),
         seeds: results.iter().map(|r| r.finals.len()).min().unwrap_or(0),
         signals: fits,
+        two_stage,
         between_sd: dcl_evo::mean_std(&target).1,
         within_sd: mean(&within_var).sqrt(),
         best,
@@ -532,6 +649,17 @@ mod tests {
     }
 
     #[test]
+    fn mean_se_over_n_s_v_leaves_out_f_and_empty_classes() {
+        let c = vec![
+            vec![8, 2, 0, 0],
+            vec![0, 0, 0, 0],
+            vec![1, 0, 3, 0],
+            vec![0, 0, 0, 9],
+        ];
+        assert!((mean_se_nsv(&c) - (0.8 + 0.75) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn draws_are_distinct_seeded_and_in_the_space() {
         let entries = [FeatureEntry::Head, FeatureEntry::Stem, FeatureEntry::Logits];
         let a = draw_archs(&entries, 40, 7).unwrap();
@@ -584,5 +712,25 @@ mod tests {
         // The better half is the two best by pseudo-test.
         assert_eq!(proxy.tau_top.value, 1.0);
         assert!(summarize(&results[..3], &[], 10, 0).is_err());
+        // No proxy record here: the proxy's N, S, V scores are left out, the final trainings'
+        // are there (validation confusion of ones: each class a quarter right).
+        assert!(s.signals.iter().all(|f| f.name != "proxy-nsv"));
+        assert_eq!(by("final-valid-nsv").tau.value, 0.0);
+        assert_eq!(results[0].final_valid_nsv(), 25.0);
+        // Two-stage picks: the proxy's best k, then the (reversed) validation's best of those.
+        let t = s
+            .two_stage
+            .iter()
+            .find(|t| t.first == "proxy" && t.k == 3)
+            .unwrap();
+        assert_eq!(t.pick, results[2].arch);
+        assert!((t.regret - 40.0 / 3.0).abs() < 1e-9, "{}", t.regret);
+        assert!(s.two_stage.iter().all(|t| t.k < 5));
+        let extra = NamedSignal {
+            name: "mine".into(),
+            values: vec![1.0, 2.0],
+            seconds: 0.0,
+        };
+        assert!(summarize(&results, &[extra], 10, 0).is_err());
     }
 }

@@ -225,6 +225,12 @@ pub fn summary_lines(s: &SignalSummary) -> Vec<String> {
             )
         })
         .collect();
+    for t in &s.two_stage {
+        lines.push(format!(
+            "ecg two-stage first={} then=final-valid k={} regret={:.2} seconds={:.0} pick={} archs={}",
+            t.first, t.k, t.regret, t.seconds, t.pick, s.archs
+        ));
+    }
     lines.push(format!(
         "ecg spread between_sd={:.2} within_sd={:.2} ratio={:.2} best={:.2} best_arch={} archs={} seeds={}",
         s.between_sd,
