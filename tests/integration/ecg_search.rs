@@ -94,6 +94,7 @@ fn tiny_config() -> EcgSearchConfig {
         f_within_patients: false,
         multiobjective: None,
         pseudo_test: false,
+        skeletons: None,
     }
 }
 
@@ -197,6 +198,42 @@ fn both_networks_are_tested_on_the_capped_ds2_set() {
     }
     assert_eq!(report.class_counts[0], vec![16; 4]);
     assert_eq!(report.test_set, "DS2");
+}
+
+/// In the wide space DCL-ENAS pre-trains on a sample (the space is too large to list), every
+/// candidate carries a skeleton of the menu, and the found network is built with its own.
+#[test]
+fn a_wide_space_search_gives_every_candidate_its_own_skeleton() {
+    let db = MitBih::bundled().unwrap();
+    let config = EcgSearchConfig {
+        skeletons: Some(dcl_train::SkeletonMenu::wide()),
+        ..tiny_config()
+    };
+    let dev = Default::default();
+    let report = run::<NdArrayBackend>(&db, &config, &dev).unwrap();
+    let space = config.space().unwrap();
+    assert!(dcl_graph::SearchSpace::enumerate(&space).is_none());
+    assert_eq!(report.history.queries.len(), 3);
+    for q in &report.history.queries {
+        assert!(
+            q.arch.skeleton.is_some() && space.contains(&q.arch),
+            "{}",
+            q.arch
+        );
+    }
+    let best = report.best_cell;
+    let built = dcl_train::CellNet::<NdArrayBackend>::new(
+        &best.spec(config.kernels),
+        &best.net_config(&config.net),
+        dcl_train::InputShape::of(&dcl_ecg_app::signal_data(
+            dcl_ecg::extract_beats(&db, &["101"], &config.beats).unwrap(),
+        )),
+        0,
+        &dev,
+    )
+    .unwrap();
+    use burn::module::Module;
+    assert_eq!(report.params[1], built.num_params());
 }
 
 /// In design mode the networks are tested on the pseudo-test patients (DS2 is not read):

@@ -209,6 +209,28 @@ fn a_signal_study_killed_and_resumed_in_parts_measures_what_one_run_does() {
     ]);
     assert!(!refused.status.success());
     assert!(text(&refused.stderr).contains("architectures are not"));
+    // The wide space through the program: each drawn candidate carries a skeleton.
+    let wide = common::temp("signals", "wide");
+    let mut args = three.clone();
+    let at = args
+        .iter()
+        .position(|a| *a == folds3.to_str().unwrap())
+        .unwrap();
+    args[at] = wide.to_str().unwrap();
+    args.push("--wide-space");
+    let out = run(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wide.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(
+        plan["config"]["skeletons"]["channels"],
+        serde_json::json!([8, 16, 32])
+    );
+    for arch in plan["archs"].as_array().unwrap() {
+        let arch: dcl_train::NetArch = serde_json::from_value(arch.clone()).unwrap();
+        assert!(arch.skeleton.is_some(), "{arch}");
+    }
+    let _ = std::fs::remove_dir_all(&wide);
     let _ = std::fs::remove_dir_all(&folds3);
     let _ = std::fs::remove_dir_all(&other_draw);
     let _ = std::fs::remove_dir_all(&whole);

@@ -587,10 +587,7 @@ fn slurm_a_real_training_search_trains_its_candidates_in_tasks() {
     .unwrap();
     for q in &history.queries {
         let here = local
-            .train_arch(&NetArch {
-                cell: q.arch,
-                features: net.features,
-            })
+            .train_arch(&NetArch::with_entry(q.arch, net.features))
             .unwrap()
             .fitness;
         assert!(

@@ -34,7 +34,7 @@ use crate::flags::{
 };
 use crate::report;
 use crate::space::{
-    PRETRAIN_SAMPLE, PRETRAIN_SAMPLE_REFERENCE, PretrainSet, SpaceSetting, WithSpace, pretrain_set,
+    PRETRAIN_SAMPLE, PretrainSet, SpaceSetting, WithSpace, pretrain_set, sample_stage1,
 };
 use crate::{CliError, config, invalid};
 
@@ -988,11 +988,8 @@ where
             } else {
                 // A sample is trained for the steps `epochs` passes over NB201's space take:
                 // what the sample rule was measured with.
-                let per_epoch = PRETRAIN_SAMPLE_REFERENCE.div_ceil(stage1.batch_size.max(1));
-                let steps = stage1.max_steps.unwrap_or(stage1.epochs * per_epoch);
-                let n = pretrain.archs.len().max(1);
-                stage1.epochs = (steps * stage1.batch_size).div_ceil(n).max(1);
-                stage1.max_steps = Some(steps);
+                stage1 = sample_stage1(&stage1, pretrain.archs.len());
+                let steps = stage1.max_steps.unwrap_or(0);
                 tracing::info!(
                     "stage 1: label-free pre-training on {} architectures drawn from the \
                      space, {steps} steps",

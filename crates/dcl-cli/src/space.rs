@@ -213,6 +213,21 @@ pub const PRETRAIN_SAMPLE: usize = 5_000;
 /// sample is pre-trained for the steps `epochs` passes over this many architectures take.
 pub const PRETRAIN_SAMPLE_REFERENCE: usize = dcl_graph::NB201_NUM_CELLS;
 
+/// Stage 1's settings for a sample of `n` architectures: the steps `config.epochs` passes over
+/// [`PRETRAIN_SAMPLE_REFERENCE`] architectures take (or `config.max_steps`), and as many
+/// passes over the sample as those steps need: what the sample rule was measured with.
+pub fn sample_stage1(
+    config: &dcl_predictor::PretrainConfig,
+    n: usize,
+) -> dcl_predictor::PretrainConfig {
+    let mut stage1 = config.clone();
+    let per_epoch = PRETRAIN_SAMPLE_REFERENCE.div_ceil(stage1.batch_size.max(1));
+    let steps = stage1.max_steps.unwrap_or(stage1.epochs * per_epoch);
+    stage1.epochs = (steps * stage1.batch_size).div_ceil(n.max(1)).max(1);
+    stage1.max_steps = Some(steps);
+    stage1
+}
+
 /// What stage 1 pre-trains on.
 #[derive(Debug, Clone)]
 pub struct PretrainSet<A> {

@@ -232,10 +232,7 @@ pub fn evaluate(spec: &TaskSpec) -> Result<(f64, serde_json::Value), Failure> {
             let net_arch = if space == "net" {
                 arch::<NetArch>(spec)?
             } else {
-                NetArch {
-                    cell: arch(spec)?,
-                    features: t.net.features,
-                }
+                NetArch::with_entry(arch(spec)?, t.net.features)
             };
             let records = t.run(&net_arch).map_err(error)?;
             let details = serde_json::to_value(&records).map_err(error)?;

@@ -21,7 +21,7 @@ use dcl_evo::{DclEnasConfig, InfillReference, MultiObjective, RegularizedEvoluti
 use dcl_predictor::{Engine, FinetuneConfig, ModelConfig, PretrainConfig};
 use dcl_train::{
     Augment, DeviceKind, FeatureEntry, Kernels, Monitor, NetArch, NetConfig, OptimizerKind,
-    TrainConfig,
+    SkeletonMenu, TrainConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -233,6 +233,10 @@ pub struct EcgConfig {
     /// Design mode: hold the pseudo-test patients (`dcl_ecg::PSEUDO_TEST_RECORDS`) out of
     /// everything and test the final networks on them; DS2 is not read.
     pub pseudo_test: bool,
+    /// The wide space: each candidate also chooses its skeleton from these lists (the table
+    /// `[skeletons]`: `channels`, `stages`, `cells_per_stage`, `stem_kernel`, `conv_kernel`,
+    /// `head_hidden`); `channels`, `head_hidden` and the conv width are then the candidates'.
+    pub skeletons: Option<SkeletonMenu>,
     /// Multi-objective search: proxy fitness against parameters (dcl-enas or random); the
     /// front is trained fully.
     pub multiobjective: EcgMultiObjective,
@@ -328,6 +332,7 @@ impl Default for EcgConfig {
             proxy_class_mix: false,
             f_within_patients: false,
             pseudo_test: false,
+            skeletons: None,
             multiobjective: EcgMultiObjective::default(),
             dcl_enas: DclEnasConfig {
                 initial: 10,
@@ -455,6 +460,11 @@ pub struct EcgArgs {
     /// training and choice and test on them; DS2 is not read.
     #[arg(long)]
     pub pseudo_test: bool,
+    /// The wide space: each candidate also chooses channels (8, 16, 32), stages (2, 3, 4),
+    /// cells per stage (1, 2), stem kernel (5, 7, 11), conv width (3, 5, 9) and head units
+    /// (0, 32, 64); other lists with the config's `[skeletons]` table.
+    #[arg(long)]
+    pub wide_space: bool,
     /// Multi-objective: proxy fitness against parameters; the front is trained fully.
     #[arg(long)]
     pub multiobjective: bool,
@@ -519,6 +529,9 @@ impl EcgArgs {
             (None, None) => EcgConfig::default(),
         };
         self.apply_keys(&mut cfg);
+        if self.wide_space && cfg.skeletons.is_none() {
+            cfg.skeletons = Some(SkeletonMenu::wide());
+        }
         self.execution.apply(dcl_cli::execution_settings!(cfg));
         self.multiobjective_settings.apply(
             &mut cfg.multiobjective.reference,
@@ -562,12 +575,14 @@ impl EcgConfig {
             count_key(flag, &flag.replace('-', "_"), v, min, max)
         };
         count("budget", self.budget, 1, 100_000)?;
-        // The space: every cell with each feature entry.
-        let size = dcl_graph::NB201_NUM_CELLS * self.feature_entries.len().max(1);
+        // The space: every cell with each feature entry (and each skeleton of a wide space).
+        let skeletons = self.skeletons.as_ref().map_or(1, SkeletonMenu::size);
+        let size = (dcl_graph::NB201_NUM_CELLS * self.feature_entries.len().max(1))
+            .saturating_mul(skeletons);
         if self.budget > size {
             return Err(invalid(format!(
                 "--budget (key `budget`) {} is more than the space holds: {size} architectures \
-                 ({} cells x {} feature entr{})",
+                 ({} cells x {} feature entr{} x {skeletons} skeleton{})",
                 self.budget,
                 dcl_graph::NB201_NUM_CELLS,
                 self.feature_entries.len().max(1),
@@ -575,8 +590,13 @@ impl EcgConfig {
                     "ies"
                 } else {
                     "y"
-                }
+                },
+                if skeletons > 1 { "s" } else { "" }
             )));
+        }
+        if let Some(menu) = &self.skeletons {
+            menu.validate()
+                .map_err(|e| invalid(format!("the `[skeletons]` table: {e}")))?;
         }
         count("proxy-per-class", self.proxy_per_class, 1, 1_000_000)?;
         count(
@@ -715,6 +735,7 @@ impl EcgConfig {
             proxy_class_mix: self.proxy_class_mix,
             f_within_patients: self.f_within_patients,
             pseudo_test: self.pseudo_test,
+            skeletons: self.skeletons.clone(),
             multiobjective: self.multiobjective.enabled.then_some(MultiObjective {
                 reference: self.multiobjective.reference,
                 sampled: self.multiobjective.sampled,

@@ -5,7 +5,7 @@ use dcl_cli::search::StrategyName;
 use dcl_ecg::BeatConfig;
 use dcl_evo::{DclEnas, DclEnasConfig, MultiObjective, RegularizedEvolution};
 use dcl_predictor::{Engine, FinetuneConfig, ModelConfig, PretrainConfig};
-use dcl_train::{FeatureEntry, Kernels, NetConfig, TrainConfig};
+use dcl_train::{FeatureEntry, Kernels, NetConfig, NetSpace, SkeletonMenu, TrainConfig};
 
 use crate::EcgSearchError;
 
@@ -108,9 +108,23 @@ pub struct EcgSearchConfig {
     /// of DS2, which is then never read. Without it, the search still reads DS1 only, and the
     /// final networks are tested on DS2. Default off.
     pub pseudo_test: bool,
+    /// The wide space: each candidate also chooses its skeleton (channels, stages, cells per
+    /// stage, stem kernel, conv width, head) from this menu ([`NetSpace::with_skeletons`]),
+    /// and `net`'s and `kernels`' values for them are the menu's to set. `None`: the cells
+    /// with their feature entries, in `net`'s skeleton.
+    pub skeletons: Option<SkeletonMenu>,
 }
 
 impl EcgSearchConfig {
+    /// The search space: the cells with each of [`EcgSearchConfig::feature_entries`], and
+    /// each skeleton of [`EcgSearchConfig::skeletons`] when it is given.
+    pub fn space(&self) -> Result<NetSpace, EcgSearchError> {
+        Ok(match &self.skeletons {
+            Some(menu) => NetSpace::with_skeletons(self.feature_entries.clone(), menu.clone())?,
+            None => NetSpace::new(self.feature_entries.clone())?,
+        })
+    }
+
     /// Checks everything before any work (before the beats are cut, stage 1, hours of
     /// search): the budget, the final seeds, the per-class caps, the skeleton, every training,
     /// the search, the predictor's shape, stage 1 and stage 2, the feature entries.
@@ -158,6 +172,7 @@ impl EcgSearchConfig {
                 ));
             }
         }
+        self.space()?;
         self.model.validate()?;
         self.pretrain.validate()?;
         self.finetune.validate()?;
@@ -312,6 +327,7 @@ pub(crate) mod tests {
             f_within_patients: false,
             multiobjective: None,
             pseudo_test: false,
+            skeletons: None,
         }
     }
 }

@@ -15,8 +15,8 @@ use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, SearchSpace};
 use dcl_predictor::{Predictor, PredictorSurrogate};
 use dcl_train::{
-    CandidateRecord, CellNet, CellSpec, Classifier, InputShape, NetArch, NetConfig, NetSpace,
-    SignalData, TrainConfig, evaluate, train,
+    CandidateRecord, CellNet, Classifier, InputShape, NetArch, NetSpace, SignalData, TrainConfig,
+    evaluate, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -137,9 +137,12 @@ fn search_settings(config: &EcgSearchConfig) -> serde_json::Value {
     if let Some(mo) = &config.multiobjective {
         settings["multiobjective"] = serde_json::json!(mo);
     }
-    // Likewise the pseudo-test, which changes the search's patients.
+    // Likewise the pseudo-test, which changes the search's patients, and the wide space.
     if config.pseudo_test {
         settings["pseudo_test"] = serde_json::json!(true);
+    }
+    if let Some(menu) = &config.skeletons {
+        settings["skeletons"] = serde_json::json!(menu);
     }
     settings
 }
@@ -187,8 +190,8 @@ pub fn run_cell<B: AutodiffBackend>(
     let p = prepare_selection(db, config)?;
     let test = load_test(db, config)?;
     let shape = p.shape;
-    let spec = CellSpec::from_nb201(&cell.cell, config.kernels);
-    let net = net_of(config, cell);
+    let spec = cell.spec(config.kernels);
+    let net = cell.net_config(&config.net);
     final_runs::<B, _>(
         &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
         [&p.train, &p.valid, &test.data],
@@ -226,7 +229,7 @@ pub(crate) fn fold_fitness<B: AutodiffBackend>(
     each: &mut dyn FnMut(f64, &NetArch),
 ) -> Result<(Vec<f64>, Vec<CandidateRecord>), EcgSearchError> {
     let mut evaluator = FoldEvaluator::<B>::new(proxy, config, device)?;
-    let space = NetSpace::new(config.feature_entries.clone())?;
+    let space = config.space()?;
     let mut fitness = Vec::with_capacity(cells.len());
     for cell in cells {
         let f = evaluator.evaluate(&space, cell)?;
@@ -299,14 +302,6 @@ fn rescore<B: AutodiffBackend>(
     Ok(cells)
 }
 
-/// The skeleton of `arch`'s network: `config.net` with the candidate's feature entry.
-pub(crate) fn net_of(config: &EcgSearchConfig, arch: &NetArch) -> NetConfig {
-    NetConfig {
-        features: arch.features,
-        ..config.net
-    }
-}
-
 /// Runs the whole pipeline on `db` with backend `B`, one candidate at a time and nothing
 /// written ([`Execution::default`]), reporting progress as `tracing` events.
 pub fn run<B: AutodiffBackend>(
@@ -337,7 +332,7 @@ pub fn run_with<B: AutodiffBackend>(
         count_failures: true,
     };
     let (strategy_name, header) = journal_header(config, driver);
-    let space = NetSpace::new(config.feature_entries.clone())?;
+    let space = config.space()?;
     // The journal is opened (or refused) before hours of work, not after.
     let mut journal = open_journal(execution, header, &space, config)?;
     // The search, the rescoring and the choice see DS1 beats only; the test set is read after.
@@ -512,10 +507,10 @@ impl<B: AutodiffBackend> ParamCounts<'_, B> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *counts.entry(*arch).or_insert_with(|| {
-            let spec = CellSpec::from_nb201(&arch.cell, self.config.kernels);
+            let spec = arch.spec(self.config.kernels);
             CellNet::<B>::new(
                 &spec,
-                &net_of(self.config, arch),
+                &arch.net_config(&self.config.net),
                 self.shape,
                 0,
                 self.device,
@@ -541,12 +536,25 @@ fn start_strategy<'a, B: AutodiffBackend>(
         StrategyName::Re => (Box::new(config.evolution.start(space, rng)?), None),
         StrategyName::DclEnas => {
             let t = Instant::now();
-            let cells = space.enumerate().ok_or_else(|| {
-                EcgSearchError::Config("the cell space cannot be enumerated".into())
-            })?;
+            // The whole space when it lists itself; else (a wide space) the sample rule of
+            // the program's own spaces, for the steps measured with it.
+            let (cells, stage1) = match space.enumerate() {
+                Some(all) => (all, config.pretrain.clone()),
+                None => {
+                    let sample = dcl_cli::space::pretrain_set(
+                        space,
+                        Some(space.size()),
+                        dcl_cli::space::PRETRAIN_SAMPLE,
+                        config.seed,
+                    )
+                    .archs;
+                    let stage1 = dcl_cli::space::sample_stage1(&config.pretrain, sample.len());
+                    (sample, stage1)
+                }
+            };
             let mut predictor: Predictor = Predictor::new(space, config.model, config.seed)?;
             predictor.set_training_engine(config.training_engine);
-            let pre = predictor.pretrain(space, &cells, &config.pretrain)?;
+            let pre = predictor.pretrain(space, &cells, &stage1)?;
             tracing::info!(
                 "stage 1: {} cells, {} steps, InfoNCE {:.3}, {:.1} s",
                 cells.len(),
@@ -709,8 +717,8 @@ fn final_trainings<B: AutodiffBackend>(
     strategy_name: &str,
     device: &B::Device,
 ) -> Result<Finals, EcgSearchError> {
-    let spec = CellSpec::from_nb201(&best_cell.cell, config.kernels);
-    let net = net_of(config, &best_cell);
+    let spec = best_cell.spec(config.kernels);
+    let net = best_cell.net_config(&config.net);
     let params = [
         kachuee_net::<B>(shape, config.baseline_entry, 0, device)?.num_params(),
         CellNet::<B>::new(&spec, &net, shape, 0, device)?.num_params(),
@@ -770,8 +778,8 @@ fn train_front<B: AutodiffBackend>(
         let runs = if q.arch == best_cell {
             finals.found.clone()
         } else {
-            let spec = CellSpec::from_nb201(&q.arch.cell, config.kernels);
-            let net = net_of(config, &q.arch);
+            let spec = q.arch.spec(config.kernels);
+            let net = q.arch.net_config(&config.net);
             final_runs_timed::<B, _>(
                 &|seed| CellNet::<B>::new(&spec, &net, params.shape, seed, device),
                 data,

@@ -14,13 +14,13 @@
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{MitBih, pseudo_test_score};
 use dcl_graph::SearchSpace;
-use dcl_train::{CandidateRecord, CellNet, CellSpec, NetArch, NetSpace, TrainConfig};
+use dcl_train::{CandidateRecord, CellNet, NetArch, NetSpace, TrainConfig};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::folds::{load_test, prepare_selection};
-use crate::pipeline::{final_runs, fold_fitness, net_of};
+use crate::pipeline::{final_runs, fold_fitness};
 use crate::{EcgSearchConfig, EcgSearchError, FinalRun, Rescore};
 
 /// What the study measured of one architecture.
@@ -153,15 +153,10 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-/// `n` distinct architectures (by canonical key) of the space of `feature_entries`, drawn
-/// uniformly from a generator seeded with `seed`.
-pub fn draw_archs(
-    feature_entries: &[dcl_train::FeatureEntry],
-    n: usize,
-    seed: u64,
-) -> Result<Vec<NetArch>, EcgSearchError> {
-    let space = NetSpace::new(feature_entries.to_vec())?;
-    let size = dcl_graph::NB201_NUM_CELLS * feature_entries.len();
+/// `n` distinct architectures (by canonical key) of `space`, drawn uniformly from a
+/// generator seeded with `seed`.
+pub fn draw_archs(space: &NetSpace, n: usize, seed: u64) -> Result<Vec<NetArch>, EcgSearchError> {
+    let size = space.size();
     if n == 0 || n > size / 2 {
         return Err(EcgSearchError::Config(format!(
             "{n} architectures to study: at least 1 and at most half the space ({})",
@@ -200,11 +195,12 @@ pub fn study_archs<B: AutodiffBackend>(
                 .into(),
         ));
     }
+    let space = config.space()?;
     for (_, arch) in archs {
-        if !config.feature_entries.contains(&arch.features) {
+        if !space.contains(arch) {
             return Err(EcgSearchError::Config(format!(
-                "{arch} is not in the space of feature entries {:?}",
-                config.feature_entries
+                "{arch} is not in the space (feature entries {:?}, skeletons {:?})",
+                config.feature_entries, config.skeletons
             )));
         }
     }
@@ -243,8 +239,8 @@ pub fn study_archs<B: AutodiffBackend>(
         }
         let proxy_seconds = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        let spec = CellSpec::from_nb201(&arch.cell, config.kernels);
-        let net = net_of(config, &arch);
+        let spec = arch.spec(config.kernels);
+        let net = arch.net_config(&config.net);
         let finals = if final_trainings {
             final_runs::<B, _>(
                 &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
@@ -615,7 +611,7 @@ mod tests {
     /// A result whose pseudo-test confusion gets `right` of 100 S beats right (N and V all
     /// right), with the given proxy fitnesses and validation balanced accuracy.
     fn result(index: usize, proxy: Vec<f64>, valid: f64, right: &[usize]) -> ArchSignals {
-        let arch = draw_archs(&[FeatureEntry::Head], 40, 3).unwrap()[index];
+        let arch = draw_archs(&NetSpace::cells(), 40, 3).unwrap()[index];
         let finals = right
             .iter()
             .enumerate()
@@ -661,16 +657,20 @@ mod tests {
 
     #[test]
     fn draws_are_distinct_seeded_and_in_the_space() {
-        let entries = [FeatureEntry::Head, FeatureEntry::Stem, FeatureEntry::Logits];
-        let a = draw_archs(&entries, 40, 7).unwrap();
-        assert_eq!(a, draw_archs(&entries, 40, 7).unwrap());
-        assert_ne!(a, draw_archs(&entries, 40, 8).unwrap());
-        let space = NetSpace::new(entries.to_vec()).unwrap();
+        let space = NetSpace::new(FeatureEntry::ALL.to_vec()).unwrap();
+        let a = draw_archs(&space, 40, 7).unwrap();
+        assert_eq!(a, draw_archs(&space, 40, 7).unwrap());
+        assert_ne!(a, draw_archs(&space, 40, 8).unwrap());
         let keys: std::collections::HashSet<_> = a.iter().map(|x| space.key(x)).collect();
         assert_eq!(keys.len(), 40);
-        assert!(a.iter().all(|x| entries.contains(&x.features)));
-        assert!(draw_archs(&entries, 0, 7).is_err());
-        assert!(draw_archs(&[FeatureEntry::Head], 10_000, 7).is_err());
+        assert!(a.iter().all(|x| space.contains(x)));
+        assert!(draw_archs(&space, 0, 7).is_err());
+        assert!(draw_archs(&NetSpace::cells(), 10_000, 7).is_err());
+        let wide =
+            NetSpace::with_skeletons(FeatureEntry::ALL.to_vec(), dcl_train::SkeletonMenu::wide())
+                .unwrap();
+        let w = draw_archs(&wide, 40, 7).unwrap();
+        assert!(w.iter().all(|x| wide.contains(x) && x.skeleton.is_some()));
     }
 
     /// A signal that orders the architectures as the pseudo-test does has τ = ρ = 1 and no

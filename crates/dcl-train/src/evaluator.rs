@@ -10,7 +10,7 @@ use dcl_graph::{Evaluator, Nb201Cell, Nb201Space, Objectives};
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
-use crate::cell::{CellSpec, Kernels};
+use crate::cell::Kernels;
 use crate::data::SignalData;
 use crate::net::{CellNet, InputShape, NetConfig};
 use crate::space::{NetArch, NetSpace};
@@ -155,23 +155,18 @@ impl<B: AutodiffBackend> CellEvaluator<B> {
     /// Builds and trains one cell's network (with the evaluator's [`NetConfig`]), returning the
     /// record (also kept in the log).
     pub fn train_cell(&mut self, cell: &Nb201Cell) -> Result<CandidateRecord, TrainError> {
-        let arch = NetArch {
-            cell: *cell,
-            features: self.net.features,
-        };
+        let arch = NetArch::with_entry(*cell, self.net.features);
         self.train_arch(&arch)
     }
 
-    /// Builds and trains one candidate's network: the evaluator's [`NetConfig`] with the
-    /// candidate's [`NetArch::features`]. Returns the record (also kept in the log).
+    /// Builds and trains one candidate's network: the evaluator's [`NetConfig`] and
+    /// [`Kernels`] with the candidate's feature entry and skeleton ([`NetArch::net_config`],
+    /// [`NetArch::spec`]). Returns the record (also kept in the log).
     pub fn train_arch(&mut self, arch: &NetArch) -> Result<CandidateRecord, TrainError> {
         let start = Instant::now();
-        let spec = CellSpec::from_nb201(&arch.cell, self.kernels);
+        let spec = arch.spec(self.kernels);
         let shape = InputShape::of(&self.train);
-        let net = NetConfig {
-            features: arch.features,
-            ..self.net
-        };
+        let net = arch.net_config(&self.net);
         let model = CellNet::<B>::new(&spec, &net, shape, self.config.seed, &self.device)?;
         let trained = train(
             model,

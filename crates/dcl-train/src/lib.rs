@@ -65,6 +65,7 @@ mod metrics;
 mod native;
 mod net;
 mod resnet;
+mod skeleton;
 mod space;
 mod task;
 mod train;
@@ -87,6 +88,7 @@ pub use net::{
     check_accepts, seeded_conv1d, seeded_linear,
 };
 pub use resnet::{ResBlock, ResNet1d, ResNetConfig};
+pub use skeleton::{Skeleton, SkeletonMenu};
 pub use space::{NetArch, NetSpace};
 pub use task::{TrainFold, TrainTask, read_data, write_data};
 pub use train::{

@@ -137,7 +137,10 @@ pub(super) fn plan(args: &SignalsArgs) -> Result<(EcgConfig, Vec<(usize, NetArch
                 .into(),
         ));
     }
-    let archs = crate::signals::draw_archs(&search.feature_entries, args.archs, args.archs_seed)
+    let space = search
+        .space()
+        .map_err(|e| invalid(format!("the space: {e}")))?;
+    let archs = crate::signals::draw_archs(&space, args.archs, args.archs_seed)
         .map_err(|e| invalid(format!("--archs: {e}")))?;
     let plan = SignalsPlan {
         config: cfg.clone(),

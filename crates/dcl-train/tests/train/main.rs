@@ -1032,12 +1032,25 @@ fn unavailable_devices_say_so() {
 }
 
 /// A valid `NetArch` string, then mutated: truncated, a bit flipped, or `|`/`@` fields swapped.
+/// A candidate to mutate: a cell with an entry, and with a skeleton of the wide menu for odd
+/// seeds.
+fn fuzzed_arch(seed: u64, rng: &mut ChaCha8Rng) -> NetArch {
+    let entries = FeatureEntry::ALL.to_vec();
+    let mut arch = NetArch::with_entry(
+        Nb201Space::new().sample(rng),
+        FeatureEntry::ALL[seed as usize % FeatureEntry::ALL.len()],
+    );
+    if seed % 2 == 1 {
+        let wide =
+            dcl_train::NetSpace::with_skeletons(entries, dcl_train::SkeletonMenu::wide()).unwrap();
+        arch.skeleton = wide.sample(rng).skeleton;
+    }
+    arch
+}
+
 fn mutated_net_arch(seed: u64, how: u8, at: usize, bit: u8) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let arch = NetArch {
-        cell: Nb201Space::new().sample(&mut rng),
-        features: FeatureEntry::ALL[seed as usize % FeatureEntry::ALL.len()],
-    };
+    let arch = fuzzed_arch(seed, &mut rng);
     let mut bytes = arch.to_string().into_bytes();
     let i = at % bytes.len();
     match how % 3 {
@@ -1085,10 +1098,7 @@ proptest::proptest! {
 
     #[test]
     fn net_arch_json_mutated(seed: u64, how: u8, at: usize, bit: u8) {
-        let valid = NetArch {
-            cell: Nb201Space::new().sample(&mut ChaCha8Rng::seed_from_u64(seed)),
-            features: FeatureEntry::ALL[seed as usize % FeatureEntry::ALL.len()],
-        };
+        let valid = fuzzed_arch(seed, &mut ChaCha8Rng::seed_from_u64(seed));
         let mut json = serde_json::to_vec(&valid).unwrap();
         let i = at % json.len();
         match how % 3 {
@@ -1151,6 +1161,50 @@ fn an_evaluator_with_objectives_counts_the_parameters_and_times_one_sample() {
     assert_eq!(log[0].latency_ms, Some(latency));
     assert_eq!(log[0].objectives(), objectives);
     assert!(plain.log()[0].params.is_none());
+}
+
+/// A wide-space candidate trains the network of its own skeleton (width, depth, kernels,
+/// head), not the evaluator's.
+#[test]
+fn an_evaluator_trains_each_candidates_skeleton() {
+    let (tr, va) = (toy(60, 1), toy(30, 2));
+    let config = TrainConfig {
+        epochs: 1,
+        ..quick()
+    };
+    let mut evaluator = CellEvaluator::<NdArrayBackend>::new(
+        tr.clone(),
+        va.clone(),
+        small_net(),
+        Kernels::default(),
+        config,
+        Default::default(),
+    )
+    .unwrap()
+    .with_objectives(true);
+    let device = Default::default();
+    let mut params = Vec::new();
+    for skeleton in [None, Some("c4s2n1k5w3h0"), Some("c8s3n2k11w9h16")] {
+        let mut arch = NetArch::head(cell(GOOD));
+        arch.skeleton = skeleton.map(|s| s.parse().unwrap());
+        let record = evaluator.train_arch(&arch).unwrap();
+        assert_eq!(record.cell, arch.to_string());
+        let built = CellNet::<NdArrayBackend>::new(
+            &arch.spec(Kernels::default()),
+            &arch.net_config(&small_net()),
+            shape(&tr),
+            0,
+            &device,
+        )
+        .unwrap()
+        .num_params() as u64;
+        assert_eq!(record.params, Some(built));
+        params.push(built);
+    }
+    assert!(
+        params[0] != params[1] && params[1] < params[2],
+        "{params:?}"
+    );
 }
 
 /// `sum_i w[t_i] (logsumexp(z_i) - z_i[t_i]) / sum_i w[t_i]` and its gradient by the
@@ -1223,10 +1277,7 @@ fn weighted_cross_entropy_is_exact() {
 /// on burn-ndarray, which the crate's own unit-test build would compile a second time.
 #[test]
 fn a_task_without_folds_or_with_an_unknown_device_is_refused_before_any_training() {
-    let arch = NetArch {
-        cell: Nb201Cell::from_ordinal(0).unwrap(),
-        features: FeatureEntry::Head,
-    };
+    let arch = NetArch::head(Nb201Cell::from_ordinal(0).unwrap());
     let task = dcl_train::TrainTask {
         folds: Vec::new(),
         net: NetConfig::default(),
