@@ -187,6 +187,7 @@ fn a_signal_study_killed_and_resumed_in_parts_measures_what_one_run_does() {
     ]);
     assert!(report.status.success(), "{}", text(&report.stderr));
     assert!(text(&report.stdout).contains("ecg signal=folds3 tau="));
+    assert!(text(&report.stdout).contains("ecg signal=folds3-pooled-nsv tau="));
     // A proxy-only study has no target; another draw of architectures is no signal of this one.
     let alone = run(&["ecg", "signals-report", folds3.to_str().unwrap()]);
     assert!(text(&alone.stderr).contains("proxy-only"));

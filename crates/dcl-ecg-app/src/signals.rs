@@ -121,6 +121,26 @@ impl ArchSignals {
     }
 }
 
+impl ArchSignals {
+    /// Mean sensitivity over N, S, V (%) of every proxy training's validation confusion,
+    /// summed over folds and seeds.
+    pub fn pooled_nsv(&self) -> f64 {
+        let mut sum: Vec<Vec<usize>> = Vec::new();
+        for r in &self.proxy_records {
+            let c = &r.report.valid.confusion;
+            if sum.is_empty() {
+                sum = vec![vec![0; c.len()]; c.len()];
+            }
+            for (row, add) in sum.iter_mut().zip(c) {
+                for (x, y) in row.iter_mut().zip(add) {
+                    *x += y;
+                }
+            }
+        }
+        100.0 * mean_se_nsv(&sum)
+    }
+}
+
 fn nsv_of_records(records: &[CandidateRecord]) -> f64 {
     mean(
         &records
@@ -325,15 +345,26 @@ impl NamedSignal {
             .collect()
     }
 
-    /// A proxy-only study's rescoring fitness (the mean over its proxy trainings) as the
-    /// signal `name`.
-    pub fn from_proxy_study(name: &str, results: &[ArchSignals]) -> Self {
+    /// A proxy-only study's signals: `name`, its rescoring fitness (the mean fitness over its
+    /// proxy trainings, as a search with those settings would rank), and `name-pooled-nsv`, the
+    /// mean sensitivity over N, S, V of its proxy trainings' validation confusions summed over
+    /// folds and seeds (with one patient per fold, leave-one-patient-out cross-validation
+    /// pooled over the patients).
+    pub fn from_proxy_study(name: &str, results: &[ArchSignals]) -> Vec<Self> {
         let n = results.len().max(1) as f64;
-        Self {
-            name: name.into(),
-            values: results.iter().map(ArchSignals::rescore_fitness).collect(),
-            seconds: results.iter().map(|r| r.proxy_seconds).sum::<f64>() / n,
-        }
+        let seconds = results.iter().map(|r| r.proxy_seconds).sum::<f64>() / n;
+        vec![
+            Self {
+                name: name.into(),
+                values: results.iter().map(ArchSignals::rescore_fitness).collect(),
+                seconds,
+            },
+            Self {
+                name: format!("{name}-pooled-nsv"),
+                values: results.iter().map(ArchSignals::pooled_nsv).collect(),
+                seconds,
+            },
+        ]
     }
 }
 
@@ -642,6 +673,62 @@ mod tests {
             proxy_seconds: 0.0,
             final_seconds: 0.0,
         }
+    }
+
+    /// The proxy's N, S, V scores: the search's first seed fold by fold, every training, and
+    /// the confusions pooled (a patient with few beats weighs little).
+    #[test]
+    fn proxy_scores_per_fold_and_pooled() {
+        let record = |confusion: Vec<Vec<usize>>| CandidateRecord {
+            cell: String::new(),
+            fitness: 0.0,
+            report: dcl_train::TrainReport {
+                epochs: Vec::new(),
+                best_epoch: 1,
+                valid: metrics(confusion),
+                steps: 1,
+                seconds: 0.0,
+                engine: dcl_train::TrainEngine::Auto,
+            },
+            params: None,
+            latency_ms: None,
+        };
+        let mut r = result(0, vec![50.0, 70.0], 0.5, &[50]);
+        // Seed 0: folds of Se (1, 1/2, 1) and (1/2, 0, 1); seed 1: (1, 1, 1) and (1, 1, 1).
+        r.proxy_records = vec![
+            record(vec![
+                vec![2, 0, 0, 0],
+                vec![1, 1, 0, 0],
+                vec![0, 0, 2, 0],
+                vec![0; 4],
+            ]),
+            record(vec![
+                vec![1, 1, 0, 0],
+                vec![8, 0, 0, 0],
+                vec![0, 0, 2, 0],
+                vec![0; 4],
+            ]),
+            record(vec![
+                vec![2, 0, 0, 0],
+                vec![0, 2, 0, 0],
+                vec![0, 0, 2, 0],
+                vec![0; 4],
+            ]),
+            record(vec![
+                vec![2, 0, 0, 0],
+                vec![0, 2, 0, 0],
+                vec![0, 0, 2, 0],
+                vec![0; 4],
+            ]),
+        ];
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} {b}");
+        close(r.proxy_nsv(), 100.0 * (2.5 / 3.0 + 1.5 / 3.0) / 2.0);
+        close(r.rescore_nsv(), 100.0 * (2.5 / 3.0 + 1.5 / 3.0 + 2.0) / 4.0);
+        // Pooled: N 7 of 8, S 5 of 14, V 8 of 8.
+        close(r.pooled_nsv(), 100.0 * (7.0 / 8.0 + 5.0 / 14.0 + 1.0) / 3.0);
+        let signals = NamedSignal::from_proxy_study("x", &[r.clone(), r]);
+        assert_eq!(signals[0].values, vec![60.0, 60.0]);
+        assert_eq!(signals[1].name, "x-pooled-nsv");
     }
 
     #[test]

@@ -269,7 +269,7 @@ pub(super) fn report(args: &SignalsReportArgs) -> Result<(), CliError> {
                 args.dir.display()
             )));
         }
-        extra.push(NamedSignal::from_proxy_study(name, &other));
+        extra.extend(NamedSignal::from_proxy_study(name, &other));
     }
     let s = summarize(&results, &extra, args.resamples, 0).map_err(|e| invalid(e.to_string()))?;
     let mut table = String::from(
