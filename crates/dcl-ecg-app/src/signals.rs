@@ -400,6 +400,10 @@ pub struct SignalFit {
     pub rho_top: Interval,
     /// Pseudo-test points between the best architecture and the signal's pick.
     pub regret: f64,
+    /// Kendall's τ within each feature entry's architectures (entries with at least 4),
+    /// averaged over those entries: how well the signal ranks once the entry is fixed; NaN
+    /// when no entry has 4.
+    pub tau_within_entry: f64,
     /// The signal's pick.
     pub pick: NetArch,
     /// Mean wall time of the signal's trainings per architecture.
@@ -517,6 +521,7 @@ pub fn summarize(
             tau_top: stat(&top, tau, base + 2)?,
             rho_top: stat(&top, rho, base + 3)?,
             regret: best - target[pick],
+            tau_within_entry: within_entry(results, x, &target),
             pick: results[pick].arch,
             seconds: *seconds,
         });
@@ -568,6 +573,21 @@ pub fn summarize(
         best,
         best_arch: results[best_i].arch,
     })
+}
+
+/// Kendall's τ of `x` against `y` within each feature entry's results (4 or more), averaged.
+fn within_entry(results: &[ArchSignals], x: &[f64], y: &[f64]) -> f64 {
+    let mut taus = Vec::new();
+    for entry in dcl_train::FeatureEntry::ALL {
+        let at: Vec<usize> = (0..results.len())
+            .filter(|&i| results[i].arch.features == entry)
+            .collect();
+        if at.len() >= 4 {
+            let pick = |v: &[f64]| at.iter().map(|&i| v[i]).collect::<Vec<_>>();
+            taus.push(tau(&pick(x), &pick(y)));
+        }
+    }
+    mean(&taus)
 }
 
 fn tau(x: &[f64], y: &[f64]) -> f64 {
@@ -781,6 +801,8 @@ mod tests {
         let by = |name: &str| s.signals.iter().find(|f| f.name == name).unwrap();
         let proxy = by("proxy");
         assert_eq!((proxy.tau.value, proxy.rho.value), (1.0, 1.0));
+        // Every architecture here has its features at the head: one group, the same τ.
+        assert_eq!(proxy.tau_within_entry, 1.0);
         assert_eq!(proxy.regret, 0.0);
         assert_eq!(proxy.pick, results[4].arch);
         assert!(proxy.tau.low <= proxy.tau.value && proxy.tau.high >= proxy.tau.value);

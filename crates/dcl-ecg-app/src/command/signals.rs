@@ -223,8 +223,17 @@ pub fn summary_lines(s: &SignalSummary) -> Vec<String> {
         .iter()
         .map(|f| {
             format!(
-                "ecg signal={} tau={} rho={} tau_top={} rho_top={} regret={:.2} seconds={:.0} pick={} archs={}",
-                f.name, f.tau, f.rho, f.tau_top, f.rho_top, f.regret, f.seconds, f.pick, s.archs
+                "ecg signal={} tau={} rho={} tau_top={} rho_top={} tau_within_entry={:.3} regret={:.2} seconds={:.0} pick={} archs={}",
+                f.name,
+                f.tau,
+                f.rho,
+                f.tau_top,
+                f.rho_top,
+                f.tau_within_entry,
+                f.regret,
+                f.seconds,
+                f.pick,
+                s.archs
             )
         })
         .collect();
@@ -298,6 +307,25 @@ pub(super) fn report(args: &SignalsReportArgs) -> Result<(), CliError> {
         results.iter().map(|r| r.proxy_seconds).sum::<f64>() / results.len() as f64,
         results.iter().map(|r| r.final_seconds).sum::<f64>() / results.len() as f64
     );
+    for entry in dcl_train::FeatureEntry::ALL {
+        let group: Vec<&ArchSignals> = results
+            .iter()
+            .filter(|r| r.arch.features == entry)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let stat = |f: fn(&ArchSignals) -> f64| {
+            dcl_evo::mean_std(&group.iter().map(|r| f(r)).collect::<Vec<_>>())
+        };
+        let (pt, pt_sd) = stat(ArchSignals::pseudo_test);
+        let (proxy, proxy_sd) = stat(ArchSignals::proxy_fitness);
+        let (valid, valid_sd) = stat(ArchSignals::final_valid);
+        println!(
+            "ecg entry={entry} archs={} pseudo_test={pt:.2}±{pt_sd:.2} proxy={proxy:.2}±{proxy_sd:.2} final_valid={valid:.2}±{valid_sd:.2}",
+            group.len()
+        );
+    }
     write_json(&args.dir.join("summary.json"), &s)?;
     let target: Vec<f64> = results.iter().map(ArchSignals::pseudo_test).collect();
     let sd: Vec<f64> = results
