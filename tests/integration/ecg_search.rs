@@ -257,6 +257,22 @@ fn a_pseudo_test_run_tests_on_the_pseudo_test_patients() {
         .map(|r| r.iter().sum())
         .collect();
     assert_eq!(rows, vec![16, 16, 16, f]);
+    // Each pseudo-test patient's confusion, summing to the whole.
+    let per_record = &runs[0].per_record;
+    assert!(
+        per_record
+            .keys()
+            .all(|r| dcl_ecg::PSEUDO_TEST_RECORDS.contains(&r.as_str()))
+    );
+    let mut sum = vec![vec![0; 4]; 4];
+    for c in per_record.values() {
+        for (t, row) in c.iter().enumerate() {
+            for (p, n) in row.iter().enumerate() {
+                sum[t][p] += n;
+            }
+        }
+    }
+    assert_eq!(sum, runs[0].test.confusion);
 }
 
 #[test]

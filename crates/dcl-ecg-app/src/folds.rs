@@ -118,10 +118,33 @@ pub(crate) struct Selection {
 
 /// The beats the final networks are tested on, once each: DS2, or with
 /// [`EcgSearchConfig::pseudo_test`] the pseudo-test patients.
+#[derive(Default)]
 pub(crate) struct TestSet {
     pub(crate) data: SignalData,
     /// Beats per class (before any [`EcgSearchConfig::eval_per_class`] cap).
     pub(crate) class_counts: Vec<usize>,
+    /// The record of each beat of `data`.
+    pub(crate) records: Vec<String>,
+}
+
+impl TestSet {
+    /// The confusion matrix of each record, `predicted` holding a class per beat of `data`.
+    pub(crate) fn per_record(
+        &self,
+        predicted: &[u8],
+    ) -> std::collections::BTreeMap<String, Vec<Vec<usize>>> {
+        let k = self.data.n_classes;
+        let mut out: std::collections::BTreeMap<String, Vec<Vec<usize>>> = Default::default();
+        for ((record, &t), &p) in self.records.iter().zip(&self.data.labels).zip(predicted) {
+            let c = out
+                .entry(record.clone())
+                .or_insert_with(|| vec![vec![0; k]; k]);
+            if (t as usize) < k && (p as usize) < k {
+                c[t as usize][p as usize] += 1;
+            }
+        }
+        out
+    }
 }
 
 /// The name of the set the final networks are tested on.
@@ -242,11 +265,17 @@ pub(crate) fn load_test(db: &MitBih, config: &EcgSearchConfig) -> Result<TestSet
     }
     let class_counts = beats.class_counts();
     tracing::info!("{}: {:?} (N, S, V, F)", test_set_name(config), class_counts);
-    let mut data = signal_data(capped(beats, config));
+    let beats = capped(beats, config);
+    let records = beats.records.clone();
+    let mut data = signal_data(beats);
     if config.rr_only {
         data.signals.fill(0.0);
     }
-    Ok(TestSet { data, class_counts })
+    Ok(TestSet {
+        data,
+        class_counts,
+        records,
+    })
 }
 
 /// The proxy folds of [`EcgSearchConfig::proxy_folds`]: the search's patients ([`selection_records`]: DS1, less

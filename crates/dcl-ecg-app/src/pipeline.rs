@@ -15,15 +15,15 @@ use dcl_exec::LocalPool;
 use dcl_graph::{Evaluator, SearchSpace};
 use dcl_predictor::{Predictor, PredictorSurrogate};
 use dcl_train::{
-    CandidateRecord, CellNet, Classifier, InputShape, NetArch, NetSpace, SignalData, TrainConfig,
-    evaluate, train,
+    CandidateRecord, CellNet, ClassMetrics, Classifier, InputShape, NetArch, NetSpace, SignalData,
+    TrainConfig, predict, train,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::baseline::kachuee_net;
 use crate::evaluator::{CandidateLog, FoldEvaluator, TrainedCandidate, slurm_task};
-use crate::folds::{ProxyFold, Selection, load_test, prepare_selection, test_set_name};
+use crate::folds::{ProxyFold, Selection, TestSet, load_test, prepare_selection, test_set_name};
 use crate::{
     EcgSearchConfig, EcgSearchError, EcgSearchReport, Execution, FinalRun, FrontMember, Rescore,
     RescoredCell,
@@ -32,9 +32,17 @@ use crate::{
 /// Timed single-beat passes per latency measurement of a final network.
 const LATENCY_REPEATS: usize = 21;
 
+/// What the final trainings train on, stop early on and are tested on.
+#[derive(Clone, Copy)]
+pub(crate) struct FinalData<'a> {
+    pub(crate) train: &'a SignalData,
+    pub(crate) valid: &'a SignalData,
+    pub(crate) test: &'a TestSet,
+}
+
 pub(crate) fn final_runs<B, M>(
     build: &dyn Fn(u64) -> Result<M, dcl_train::TrainError>,
-    data: [&SignalData; 3],
+    data: FinalData<'_>,
     config: &EcgSearchConfig,
     device: &B::Device,
     name: &str,
@@ -50,7 +58,7 @@ where
 /// [`final_runs`], measuring each trained network's latency per beat when `timed`.
 fn final_runs_timed<B, M>(
     build: &dyn Fn(u64) -> Result<M, dcl_train::TrainError>,
-    data: [&SignalData; 3],
+    data: FinalData<'_>,
     config: &EcgSearchConfig,
     device: &B::Device,
     name: &str,
@@ -61,7 +69,12 @@ where
     M: Classifier<B> + AutodiffModule<B>,
     M::InnerModule: Classifier<B::InnerBackend>,
 {
-    let [tr, va, te] = data;
+    let FinalData {
+        train: tr,
+        valid: va,
+        test,
+    } = data;
+    let te = &test.data;
     let mut runs = Vec::new();
     for &seed in &config.final_seeds {
         let train_config = TrainConfig {
@@ -79,7 +92,9 @@ where
         })?;
         // Tested and timed on the engine that trained it.
         let engine = trained.report.engine;
-        let test = evaluate(&trained.model, te, 512, device, engine)?;
+        let predicted = predict(&trained.model, te, 512, device, engine)?;
+        let per_record = test.per_record(&predicted);
+        let test = ClassMetrics::new(&te.labels, &predicted, te.n_classes)?;
         tracing::info!(
             "  {name} seed {seed}: test acc {:.4} balanced {:.4} macro-F1 {:.4} (epoch {}, {:.0} s)",
             test.accuracy,
@@ -106,6 +121,7 @@ where
             best_epoch: trained.report.best_epoch,
             seconds: trained.report.seconds,
             latency_ms,
+            per_record,
         });
     }
     Ok(runs)
@@ -171,7 +187,11 @@ pub fn run_baseline<B: AutodiffBackend>(
     let shape = p.shape;
     final_runs::<B, _>(
         &|seed| kachuee_net::<B>(shape, config.baseline_entry, seed, device),
-        [&p.train, &p.valid, &test.data],
+        FinalData {
+            train: &p.train,
+            valid: &p.valid,
+            test: &test,
+        },
         config,
         device,
         "baseline",
@@ -194,7 +214,11 @@ pub fn run_cell<B: AutodiffBackend>(
     let net = cell.net_config(&config.net);
     final_runs::<B, _>(
         &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
-        [&p.train, &p.valid, &test.data],
+        FinalData {
+            train: &p.train,
+            valid: &p.valid,
+            test: &test,
+        },
         config,
         device,
         "cell",
@@ -398,8 +422,12 @@ pub fn run_with<B: AutodiffBackend>(
 
     // Final training of both networks with the same trainer, data and budget, tested once.
     let test = load_test(db, config)?;
-    let class_counts = [train_counts, valid_counts, test.class_counts];
-    let data = [&train, &valid, &test.data];
+    let class_counts = [train_counts, valid_counts, test.class_counts.clone()];
+    let data = FinalData {
+        train: &train,
+        valid: &valid,
+        test: &test,
+    };
     let finals = final_trainings::<B>(config, shape, data, best_cell, strategy_name, device)?;
     let front = if config.multiobjective.is_some() {
         train_front::<B>(config, &history, &params, best_cell, &finals, data, device)?
@@ -712,7 +740,7 @@ struct Finals {
 fn final_trainings<B: AutodiffBackend>(
     config: &EcgSearchConfig,
     shape: InputShape,
-    data: [&SignalData; 3],
+    data: FinalData<'_>,
     best_cell: NetArch,
     strategy_name: &str,
     device: &B::Device,
@@ -762,7 +790,7 @@ fn train_front<B: AutodiffBackend>(
     params: &ParamCounts<'_, B>,
     best_cell: NetArch,
     finals: &Finals,
-    data: [&SignalData; 3],
+    data: FinalData<'_>,
     device: &B::Device,
 ) -> Result<Vec<FrontMember>, EcgSearchError> {
     let points: Vec<[f64; 2]> = history

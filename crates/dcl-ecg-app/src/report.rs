@@ -36,6 +36,9 @@ pub struct FinalRun {
     /// multi-objective search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// The test confusion matrix of each test record (patient), summing to `test`'s.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub per_record: std::collections::BTreeMap<String, Vec<Vec<usize>>>,
 }
 
 /// A member of a multi-objective search's front, trained fully and tested.

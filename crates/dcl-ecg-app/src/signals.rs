@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::folds::{load_test, prepare_selection};
-use crate::pipeline::{final_runs, fold_fitness};
+use crate::pipeline::{FinalData, final_runs, fold_fitness};
 use crate::{EcgSearchConfig, EcgSearchError, FinalRun, Rescore};
 
 /// What the study measured of one architecture.
@@ -226,7 +226,7 @@ pub fn study_archs<B: AutodiffBackend>(
     }
     let selection = prepare_selection(db, config)?;
     let test = if final_trainings {
-        load_test(db, config)?.data
+        load_test(db, config)?
     } else {
         Default::default()
     };
@@ -264,7 +264,11 @@ pub fn study_archs<B: AutodiffBackend>(
         let finals = if final_trainings {
             final_runs::<B, _>(
                 &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
-                [&selection.train, &selection.valid, &test],
+                FinalData {
+                    train: &selection.train,
+                    valid: &selection.valid,
+                    test: &test,
+                },
                 config,
                 device,
                 &format!("#{index}"),
@@ -681,6 +685,7 @@ mod tests {
                     best_epoch: 1,
                     seconds: 0.0,
                     latency_ms: None,
+                    per_record: Default::default(),
                 }
             })
             .collect();
