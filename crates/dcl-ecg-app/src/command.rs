@@ -1220,6 +1220,8 @@ mod tests {
     fn every_ecg_flag_sets_its_key_and_every_key_names_its_flag() {
         let groups: Vec<&[(&str, &str)]> = [
             EcgArgs::KEYS,
+            // Set in `EcgArgs::resolve`: the flag puts the wide menu in the table.
+            &[("wide_space", "skeletons")],
             ExecutionFlags::KEYS,
             MultiObjectiveFlags::KEYS,
         ]
