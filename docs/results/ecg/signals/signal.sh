@@ -14,8 +14,12 @@ BIN=${BIN:-/tmp/dcl-enas-signals}
 OUT=docs/results/ecg/signals
 NAME=$1
 shift
+# The study's settings but those the signal changes (given after NAME; --proxy-folds
+# defaults to the study's 2).
+FOLDS=(--proxy-folds 2)
+case " $* " in *" --proxy-folds "*) FOLDS=() ;; esac
 FLAGS=(--pseudo-test --seed 0 --final-seeds 0,1,2 --augment ecg --head-hidden 32
-  --proxy-folds 2 --median-beat --rescore-repeats 0 --feature-entries head,stem,logits
+  "${FOLDS[@]}" --median-beat --rescore-repeats 0 --feature-entries head,stem,logits
   --archs 40 --archs-seed 0 --proxy-only "$@" --out "$OUT/signal_$NAME")
 export RAYON_NUM_THREADS=1
 for part in 0 1; do
