@@ -232,6 +232,48 @@ fn a_signal_study_killed_and_resumed_in_parts_measures_what_one_run_does() {
         assert!(arch.skeleton.is_some(), "{arch}");
     }
     let _ = std::fs::remove_dir_all(&wide);
+
+    // The one confirmation on DS2: the same architectures trained on all of DS1 and tested on
+    // DS2 (every DS2 record in the per-record results), each line marked; it takes no
+    // --pseudo-test, and a design study takes no DS2.
+    let confirm = common::temp("signals", "confirm");
+    let mut args: Vec<&str> = TINY
+        .iter()
+        .copied()
+        .filter(|a| *a != "--pseudo-test")
+        .collect();
+    args.extend(["--confirm-on-ds2", "--out", confirm.to_str().unwrap()]);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(confirm.join("archs").join("000.json")).unwrap(),
+    )
+    .unwrap();
+    let records: Vec<&str> = m["finals"][0]["per_record"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(records.iter().all(|r| dcl_ecg::DS2_RECORDS.contains(r)));
+    let report = run(&["ecg", "signals-report", confirm.to_str().unwrap()]);
+    let stdout = text(&report.stdout);
+    assert!(
+        stdout.contains("ecg signal=proxy tau=")
+            && stdout
+                .lines()
+                .filter(|l| l.starts_with("ecg signal="))
+                .all(|l| l.ends_with(" target=ds2")),
+        "{stdout}"
+    );
+    let both = run(&[
+        TINY,
+        &["--confirm-on-ds2", "--out", confirm.to_str().unwrap()],
+    ]
+    .concat());
+    assert!(!both.status.success());
+    assert!(text(&both.stderr).contains("without --pseudo-test"));
+    let _ = std::fs::remove_dir_all(&confirm);
     let _ = std::fs::remove_dir_all(&folds3);
     let _ = std::fs::remove_dir_all(&other_draw);
     let _ = std::fs::remove_dir_all(&whole);

@@ -768,7 +768,7 @@ enum Mode {
     Baseline,
     Cell(NetArch),
     Proxy(Vec<NetArch>),
-    Signals(PathBuf, Vec<(usize, NetArch)>, bool),
+    Signals(PathBuf, Vec<(usize, NetArch)>, crate::signals::StudyTarget),
 }
 
 enum Outcome {
@@ -810,10 +810,11 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
         EcgCommand::Compare(args) => return crate::compare::run(args),
         EcgCommand::SignalsReport(args) => return signals::report(args),
         EcgCommand::Signals(args) => {
-            let (cfg, todo) = signals::plan(args)?;
+            let (plan, todo) = signals::plan(args)?;
+            let cfg = plan.config.clone();
             (
                 cfg,
-                Mode::Signals(args.out.clone(), todo, args.proxy_only),
+                Mode::Signals(args.out.clone(), todo, plan.target()),
                 None,
             )
         }
@@ -1019,8 +1020,8 @@ fn go<B: AutodiffBackend>(
         Mode::Proxy(cells) => {
             Outcome::Fitness(proxy_fitness::<B>(db, config, cells, device).map_err(fail)?)
         }
-        Mode::Signals(dir, archs, proxy_only) => {
-            crate::signals::study_archs::<B>(db, config, archs, !*proxy_only, device, &mut |r| {
+        Mode::Signals(dir, archs, target) => {
+            crate::signals::study_archs::<B>(db, config, archs, *target, device, &mut |r| {
                 signals::save(dir, &r).map_err(|e| crate::EcgSearchError::Io(e.to_string()))
             })
             .map_err(fail)?;

@@ -195,23 +195,38 @@ pub fn draw_archs(space: &NetSpace, n: usize, seed: u64) -> Result<Vec<NetArch>,
     Ok(archs)
 }
 
+/// What a study measures besides the proxy signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StudyTarget {
+    /// Final trainings tested on the pseudo-test (design mode, the default).
+    #[default]
+    PseudoTest,
+    /// No final training: the proxy signals alone (a signal measured beside a study).
+    ProxyOnly,
+    /// Final trainings on all of DS1 tested on DS2, once: the confirmation of a signal chosen
+    /// on the pseudo-test, never an input to a choice.
+    Ds2Confirmation,
+}
+
 /// Measures the signals and the target of each `(index, architecture)` of `archs`, one after
 /// the other, handing each result to `each` as it comes (to be written before the next
-/// starts); without `final_trainings`, the proxy trainings alone (a signal measured beside a
-/// finished study, [`summarize`]'s `extra`). The data are cut once: the search's from DS1
-/// less the pseudo-test, the test set the pseudo-test's. Needs [`EcgSearchConfig::pseudo_test`]
-/// (the study never reads DS2).
+/// starts). The data are cut once: the search's from DS1 (less the pseudo-test in design
+/// mode), the test set after them. `target` must agree with
+/// [`EcgSearchConfig::pseudo_test`]: design mode for the pseudo-test and proxy-only studies,
+/// the plain protocol for a DS2 confirmation.
 pub fn study_archs<B: AutodiffBackend>(
     db: &MitBih,
     config: &EcgSearchConfig,
     archs: &[(usize, NetArch)],
-    final_trainings: bool,
+    target: StudyTarget,
     device: &B::Device,
     each: &mut dyn FnMut(ArchSignals) -> Result<(), EcgSearchError>,
 ) -> Result<(), EcgSearchError> {
-    if !config.pseudo_test {
+    let final_trainings = target != StudyTarget::ProxyOnly;
+    if config.pseudo_test != (target != StudyTarget::Ds2Confirmation) {
         return Err(EcgSearchError::Config(
-            "the signal study judges on the pseudo-test: it needs pseudo_test (--pseudo-test)"
+            "a signal study judges on the pseudo-test (pseudo_test, --pseudo-test); only a DS2 \
+             confirmation (--confirm-on-ds2) runs without it"
                 .into(),
         ));
     }

@@ -36,6 +36,11 @@ pub struct SignalsArgs {
     /// finished study (`signals-report --signal NAME=DIR`); --rescore-repeats may be 0.
     #[arg(long)]
     pub proxy_only: bool,
+    /// Confirmation only: the same architectures' final trainings on all of DS1 (no
+    /// pseudo-test), tested on DS2 once, to report a signal chosen on the pseudo-test against
+    /// DS2. Without --pseudo-test.
+    #[arg(long, conflicts_with = "proxy_only")]
+    pub confirm_on_ds2: bool,
     /// This process's share of the list, `I/N`: the architectures whose position is I modulo
     /// N [default: 0/1].
     #[arg(long, default_value = "0/1", value_parser = parse_part)]
@@ -99,6 +104,23 @@ pub struct SignalsPlan {
     /// Proxy trainings alone (`--proxy-only`).
     #[serde(default)]
     pub proxy_only: bool,
+    /// Final trainings tested on DS2 (`--confirm-on-ds2`).
+    #[serde(default)]
+    pub confirm_on_ds2: bool,
+}
+
+impl SignalsPlan {
+    /// What the study measures.
+    pub fn target(&self) -> crate::signals::StudyTarget {
+        use crate::signals::StudyTarget;
+        if self.proxy_only {
+            StudyTarget::ProxyOnly
+        } else if self.confirm_on_ds2 {
+            StudyTarget::Ds2Confirmation
+        } else {
+            StudyTarget::PseudoTest
+        }
+    }
 }
 
 fn arch_path(dir: &Path, index: usize) -> PathBuf {
@@ -118,15 +140,20 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
 }
 
 /// The settings and the plan of `ecg signals`: the plan found in the run directory, which
-/// the settings must equal, or a new one written there. Returns the settings, and the
-/// architectures of this part not measured yet.
-pub(super) fn plan(args: &SignalsArgs) -> Result<(EcgConfig, Vec<(usize, NetArch)>), CliError> {
+/// the settings must equal, or a new one written there. Returns the plan (the settings in
+/// it), and the architectures of this part not measured yet.
+pub(super) fn plan(args: &SignalsArgs) -> Result<(SignalsPlan, Vec<(usize, NetArch)>), CliError> {
     let cfg = args.args.resolve(None)?;
-    if !cfg.pseudo_test {
+    if cfg.pseudo_test == args.confirm_on_ds2 {
         return Err(invalid(
-            "ecg signals judges on the pseudo-test and never reads DS2: give --pseudo-test \
-             (key `pseudo_test`)"
-                .into(),
+            if args.confirm_on_ds2 {
+                "--confirm-on-ds2 tests on DS2 the networks trained on all of DS1: without \
+             --pseudo-test"
+            } else {
+                "ecg signals judges on the pseudo-test and never reads DS2: give --pseudo-test \
+             (key `pseudo_test`), or --confirm-on-ds2 for the one confirmation on DS2"
+            }
+            .into(),
         ));
     }
     let search = cfg.search_config()?;
@@ -147,6 +174,7 @@ pub(super) fn plan(args: &SignalsArgs) -> Result<(EcgConfig, Vec<(usize, NetArch
         archs_seed: args.archs_seed,
         archs,
         proxy_only: args.proxy_only,
+        confirm_on_ds2: args.confirm_on_ds2,
     };
     let path = args.out.join(PLAN_FILE);
     if path.exists() {
@@ -171,7 +199,7 @@ pub(super) fn plan(args: &SignalsArgs) -> Result<(EcgConfig, Vec<(usize, NetArch
         .filter(|(i, _)| i % parts == part && !arch_path(&args.out, *i).exists())
         .map(|(i, a)| (i, *a))
         .collect();
-    Ok((cfg, todo))
+    Ok((plan, todo))
 }
 
 /// Writes one architecture's measurements.
@@ -339,8 +367,16 @@ pub(super) fn report(args: &SignalsReportArgs) -> Result<(), CliError> {
         )
     };
     let svg = dcl_cli::plot::scatters(
-        "ECG: DS1-only selection signals against the pseudo-test (mean Se N, S, V; bars: sd over final seeds)",
-        "pseudo-test score (%)",
+        if plan.confirm_on_ds2 {
+            "ECG: DS1-only selection signals against DS2, confirmation only (mean Se over its classes; bars: sd over final seeds)"
+        } else {
+            "ECG: DS1-only selection signals against the pseudo-test (mean Se N, S, V; bars: sd over final seeds)"
+        },
+        if plan.confirm_on_ds2 {
+            "DS2 score (%)"
+        } else {
+            "pseudo-test score (%)"
+        },
         &[
             panel("proxy fitness (%)", ArchSignals::proxy_fitness),
             panel("rescoring fitness (%)", ArchSignals::rescore_fitness),
@@ -358,7 +394,12 @@ pub(super) fn report(args: &SignalsReportArgs) -> Result<(), CliError> {
     dcl_graph::io::write_atomic(&plot, svg.as_bytes())?;
     println!("plotted in {}", plot.display());
     for line in summary_lines(&s) {
-        println!("{line}");
+        if plan.confirm_on_ds2 {
+            // Marked on every line: DS2's scores confirm a choice, never make one.
+            println!("{} target=ds2", line);
+        } else {
+            println!("{line}");
+        }
     }
     Ok(())
 }
