@@ -157,6 +157,13 @@ fn a_signal_study_killed_and_resumed_in_parts_measures_what_one_run_does() {
         );
     }
     assert!(stdout.contains("ecg spread between_sd="));
+    // Each pseudo-test patient's sensitivities per entry.
+    for record in dcl_ecg::PSEUDO_TEST_RECORDS {
+        assert!(
+            stdout.contains(&format!(" record={record} se_N=")),
+            "{stdout}"
+        );
+    }
     assert!(stdout.contains("archs=4 seeds=2"));
     assert!(split.join("signals.svg").exists() && split.join("summary.json").exists());
 

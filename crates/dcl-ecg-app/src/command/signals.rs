@@ -353,6 +353,32 @@ pub(super) fn report(args: &SignalsReportArgs) -> Result<(), CliError> {
             "ecg entry={entry} archs={} pseudo_test={pt:.2}±{pt_sd:.2} proxy={proxy:.2}±{proxy_sd:.2} final_valid={valid:.2}±{valid_sd:.2}",
             group.len()
         );
+        // Each test record's sensitivities, its confusions summed over the entry's
+        // architectures and seeds (final runs that kept them).
+        let mut per_record: std::collections::BTreeMap<&str, Vec<Vec<usize>>> = Default::default();
+        for run in group.iter().flat_map(|r| &r.finals) {
+            for (record, c) in &run.per_record {
+                let sum = per_record
+                    .entry(record)
+                    .or_insert_with(|| vec![vec![0; c.len()]; c.len()]);
+                for (row, add) in sum.iter_mut().zip(c) {
+                    for (x, y) in row.iter_mut().zip(add) {
+                        *x += y;
+                    }
+                }
+            }
+        }
+        for (record, c) in per_record {
+            let se: Vec<String> = ["N", "S", "V", "F"]
+                .iter()
+                .enumerate()
+                .filter_map(|(t, name)| {
+                    let n: usize = c.get(t)?.iter().sum();
+                    (n > 0).then(|| format!("se_{name}={:.1}", 100.0 * c[t][t] as f64 / n as f64))
+                })
+                .collect();
+            println!("ecg entry={entry} record={record} {}", se.join(" "));
+        }
     }
     write_json(&args.dir.join("summary.json"), &s)?;
     let target: Vec<f64> = results.iter().map(ArchSignals::pseudo_test).collect();
