@@ -1,7 +1,7 @@
-//! `dcl-enas ecg search | baseline | cell | proxy`: DCL-ENAS on MIT-BIH heartbeat
-//! classification (AAMI N/S/V/F, de Chazal inter-patient split), every queried candidate
-//! really trained, against the hand-designed Kachuee et al. (2018) network trained by the same
-//! trainer with the same budget ([`crate::run_with`] is the pipeline).
+//! `dcl-enas ecg search | baseline | cell | proxy | signals | signals-report`: DCL-ENAS on
+//! MIT-BIH heartbeat classification (AAMI N/S/V/F, de Chazal inter-patient split), every
+//! queried candidate really trained, against the hand-designed Kachuee et al. (2018) network
+//! trained by the same trainer with the same budget ([`crate::run_with`] is the pipeline).
 //!
 //! `search` ends with one line per network,
 //! `ecg model=baseline-ENTRY|dcl-enas|random-search|regularized-evolution acc=M±S
@@ -9,7 +9,9 @@
 //! `baseline` and `cell CELL` train one network alone with the data, trainer and budget a
 //! search gives its found cell (`ecg model=baseline-ENTRY|cell ...`);
 //! `proxy CELL...` prints the search fitness of each cell,
-//! `ecg proxy_fitness=... seed=... proxy_train_seed=... cell=...`.
+//! `ecg proxy_fitness=... seed=... proxy_train_seed=... cell=...`; `signals` and
+//! `signals-report` are the signal study ([`crate::signals`]), ending with
+//! `ecg signal=NAME tau=... rho=... regret=...` lines and `ecg spread between_sd=...`.
 
 use std::path::PathBuf;
 use std::time::Instant;
