@@ -820,6 +820,44 @@ fn ecg_baseline_writes_its_runs_and_compare_scores_them_as_the_literature_does()
     let not_a_report = run(&["ecg", "compare", "Cargo.toml"]);
     assert!(!not_a_report.status.success());
     assert!(String::from_utf8_lossy(&not_a_report.stderr).contains("Cargo.toml"));
+    // Paired differences by search seed: the stem baseline against copies named logits, one
+    // of them with every balanced accuracy one point lower.
+    let copy = |model: &str, seed: u64, lower: f64| {
+        let mut r = report.clone();
+        r["model"] = model.into();
+        r["config"]["seed"] = seed.into();
+        for run in r["runs"].as_array_mut().unwrap() {
+            let b = run["test"]["balanced_accuracy"].as_f64().unwrap();
+            run["test"]["balanced_accuracy"] = (b - lower).into();
+        }
+        let path = dir.join(format!("{model}_{seed}.json"));
+        std::fs::write(&path, r.to_string()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let files = [
+        copy("baseline-stem", 1, 0.0),
+        copy("baseline-logits", 0, 0.0),
+        copy("baseline-logits", 1, 0.01),
+    ];
+    let paired = ok(&[
+        "ecg",
+        "compare",
+        f,
+        &files[0],
+        &files[1],
+        &files[2],
+        "--paired",
+        "baseline-stem:baseline-logits",
+    ]);
+    assert!(
+        paired.contains(
+            "ecg paired a=baseline-stem b=baseline-logits metric=balanced_acc mean=+0.50 \
+             ci=[-5.85,6.85] per_seed=0:+0.00,1:+1.00 seeds=2"
+        ),
+        "{paired}"
+    );
+    let unknown = run(&["ecg", "compare", f, "--paired", "dcl-enas:baseline-stem"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no model \"dcl-enas\""));
     // A design-mode run's results are the pseudo-test's: never tabulated as DS2's.
     let mut pseudo = report.clone();
     pseudo["config"]["pseudo_test"] = true.into();

@@ -435,6 +435,7 @@ pub fn run_with<B: AutodiffBackend>(
         Vec::new()
     };
     Ok(EcgSearchReport {
+        seed: Some(config.seed),
         test_set: test_set_name(config).into(),
         class_counts,
         history,

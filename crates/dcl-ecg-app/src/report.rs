@@ -60,6 +60,9 @@ pub struct FrontMember {
 /// What [`crate::run`] returns.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EcgSearchReport {
+    /// The search seed (reports written before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     /// What the final networks were tested on: `DS2`, or `pseudo-test` in design mode
     /// ([`crate::EcgSearchConfig::pseudo_test`]).
     #[serde(default = "ds2_name")]
