@@ -125,19 +125,23 @@ impl ArchSignals {
     /// Mean sensitivity over N, S, V (%) of every proxy training's validation confusion,
     /// summed over folds and seeds.
     pub fn pooled_nsv(&self) -> f64 {
-        let mut sum: Vec<Vec<usize>> = Vec::new();
+        let mut sum = Vec::new();
         for r in &self.proxy_records {
-            let c = &r.report.valid.confusion;
-            if sum.is_empty() {
-                sum = vec![vec![0; c.len()]; c.len()];
-            }
-            for (row, add) in sum.iter_mut().zip(c) {
-                for (x, y) in row.iter_mut().zip(add) {
-                    *x += y;
-                }
-            }
+            add_confusion(&mut sum, &r.report.valid.confusion);
         }
         100.0 * mean_se_nsv(&sum)
+    }
+}
+
+/// Adds the confusion matrix `c` to `sum` (an empty `sum` takes `c`'s shape).
+pub fn add_confusion(sum: &mut Vec<Vec<usize>>, c: &[Vec<usize>]) {
+    if sum.is_empty() {
+        *sum = vec![vec![0; c.len()]; c.len()];
+    }
+    for (row, add) in sum.iter_mut().zip(c) {
+        for (x, y) in row.iter_mut().zip(add) {
+            *x += y;
+        }
     }
 }
 

@@ -358,14 +358,7 @@ pub(super) fn report(args: &SignalsReportArgs) -> Result<(), CliError> {
         let mut per_record: std::collections::BTreeMap<&str, Vec<Vec<usize>>> = Default::default();
         for run in group.iter().flat_map(|r| &r.finals) {
             for (record, c) in &run.per_record {
-                let sum = per_record
-                    .entry(record)
-                    .or_insert_with(|| vec![vec![0; c.len()]; c.len()]);
-                for (row, add) in sum.iter_mut().zip(c) {
-                    for (x, y) in row.iter_mut().zip(add) {
-                        *x += y;
-                    }
-                }
+                crate::signals::add_confusion(per_record.entry(record).or_default(), c);
             }
         }
         for (record, c) in per_record {
