@@ -961,20 +961,10 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
                     config: cfg.clone(),
                     runs: runs.clone(),
                 };
-                let json =
-                    serde_json::to_string_pretty(&report).map_err(|e| invalid(e.to_string()))?;
-                dcl_graph::io::write_atomic(path, json.as_bytes())?;
+                write_json(path, &report)?;
                 println!("report written to {}", path.display());
             }
-            per_class(
-                &name,
-                &runs,
-                if search_config.pseudo_test {
-                    "pseudo-test"
-                } else {
-                    "DS2"
-                },
-            );
+            per_class(&name, &runs, crate::folds::test_set_name(&search_config));
             let cell = cell_arg.map_or(String::new(), |c| format!(" cell={c}"));
             println!(
                 "{}{cell} augment={augment} seconds={:.0}",
@@ -986,10 +976,8 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             if let Mode::Search(ex) = &mode
                 && let Some(dir) = &ex.run_dir
             {
-                let json =
-                    serde_json::to_string_pretty(&report).map_err(|e| invalid(e.to_string()))?;
                 let path = dir.join("report.json");
-                dcl_graph::io::write_atomic(&path, json.as_bytes())?;
+                write_json(&path, &report)?;
                 println!("report written to {}", path.display());
                 if !report.front.is_empty() {
                     let path = dir.join("front.svg");
@@ -1000,6 +988,13 @@ pub fn run(command: &EcgCommand) -> Result<(), CliError> {
             print_search(&report, start);
         }
     }
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path`, atomically.
+fn write_json<T: Serialize>(path: &std::path::Path, value: &T) -> Result<(), CliError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| invalid(e.to_string()))?;
+    dcl_graph::io::write_atomic(path, json.as_bytes())?;
     Ok(())
 }
 

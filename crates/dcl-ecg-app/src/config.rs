@@ -125,6 +125,17 @@ impl EcgSearchConfig {
         })
     }
 
+    /// This configuration with proxy trainings seeded by `seed` (the rescoring's repeats).
+    pub fn with_proxy_seed(&self, seed: u64) -> Self {
+        Self {
+            proxy_train: TrainConfig {
+                seed,
+                ..self.proxy_train.clone()
+            },
+            ..self.clone()
+        }
+    }
+
     /// Checks everything before any work (before the beats are cut, stage 1, hours of
     /// search): the budget, the final seeds, the per-class caps, the skeleton, every training,
     /// the search, the predictor's shape, stage 1 and stage 2, the feature entries.
@@ -173,6 +184,17 @@ impl EcgSearchConfig {
             }
         }
         self.space()?;
+        if self.pseudo_test
+            && let Some(r) = self
+                .valid_records
+                .iter()
+                .find(|r| dcl_ecg::PSEUDO_TEST_RECORDS.contains(&r.as_str()))
+        {
+            return Err(config(&format!(
+                "validation record {r} is a pseudo-test patient: design mode holds those out \
+                 of every choice"
+            )));
+        }
         self.model.validate()?;
         self.pretrain.validate()?;
         self.finetune.validate()?;
@@ -329,5 +351,19 @@ pub(crate) mod tests {
             pseudo_test: false,
             skeletons: None,
         }
+    }
+
+    /// In design mode no validation patient may be a pseudo-test patient: refused by
+    /// `validate`, before any beat is cut.
+    #[test]
+    fn a_pseudo_test_patient_cannot_validate_in_design_mode() {
+        let mut config = test_config(false, 0);
+        config.valid_records.push("201".into());
+        assert!(config.validate().is_ok());
+        config.pseudo_test = true;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("validation record 201"), "{err}");
+        config.valid_records.pop();
+        assert!(config.validate().is_ok());
     }
 }

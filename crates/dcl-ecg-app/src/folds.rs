@@ -278,8 +278,9 @@ pub(crate) fn load_test(db: &MitBih, config: &EcgSearchConfig) -> Result<TestSet
     })
 }
 
-/// The proxy folds of [`EcgSearchConfig::proxy_folds`]: the search's patients ([`selection_records`]: DS1, less
-/// the pseudo-test patients with [`EcgSearchConfig::pseudo_test`]) dealt round robin in
+/// The proxy folds of [`EcgSearchConfig::proxy_folds`]: the search's patients
+/// ([`selection_records`]: DS1, less the pseudo-test patients with
+/// [`EcgSearchConfig::pseudo_test`]) dealt round robin in
 /// record order into `k` groups; fold `g` trains on the others, validates on group `g`. With
 /// [`EcgSearchConfig::f_within_patients`], F beats go by [`f_blocks`] instead.
 fn proxy_folds(
@@ -290,7 +291,8 @@ fn proxy_folds(
     let ds1 = loader.allowed.clone();
     if ds1.len() < k {
         return Err(EcgSearchError::Config(format!(
-            "{k} proxy folds but only {} DS1 patients",
+            "{k} proxy folds but only {} DS1 patients to deal (the pseudo-test's held out \
+             in design mode)",
             ds1.len()
         )));
     }

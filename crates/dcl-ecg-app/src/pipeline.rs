@@ -32,6 +32,24 @@ use crate::{
 /// Timed single-beat passes per latency measurement of a final network.
 const LATENCY_REPEATS: usize = 21;
 
+/// `arch`'s network as `config` builds it (its skeleton and kernels, or `config`'s), with
+/// initial weights from `seed`.
+pub(crate) fn cell_net<B: burn::tensor::backend::Backend>(
+    config: &EcgSearchConfig,
+    arch: &NetArch,
+    shape: InputShape,
+    seed: u64,
+    device: &B::Device,
+) -> Result<CellNet<B>, dcl_train::TrainError> {
+    CellNet::<B>::new(
+        &arch.spec(config.kernels),
+        &arch.net_config(&config.net),
+        shape,
+        seed,
+        device,
+    )
+}
+
 /// What the final trainings train on, stop early on and are tested on.
 #[derive(Clone, Copy)]
 pub(crate) struct FinalData<'a> {
@@ -210,10 +228,8 @@ pub fn run_cell<B: AutodiffBackend>(
     let p = prepare_selection(db, config)?;
     let test = load_test(db, config)?;
     let shape = p.shape;
-    let spec = cell.spec(config.kernels);
-    let net = cell.net_config(&config.net);
     final_runs::<B, _>(
-        &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
+        &|seed| cell_net::<B>(config, cell, shape, seed, device),
         FinalData {
             train: &p.train,
             valid: &p.valid,
@@ -294,13 +310,7 @@ fn rescore<B: AutodiffBackend>(
     let chosen: Vec<NetArch> = cells.iter().map(|c| c.cell).collect();
     for r in 0..repeats {
         let seed = Rescore::seed(config.proxy_train.seed, r);
-        let repeat = EcgSearchConfig {
-            proxy_train: TrainConfig {
-                seed,
-                ..config.proxy_train.clone()
-            },
-            ..config.clone()
-        };
+        let repeat = config.with_proxy_seed(seed);
         let (fitness, records) =
             fold_fitness::<B>(proxy.clone(), &repeat, &chosen, device, &mut |f, cell| {
                 tracing::info!(
@@ -536,15 +546,8 @@ impl<B: AutodiffBackend> ParamCounts<'_, B> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *counts.entry(*arch).or_insert_with(|| {
-            let spec = arch.spec(self.config.kernels);
-            CellNet::<B>::new(
-                &spec,
-                &arch.net_config(&self.config.net),
-                self.shape,
-                0,
-                self.device,
-            )
-            .map_or(f64::NAN, |n| n.num_params() as f64)
+            cell_net::<B>(self.config, arch, self.shape, 0, self.device)
+                .map_or(f64::NAN, |n| n.num_params() as f64)
         })
     }
 }
@@ -746,11 +749,9 @@ fn final_trainings<B: AutodiffBackend>(
     strategy_name: &str,
     device: &B::Device,
 ) -> Result<Finals, EcgSearchError> {
-    let spec = best_cell.spec(config.kernels);
-    let net = best_cell.net_config(&config.net);
     let params = [
         kachuee_net::<B>(shape, config.baseline_entry, 0, device)?.num_params(),
-        CellNet::<B>::new(&spec, &net, shape, 0, device)?.num_params(),
+        cell_net::<B>(config, &best_cell, shape, 0, device)?.num_params(),
     ];
     tracing::info!(
         "final training: baseline ({} parameters) and found ({} parameters), seeds {:?}",
@@ -768,7 +769,7 @@ fn final_trainings<B: AutodiffBackend>(
         timed,
     )?;
     let found = final_runs_timed::<B, _>(
-        &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
+        &|seed| cell_net::<B>(config, &best_cell, shape, seed, device),
         data,
         config,
         device,
@@ -807,10 +808,8 @@ fn train_front<B: AutodiffBackend>(
         let runs = if q.arch == best_cell {
             finals.found.clone()
         } else {
-            let spec = q.arch.spec(config.kernels);
-            let net = q.arch.net_config(&config.net);
             final_runs_timed::<B, _>(
-                &|seed| CellNet::<B>::new(&spec, &net, params.shape, seed, device),
+                &|seed| cell_net::<B>(config, &q.arch, params.shape, seed, device),
                 data,
                 config,
                 device,

@@ -14,13 +14,13 @@
 use burn::tensor::backend::AutodiffBackend;
 use dcl_ecg::{MitBih, pseudo_test_score};
 use dcl_graph::SearchSpace;
-use dcl_train::{CandidateRecord, CellNet, NetArch, NetSpace, TrainConfig};
+use dcl_train::{CandidateRecord, NetArch, NetSpace};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::folds::{load_test, prepare_selection};
-use crate::pipeline::{FinalData, final_runs, fold_fitness};
+use crate::pipeline::{FinalData, cell_net, final_runs, fold_fitness};
 use crate::{EcgSearchConfig, EcgSearchError, FinalRun, Rescore};
 
 /// What the study measured of one architecture.
@@ -78,19 +78,6 @@ impl ArchSignals {
         mean(&self.pseudo_test_scores())
     }
 
-    /// The pseudo-test's four-class balanced accuracy, in percent, mean over seeds.
-    pub fn pseudo_test_balanced(&self) -> f64 {
-        mean(
-            &self
-                .finals
-                .iter()
-                .map(|r| 100.0 * r.test.balanced_accuracy)
-                .collect::<Vec<_>>(),
-        )
-    }
-}
-
-impl ArchSignals {
     /// Proxy trainings per proxy training seed (the folds).
     fn folds(&self) -> usize {
         (self.proxy_records.len() / self.proxy.len().max(1)).max(1)
@@ -119,9 +106,7 @@ impl ArchSignals {
                 .collect::<Vec<_>>(),
         )
     }
-}
 
-impl ArchSignals {
     /// Mean sensitivity over N, S, V (%) of every proxy training's validation confusion,
     /// summed over folds and seeds.
     pub fn pooled_nsv(&self) -> f64 {
@@ -157,24 +142,12 @@ fn nsv_of_records(records: &[CandidateRecord]) -> f64 {
 /// Mean sensitivity over N, S and V of `confusion[t][p]` (a class without beats left out):
 /// the classes the pseudo-test is scored on, F being too few there.
 pub fn mean_se_nsv(confusion: &[Vec<usize>]) -> f64 {
-    let se: Vec<f64> = confusion
-        .iter()
-        .take(3)
-        .enumerate()
-        .filter_map(|(t, row)| {
-            let n: usize = row.iter().sum();
-            (n > 0).then(|| *row.get(t).unwrap_or(&0) as f64 / n as f64)
-        })
-        .collect();
-    mean(&se)
+    dcl_ecg::mean_sensitivity_where(confusion, |t, _| t < 3).unwrap_or(f64::NAN)
 }
 
+/// The mean of `v` (NaN for none).
 fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
+    dcl_evo::mean_std(v).0
 }
 
 /// `n` distinct architectures (by canonical key) of `space`, drawn uniformly from a
@@ -257,16 +230,9 @@ pub fn study_archs<B: AutodiffBackend>(
         let seeds = std::iter::once(config.proxy_train.seed)
             .chain((0..config.rescore.repeats).map(|r| Rescore::seed(config.proxy_train.seed, r)));
         for seed in seeds {
-            let repeat = EcgSearchConfig {
-                proxy_train: TrainConfig {
-                    seed,
-                    ..config.proxy_train.clone()
-                },
-                ..config.clone()
-            };
             let (fitness, records) = fold_fitness::<B>(
                 selection.proxy.clone(),
-                &repeat,
+                &config.with_proxy_seed(seed),
                 &[arch],
                 device,
                 &mut |f, cell| {
@@ -278,11 +244,9 @@ pub fn study_archs<B: AutodiffBackend>(
         }
         let proxy_seconds = t.elapsed().as_secs_f64();
         let t = std::time::Instant::now();
-        let spec = arch.spec(config.kernels);
-        let net = arch.net_config(&config.net);
         let finals = if final_trainings {
             final_runs::<B, _>(
-                &|seed| CellNet::<B>::new(&spec, &net, shape, seed, device),
+                &|seed| cell_net::<B>(config, &arch, shape, seed, device),
                 FinalData {
                     train: &selection.train,
                     valid: &selection.valid,
@@ -411,7 +375,7 @@ impl std::fmt::Display for Interval {
 /// How well one signal predicts the pseudo-test.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalFit {
-    /// `proxy`, `rescore` or `final-valid`.
+    /// The signal's name ([`NamedSignal::name`]).
     pub name: String,
     /// Kendall's τ-b against the pseudo-test, all architectures.
     pub tau: Interval,
@@ -473,10 +437,10 @@ pub struct SignalSummary {
     pub best_arch: NetArch,
 }
 
-/// The fits to the pseudo-test of the [built-in](NamedSignal::built_in) signals and of the `extra` ones (a value
-/// per result, in order), with `resamples` bootstrap resamples of the architectures (a
-/// generator seeded with `seed`). Fails on fewer than 4 architectures or
-/// on a result without a finite pseudo-test score.
+/// The fits to the pseudo-test of the [built-in](NamedSignal::built_in) signals and of the
+/// `extra` ones (a value per result, in order), with `resamples` bootstrap resamples of the
+/// architectures (a generator seeded with `seed`). Fails on fewer than 4 architectures or on
+/// a result without a finite pseudo-test score.
 pub fn summarize(
     results: &[ArchSignals],
     extra: &[NamedSignal],
@@ -526,12 +490,7 @@ pub fn summarize(
         },
     ) in signals.iter().enumerate()
     {
-        let pick = x
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-            .map(|(i, _)| i)
-            .expect("at least 4");
+        let pick = first_best(0..results.len(), x);
         let stat = |which: &[usize], f: fn(&[f64], &[f64]) -> f64, s: u64| {
             bootstrap(x, &target, which, f, resamples, s)
         };
@@ -565,11 +524,7 @@ pub fn summarize(
             }
             let mut by_first: Vec<usize> = (0..results.len()).collect();
             by_first.sort_by(|&a, &b| first.values[b].total_cmp(&first.values[a]).then(a.cmp(&b)));
-            let pick = by_first[..k]
-                .iter()
-                .copied()
-                .max_by(|&a, &b| final_valid[a].total_cmp(&final_valid[b]).then(b.cmp(&a)))
-                .expect("k >= 3");
+            let pick = first_best(by_first[..k].iter().copied(), &final_valid);
             two_stage.push(TwoStage {
                 first: first.name.clone(),
                 k,
@@ -596,6 +551,13 @@ pub fn summarize(
         best,
         best_arch: results[best_i].arch,
     })
+}
+
+/// The position among `at` whose value in `x` is largest, the lowest position among equals
+/// (`at` must not be empty).
+fn first_best(at: impl Iterator<Item = usize>, x: &[f64]) -> usize {
+    at.max_by(|&a, &b| x[a].total_cmp(&x[b]).then(b.cmp(&a)))
+        .expect("at least one position")
 }
 
 /// Kendall's τ of `x` against `y` within each feature entry's results (4 or more), averaged.

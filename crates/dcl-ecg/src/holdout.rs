@@ -128,12 +128,30 @@ pub fn pseudo_test_group(db: &MitBih, valid_records: &[&str], size: usize) -> Re
 /// assert!((pseudo_test_score(&c).unwrap() - (0.9 + 0.5 + 0.9) / 3.0).abs() < 1e-12);
 /// ```
 pub fn pseudo_test_score(confusion: &[Vec<usize>]) -> Option<f64> {
+    mean_sensitivity_where(confusion, |_, beats| beats >= PSEUDO_TEST_MIN_BEATS)
+}
+
+/// The mean sensitivity of `confusion[t][p]` over the true classes `t` with `beats` true
+/// beats for which `keep(t, beats)` holds (a class without beats is never kept); `None` when
+/// none is.
+///
+/// ```
+/// use dcl_ecg::mean_sensitivity_where;
+/// let c = vec![vec![3, 1], vec![1, 1]];
+/// assert_eq!(mean_sensitivity_where(&c, |_, _| true), Some((0.75 + 0.5) / 2.0));
+/// assert_eq!(mean_sensitivity_where(&c, |t, _| t == 1), Some(0.5));
+/// assert_eq!(mean_sensitivity_where(&c, |_, n| n > 4), None);
+/// ```
+pub fn mean_sensitivity_where(
+    confusion: &[Vec<usize>],
+    keep: impl Fn(usize, usize) -> bool,
+) -> Option<f64> {
     let se: Vec<f64> = confusion
         .iter()
         .enumerate()
         .filter_map(|(t, row)| {
             let n: usize = row.iter().sum();
-            (n >= PSEUDO_TEST_MIN_BEATS).then(|| *row.get(t).unwrap_or(&0) as f64 / n as f64)
+            (n > 0 && keep(t, n)).then(|| *row.get(t).unwrap_or(&0) as f64 / n as f64)
         })
         .collect();
     (!se.is_empty()).then(|| se.iter().sum::<f64>() / se.len() as f64)

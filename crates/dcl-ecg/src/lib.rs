@@ -40,6 +40,7 @@ pub use beats::{
 pub use db::{Annotation, DS1_RECORDS, DS2_RECORDS, MitBih, PACED_RECORDS, RecordInfo, Split};
 pub use error::{EcgError, Result};
 pub use holdout::{
-    PSEUDO_TEST_MIN_BEATS, PSEUDO_TEST_RECORDS, pseudo_test_group, pseudo_test_score,
+    PSEUDO_TEST_MIN_BEATS, PSEUDO_TEST_RECORDS, mean_sensitivity_where, pseudo_test_group,
+    pseudo_test_score,
 };
 pub use scores::AamiScores;

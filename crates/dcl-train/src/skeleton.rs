@@ -59,18 +59,17 @@ impl Skeleton {
     /// A skeleton from six values in [`LETTERS`] order, checked as [`SkeletonMenu::validate`]
     /// checks a menu's values.
     fn from_values(v: [usize; 6]) -> Result<Self, TrainError> {
-        let fits = |x: usize, max: usize| u16::try_from(x).ok().filter(|&x| x as usize <= max);
-        let bad = || TrainError::Config(format!("skeleton values {v:?} out of range"));
         for (i, &x) in v.iter().enumerate() {
             SkeletonMenu::check_value(i, x)?;
         }
+        // In range, each fits its field: channels and head at most 4,096, the others 63.
         Ok(Self {
-            channels: fits(v[0], 4096).ok_or_else(bad)?,
+            channels: v[0] as u16,
             stages: v[1] as u8,
             cells_per_stage: v[2] as u8,
             stem_kernel: v[3] as u8,
             conv_kernel: v[4] as u8,
-            head_hidden: fits(v[5], 4096).ok_or_else(bad)?,
+            head_hidden: v[5] as u16,
         })
     }
 

@@ -81,11 +81,7 @@ impl From<NetArch> for String {
 impl NetArch {
     /// `cell` with the features at the head, as every network before [`FeatureEntry`].
     pub fn head(cell: Nb201Cell) -> Self {
-        Self {
-            cell,
-            features: FeatureEntry::Head,
-            skeleton: None,
-        }
+        Self::with_entry(cell, FeatureEntry::Head)
     }
 
     /// `cell` with the features entering at `features`, no skeleton of its own.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use dcl_cli::{CliError, invalid};
 
-use super::{EcgArgs, EcgConfig};
+use super::{EcgArgs, EcgConfig, write_json};
 use crate::signals::{ArchSignals, NamedSignal, SignalSummary, summarize};
 
 /// The study's plan file in its run directory.
@@ -133,12 +133,6 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CliError>
     serde_json::from_str(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
-    let json = serde_json::to_string_pretty(value).map_err(|e| invalid(e.to_string()))?;
-    dcl_graph::io::write_atomic(path, json.as_bytes())?;
-    Ok(())
-}
-
 /// The settings and the plan of `ecg signals`: the plan found in the run directory, which
 /// the settings must equal, or a new one written there. Returns the plan (the settings in
 /// it), and the architectures of this part not measured yet.
@@ -187,7 +181,7 @@ pub(super) fn plan(args: &SignalsArgs) -> Result<(SignalsPlan, Vec<(usize, NetAr
             )));
         }
     } else {
-        std::fs::create_dir_all(args.out.join(ARCHS_DIR))?;
+        std::fs::create_dir_all(&args.out)?;
         write_json(&path, &plan)?;
     }
     std::fs::create_dir_all(args.out.join(ARCHS_DIR))?;
