@@ -209,6 +209,7 @@ impl Driver {
                             job_id: run.job_id,
                             log: run.log,
                             slot: Some(first_slot + i as u64),
+                            asks_before: None,
                         };
                         if let Err(e) = j.append(record) {
                             journal_error.get_or_insert(e);

@@ -23,6 +23,16 @@ pub enum SearchError {
     /// The journal could not be written or does not fit this run.
     #[error(transparent)]
     Journal(#[from] crate::JournalError),
+    /// A fitness told was not a finite number (NaN or infinite).
+    #[error(
+        "the fitness of {arch} is {fitness}: a fitness must be a finite number (tell a failure instead)"
+    )]
+    NotFinite {
+        /// The architecture's text.
+        arch: String,
+        /// The fitness told.
+        fitness: f64,
+    },
     /// A configuration value out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -96,6 +96,29 @@ pub enum JournalError {
         /// Its value in this run.
         run: String,
     },
+    /// An ask/tell [`Session`](crate::Session) was handed a journal whose records do not say
+    /// when they were told: one the [`Driver`](crate::Driver) wrote.
+    #[error(
+        "journal record {record} does not say how many architectures were asked before it was \
+         told: the journal was written by a driven search (resume it as that search), not by an \
+         ask/tell session"
+    )]
+    NoAskCount {
+        /// 1-based record number (the header not counted).
+        record: usize,
+    },
+    /// Replaying an ask/tell [`Session`](crate::Session)'s journal, the strategy did not ask
+    /// the architecture a record tells: the session is not the one that wrote the journal.
+    #[error(
+        "the journal does not replay: record {record} tells {arch}, which the replayed search \
+         did not ask (other code, settings or seed?)"
+    )]
+    Unasked {
+        /// 1-based record number (the header not counted).
+        record: usize,
+        /// The architecture the record tells.
+        arch: String,
+    },
     /// Replaying the journal asked an architecture the journal never evaluated while other
     /// records were still unread: the search is not the one that wrote the journal.
     #[error(
@@ -225,6 +248,11 @@ pub struct EvaluationRecord<A> {
     /// taken in file order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<u64>,
+    /// How many architectures the run had asked when this outcome was told: written by an
+    /// ask/tell [`Session`](crate::Session), whose replay asks that many before telling it
+    /// (the driver's records leave it out: the driver replays by batches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asks_before: Option<u64>,
 }
 
 /// One line of a journal.

@@ -30,6 +30,7 @@ mod journal;
 mod lock;
 mod multiobjective;
 pub mod pareto;
+mod session;
 mod strategies;
 mod strategy;
 mod timed;
@@ -44,6 +45,7 @@ pub use journal::{
 };
 pub use lock::{LOCK_FILE, LockError, LockHolder, RunLock};
 pub use multiobjective::{Cost, InfillReference, MultiObjective, Nsga2, Nsga2State};
+pub use session::Session;
 pub use strategies::{
     DclEnas, DclEnasConfig, DclEnasState, MAX_COUNT, RandomSearch, RandomSearchState,
     RegularizedEvolution, RegularizedEvolutionState,

@@ -70,6 +70,10 @@ pub enum PredictorError {
         #[source]
         source: std::io::Error,
     },
+    /// The work was asked to stop ([`dcl_graph::progress::CancelToken`]); the predictor's
+    /// weights are as they were before the call.
+    #[error("cancelled")]
+    Cancelled,
     /// A file that is not a saved predictor, or is damaged.
     #[error("not a valid predictor file: {0}")]
     Format(String),

@@ -72,6 +72,9 @@ impl<B: AutodiffBackend> Predictor<B> {
         'epochs: for _ in 0..cfg.epochs {
             shuffle(&mut order, &mut self.rng);
             for chunk in order.chunks(cfg.batch_size) {
+                if dcl_graph::progress::cancelled() {
+                    return Err(PredictorError::Cancelled);
+                }
                 if chunk.len() < 2 {
                     continue;
                 }

@@ -98,6 +98,9 @@ impl<B: AutodiffBackend> Predictor<B> {
                 };
                 tally.record(value);
                 dcl_graph::progress::step("pretrain", tally.steps as u64, total_steps);
+                if dcl_graph::progress::cancelled() {
+                    return Err(PredictorError::Cancelled);
+                }
             }
             tally.end_epoch();
         }

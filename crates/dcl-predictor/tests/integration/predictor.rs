@@ -892,3 +892,58 @@ fn bad_inputs_are_typed_errors() {
         Err(PredictorError::Config(_))
     ));
 }
+
+/// A cancelled pre-training or fine-tuning stops at its next step with `Cancelled` and leaves
+/// the weights as they were; cancelled from another thread, it stops long before its end.
+#[test]
+fn cancelled_training_stops_and_leaves_the_weights() {
+    use dcl_predictor::dcl_graph::progress::CancelToken;
+    let space = Nb201Space::new();
+    let cells = sample(&space, 64, 3);
+    let labelled: Vec<_> = cells.iter().map(|c| (*c, toy_label(c))).collect();
+    let mut p: Predictor = Predictor::new(&space, SMALL, 1).unwrap();
+    let before = scores(&p, &space, &cells);
+    let token = CancelToken::new();
+    token.cancel();
+    let stage1 = PretrainConfig {
+        epochs: 2,
+        batch_size: 16,
+        ..Default::default()
+    };
+    let err = token
+        .run(|| p.pretrain(&space, &cells, &stage1))
+        .unwrap_err();
+    assert!(matches!(err, PredictorError::Cancelled), "{err}");
+    let cfg = FinetuneConfig {
+        epochs: 2,
+        batch_size: 16,
+        ..Default::default()
+    };
+    let err = token
+        .run(|| p.finetune(&space, &labelled, &cfg))
+        .unwrap_err();
+    assert!(matches!(err, PredictorError::Cancelled), "{err}");
+    assert_eq!(scores(&p, &space, &cells), before);
+    assert!(p.lineage().pretraining.is_empty());
+
+    // From another thread, mid-way through a long pre-training.
+    let long = PretrainConfig {
+        epochs: 100_000,
+        batch_size: 16,
+        ..Default::default()
+    };
+    let token = CancelToken::new();
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        let work = s.spawn(|| token.run(|| p.pretrain(&space, &cells, &long)));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        token.cancel();
+        let err = work.join().unwrap().unwrap_err();
+        assert!(matches!(err, PredictorError::Cancelled), "{err}");
+    });
+    assert!(started.elapsed().as_secs() < 60);
+    assert_eq!(scores(&p, &space, &cells), before);
+    // Without a token the same call trains.
+    p.finetune(&space, &labelled, &cfg).unwrap();
+    assert_ne!(scores(&p, &space, &cells), before);
+}
