@@ -96,6 +96,27 @@ def accuracy(net, x, y):
         return 100.0 * (net(x).argmax(1) == y).float().mean().item()
 
 
+def fit(net, xt, yt, epochs, lr, seed):
+    """Trains `net` (Adam, one-cycle learning rate, batches of 50 in an order drawn from
+    `seed`); returns the epoch whose loss was not finite, else None."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    batch_size = 50
+    steps = epochs * -(-len(yt) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        net.train()
+        for batch in torch.randperm(len(yt), generator=gen).split(batch_size):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(xt[batch]), yt[batch])
+            loss.backward()
+            opt.step()
+            schedule.step()
+        if not torch.isfinite(loss):
+            return epoch + 1
+    return None
+
+
 def main():
     spec = dcl.read_spec()
     args = spec.get("config", {}).get("args", {})
@@ -107,22 +128,10 @@ def main():
     start = time.time()
     net = Net(spec["graph"], c=int(args.get("channels", 8)), cells=int(args.get("cells", 2)))
     params = sum(p.numel() for p in net.parameters())
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    batch_size = 50
-    steps = epochs * -(-len(yt) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    gen = torch.Generator().manual_seed(spec["seed"])
-    for epoch in range(epochs):
-        net.train()
-        for batch in torch.randperm(len(yt), generator=gen).split(batch_size):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(net(xt[batch]), yt[batch])
-            loss.backward()
-            opt.step()
-            schedule.step()
-        if not torch.isfinite(loss):
-            dcl.write_result(failure=f"the loss diverged in epoch {epoch + 1}")
-            return
+    diverged = fit(net, xt, yt, epochs, lr, spec["seed"])
+    if diverged is not None:
+        dcl.write_result(failure=f"the loss diverged in epoch {diverged}")
+        return
     valid, test = accuracy(net, xv, yv), accuracy(net, xs, ys)
     print(f"{spec['arch']}: valid {valid:.2f} test {test:.2f} params {params} "
           f"({time.time() - start:.1f} s)")

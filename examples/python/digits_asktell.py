@@ -18,7 +18,6 @@ import time
 import zlib
 
 import torch
-from torch import nn
 
 import dcl_enas
 
@@ -39,21 +38,8 @@ def train(trainer, data, arch, seed, epochs=6, lr=0.02, channels=8, cells=2):
     (xt, yt), (xv, yv), (xs, ys) = data
     torch.manual_seed(seed)
     net = trainer.Net(arch.to_graph(), c=channels, cells=cells)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    batch_size = 50
-    steps = epochs * -(-len(yt) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        net.train()
-        for batch in torch.randperm(len(yt), generator=gen).split(batch_size):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(net(xt[batch]), yt[batch])
-            loss.backward()
-            opt.step()
-            schedule.step()
-        if not torch.isfinite(loss):
-            raise FloatingPointError("the loss diverged")
+    if trainer.fit(net, xt, yt, epochs, lr, seed) is not None:
+        raise FloatingPointError("the loss diverged")
     return trainer.accuracy(net, xv, yv), trainer.accuracy(net, xs, ys)
 
 
