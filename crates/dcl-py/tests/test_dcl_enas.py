@@ -540,3 +540,20 @@ def test_every_export_is_documented_and_typed():
             if not attr.startswith("_"):
                 assert (value.__doc__ or "").strip(), f"{cls.__name__}.{attr} has no docstring"
                 assert f" {attr}(" in stubs or f"def {attr}(" in stubs, f"{cls.__name__}.{attr} is not in the stubs"
+
+
+def test_a_search_describes_itself_and_ends_when_the_space_is_used_up(tmp_path):
+    tiny = dcl_enas.cell(nodes=2, ops=["none", "conv3", "skip"], name="tiny")  # 3 cells
+    assert tiny.size == 3
+    with dcl_enas.RandomSearch(tiny, seed=0, journal=tmp_path / "run") as s:
+        assert (s.strategy, s.space, s.journal) == ("random", tiny, str(tmp_path / "run"))
+        assert not s.finished
+        asked = s.ask(10)
+        assert len(asked) == 3 and len({a.key for a in asked}) == 3
+        assert s.ask(1) == [] and s.finished
+        for a in asked:
+            s.tell(a, 1.0)
+        assert "random" in repr(s) and "told=3" in repr(s)
+    assert repr(s) == "Search(closed)"
+    with dcl_enas.RegularizedEvolution(tiny) as s:
+        assert s.strategy == "regularized-evolution" and s.journal is None
