@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 
 use crate::errors::{Error, Kind};
 use crate::predictor::PyPredictor;
-use crate::space::{AnyArch, FrontSpace, Nb101Subset, PyArch, PySpace, arch_of, on_space};
+use crate::space::{AnyArch, FrontSpace, Nb101Subset, PyArch, PySpace, arch_of, on_space, wrap_of};
 
 /// A session on one of the spaces.
 enum AnySession {
@@ -366,7 +366,7 @@ impl PySearch {
         let open = guard.as_mut().expect("checked open");
         let session = &mut open.session;
         let asked = crate::runner::run(py, || -> Result<Vec<AnyArch>, Error> {
-            on_session!(session, s => Ok(s.ask(n)?.into_iter().map(|a| wrap_any(s.space(), a)).collect()))
+            on_session!(session, s => Ok(s.ask(n)?.into_iter().map(|a| wrap_of(s.space(), a)).collect()))
         });
         let archs = match asked {
             Ok(archs) => archs?,
@@ -417,7 +417,7 @@ impl PySearch {
     fn best(&self, py: Python<'_>) -> PyResult<Option<(PyArch, f64)>> {
         let guard = self.open()?;
         let open = guard.as_ref().expect("checked open");
-        let best = on_session!(&open.session, s => s.best().map(|(a, f)| (wrap_any(s.space(), a.clone()), f)));
+        let best = on_session!(&open.session, s => s.best().map(|(a, f)| (wrap_of(s.space(), a.clone()), f)));
         Ok(best.map(|(a, f)| (self.wrap(py, a), f)))
     }
 
@@ -430,7 +430,7 @@ impl PySearch {
         let told: Vec<(AnyArch, Option<f64>)> = on_session!(&open.session, s => s
             .told()
             .iter()
-            .map(|(a, o)| (wrap_any(s.space(), a.clone()), o.as_ref().ok().copied()))
+            .map(|(a, o)| (wrap_of(s.space(), a.clone()), o.as_ref().ok().copied()))
             .collect());
         Ok(told
             .into_iter()
@@ -446,7 +446,7 @@ impl PySearch {
         let p: Vec<AnyArch> = on_session!(&open.session, s => s
             .pending()
             .into_iter()
-            .map(|a| wrap_any(s.space(), a.clone()))
+            .map(|a| wrap_of(s.space(), a.clone()))
             .collect());
         Ok(p.into_iter().map(|a| self.wrap(py, a)).collect())
     }
@@ -528,13 +528,6 @@ impl PySearch {
             )),
         }
     }
-}
-
-fn wrap_any<S: FrontSpace>(_s: &S, arch: S::Arch) -> AnyArch
-where
-    S::Arch: Serialize + DeserializeOwned,
-{
-    S::wrap(arch)
 }
 
 fn journal_path(journal: Option<&Bound<'_, PyAny>>) -> PyResult<Option<PathBuf>> {
@@ -668,7 +661,7 @@ pub fn stage1_architectures(
     let archs: Vec<AnyArch> = on_space!(&sp.space, s => stage1_set(s.as_ref(), sample, seed)?
         .0
         .into_iter()
-        .map(|a| wrap_any(s.as_ref(), a))
+        .map(|a| wrap_of(s.as_ref(), a))
         .collect());
     let _ = py;
     Ok(archs.into_iter().map(|a| PySpace::arch(space, a)).collect())

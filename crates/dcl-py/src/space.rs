@@ -391,29 +391,30 @@ pub struct PyArch {
     pub arch: AnyArch,
 }
 
+/// Runs `$body` with `$s` bound to the space (an `Arc` of its type) and `$a` to the
+/// architecture of an architecture's own space.
+macro_rules! on_arch {
+    ($space:expr, $arch:expr, |$s:ident, $a:ident| $body:expr) => {
+        match ($space, $arch) {
+            (AnySpace::Nb201($s), AnyArch::Nb201($a)) => $body,
+            (AnySpace::Nb101($s), AnyArch::Nb101($a)) => $body,
+            (AnySpace::Cell($s), AnyArch::Cell($a)) => $body,
+            (AnySpace::Dag($s), AnyArch::Dag($a)) => $body,
+            _ => unreachable!("an architecture is built with its own space"),
+        }
+    };
+}
+
 impl PyArch {
     /// The text form.
     pub fn text(&self) -> String {
-        let space = &self.space.get().space;
-        match (space, &self.arch) {
-            (AnySpace::Nb201(s), AnyArch::Nb201(a)) => s.arch_text(a),
-            (AnySpace::Nb101(s), AnyArch::Nb101(a)) => s.arch_text(a),
-            (AnySpace::Cell(s), AnyArch::Cell(a)) => s.arch_text(a),
-            (AnySpace::Dag(s), AnyArch::Dag(a)) => s.arch_text(a),
-            _ => unreachable!("an architecture is built with its own space"),
-        }
+        on_arch!(&self.space.get().space, &self.arch, |s, a| s.arch_text(a))
     }
 
     /// The canonical key's text.
     pub fn key_text(&self) -> String {
-        let space = &self.space.get().space;
-        match (space, &self.arch) {
-            (AnySpace::Nb201(s), AnyArch::Nb201(a)) => s.canonical_text(a),
-            (AnySpace::Nb101(s), AnyArch::Nb101(a)) => s.canonical_text(a),
-            (AnySpace::Cell(s), AnyArch::Cell(a)) => s.canonical_text(a),
-            (AnySpace::Dag(s), AnyArch::Dag(a)) => s.canonical_text(a),
-            _ => unreachable!("an architecture is built with its own space"),
-        }
+        on_arch!(&self.space.get().space, &self.arch, |s, a| s
+            .canonical_text(a))
     }
 }
 
@@ -436,22 +437,10 @@ impl PyArch {
     /// operation: `"input"`, `"output"` or an op name), `edges` (pairs `(from, to)`), and the
     /// `input` and `output` node indices.
     fn to_graph<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let space = &self.space.get().space;
-        let (graph, names): (dcl_graph::ArchGraph, Vec<String>) = match (space, &self.arch) {
-            (AnySpace::Nb201(s), AnyArch::Nb201(a)) => {
-                (s.to_graph(a).map_err(Error::from)?, op_names(s.as_ref()))
-            }
-            (AnySpace::Nb101(s), AnyArch::Nb101(a)) => {
-                (s.to_graph(a).map_err(Error::from)?, op_names(s.as_ref()))
-            }
-            (AnySpace::Cell(s), AnyArch::Cell(a)) => {
-                (s.to_graph(a).map_err(Error::from)?, op_names(s.as_ref()))
-            }
-            (AnySpace::Dag(s), AnyArch::Dag(a)) => {
-                (s.to_graph(a).map_err(Error::from)?, op_names(s.as_ref()))
-            }
-            _ => unreachable!("an architecture is built with its own space"),
-        };
+        let (graph, names) = on_arch!(&self.space.get().space, &self.arch, |s, a| (
+            s.to_graph(a).map_err(Error::from)?,
+            op_names(s.as_ref())
+        ));
         let nodes: Vec<String> = graph
             .ops()
             .into_iter()
